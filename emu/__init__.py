@@ -1,0 +1,8 @@
+"""emu: bit-exact emulation of low-precision accelerator arithmetic."""
+
+from .formats import FixedFormat, FloatFormat, format
+from .ops import convert, quantize
+from .registers import Registers
+
+__version__ = "0.1.0"
+__all__ = ["FixedFormat", "FloatFormat", "Registers", "convert", "format", "quantize"]

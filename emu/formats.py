@@ -1,0 +1,360 @@
+"""Number formats: fixed point and small floating point, their properties and names.
+
+A format is plain immutable data. Kernels never see these objects: they get ``fmt.descriptor``, a
+tuple of integers (see ``emu.kernels.core``), so one compiled kernel serves every format.
+DESIGN.md Part B, "Formats", is the normative description implemented here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from .kernels.core import (
+    FAM_FINITE,
+    FAM_FN,
+    FAM_FNUZ,
+    FAM_IEEE,
+    KIND_FIXED,
+    KIND_FLOAT,
+)
+
+FAMILIES = {"ieee": FAM_IEEE, "fn": FAM_FN, "fnuz": FAM_FNUZ, "finite": FAM_FINITE}
+
+# float64 decodes every code exactly only while the format's exponent range fits float64's.
+MAX_EXP_BITS = 11
+MAX_FLOAT_BITS = 32
+MAX_FIXED_WIDTH = 64
+
+
+def _pow2(k: int) -> Fraction:
+    return Fraction(2) ** k
+
+
+@dataclass(frozen=True)
+class FloatFormat:
+    """A binary floating-point format: sign bit, ``exp_bits`` exponent, ``man_bits`` mantissa.
+
+    Hidden bit and subnormals always. ``family`` fixes the special codes (DESIGN Part B):
+    ``ieee`` (Inf and NaNs at the all-ones exponent), ``fn`` (no Inf, NaN = all-ones code),
+    ``fnuz`` (no Inf, no -0, NaN = 0x80...), ``finite`` (no Inf, no NaN, always saturates).
+    With ``man_bits == 0`` (a logarithmic quantizer) the ieee family has no room for both Inf
+    and NaN; emu gives it the ``fn`` layout (the all-ones exponent is NaN, no Inf).
+    """
+
+    exp_bits: int
+    man_bits: int
+    bias: int | None = None
+    family: str = "ieee"
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(
+                f"unknown float family {self.family!r}; valid: {', '.join(FAMILIES)}"
+            )
+        if not 2 <= self.exp_bits <= MAX_EXP_BITS:
+            raise ValueError(
+                f"exp_bits={self.exp_bits} out of range; valid: 2..{MAX_EXP_BITS} "
+                "(wider exponents do not decode exactly to float64)"
+            )
+        if self.man_bits < 0 or 1 + self.exp_bits + self.man_bits > MAX_FLOAT_BITS:
+            raise ValueError(
+                f"man_bits={self.man_bits} out of range; valid: 0..{MAX_FLOAT_BITS - 1 - self.exp_bits}"
+                f" for exp_bits={self.exp_bits} (at most {MAX_FLOAT_BITS} bits in all)"
+            )
+        if self.bias is None:
+            default = 2 ** (self.exp_bits - 1) - (0 if self.family == "fnuz" else 1)
+            object.__setattr__(self, "bias", default)
+        # Every value must be an exact float64: smallest subnormal >= 2^-1074, largest < 2^1024.
+        if self.emin - self.man_bits < -1074 or self.emax > 1023:
+            raise ValueError(
+                f"bias={self.bias} puts the exponent range [{self.emin - self.man_bits}, {self.emax}]"
+                " outside float64's [-1074, 1023]"
+            )
+        if not self.name:
+            object.__setattr__(self, "name", f"e{self.exp_bits}m{self.man_bits}{self._suffix()}")
+
+    def _suffix(self) -> str:
+        return "" if self.family == "ieee" else self.family
+
+    # --- layout ---------------------------------------------------------------------------
+    @property
+    def bits(self) -> int:
+        return 1 + self.exp_bits + self.man_bits
+
+    @property
+    def layout(self) -> str:
+        """The family as laid out: ieee with no mantissa bits behaves as fn (see class doc)."""
+        if self.family == "ieee" and self.man_bits == 0:
+            return "fn"
+        return self.family
+
+    @property
+    def sign_bit(self) -> int:
+        return 1 << (self.bits - 1)
+
+    @property
+    def emin(self) -> int:
+        """Unbiased exponent of the smallest normal number."""
+        return 1 - self.bias
+
+    @property
+    def max_code(self) -> int:
+        """Magnitude code of the largest finite value."""
+        all_ones = (1 << (self.bits - 1)) - 1
+        if self.layout == "ieee":
+            return (((1 << self.exp_bits) - 1) << self.man_bits) - 1
+        if self.layout == "fn":
+            return all_ones - 1
+        return all_ones  # fnuz, finite
+
+    @property
+    def emax(self) -> int:
+        return (self.max_code >> self.man_bits) - self.bias
+
+    @property
+    def inf_code(self) -> int | None:
+        """Code of +Inf, or None when the family has no infinity."""
+        if self.layout == "ieee":
+            return ((1 << self.exp_bits) - 1) << self.man_bits
+        return None
+
+    @property
+    def nan_code(self) -> int | None:
+        """Canonical positive NaN code (negative NaN adds the sign bit, except fnuz)."""
+        if self.layout == "ieee":
+            return self.inf_code | (1 << (self.man_bits - 1))
+        if self.layout == "fn":
+            return (1 << (self.bits - 1)) - 1
+        if self.layout == "fnuz":
+            return self.sign_bit
+        return None
+
+    @property
+    def has_negative_zero(self) -> bool:
+        return self.layout != "fnuz"
+
+    def is_nan_code(self, code: int) -> bool:
+        mag = code & (self.sign_bit - 1)
+        if self.layout == "ieee":
+            return mag > self.inf_code
+        if self.layout == "fn":
+            return mag == self.nan_code
+        if self.layout == "fnuz":
+            return code == self.sign_bit
+        return False
+
+    def is_inf_code(self, code: int) -> bool:
+        return self.inf_code is not None and code & (self.sign_bit - 1) == self.inf_code
+
+    # --- values ---------------------------------------------------------------------------
+    def code_value(self, code: int) -> Fraction | float:
+        """Exact value of a code: a Fraction, or float inf/nan."""
+        if not 0 <= code < (1 << self.bits):
+            raise ValueError(f"code {code:#x} does not fit {self.bits}-bit format {self.name}")
+        if self.is_nan_code(code):
+            return float("nan")
+        neg = bool(code & self.sign_bit)
+        if self.is_inf_code(code):
+            return float("-inf") if neg else float("inf")
+        e = (code >> self.man_bits) & ((1 << self.exp_bits) - 1)
+        m = code & ((1 << self.man_bits) - 1)
+        if e == 0:
+            mag = m * _pow2(self.emin - self.man_bits)
+        else:
+            mag = ((1 << self.man_bits) + m) * _pow2(e - self.bias - self.man_bits)
+        return -mag if neg else mag
+
+    @property
+    def max(self) -> Fraction:
+        return self.code_value(self.max_code)
+
+    @property
+    def min_normal(self) -> Fraction:
+        return _pow2(self.emin)
+
+    @property
+    def min_subnormal(self) -> Fraction:
+        return _pow2(self.emin - self.man_bits)
+
+    @property
+    def finite_codes(self) -> int:
+        """Number of codes that encode finite values (both zeros counted)."""
+        per_sign = self.max_code + 1
+        return 2 * per_sign - (0 if self.has_negative_zero else 1)
+
+    @property
+    def finite_values(self) -> int:
+        """Number of distinct finite values (+0 and -0 are one value)."""
+        return 2 * self.max_code + 1
+
+    @property
+    def descriptor(self) -> tuple:
+        nan = -1 if self.nan_code is None else self.nan_code
+        inf = -1 if self.inf_code is None else self.inf_code
+        return (
+            KIND_FLOAT, self.bits, self.man_bits, self.exp_bits, self.bias,
+            FAMILIES[self.layout], self.max_code, nan, inf,
+        )
+
+    def properties(self) -> dict:
+        """Everything a user asks about a format, as JSON-friendly values."""
+        hexw = (self.bits + 3) // 4
+
+        def h(c: int | None) -> str | None:
+            return None if c is None else f"0x{c:0{hexw}x}"
+
+        neg_nan = None
+        if self.nan_code is not None:
+            neg_nan = self.nan_code if self.layout == "fnuz" else self.nan_code | self.sign_bit
+        return {
+            "name": self.name,
+            "kind": "float",
+            "family": self.family,
+            "bits": self.bits,
+            "exp_bits": self.exp_bits,
+            "man_bits": self.man_bits,
+            "bias": self.bias,
+            "max": float(self.max),
+            "min_normal": float(self.min_normal),
+            "min_subnormal": float(self.min_subnormal),
+            "inf_codes": [h(self.inf_code), h(self.inf_code | self.sign_bit)]
+            if self.inf_code is not None else [],
+            "nan_codes": [h(self.nan_code), h(neg_nan)] if self.nan_code is not None else [],
+            "finite_codes": self.finite_codes,
+            "finite_values": self.finite_values,
+        }
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class FixedFormat:
+    """Fixed point: a ``width``-bit integer code ``c`` (two's complement if ``signed``) with value
+    ``c * 2**-frac``. ``frac`` may be negative or exceed ``width``."""
+
+    width: int
+    frac: int
+    signed: bool = True
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.width <= MAX_FIXED_WIDTH:
+            raise ValueError(f"width={self.width} out of range; valid: 1..{MAX_FIXED_WIDTH}")
+        if self.signed and self.width < 2:
+            raise ValueError("a signed fixed-point format needs width >= 2")
+        if not -1074 <= self.frac <= 1074 or not -1023 < self.width - self.frac < 1024:
+            raise ValueError(f"frac={self.frac} puts the format outside float64's exponent range")
+        if not self.name:
+            object.__setattr__(self, "name", f"{'s' if self.signed else 'u'}{self.width}.{self.frac}")
+
+    @property
+    def bits(self) -> int:
+        return self.width
+
+    @property
+    def min_code_int(self) -> int:
+        """Smallest integer value of the code (interpreted as two's complement if signed)."""
+        return -(1 << (self.width - 1)) if self.signed else 0
+
+    @property
+    def max_code_int(self) -> int:
+        return (1 << (self.width - (1 if self.signed else 0))) - 1
+
+    @property
+    def resolution(self) -> Fraction:
+        return _pow2(-self.frac)
+
+    @property
+    def max(self) -> Fraction:
+        return self.max_code_int * self.resolution
+
+    @property
+    def min(self) -> Fraction:
+        return self.min_code_int * self.resolution
+
+    def code_int(self, code: int) -> int:
+        """The integer a code stands for (sign-extended when signed)."""
+        if not 0 <= code < (1 << self.width):
+            raise ValueError(f"code {code:#x} does not fit {self.width}-bit format {self.name}")
+        if self.signed and code >> (self.width - 1):
+            return code - (1 << self.width)
+        return code
+
+    def code_value(self, code: int) -> Fraction:
+        return self.code_int(code) * self.resolution
+
+    @property
+    def descriptor(self) -> tuple:
+        return (KIND_FIXED, self.width, self.frac, int(self.signed), 0, 0, 0, -1, -1)
+
+    def properties(self) -> dict:
+        return {
+            "name": self.name,
+            "kind": "fixed",
+            "signed": self.signed,
+            "bits": self.width,
+            "frac": self.frac,
+            "resolution": float(self.resolution),
+            "min": float(self.min),
+            "max": float(self.max),
+            "finite_codes": 1 << self.width,
+            "finite_values": 1 << self.width,
+        }
+
+    def __str__(self) -> str:
+        return self.name
+
+
+Format = FloatFormat | FixedFormat
+
+NAMED_FORMATS: dict[str, Format] = {
+    "e4m3": FloatFormat(4, 3, 7, "fn", name="e4m3"),
+    "e5m2": FloatFormat(5, 2, 15, "ieee", name="e5m2"),
+    "e4m3fnuz": FloatFormat(4, 3, 8, "fnuz", name="e4m3fnuz"),
+    "e5m2fnuz": FloatFormat(5, 2, 16, "fnuz", name="e5m2fnuz"),
+    "e2m1": FloatFormat(2, 1, 1, "finite", name="e2m1"),
+    "e2m3": FloatFormat(2, 3, 1, "finite", name="e2m3"),
+    "e3m2": FloatFormat(3, 2, 3, "finite", name="e3m2"),
+    "fp16": FloatFormat(5, 10, 15, "ieee", name="fp16"),
+    "bf16": FloatFormat(8, 7, 127, "ieee", name="bf16"),
+    "fp32": FloatFormat(8, 23, 127, "ieee", name="fp32"),
+}
+
+_FLOAT_RE = re.compile(r"^e(\d+)m(\d+)(ieee|fnuz|fn|finite)?$")
+_FIXED_RE = re.compile(r"^([su])(\d+)\.(-?\d+)$")
+
+VALID_NAMES_HELP = (
+    f"named formats: {', '.join(NAMED_FORMATS)}; generic: eXmY[ieee|fn|fnuz|finite] "
+    f"(2 <= X <= {MAX_EXP_BITS}, 1+X+Y <= {MAX_FLOAT_BITS}), sW.F / uW.F (1 <= W <= {MAX_FIXED_WIDTH})"
+)
+
+
+def format(spec: str | Format) -> Format:  # noqa: A001 - the public name is emu.format
+    """Parse a format name (``"e4m3"``, ``"e5m2fnuz"``, ``"s16.8"``, ``"u8.8"``) or pass one through."""
+    if isinstance(spec, FloatFormat | FixedFormat):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"format must be a name or a FloatFormat/FixedFormat, not {type(spec).__name__}")
+    key = spec.strip().lower()
+    if key in NAMED_FORMATS:
+        return NAMED_FORMATS[key]
+    m = _FLOAT_RE.match(key)
+    if m:
+        e, mb, fam = int(m.group(1)), int(m.group(2)), m.group(3)
+        if fam is None:
+            fam = "ieee"
+        try:
+            return FloatFormat(e, mb, None, fam, name=key)
+        except ValueError as err:
+            raise ValueError(f"{spec!r}: {err}") from None
+    m = _FIXED_RE.match(key)
+    if m:
+        try:
+            return FixedFormat(int(m.group(2)), int(m.group(3)), m.group(1) == "s", name=key)
+        except ValueError as err:
+            raise ValueError(f"{spec!r}: {err}") from None
+    raise ValueError(f"unknown format {spec!r}; {VALID_NAMES_HELP}")

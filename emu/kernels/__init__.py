@@ -1,0 +1,1 @@
+"""Numba kernels: integers and arrays only, no validation (that is the Python face's job)."""

@@ -1,0 +1,215 @@
+"""THE rounding core: exact (sign, significand, exponent, sticky) -> code of any format.
+
+Every conversion and every arithmetic operation computes its exact result as
+``(-1)**neg * sig * 2**exp`` (``sig`` a uint64; ``sticky`` = 1 when nonzero bits lie below ``sig``'s
+LSB) and hands it to ``round_pack``, which rounds once under the mode, applies subnormals and the
+overflow policy, and packs the code (the pattern of Berkeley SoftFloat's ``roundPackTo*``).
+
+Contract for ``sticky``: a caller that sets it keeps at least ``SR_MAX_BITS + 2`` bits of ``sig``
+below the target's LSB, so the top r discarded bits (the stochastic-rounding threshold T) are exact.
+Conversions from float64 and fixed point are exact and never set it.
+
+Format descriptor (a tuple of int64, built by ``emu.formats``):
+  [0] kind (KIND_FLOAT / KIND_FIXED)     [1] bits
+  [2] float: mantissa bits M; fixed: frac  [3] float: exponent bits; fixed: 1 if signed
+  [4] float: bias                          [5] float: family (layout)
+  [6] float: magnitude code of max finite  [7] float: +NaN code or -1   [8] float: +Inf code or -1
+
+Random-word contract (DESIGN Part B, "Stochastic rounding with r random bits"): ``rword`` is the
+r-bit word R, ``eoff`` the biased modes' integer offset E, ``direction`` the signed mode's d.
+"""
+
+import numpy as np
+from numba import njit
+from numba.cpython.unsafe.numbers import leading_zeros
+
+KIND_FLOAT = 0
+KIND_FIXED = 1
+
+FAM_IEEE = 0
+FAM_FN = 1
+FAM_FNUZ = 2
+FAM_FINITE = 3
+
+# Rounding modes (names in emu.rounding). Deterministic first, stochastic from SR on.
+RNE, RNA, RNZ, RNU, RND, RTZ, RDN, RUP, RAZ, RTO = range(10)
+SR, SR_EPS, SIGNED_SR_EPS, SR_EQUAL = range(10, 14)
+SR_MAX_BITS = 32
+
+# Overflow policies. Floats: 0 = non-saturating (Inf or NaN), 1 = saturate to max finite.
+# Fixed: 0 = wrap, 1 = sat (clamp to [min, max]), 2 = sat_sym (clamp to [-max, max]).
+OVF_WRAP = 0
+OVF_SAT = 1
+OVF_SAT_SYM = 2
+OVF_INF = 0
+
+U1 = np.uint64(1)
+U0 = np.uint64(0)
+ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+# Per deterministic mode, a 4-bit truth table indexed by (neg << 1 | odd) of the truncated code:
+# nearest modes: move up on an exact tie; directed modes: move up when inexact. (DESIGN Part B.)
+#                    RNE     RNA     RNZ     RNU     RND     RTZ     RDN     RUP     RAZ     RTO
+_TABLES = (0b1010, 0b1111, 0b0000, 0b0011, 0b1100, 0b0000, 0b1100, 0b0011, 0b1111, 0b0101)
+MODE_TABLES = sum(t << (4 * i) for i, t in enumerate(_TABLES))
+
+
+@njit(cache=True, inline="always")
+def round_pack(neg, sig, exp, sticky, fmt, mode, overflow, rbits, rword, eoff, direction, compare):
+    """Round the exact value (-1)**neg * (sig + sticky*) * 2**exp into format ``fmt``.
+
+    Returns the code as uint64. NaN and Inf inputs are the caller's (they carry no value);
+    ``sig == 0 and sticky == 0`` is zero, signed where the format has -0. Written branch-light
+    (selects, not jumps) because rounding decisions on real data are unpredictable.
+    """
+    is_float = fmt[0] == KIND_FLOAT
+    bits = fmt[1]
+    man = fmt[2]
+    fam = fmt[5]
+    sticky_b = sticky != 0
+
+    # 1. Target LSB exponent q for this value (floats: by binade, subnormal below emin).
+    nbits = 64 - np.int64(leading_zeros(sig)) if sig != U0 else np.int64(0)  # one LZCNT
+    ev = exp + nbits - 1
+    emin = 1 - fmt[4]
+    if is_float:
+        q = (ev if ev >= emin else emin) - man
+    else:
+        q = -man  # fixed: the man slot holds frac
+    shift = q - exp
+
+    # 2. Split: kept part and discarded part rem (shift > 0), or an exact left shift (shift <= 0).
+    lsh = -shift if shift < 0 else np.int64(0)
+    rsh = shift if shift > 0 else np.int64(0)
+    lsh_c = np.uint64(lsh if lsh < 63 else 63)
+    rsh_c = np.uint64(rsh if rsh < 63 else 63)
+    kept_l = sig << lsh_c
+    kept_l = kept_l if lsh < 64 else U0
+    # fixed targets only: does the exact kept magnitude reach 2**64?
+    big = lsh > 0 and (lsh >= 64 or (sig >> np.uint64(64 - lsh if lsh < 64 else 1)) != U0)
+    kept_r = sig >> rsh_c
+    kept_r = kept_r if rsh < 64 else U0
+    kept = kept_l if shift <= 0 else kept_r
+    rmask = (U1 << rsh_c) - U1
+    rmask = rmask if rsh < 64 else ALL_ONES
+    rem = sig & rmask if shift > 0 else U0
+    inexact = rem != U0 or sticky_b
+    # compare the discarded part with one half of the kept LSB (2**(rsh-1); beyond 2**64 if far)
+    half = U1 << np.uint64(rsh - 1 if 0 < rsh <= 64 else 0)
+    near = 0 < rsh <= 64
+    gt_half = near and (rem > half or (rem == half and sticky_b))
+    tie = near and rem == half and not sticky_b
+
+    # 3. Truncated magnitude code. Floats: exponent field and mantissa packed so that adding 1
+    #    carries from the mantissa into the exponent (SoftFloat's trick); subnormal: kept < 2**M.
+    normal = is_float and ev >= emin
+    mag = kept + (np.uint64(ev - emin if normal else 0) << np.uint64(man if normal else 0))
+
+    # 4. Decide whether the magnitude moves up one unit.
+    odd = (mag & U1) != U0
+    if mode < SR:
+        table_bit = (MODE_TABLES >> (4 * mode + 2 * np.int64(neg) + np.int64(odd))) & 1 == 1
+        if mode < RTZ:  # nearest modes
+            up = gt_half or (tie and table_bit)
+        else:
+            up = inexact and table_bit
+    else:
+        # Stochastic: decide "round to hi" in the value's own frame. Floats: lo is the
+        # truncated magnitude. Fixed: lo is the floor, so a negative value's discarded
+        # fraction is the two's-complement one, 1 - D/2**shift.
+        tc = (not is_float) and neg
+        k = rsh - rbits  # T = floor(D * 2**r / 2**rsh): the top r discarded bits
+        if k <= 0:
+            top = rem << np.uint64(-k)
+            below = sticky_b
+        else:
+            top = rem >> np.uint64(k if k < 64 else 63)
+            top = top if k < 64 else U0
+            below = (rem & ((U1 << np.uint64(k if k < 64 else 63)) - U1)) != U0 if k < 64 \
+                else rem != U0
+            below = below or sticky_b
+        t = np.int64(top)
+        if tc:
+            t = (np.int64(1) << rbits) - t - np.int64(below)
+        s = np.int64(0)
+        if mode == SR_EPS:
+            s = np.int64(-1) if tc else np.int64(1)  # favour the neighbour farther from 0
+        elif mode == SIGNED_SR_EPS:
+            # favour the neighbour toward d*inf: for floats hi is up in magnitude
+            s = -direction if (is_float and neg) else direction
+        r = np.int64(rword)
+        if mode == SR_EQUAL:
+            hi = (r >> (rbits - 1)) & 1 == 1
+        elif compare:
+            hi = r < t + s * eoff
+        else:
+            hi = t + r + s * eoff >= (np.int64(1) << rbits)
+        up = inexact and ((not hi) if tc else hi)
+    big = big or (up and mag == ALL_ONES)
+    mag = mag + np.uint64(up)
+
+    # 5. Overflow and packing.
+    if is_float:
+        maxmag = np.uint64(fmt[6])
+        if sig == U0 and not sticky_b:
+            mag = U0
+        if mag > maxmag:
+            toward_zero = mode == RTZ or (mode == RDN and not neg) or (mode == RUP and neg)
+            if overflow == OVF_SAT or fam == FAM_FINITE or toward_zero:
+                mag = maxmag
+            elif fmt[8] >= 0:
+                mag = np.uint64(fmt[8])
+            else:
+                return nan_code(fmt, neg)
+        signbit = U1 << np.uint64(bits - 1)
+        return mag | (signbit if neg and not (fam == FAM_FNUZ and mag == U0) else U0)
+
+    mask = ALL_ONES >> np.uint64(64 - bits)
+    if fmt[3] != 0:  # signed
+        maxpos = mask >> U1
+        maxneg = maxpos + U1 if overflow == OVF_SAT else maxpos
+    else:
+        maxpos = mask
+        maxneg = U0
+    if neg:
+        if (big or mag > maxneg) and overflow != OVF_WRAP:
+            mag = maxneg
+        return (U0 - mag) & mask
+    if (big or mag > maxpos) and overflow != OVF_WRAP:
+        return maxpos
+    return mag & mask
+
+
+@njit(cache=True)
+def nan_code(fmt, neg):
+    """Canonical NaN, sign-preserving except in fnuz (DESIGN Part B). Caller checks fmt[7] >= 0."""
+    code = np.uint64(fmt[7])
+    if neg and fmt[5] != FAM_FNUZ:
+        code |= U1 << np.uint64(fmt[1] - 1)
+    return code
+
+
+@njit(cache=True)
+def inf_or_overflow_code(fmt, neg, overflow):
+    """Code for an infinite input: Inf where the family has it, else NaN; +-max when saturating
+    (always for the finite family). Fixed formats clamp under sat/sat_sym; wrap is the caller's
+    error."""
+    if fmt[0] == KIND_FLOAT:
+        if overflow == OVF_SAT or fmt[5] == FAM_FINITE:
+            mag = np.uint64(fmt[6])
+        elif fmt[8] >= 0:
+            mag = np.uint64(fmt[8])
+        else:
+            return nan_code(fmt, neg)
+        if neg:
+            mag |= U1 << np.uint64(fmt[1] - 1)
+        return mag
+    # fixed, saturating (wrap is the caller's error): clamp to the bound of that sign
+    mask = ALL_ONES >> np.uint64(64 - fmt[1])
+    if fmt[3] == 0:
+        return U0 if neg else mask
+    maxpos = mask >> U1
+    if not neg:
+        return maxpos
+    return (U0 - (maxpos + U1 if overflow == OVF_SAT else maxpos)) & mask

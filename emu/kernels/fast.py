@@ -1,0 +1,168 @@
+"""Fast paths for conversions. They add speed, never semantics: each one is either a lookup table
+*built by* the rounding core (``convert_codes``) or the host FPU's IEEE-754 roundToIntegral, and
+each is tested bit for bit against the core.
+
+1. ``lut_direct``: sources of at most 16 bits -> any target: ``out = table[code]``.
+2. ``lut_hi16``: wide float sources -> narrow float targets: the top 16 bits of the source code
+   plus one sticky bit (are the other bits nonzero?) index the table. Exact whenever every
+   discarded bit below the top 16 lies strictly below the rounding position's half bit, so it
+   can only matter as "inexact"; ``hi16_exact`` checks that for every source value.
+3. ``fpu_to_fixed``: float64/float32 -> fixed point under rne/rtz/rdn/rup: scale by 2**frac
+   (exact for frac >= 0), round with np.rint/trunc/floor/ceil (IEEE roundToIntegral, exact), clamp.
+"""
+
+import numpy as np
+from numba import njit
+
+from .convert import convert_codes
+from .core import KIND_FIXED, KIND_FLOAT, OVF_SAT_SYM, OVF_WRAP, RDN, RNE, RTO, RTZ, RUP
+
+_EMPTY_U64 = np.empty(0, np.uint64)
+_EMPTY_I8 = np.empty(0, np.int8)
+_TABLES: dict = {}
+TABLE_BITS = 16
+
+
+def _out_dtype(dst) -> np.dtype:
+    bits = dst[1]
+    return np.dtype(np.uint8 if bits <= 8 else np.uint16 if bits <= 16 else
+                    np.uint32 if bits <= 32 else np.uint64)
+
+
+def _build(src_codes: np.ndarray, src, dst, mode, overflow):
+    """Table of core results for ``src_codes``, and a 0/1 table of entries the target cannot
+    hold (empty when there are none): a lookup that hits one falls back to the core."""
+    out = np.empty(src_codes.size, _out_dtype(dst))
+    bad = np.zeros(src_codes.size, np.uint8)
+    first = convert_codes(src_codes, src, out, dst, mode, overflow, 1, _EMPTY_U64, 0, _EMPTY_I8,
+                          False, bad)
+    return out, (bad if first >= 0 else np.empty(0, np.uint8))
+
+
+def direct_table(src, dst, mode, overflow):
+    key = ("direct", src, dst, mode, overflow)
+    if key not in _TABLES:
+        codes = np.arange(1 << src[1], dtype=np.uint64)
+        _TABLES[key] = _build(codes, src, dst, mode, overflow)
+    return _TABLES[key]
+
+
+def hi16_table(src, dst, mode, overflow):
+    key = ("hi16", src, dst, mode, overflow)
+    if key not in _TABLES:
+        idx = np.arange(1 << (TABLE_BITS + 1), dtype=np.uint64)
+        low = src[1] - TABLE_BITS
+        codes = ((idx >> np.uint64(1)) << np.uint64(low)) | (idx & np.uint64(1))
+        _TABLES[key] = _build(codes, src, dst, mode, overflow)
+    return _TABLES[key]
+
+
+def _packed(table: np.ndarray) -> np.ndarray:
+    key = ("packed", id(table))
+    if key not in _TABLES:
+        pairs = table.reshape(-1, 2).astype(np.uint16)
+        _TABLES[key] = (pairs[:, 0] | (pairs[:, 1] << np.uint16(8))).copy()
+    return _TABLES[key]
+
+
+def hi16_exact(src, dst) -> bool:
+    """Is every bit below the top 16 of a ``src`` code below the half bit of its rounding
+    position in ``dst``? (float -> float only). The rounding position of a source value
+    ``(-1)**s * sig * 2**exp`` is ``shift = q - exp`` bits above sig's LSB (see core)."""
+    if src[0] != KIND_FLOAT or dst[0] != KIND_FLOAT or src[1] <= TABLE_BITS:
+        return False
+    m_src, bias_src = src[2], src[4]
+    m_dst, emin_dst = dst[2], 1 - dst[4]
+    emin_src = 1 - bias_src
+    need = src[1] - TABLE_BITS + 1  # half bit (shift - 1) must be >= the low part's width
+    min_shift = m_src - m_dst  # every normal source value
+    for b in range(1, m_src + 1):  # subnormal sources with b significant bits
+        ev = emin_src - m_src + b - 1
+        min_shift = min(min_shift, max(ev, emin_dst) - m_dst - (emin_src - m_src))
+    return min_shift >= need
+
+
+@njit(cache=True)
+def lut_direct(src_codes, out, table, bad_table):
+    """out[i] = table[src_codes[i]]; returns True if any element hit a bad entry."""
+    for i in range(src_codes.size):
+        out[i] = table[src_codes[i]]
+    bad = np.uint8(0)
+    if bad_table.size > 0:
+        for i in range(src_codes.size):
+            bad |= bad_table[src_codes[i]]
+    return bad != 0
+
+
+@njit(cache=True)
+def lut_hi16(src_codes, out, table, bad_table, low_bits):
+    """out[i] = table[top16 << 1 | (low bits != 0)]; returns True if any bad entry was hit."""
+    lb = np.uint64(low_bits)
+    low_mask = (np.uint64(1) << lb) - np.uint64(1)
+    for i in range(src_codes.size):
+        u = np.uint64(src_codes[i])
+        out[i] = table[((u >> lb) << np.uint64(1)) | np.uint64((u & low_mask) != 0)]
+    bad = np.uint8(0)
+    if bad_table.size > 0:
+        for i in range(src_codes.size):
+            u = np.uint64(src_codes[i])
+            bad |= bad_table[((u >> lb) << np.uint64(1)) | np.uint64((u & low_mask) != 0)]
+    return bad != 0
+
+
+@njit(cache=True)
+def lut_hi16_packed(src_codes, out, pairs, low_bits):
+    """8-bit targets: ``pairs[top16]`` holds the code for zero low bits in its low byte and for
+    nonzero low bits in its high byte (one load per element instead of an index computation)."""
+    lb = np.uint64(low_bits)
+    low_mask = (np.uint64(1) << lb) - np.uint64(1)
+    for i in range(src_codes.size):
+        u = np.uint64(src_codes[i])
+        out[i] = pairs[u >> lb] >> (np.uint16((u & low_mask) != 0) << np.uint16(3))
+
+
+@njit(cache=True)
+def _fpu_round(x, out, scale, lo, hi, mask, rnd, clamp):
+    limit = 2.0 ** 62  # beyond this (or NaN, Inf), defer to the core
+    fine = True
+    for i in range(x.size):
+        y = x[i] * scale
+        r = np.rint(y) if rnd == RNE else np.trunc(y) if rnd == RTZ else \
+            np.floor(y) if rnd == RDN else np.ceil(y)
+        fine &= abs(r) < limit
+        if clamp:
+            r = min(max(r, lo), hi)
+        out[i] = np.int64(r) & mask
+    return fine
+
+
+def fpu_to_fixed(x, out, frac, signed, width, mode, overflow):
+    """Host-FPU path, float -> fixed with frac >= 0 (see module doc). Returns False when some
+    element needs the core (NaN, Inf, or a magnitude >= 2**62 after scaling)."""
+    hi = float(2 ** (width - 1) - 1) if signed else float(2 ** width - 1)
+    lo = -float(2 ** (width - 1)) if signed else 0.0
+    if overflow == OVF_SAT_SYM:
+        lo = -hi
+    mask = (1 << width) - 1 if width < 64 else -1
+    return _fpu_round(x, out, 2.0 ** frac, lo, hi, mask, mode, overflow != OVF_WRAP)
+
+
+def convert(src_codes, src, out, dst, mode, overflow, host=None) -> bool:
+    """Try a fast path for ``convert_codes`` (deterministic modes). Returns True when ``out`` was
+    filled and every element was representable; False means: run the core."""
+    if src_codes.size == 0 or mode > RTO:
+        return False
+    if src[1] <= TABLE_BITS:
+        table, bad = direct_table(src, dst, mode, overflow)
+        return not lut_direct(src_codes, out, table, bad)
+    if hi16_exact(src, dst):
+        table, bad = hi16_table(src, dst, mode, overflow)
+        if dst[1] <= 8 and bad.size == 0:
+            lut_hi16_packed(src_codes, out, _packed(table), src[1] - TABLE_BITS)
+            return True
+        return not lut_hi16(src_codes, out, table, bad, src[1] - TABLE_BITS)
+    if (host is not None and dst[0] == KIND_FIXED and mode in (RNE, RTZ, RDN, RUP)
+            and dst[1] <= 62 and 0 <= dst[2] < 1000):  # frac >= 0: scaling never underflows
+        return fpu_to_fixed(host, out, dst[2], dst[3] != 0, dst[1], mode, overflow)
+    return False
+

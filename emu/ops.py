@@ -1,0 +1,110 @@
+"""Conversions on Registers: validation and dispatch to the kernels (no arithmetic here)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .formats import FixedFormat, FloatFormat, Format
+from .formats import format as parse_format
+from .kernels import convert as kconvert
+from .kernels import fast
+from .kernels.core import SR
+from .registers import Registers, code_dtype
+from .rounding import mode_code, overflow_code
+
+# Host arrays are codes of host formats (see emu.kernels.convert): dtype -> descriptor.
+_HOST = {
+    np.dtype(np.float64): kconvert.F64,
+    np.dtype(np.float32): kconvert.F32,
+    np.dtype(np.float16): FloatFormat(5, 10, 15, "ieee").descriptor,
+    np.dtype(np.int64): FixedFormat(64, 0, True).descriptor,
+    np.dtype(np.uint64): FixedFormat(64, 0, False).descriptor,
+}
+_EMPTY_U64 = np.empty(0, np.uint64)
+_EMPTY_I8 = np.empty(0, np.int8)
+_EMPTY_U8 = np.empty(0, np.uint8)
+
+
+def _host_codes(x) -> tuple[np.ndarray, tuple, np.ndarray]:
+    arr = np.asarray(x)
+    if arr.dtype.kind == "b" or arr.dtype.kind not in "fiu":
+        raise TypeError(f"quantize takes float or integer values, not {arr.dtype}")
+    if arr.dtype.kind in "iu" and arr.dtype not in _HOST:
+        arr = arr.astype(np.int64 if arr.dtype.kind == "i" else np.uint64)
+    if arr.dtype not in _HOST:
+        raise TypeError(f"unsupported input dtype {arr.dtype}; use float16/32/64 or integers")
+    desc = _HOST[arr.dtype]
+    view = {2: np.uint16, 4: np.uint32, 8: np.uint64}[arr.dtype.itemsize]
+    arr = np.ascontiguousarray(arr)
+    return arr.view(view), desc, arr
+
+
+def _run(src_codes: np.ndarray, src_desc: tuple, dst: Format, mode: int, ovf: int,
+         what: str, host: np.ndarray | None = None) -> np.ndarray:
+    flat = src_codes.reshape(-1)
+    out = np.empty(flat.shape, code_dtype(dst.bits))
+    host_flat = None if host is None or host.dtype.kind != "f" else host.reshape(-1)
+    if not fast.convert(flat, src_desc, out, dst.descriptor, mode, ovf, host_flat):
+        bad = kconvert.convert_codes(flat, src_desc, out, dst.descriptor, mode, ovf, 1,
+                                     _EMPTY_U64, 0, _EMPTY_I8, False, _EMPTY_U8)
+        if bad >= 0:
+            raise ValueError(
+                f"{what} element {bad} is not representable in {dst.name}: "
+                + ("NaN has no code in this format" if _is_nan(flat[bad], src_desc)
+                   else "an infinite value cannot wrap; use overflow='sat'")
+            )
+    return out.reshape(src_codes.shape)
+
+
+def _is_nan(code, desc) -> bool:
+    cls, *_ = kconvert.split_code(code, desc)
+    return cls == kconvert.CLS_NAN
+
+
+def _deterministic(rounding: str) -> int:
+    mode = mode_code(rounding)
+    if mode < SR:
+        return mode
+    raise ValueError(f"rounding {rounding!r} is stochastic and needs a random source (rng=)")
+
+
+def quantize(x, fmt: Format | str, rounding: str = "rne", *, saturate: bool | None = None,
+             overflow: str | None = None) -> Registers:
+    """Round float (or integer) values to ``fmt`` once, exactly as hardware would.
+
+    ``saturate`` (floats, default False: overflow gives Inf, or NaN where the format has no Inf)
+    and ``overflow`` (fixed: "wrap" | "sat" | "sat_sym", default "sat") set the overflow policy.
+    """
+    fmt = parse_format(fmt)
+    mode = _deterministic(rounding)
+    ovf = overflow_code(fmt, saturate, overflow)
+    codes, desc, host = _host_codes(x)
+    return Registers(_run(codes, desc, fmt, mode, ovf, "input", host), fmt)
+
+
+def convert(r: Registers, fmt: Format | str, rounding: str = "rne", *,
+            saturate: bool | None = None, overflow: str | None = None) -> Registers:
+    """Convert registers to another format with one rounding (fixed <-> float included)."""
+    if not isinstance(r, Registers):
+        raise TypeError(f"convert takes Registers, not {type(r).__name__}; use emu.quantize")
+    fmt = parse_format(fmt)
+    mode = _deterministic(rounding)
+    ovf = overflow_code(fmt, saturate, overflow)
+    return Registers(_run(r.codes, r.format.descriptor, fmt, mode, ovf, "register"), fmt)
+
+
+def decode(r: Registers) -> np.ndarray:
+    """Registers -> float64: a conversion into the host float64 format under rne."""
+    out = _run(r.codes, r.format.descriptor, _F64_FORMAT, 0, 0, "register")
+    return out.view(np.float64)
+
+
+class _HostFloat64:
+    """The host float64 format as a conversion target (e11m52 is wider than emu's FloatFormat)."""
+
+    name = "float64"
+    bits = 64
+    descriptor = kconvert.F64
+
+
+_F64_FORMAT = _HostFloat64()

@@ -35,7 +35,7 @@ def _host_codes(x) -> tuple[np.ndarray, tuple, np.ndarray]:
         raise TypeError(f"unsupported input dtype {arr.dtype}; use float16/32/64 or integers")
     desc = _HOST[arr.dtype]
     view = {2: np.uint16, 4: np.uint32, 8: np.uint64}[arr.dtype.itemsize]
-    arr = np.ascontiguousarray(arr)
+    arr = np.ascontiguousarray(arr).reshape(arr.shape)  # keeps 0-d scalars 0-d
     return arr.view(view), desc, arr
 
 

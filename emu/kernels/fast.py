@@ -141,7 +141,7 @@ def fpu_to_fixed(x, out, frac, signed, width, mode, overflow):
     element needs the core (NaN, Inf, or a magnitude >= 2**62 after scaling)."""
     hi = float(2 ** (width - 1) - 1) if signed else float(2 ** width - 1)
     lo = -float(2 ** (width - 1)) if signed else 0.0
-    if overflow == OVF_SAT_SYM:
+    if overflow == OVF_SAT_SYM and signed:
         lo = -hi
     mask = (1 << width) - 1 if width < 64 else -1
     return _fpu_round(x, out, 2.0 ** frac, lo, hi, mask, mode, overflow != OVF_WRAP)

@@ -1,0 +1,97 @@
+"""Shared test helpers: edge-case inputs built from a format's values, and direct core calls."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import emu
+from emu.kernels.convert import F64, convert_codes
+from emu.registers import code_dtype
+from emu.rounding import mode_code, overflow_code
+
+import reference as ref
+
+DET_MODES = ["rne", "rna", "rnz", "rnu", "rnd", "rtz", "rdn", "rup", "raz", "rto"]
+
+
+def finite_values(fmt, codes=None) -> np.ndarray:
+    """Sorted distinct nonnegative finite values of a float format (exact in float64)."""
+    s = ref.spec(fmt)
+    if codes is None:
+        codes = range(1 << (fmt.bits - 1))
+    vals = set()
+    for c in codes:
+        v = s.decode(int(c))
+        if not isinstance(v, float):
+            vals.add(float(v))
+    return np.array(sorted(vals))
+
+
+def edge_inputs(fmt, rng=None, sample=None) -> np.ndarray:
+    """Values, midpoints (ties), midpoints +- one float64 ulp, overflow thresholds, underflow,
+    both signs, +-0, +-Inf, NaN."""
+    if fmt.bits <= 12 or sample is None:
+        v = finite_values(fmt)
+    else:
+        rng = rng or np.random.default_rng(1)
+        codes = rng.integers(0, 1 << (fmt.bits - 1), sample)
+        codes = np.concatenate([codes, np.arange(0, 8), [fmt.max_code - k for k in range(4)]])
+        codes = codes[codes <= fmt.max_code]
+        v = finite_values(fmt, codes)
+        # neighbours of sampled codes, so midpoints are between consecutive values
+        v = np.unique(np.concatenate([v, finite_values(fmt, np.minimum(codes + 1, fmt.max_code))]))
+    mx = float(fmt.max)
+    top_ulp = mx - float(fmt.code_value(fmt.max_code - 1)) if fmt.max_code > 0 else mx
+    with np.errstate(over="ignore"):
+        mids = (v[:-1] + v[1:]) / 2  # exact in float64 (both are short-significand values)
+    extra = np.array([mx + top_ulp / 2, mx + top_ulp, 2 * mx, 1e300, float(fmt.min_subnormal) / 2,
+                      float(fmt.min_subnormal) / 4, float(fmt.min_subnormal) * 0.75, 5e-324])
+    base = np.concatenate([v, mids, extra])
+    base = np.concatenate([base, np.nextafter(base, np.inf), np.nextafter(base, -np.inf)])
+    base = base[np.isfinite(base)]
+    return np.concatenate([base, -base, [0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan]])
+
+
+def reference_codes(x, fmt, mode, **kw):
+    """Reference codes, with -1 where the reference says 'unrepresentable'."""
+    out = []
+    for xi in np.asarray(x, np.float64).tolist():
+        try:
+            out.append(ref.round_value(xi, fmt, mode, **kw))
+        except ref.Unrepresentable:
+            out.append(-1)
+    return np.array(out, dtype=object)
+
+
+def core_codes(x, fmt, mode, saturate=None, overflow=None):
+    """The rounding core alone (no fast path): float64 values -> codes; -1 where unrepresentable."""
+    x = np.ascontiguousarray(x, np.float64)
+    out = np.empty(x.size, code_dtype(fmt.bits))
+    bad = np.zeros(x.size, np.uint8)
+    convert_codes(x.view(np.uint64), F64, out, fmt.descriptor, mode_code(mode),
+                  overflow_code(fmt, saturate, overflow), 1, np.empty(0, np.uint64), 0,
+                  np.empty(0, np.int8), False, bad)
+    res = np.array(out.tolist(), dtype=object)
+    res[bad != 0] = -1
+    return res
+
+
+def api_codes(x, fmt, mode, saturate=None, overflow=None):
+    """emu.quantize element by element where it raises; -1 where unrepresentable."""
+    try:
+        codes = emu.quantize(x, fmt, mode, saturate=saturate, overflow=overflow).codes
+        return np.array(codes.tolist(), dtype=object)
+    except ValueError:
+        out = []
+        for xi in np.asarray(x).reshape(-1):
+            try:
+                out.append(int(emu.quantize(xi, fmt, mode, saturate=saturate, overflow=overflow).codes))
+            except ValueError:
+                out.append(-1)
+        return np.array(out, dtype=object)
+
+
+def show_mismatch(x, got, want, fmt):
+    bad = [i for i in range(len(want)) if got[i] != want[i]]
+    rows = [f"x={x[i]!r} got={got[i]:#x} want={want[i]:#x}" for i in bad[:10]]
+    return f"{len(bad)} mismatches in {fmt.name}:\n" + "\n".join(rows)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import reference as ref
 
 import emu
 from emu.kernels.convert import F64, convert_codes
 from emu.registers import code_dtype
 from emu.rounding import mode_code, overflow_code
-
-import reference as ref
 
 DET_MODES = ["rne", "rna", "rnz", "rnu", "rnd", "rtz", "rdn", "rup", "raz", "rto"]
 

@@ -1,0 +1,1 @@
+"""The ``emu`` command line: thin click commands over the emu library."""

@@ -1,0 +1,187 @@
+"""``emu`` command: parse options, call the library, print. No emulation logic lives here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+import emu
+from emu.describe import describe, value_str
+from emu.formats import NAMED_FORMATS
+from emu.rounding import MODES
+
+
+def _format(name: str):
+    try:
+        return emu.format(name)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="'--format'") from None
+
+
+def _number(token: str) -> float:
+    """A decimal, inf/nan, or hex float (0x1.8p+3) token; ValueError otherwise."""
+    if "0x" in token.lower():
+        return float.fromhex(token)
+    return float(token)
+
+
+def _float(token: str) -> float:
+    try:
+        return _number(token)
+    except ValueError:
+        raise click.BadParameter(f"{token!r} is not a number (decimal, inf, nan or hex float)",
+                                 param_hint="VALUES") from None
+
+
+def _load_values(path: str) -> np.ndarray:
+    """Values from a .npy file or a text file (numbers separated by blanks or commas; '#' and
+    '//' start comments). Errors name the file and line."""
+    p = Path(path)
+    try:
+        if p.suffix == ".npy":
+            arr = np.load(p, allow_pickle=False)
+        else:
+            vals = []
+            for lineno, line in enumerate(p.read_text().splitlines(), 1):
+                body = line.split("#", 1)[0].split("//", 1)[0].replace(",", " ")
+                for tok in body.split():
+                    try:
+                        vals.append(_number(tok))
+                    except ValueError:
+                        raise click.BadParameter(f"{path}, line {lineno}: {tok!r} is not a number",
+                                                 param_hint="'--input'") from None
+            arr = np.array(vals, np.float64)
+    except (OSError, ValueError) as err:
+        raise click.BadParameter(f"{path}: {err}", param_hint="'--input'") from None
+    if arr.dtype.kind not in "fiu":
+        raise click.BadParameter(f"{path}: holds {arr.dtype} values, not numbers",
+                                 param_hint="'--input'")
+    return arr.reshape(-1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(emu.__version__, prog_name="emu")
+def main() -> None:
+    """emu: bit-exact emulation of low-precision accelerator arithmetic."""
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def formats(as_json: bool) -> None:
+    """Table of the named formats and their properties."""
+    rows = [emu.format(n).properties() for n in NAMED_FORMATS]
+    if as_json:
+        click.echo(json.dumps({"formats": rows}, indent=2))
+        return
+    click.echo(f"{'name':9} {'family':7} {'bits':>4} {'bias':>5} {'max':>12} {'min normal':>11} "
+               f"{'min subnorm':>11} {'inf':>13} {'nan':>13} {'finite':>10}")
+    for r in rows:
+        inf = "/".join(r["inf_codes"]) or "-"
+        nan = "/".join(dict.fromkeys(r["nan_codes"])) or "-"
+        click.echo(f"{r['name']:9} {r['family']:7} {r['bits']:>4} {r['bias']:>5} {r['max']:>12.6g} "
+                   f"{r['min_normal']:>11.4g} {r['min_subnormal']:>11.4g} {inf:>13} {nan:>13} "
+                   f"{r['finite_codes']:>10}")
+    click.echo("Generic names: eXmY[ieee|fn|fnuz|finite], sW.F, uW.F (see emu.format).")
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("values", nargs=-1)
+@click.option("--format", "-f", "fmt_name", required=True, help="Target format, e.g. e4m3, s16.8.")
+@click.option("--rounding", "-r", default="rne", show_default=True,
+              help=f"Rounding mode: {', '.join(MODES)}.")
+@click.option("--saturate", is_flag=True, help="Floats: overflow gives +-max instead of Inf/NaN.")
+@click.option("--overflow", type=click.Choice(["wrap", "sat", "sat_sym"]), default=None,
+              help="Fixed point overflow policy [default: sat].")
+@click.option("--input", "input_path", type=click.Path(), default=None,
+              help="Read values from a .npy or text file (one or more per line).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def quantize(values, fmt_name, rounding, saturate, overflow, input_path, as_json) -> None:
+    """Quantize VALUES to a format: code, bit fields, decoded value, rounding error."""
+    fmt = _format(fmt_name)
+    xs = [_float(v) for v in values]
+    if input_path:
+        xs += _load_values(input_path).astype(np.float64).tolist()
+    if not xs:
+        raise click.UsageError("give VALUES or --input FILE")
+    if rounding not in MODES:
+        raise click.BadParameter(f"{rounding!r}; valid: {', '.join(MODES)}", param_hint="'--rounding'")
+    if isinstance(fmt, emu.FixedFormat) and saturate:
+        raise click.BadParameter("--saturate is for float formats; use --overflow sat",
+                                 param_hint="'--saturate'")
+    if isinstance(fmt, emu.FloatFormat) and overflow:
+        raise click.BadParameter("--overflow is for fixed-point formats; use --saturate",
+                                 param_hint="'--overflow'")
+    kw = {"saturate": saturate} if isinstance(fmt, emu.FloatFormat) else {"overflow": overflow}
+    try:
+        regs = emu.quantize(np.array(xs, np.float64), fmt, rounding, **kw)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    rows = [describe(fmt, x, int(c)) for x, c in zip(xs, regs.codes.tolist(), strict=True)]
+    if as_json:
+        click.echo(json.dumps({"format": fmt.name, "rounding": rounding, **kw, "values": rows},
+                              indent=2, allow_nan=True))
+        return
+    click.echo(f"format {fmt.name}, rounding {rounding}"
+               + (f", saturate={saturate}" if "saturate" in kw else f", overflow={overflow or 'sat'}"))
+    click.echo(f"{'input':>16}  {'code':>6}  {'fields':<16} {'value':>14}  {'error':>12}")
+    for r in rows:
+        err = "" if r["error"] is None else f"{r['error']:.6g}"
+        click.echo(f"{r['input']!r:>16}  {r['code']:>6}  {r['fields']:<16} "
+                   f"{value_str(fmt.code_value(int(r['code'], 16))):>14}  {err:>12}")
+
+
+@main.command()
+@click.option("--size", default=10_000_000, show_default=True, help="Elements per job.")
+@click.option("--repeat", default=7, show_default=True, help="Timed runs per job (median).")
+@click.option("--quick", is_flag=True, help="Small smoke run (sizes 100k, 3 repeats).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench(size, repeat, quick, as_json) -> None:
+    """Throughput of the kernels beside the reference libraries and a memory-copy ceiling."""
+    from emu.bench import run_suite
+
+    if quick:
+        size, repeat = 100_000, 3
+    jobs = run_suite(size=size, repeat=repeat)
+    if as_json:
+        click.echo(json.dumps({"jobs": jobs}, indent=2))
+        return
+    click.echo(f"{'job':36} {'emu Melem/s':>12} {'reference':>22} {'ref Melem/s':>12} {'ratio':>7} "
+               f"{'ceiling':>9} {'%ceil':>6} {'bit-exact':>9}")
+    for j in jobs:
+        ref = j["reference"] or "-"
+        rr = f"{j['reference_melem_s']:.0f}" if j["reference_melem_s"] else "-"
+        ratio = f"{j['ratio']:.1f}x" if j["ratio"] else "-"
+        pct = f"{100 * j['emu_melem_s'] / j['ceiling_melem_s']:.0f}%" if j["ceiling_melem_s"] else "-"
+        agree = {True: "yes", False: "NO", None: "-"}[j["agrees"]]
+        click.echo(f"{j['job']:36} {j['emu_melem_s']:>12.0f} {ref:>22} {rr:>12} {ratio:>7} "
+                   f"{j['ceiling_melem_s']:>9.0f} {pct:>6} {agree:>9}")
+    if any(j["agrees"] is False for j in jobs):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def demo(as_json: bool) -> None:
+    """A tour on built-in values: the same inputs through FP8 and fixed point, every rounding."""
+    from emu.demo import conversion_tour
+
+    tour = conversion_tour()
+    if as_json:
+        click.echo(json.dumps(tour, indent=2, allow_nan=True))
+        return
+    for block in tour["blocks"]:
+        click.echo(f"\n{block['title']}")
+        modes = block["modes"]
+        click.echo(f"{'input':>12} " + " ".join(f"{m:>10}" for m in modes))
+        for row in block["rows"]:
+            cells = " ".join(f"{c:>10}" for c in row["values"])
+            click.echo(f"{row['input']!r:>12} {cells}")
+    click.echo("\nEvery cell is a register decoded exactly; see `emu quantize --help` for one value.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Benchmark suite behind ``emu bench``: emu's throughput, the reference libraries' on the same
+job when installed, and a memory ceiling (a plain numba copy loop with the same input and output
+types), all measured in the same run. Throughput is the median over repeated runs after warm-up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+from numba import njit
+
+from . import ops
+
+
+@njit(cache=True)
+def _copy(src, out):
+    for i in range(src.size):
+        out[i] = src[i]
+
+
+def _rate(fn: Callable[[], object], n: int, repeat: int) -> float:
+    fn()  # warm-up: compile, build tables, fault pages in
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return n / float(np.median(times)) / 1e6
+
+
+def _ceiling(src: np.ndarray, out_dtype, repeat: int) -> float:
+    out = np.empty(src.size, out_dtype)
+    return _rate(lambda: _copy(src, out), src.size, repeat)
+
+
+def _job(name, emu_fn, n, repeat, ceiling, ref_name=None, ref_fn=None, ref_n=None):
+    emu_out = emu_fn()
+    emu_rate = _rate(emu_fn, n, repeat)
+    ref_rate = agrees = None
+    if ref_fn is not None:
+        ref_out = ref_fn()
+        m = ref_n or n
+        agrees = bool(np.array_equal(np.asarray(emu_out).reshape(-1)[:m], ref_out))
+        ref_rate = _rate(ref_fn, m, repeat)
+    return {
+        "job": name,
+        "emu_melem_s": emu_rate,
+        "reference": ref_name if ref_fn is not None else None,
+        "reference_melem_s": ref_rate,
+        "ratio": emu_rate / ref_rate if ref_rate else None,
+        "ceiling_melem_s": ceiling,
+        "agrees": agrees,
+    }
+
+
+def run_suite(size: int = 10_000_000, repeat: int = 7, seed: int = 0) -> list[dict]:
+    """Run every job; each dict has job, emu_melem_s, reference, reference_melem_s, ratio,
+    ceiling_melem_s and agrees (bit-exact agreement with the reference, None without one)."""
+    try:
+        import ml_dtypes
+    except ImportError:  # pragma: no cover - optional oracle
+        ml_dtypes = None
+    try:
+        import apytypes
+    except ImportError:  # pragma: no cover
+        apytypes = None
+
+    rng = np.random.default_rng(seed)
+    x32 = (rng.standard_normal(size) * 64).astype(np.float32)
+    x64 = x32.astype(np.float64)
+    jobs = []
+    c_enc = _ceiling(x32.view(np.uint32), np.uint8, repeat)
+    for name, dt in (("e4m3", "float8_e4m3fn"), ("e5m2", "float8_e5m2")):
+        ref = (lambda d=getattr(ml_dtypes, dt): x32.astype(d).view(np.uint8)) if ml_dtypes else None
+        jobs.append(_job(f"float32 -> {name} rne encode",
+                         lambda n=name: ops.quantize(x32, n).codes, size, repeat, c_enc,
+                         "ml_dtypes", ref))
+    regs = ops.quantize(x32, "e4m3")
+    ref = (lambda: regs.codes.view(ml_dtypes.float8_e4m3fn).astype(np.float64)) if ml_dtypes else None
+    jobs.append(_job("e4m3 -> float64 decode", regs.to_float, size, repeat,
+                     _ceiling(regs.codes, np.float64, repeat), "ml_dtypes", ref))
+    ref = None
+    m = min(size, 1_000_000)  # apytypes is slow: time it on a prefix
+    if apytypes:
+        def ref():
+            a = apytypes.APyFixedArray.from_float(x64[:m], int_bits=80, frac_bits=60)
+            return np.asarray(a.cast(int_bits=8, frac_bits=8,
+                                      quantization=apytypes.QuantizationMode.TIES_EVEN,
+                                      overflow=apytypes.OverflowMode.SAT).to_bits(), np.uint16)
+    jobs.append(_job("float64 -> s16.8 rne sat", lambda: ops.quantize(x64, "s16.8").codes, size,
+                     repeat, _ceiling(x64, np.int16, repeat), "apytypes", ref, m))
+    return jobs

@@ -1,0 +1,92 @@
+"""The emu command: outputs, JSON shapes and exit codes (2 = usage error)."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_formats_table_and_json():
+    r = run("formats")
+    assert r.exit_code == 0 and "e4m3" in r.output and "448" in r.output
+    data = json.loads(run("formats", "--json").output)
+    names = [f["name"] for f in data["formats"]]
+    assert names[:4] == ["e4m3", "e5m2", "e4m3fnuz", "e5m2fnuz"]
+    e5 = data["formats"][1]
+    assert e5["max"] == 57344 and e5["inf_codes"] == ["0x7c", "0xfc"]
+
+
+def codes(*args):
+    r = run("quantize", *args, "--json")
+    assert r.exit_code == 0, r.output
+    return [v["code"] for v in json.loads(r.output)["values"]]
+
+
+def test_acceptance_codes():
+    # DESIGN Part B: e4m3 464 -> 448 (tie to even), beyond overflows to NaN 0x7F|s; 2^-10 is a
+    # tie between 0 and the smallest subnormal 2^-9 -> 0.
+    assert codes("464", "464.5", "-61440", "0.0009765625", "--format", "e4m3") == \
+        ["0x7e", "0x7f", "0xff", "0x00"]
+    assert codes("464", "464.5", "-61440", "0.0009765625", "--format", "e4m3", "--saturate") == \
+        ["0x7e", "0x7e", "0xfe", "0x00"]
+    # e5m2: 61440 is the tie above max 57344 (0x7B, odd) -> Inf; 2^-10 is exact (0x14)
+    assert codes("464", "464.5", "-61440", "0.0009765625", "--format", "e5m2") == \
+        ["0x5f", "0x5f", "0xfc", "0x14"]
+    assert codes("464", "464.5", "-61440", "0.0009765625", "--format", "e5m2", "--saturate") == \
+        ["0x5f", "0x5f", "0xfb", "0x14"]
+
+
+def test_quantize_fields_value_error():
+    r = run("quantize", "1.3", "--format", "s8.4", "--rounding", "rdn", "--json")
+    v = json.loads(r.output)["values"][0]
+    assert v["code"] == "0x14" and v["value"] == 1.25 and v["fields"] == "int 20"
+    assert abs(v["error"] - (1.25 - 1.3)) < 1e-15
+    r = run("quantize", "-1.5", "--format", "e4m3")
+    assert r.exit_code == 0 and "1|0111|100" in r.output
+
+
+def test_quantize_input_files(tmp_path):
+    np.save(tmp_path / "x.npy", np.array([1.0, 2.0, 464.0]))
+    assert codes("--input", str(tmp_path / "x.npy"), "--format", "e4m3") == ["0x38", "0x40", "0x7e"]
+    (tmp_path / "x.txt").write_text("# values\n1.0 2.0\n464\n")
+    assert codes("--input", str(tmp_path / "x.txt"), "--format", "e4m3") == ["0x38", "0x40", "0x7e"]
+    (tmp_path / "bad.txt").write_text("1.0\nabc\n")
+    r = run("quantize", "--input", str(tmp_path / "bad.txt"), "--format", "e4m3")
+    assert r.exit_code == 2 and "bad.txt" in r.output
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["1", "--format", "e4m9x"], "named formats"),
+    (["1", "--format", "e4m3", "--rounding", "nearest"], "rne, rna"),
+    (["1", "--format", "s8.4", "--saturate"], "--overflow"),
+    (["1", "--format", "e4m3", "--overflow", "wrap"], "--saturate"),
+    (["nan", "--format", "e2m1"], "NaN has no code"),
+    (["abc", "--format", "e4m3"], "not a number"),
+    (["--format", "e4m3"], "VALUES"),
+])
+def test_usage_errors_exit_2(args, needle):
+    r = run("quantize", *args)
+    assert r.exit_code == 2
+    assert needle in r.output
+
+
+def test_demo_runs():
+    r = run("demo")
+    assert r.exit_code == 0 and "e4m3" in r.output
+
+
+def test_bench_quick_shape_and_agreement():
+    r = run("bench", "--quick", "--json")
+    assert r.exit_code == 0, r.output
+    jobs = json.loads(r.output)["jobs"]
+    assert {"job", "emu_melem_s", "reference", "reference_melem_s", "ratio",
+            "ceiling_melem_s", "agrees"} <= set(jobs[0])
+    assert all(j["agrees"] in (True, None) for j in jobs)
+    assert sum(j["agrees"] is True for j in jobs) >= 3

@@ -73,7 +73,11 @@ def run_suite(size: int = 10_000_000, repeat: int = 7, seed: int = 0) -> list[di
     jobs = []
     c_enc = _ceiling(x32.view(np.uint32), np.uint8, repeat)
     for name, dt in (("e4m3", "float8_e4m3fn"), ("e5m2", "float8_e5m2")):
-        ref = (lambda d=getattr(ml_dtypes, dt): x32.astype(d).view(np.uint8)) if ml_dtypes else None
+        ref = None
+        if ml_dtypes:
+            dtype = getattr(ml_dtypes, dt)
+            def ref(d=dtype):
+                return (x32.astype(d).view(np.uint8))
         jobs.append(_job(f"float32 -> {name} rne encode",
                          lambda n=name: ops.quantize(x32, n).codes, size, repeat, c_enc,
                          "ml_dtypes", ref))

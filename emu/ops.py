@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
 from .formats import FixedFormat, FloatFormat, Format
 from .formats import format as parse_format
 from .kernels import convert as kconvert
 from .kernels import fast
-from .kernels.core import SR
+from .kernels.core import SIGNED_SR_EPS, SR, SR_EPS, SR_MAX_BITS
 from .registers import Registers, code_dtype
 from .rounding import mode_code, overflow_code
 
@@ -40,20 +42,66 @@ def _host_codes(x) -> tuple[np.ndarray, tuple, np.ndarray]:
 
 
 def _run(src_codes: np.ndarray, src_desc: tuple, dst: Format, mode: int, ovf: int,
-         what: str, host: np.ndarray | None = None) -> np.ndarray:
+         what: str, host: np.ndarray | None = None, sr: tuple | None = None) -> np.ndarray:
     flat = src_codes.reshape(-1)
     out = np.empty(flat.shape, code_dtype(dst.bits))
     host_flat = None if host is None or host.dtype.kind != "f" else host.reshape(-1)
-    if not fast.convert(flat, src_desc, out, dst.descriptor, mode, ovf, host_flat):
+    if sr is not None:
+        rbits, rwords, eoff, dirs, compare = sr
+        bad = kconvert.convert_codes(flat, src_desc, out, dst.descriptor, mode, ovf, rbits,
+                                     rwords, eoff, dirs, compare, _EMPTY_U8)
+    elif fast.convert(flat, src_desc, out, dst.descriptor, mode, ovf, host_flat):
+        bad = -1
+    else:
         bad = kconvert.convert_codes(flat, src_desc, out, dst.descriptor, mode, ovf, 1,
                                      _EMPTY_U64, 0, _EMPTY_I8, False, _EMPTY_U8)
-        if bad >= 0:
-            raise ValueError(
-                f"{what} element {bad} is not representable in {dst.name}: "
-                + ("NaN has no code in this format" if _is_nan(flat[bad], src_desc)
-                   else "an infinite value cannot wrap; use overflow='sat'")
-            )
+    if bad >= 0:
+        raise ValueError(
+            f"{what} element {bad} is not representable in {dst.name}: "
+            + ("NaN has no code in this format" if _is_nan(flat[bad], src_desc)
+               else "an infinite value cannot wrap; use overflow='sat'")
+        )
     return out.reshape(src_codes.shape)
+
+
+def _stochastic(mode: int, shape: tuple, rng, sr_bits, eps, direction, form) -> tuple | None:
+    """Random words and offsets for a stochastic mode (DESIGN Part B): one draw per element."""
+    if mode < SR:
+        for name, v in (("rng", rng), ("sr_bits", sr_bits), ("eps", eps), ("direction", direction)):
+            if v is not None:
+                raise ValueError(f"{name}= only applies to stochastic rounding modes")
+        return None
+    if rng is None:
+        raise ValueError("stochastic rounding needs a random source: rng=emu.LFSR(...)")
+    r = 8 if sr_bits is None else sr_bits
+    if not isinstance(r, int) or not 1 <= r <= SR_MAX_BITS:
+        raise ValueError(f"sr_bits={sr_bits!r} out of range; valid: 1..{SR_MAX_BITS}")
+    if form not in ("carry", "compare"):
+        raise ValueError(f"unknown SR form {form!r}; valid: carry, compare")
+    eoff = 0
+    if mode in (SR_EPS, SIGNED_SR_EPS):
+        if eps is None or not 0 <= eps < 1:
+            raise ValueError(f"eps={eps!r}: the biased modes need eps in [0, 1)")
+        eoff = round(Fraction(eps) * 2**r)  # E = round(eps * 2^r), ties to even
+    elif eps is not None:
+        raise ValueError("eps= only applies to sr_eps and signed_sr_eps")
+    n = int(np.prod(shape))
+    dirs = _EMPTY_I8
+    if mode == SIGNED_SR_EPS:
+        if direction is None:
+            raise ValueError("signed_sr_eps needs direction= (-1, 0 or +1 per element)")
+        d = np.asarray(direction)
+        try:
+            d = np.broadcast_to(d, shape)
+        except ValueError:
+            raise ValueError(f"direction shape {d.shape} does not broadcast to {shape}") from None
+        if not np.isin(d, (-1, 0, 1)).all():
+            raise ValueError("direction values must be -1, 0 or +1")
+        dirs = np.ascontiguousarray(d, dtype=np.int8).reshape(-1)
+    elif direction is not None:
+        raise ValueError("direction= only applies to signed_sr_eps")
+    rwords = np.ascontiguousarray(rng.random_words(n, r), dtype=np.uint64)
+    return r, rwords, eoff, dirs, form == "compare"
 
 
 def _is_nan(code, desc) -> bool:
@@ -61,36 +109,40 @@ def _is_nan(code, desc) -> bool:
     return cls == kconvert.CLS_NAN
 
 
-def _deterministic(rounding: str) -> int:
-    mode = mode_code(rounding)
-    if mode < SR:
-        return mode
-    raise ValueError(f"rounding {rounding!r} is stochastic and needs a random source (rng=)")
-
-
 def quantize(x, fmt: Format | str, rounding: str = "rne", *, saturate: bool | None = None,
-             overflow: str | None = None) -> Registers:
+             overflow: str | None = None, rng=None, sr_bits: int | None = None,
+             eps: float | None = None, direction=None, form: str = "carry") -> Registers:
     """Round float (or integer) values to ``fmt`` once, exactly as hardware would.
 
     ``saturate`` (floats, default False: overflow gives Inf, or NaN where the format has no Inf)
     and ``overflow`` (fixed: "wrap" | "sat" | "sat_sym", default "sat") set the overflow policy.
+    Stochastic modes (sr, sr_eps, signed_sr_eps, sr_equal) take ``rng`` (an emu.LFSR or
+    emu.AmdPrng; one draw per element, the source's state advances), ``sr_bits`` r (default 8),
+    ``form`` ("carry" | "compare"), ``eps`` for the biased modes, and ``direction`` (-1/0/+1 per
+    element) for signed_sr_eps.
     """
     fmt = parse_format(fmt)
-    mode = _deterministic(rounding)
+    mode = mode_code(rounding)
     ovf = overflow_code(fmt, saturate, overflow)
     codes, desc, host = _host_codes(x)
-    return Registers(_run(codes, desc, fmt, mode, ovf, "input", host), fmt)
+    sr = _stochastic(mode, codes.shape, rng, sr_bits, eps, direction, form)
+    return Registers(_run(codes, desc, fmt, mode, ovf, "input", host, sr), fmt)
 
 
 def convert(r: Registers, fmt: Format | str, rounding: str = "rne", *,
-            saturate: bool | None = None, overflow: str | None = None) -> Registers:
-    """Convert registers to another format with one rounding (fixed <-> float included)."""
+            saturate: bool | None = None, overflow: str | None = None, rng=None,
+            sr_bits: int | None = None, eps: float | None = None, direction=None,
+            form: str = "carry") -> Registers:
+    """Convert registers to another format with one rounding (fixed <-> float included);
+    stochastic options as in ``quantize``."""
     if not isinstance(r, Registers):
         raise TypeError(f"convert takes Registers, not {type(r).__name__}; use emu.quantize")
     fmt = parse_format(fmt)
-    mode = _deterministic(rounding)
+    mode = mode_code(rounding)
     ovf = overflow_code(fmt, saturate, overflow)
-    return Registers(_run(r.codes, r.format.descriptor, fmt, mode, ovf, "register"), fmt)
+    sr = _stochastic(mode, r.codes.shape, rng, sr_bits, eps, direction, form)
+    return Registers(_run(r.codes, r.format.descriptor, fmt, mode, ovf, "register", None, sr),
+                     fmt)
 
 
 def decode(r: Registers) -> np.ndarray:

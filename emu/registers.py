@@ -37,8 +37,12 @@ class Registers:
     def from_codes(cls, codes, fmt: Format | str) -> Registers:
         """Wrap raw codes (any integer array-like), checking each fits the format's width."""
         fmt = parse_format(fmt)
-        arr = np.asarray(codes)
-        if arr.dtype.kind not in "iu" and not (arr.dtype == object or arr.size == 0):
+        arr = codes if isinstance(codes, np.ndarray) else np.array(codes, dtype=object)
+        if arr.dtype == object:  # Python ints of any size (np.asarray would go via float64)
+            if not all(isinstance(c, int | np.integer) and not isinstance(c, bool)
+                       for c in arr.reshape(-1).tolist()):
+                raise TypeError("codes must be integers")
+        elif arr.dtype.kind not in "iu":
             raise TypeError(f"codes must be integers, not {arr.dtype}")
         if arr.size:
             lo = int(arr.min())

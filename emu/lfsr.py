@@ -1,0 +1,229 @@
+"""Random sources for stochastic rounding: the verilog-lfsr LFSR and AMD's V_PRNG_B32.
+
+DESIGN Part B, "LFSR random source" and "Lanes". A source has L lanes, each its own generator;
+element j of a flattened array uses lane j mod L, and within a lane draws are consumed in
+increasing j, one draw per element whether or not it needed rounding.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+
+import numpy as np
+
+from .kernels.lfsr import draw_states, draw_words, reverse_bits
+
+# Maximal-length LFSR taps for widths 3..64, Xilinx XAPP052 (P. Alfke, "Efficient Shift
+# Registers, LFSR Counters, and Long Pseudo-Random Sequence Generators", 1996), Table 3.
+# Taps (n, a, b, ...) stand for x^n + x^a + x^b + ... + 1.
+XAPP052_TAPS = {
+    3: (3, 2), 4: (4, 3), 5: (5, 3), 6: (6, 5), 7: (7, 6), 8: (8, 6, 5, 4), 9: (9, 5),
+    10: (10, 7), 11: (11, 9), 12: (12, 6, 4, 1), 13: (13, 4, 3, 1), 14: (14, 5, 3, 1),
+    15: (15, 14), 16: (16, 15, 13, 4), 17: (17, 14), 18: (18, 11), 19: (19, 6, 2, 1),
+    20: (20, 17), 21: (21, 19), 22: (22, 21), 23: (23, 18), 24: (24, 23, 22, 17), 25: (25, 22),
+    26: (26, 6, 2, 1), 27: (27, 5, 2, 1), 28: (28, 25), 29: (29, 27), 30: (30, 6, 4, 1),
+    31: (31, 28), 32: (32, 22, 2, 1), 33: (33, 20), 34: (34, 27, 2, 1), 35: (35, 33),
+    36: (36, 25), 37: (37, 5, 4, 3, 2, 1), 38: (38, 6, 5, 1), 39: (39, 35), 40: (40, 38, 21, 19),
+    41: (41, 38), 42: (42, 41, 20, 19), 43: (43, 42, 38, 37), 44: (44, 43, 18, 17),
+    45: (45, 44, 42, 41), 46: (46, 45, 26, 25), 47: (47, 42), 48: (48, 47, 21, 20), 49: (49, 40),
+    50: (50, 49, 24, 23), 51: (51, 50, 36, 35), 52: (52, 49), 53: (53, 52, 38, 37),
+    54: (54, 53, 18, 17), 55: (55, 31), 56: (56, 55, 35, 34), 57: (57, 50), 58: (58, 39),
+    59: (59, 58, 38, 37), 60: (60, 59), 61: (61, 60, 46, 45), 62: (62, 61, 6, 5), 63: (63, 62),
+    64: (64, 63, 61, 60),
+}
+
+
+def taps_to_poly(taps: tuple[int, ...]) -> int:
+    """verilog-lfsr poly word: bit j = coefficient of x^j for j < W (x^W implicit, +1 always)."""
+    width = taps[0]
+    return 1 | sum(1 << t for t in taps[1:] if t < width)
+
+
+MAXIMAL_POLYS = {w: taps_to_poly(t) for w, t in XAPP052_TAPS.items()}
+CONFIGS = ("fibonacci", "galois")
+GOLDEN = 0x9E3779B97F4A7C15
+M64 = (1 << 64) - 1
+
+
+def splitmix64(x: int) -> int:
+    """SplitMix64 finaliser (Steele, Lea, Flood 2014), used to derive lane seeds."""
+    x = (x + GOLDEN) & M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
+    return x ^ (x >> 31)
+
+
+def lane_seeds(seed: int, lanes: int, width: int) -> list[int]:
+    """Documented derivation of lane states from one integer: lane 0 gets ``seed`` itself (so
+    a one-lane source seeded with s starts in state s, as a test bench would); lane k >= 1 gets
+    the low ``width`` bits of splitmix64(seed + k * 0x9E3779B97F4A7C15), or 1 if those are 0."""
+    mask = (1 << width) - 1
+    out = [seed]
+    for k in range(1, lanes):
+        s = splitmix64((seed + k * GOLDEN) & M64) & mask
+        out.append(s or 1)
+    return out
+
+
+def _check_seed(s: int, width: int, what: str) -> int:
+    if not isinstance(s, int | np.integer) or isinstance(s, bool):
+        raise TypeError(f"{what} must be an integer, not {type(s).__name__}")
+    s = int(s)
+    if s == 0:
+        raise ValueError(f"{what} is 0: the all-zero state is illegal for an LFSR (it never leaves it)")
+    if not 0 < s < (1 << width):
+        raise ValueError(f"{what} {s:#x} does not fit a {width}-bit LFSR")
+    return s
+
+
+class LFSR:
+    """A bank of ``lanes`` LFSRs with verilog-lfsr semantics (see emu.kernels.lfsr).
+
+    ``shifts`` (D, single-bit shifts per draw) defaults to the consumer's need: stochastic
+    rounding with r bits uses D = r; ``draw()`` without ``bits`` uses D = width.
+    """
+
+    def __init__(self, width: int = 32, poly: int | None = None, config: str = "fibonacci",
+                 shifts: int | None = None, seed: int = 1, lanes: int = 1,
+                 seeds: list[int] | None = None, reverse: bool = False, invert: bool = False):
+        if not isinstance(width, int) or not 2 <= width <= 64:
+            raise ValueError(f"width={width!r} out of range; valid: 2..64")
+        if poly is None:
+            if width not in MAXIMAL_POLYS:
+                raise ValueError(f"no default polynomial for width {width}; pass poly=")
+            poly = MAXIMAL_POLYS[width]
+        if not 0 < poly < (1 << width):
+            raise ValueError(f"poly {poly:#x} does not fit width {width} (bit j = x^j for j < W; "
+                             f"x^W is implicit): valid 1..{(1 << width) - 1:#x}")
+        if config not in CONFIGS:
+            raise ValueError(f"unknown config {config!r}; valid: {', '.join(CONFIGS)}")
+        if shifts is not None and (not isinstance(shifts, int) or not 1 <= shifts <= 128):
+            raise ValueError(f"shifts={shifts!r} out of range; valid: 1..128")
+        if seeds is not None:
+            if len(seeds) == 0:
+                raise ValueError("seeds is empty: an LFSR bank needs at least one lane")
+            states = [_check_seed(s, width, f"seed of lane {k}") for k, s in enumerate(seeds)]
+        else:
+            if not isinstance(lanes, int) or lanes < 1:
+                raise ValueError(f"lanes={lanes!r}: need at least one lane")
+            _check_seed(seed, width, "seed")
+            states = [_check_seed(s, width, f"seed of lane {k}")
+                      for k, s in enumerate(lane_seeds(int(seed), lanes, width))]
+        self.width, self.poly, self.config = width, int(poly), config
+        self.shifts, self.reverse, self.invert = shifts, bool(reverse), bool(invert)
+        self.initial_states = tuple(states)
+        # internal orientation: verilog-lfsr's REVERSE bit-reverses the state on input/output
+        self._states = np.array([self._orient(s) for s in states], dtype=np.uint64)
+
+    def _orient(self, s: int) -> int:
+        return int(reverse_bits(np.uint64(s), self.width)) if self.reverse else s
+
+    @property
+    def lanes(self) -> int:
+        return int(self._states.size)
+
+    @property
+    def states(self) -> tuple[int, ...]:
+        """Current state of every lane (user orientation, as seeds are given)."""
+        return tuple(self._orient(int(s)) for s in self._states)
+
+    @states.setter
+    def states(self, values) -> None:
+        values = list(values)
+        if len(values) != self.lanes:
+            raise ValueError(f"expected {self.lanes} lane states, got {len(values)}")
+        checked = [_check_seed(v, self.width, f"state of lane {k}") for k, v in enumerate(values)]
+        self._states = np.array([self._orient(s) for s in checked], dtype=np.uint64)
+
+    def copy(self) -> LFSR:
+        return _copy.deepcopy(self)
+
+    def config_dict(self) -> dict:
+        """Everything needed to reproduce the stream (what manifests record)."""
+        return {"source": "lfsr", "width": self.width, "poly": f"{self.poly:#x}",
+                "config": self.config, "shifts": self.shifts, "reverse": self.reverse,
+                "invert": self.invert, "lanes": self.lanes,
+                "states": [f"{s:#x}" for s in self.states]}
+
+    def draw(self, n: int, shifts: int | None = None) -> np.ndarray:
+        """Draw n words of D bits (D = shifts, else self.shifts, else width). uint64 for D <= 64;
+        Python ints (object array) for wider words."""
+        d = shifts or self.shifts or self.width
+        if not 1 <= d <= 128:
+            raise ValueError(f"shifts={d} out of range; valid: 1..128")
+        first = np.empty(n, np.uint64)
+        rest = np.empty(n, np.uint64)
+        draw_words(self._states, self.width, np.uint64(self.poly), self.config == "galois", d,
+                   self.reverse, self.invert, n, first, rest)
+        if d <= 64:
+            return first
+        words = []
+        for hi, lo in zip(first.tolist(), rest.tolist(), strict=True):
+            w = (hi << (d - 64)) | lo
+            if self.reverse:
+                w = int(f"{w:0{d}b}"[::-1], 2)
+            if self.invert:
+                w ^= (1 << d) - 1
+            words.append(w)
+        return np.array(words, dtype=object)
+
+    def random_words(self, n: int, bits: int) -> np.ndarray:
+        """The r-bit words R that stochastic rounding consumes: the r most significant bits of
+        each draw word (D = shifts, default r)."""
+        d = self.shifts or bits
+        if d < bits:
+            raise ValueError(f"an LFSR drawing {d} bits per element cannot supply {bits} random bits")
+        if d > 64:
+            return np.array([w >> (d - bits) for w in self.draw(n, d).tolist()], dtype=np.uint64)
+        return self.draw(n, d) >> np.uint64(d - bits)
+
+    def __repr__(self) -> str:
+        return (f"LFSR(width={self.width}, poly={self.poly:#x}, config={self.config!r}, "
+                f"shifts={self.shifts}, lanes={self.lanes}, reverse={self.reverse}, "
+                f"invert={self.invert})")
+
+
+class AmdPrng:
+    """AMD ``V_PRNG_B32`` (CDNA3 ISA reference): s = (s << 1) ^ (0xC5 if s >> 31 else 0) over
+    32 bits; each draw outputs the new state, whose high bits feed stochastic rounding."""
+
+    width = 32
+
+    def __init__(self, seed: int = 1, lanes: int = 1, seeds: list[int] | None = None):
+        if seeds is None:
+            if not isinstance(lanes, int) or lanes < 1:
+                raise ValueError(f"lanes={lanes!r}: need at least one lane")
+            seeds = lane_seeds(_check_seed(seed, 32, "seed"), lanes, 32)
+        self.initial_states = tuple(_check_seed(s, 32, f"seed of lane {k}")
+                                    for k, s in enumerate(seeds))
+        # one galois shift with poly 0xC4 | 1 = 0xC5 is exactly V_PRNG_B32's update
+        self._lfsr = LFSR(32, 0xC5, "galois", 1, seeds=list(self.initial_states))
+
+    @property
+    def lanes(self) -> int:
+        return self._lfsr.lanes
+
+    @property
+    def states(self) -> tuple[int, ...]:
+        return self._lfsr.states
+
+    @states.setter
+    def states(self, values) -> None:
+        self._lfsr.states = values
+
+    def copy(self) -> AmdPrng:
+        return _copy.deepcopy(self)
+
+    def config_dict(self) -> dict:
+        return {"source": "amd_v_prng_b32", "lanes": self.lanes,
+                "states": [f"{s:#x}" for s in self.states]}
+
+    def draw(self, n: int) -> np.ndarray:
+        """n outputs (each the lane's new state), uint64."""
+        out = np.empty(n, np.uint64)
+        lf = self._lfsr
+        draw_states(lf._states, 32, np.uint64(0xC5), True, 1, n, out)
+        return out
+
+    def random_words(self, n: int, bits: int) -> np.ndarray:
+        return self.draw(n) >> np.uint64(32 - bits)

@@ -284,3 +284,33 @@ def round_value(x, fmt, mode: str = "rne", *, saturate: bool = False, overflow: 
 
 def decode(fmt, code: int):
     return spec(fmt).decode(code)
+
+
+# --- LFSR, bit-serial, straight from DESIGN Part B -------------------------------------------
+def lfsr_draws(width, poly, config, shifts, state, n, reverse=False, invert=False):
+    """Return (words, final state). One bit at a time, Python ints, no shared code."""
+    mask = (1 << width) - 1
+
+    def rev(x, k):
+        return int(format(x, f"0{k}b")[::-1], 2)
+
+    s = rev(state, width) if reverse else state
+    words = []
+    for _ in range(n):
+        bits = []
+        for _ in range(shifts):
+            if config == "fibonacci":
+                taps = (poly >> 1) | (1 << (width - 1))
+                fb = bin(s & taps).count("1") % 2
+                s = ((s << 1) & mask) | fb
+            else:
+                fb = (s >> (width - 1)) & 1
+                s = ((s << 1) & mask) ^ ((poly | 1) if fb else 0)
+            bits.append(fb)  # first computed bit becomes the MSB
+        w = int("".join(map(str, bits)), 2)
+        if reverse:
+            w = rev(w, shifts)
+        if invert:
+            w ^= (1 << shifts) - 1
+        words.append(w)
+    return words, (rev(s, width) if reverse else s)

@@ -13,9 +13,16 @@ from emu.lfsr import MAXIMAL_POLYS
 
 
 @settings(max_examples=150, deadline=None)
-@given(width=st.integers(3, 64), shifts=st.integers(1, 96), config=st.sampled_from(["fibonacci", "galois"]),
-       reverse=st.booleans(), invert=st.booleans(), seed=st.integers(1, 2**64 - 1),
-       poly_kind=st.sampled_from(["table", "random"]), data=st.data())
+@given(
+    width=st.integers(3, 64),
+    shifts=st.integers(1, 96),
+    config=st.sampled_from(["fibonacci", "galois"]),
+    reverse=st.booleans(),
+    invert=st.booleans(),
+    seed=st.integers(1, 2**64 - 1),
+    poly_kind=st.sampled_from(["table", "random"]),
+    data=st.data(),
+)
 def test_lfsr_matches_bit_serial_reference(width, shifts, config, reverse, invert, seed, poly_kind, data):
     seed = seed % (1 << width) or 1
     poly = MAXIMAL_POLYS[width] if poly_kind == "table" else data.draw(st.integers(1, (1 << width) - 1))
@@ -44,7 +51,7 @@ def test_prbs_sequences(width, poly, hi, lo):
     # the same stream, 8 bits per draw, MSB first
     words = emu.LFSR(width, poly, "fibonacci", 8, seed=seed).draw(100)
     stream = textbook_prbs(hi, lo, width, 800, seed)
-    assert words.tolist() == [int("".join(map(str, stream[8 * i:8 * i + 8])), 2) for i in range(100)]
+    assert words.tolist() == [int("".join(map(str, stream[8 * i : 8 * i + 8])), 2) for i in range(100)]
 
 
 @pytest.mark.parametrize("width", range(3, 21))
@@ -85,11 +92,19 @@ def test_lane_seed_derivation_documented():
     assert lf.states[1] == splitmix64(1 + 0x9E3779B97F4A7C15) & 0xFFFFFFFF
 
 
-@pytest.mark.parametrize("kwargs,needle", [
-    ({"seed": 0}, "all-zero state"), ({"seeds": [1, 0]}, "lane 1"), ({"width": 8, "poly": 0x1FF}, "does not fit"),
-    ({"lanes": 0}, "at least one lane"), ({"width": 1}, "2..64"), ({"config": "xor"}, "fibonacci, galois"),
-    ({"shifts": 0}, "1..128"), ({"width": 8, "seed": 256}, "does not fit"),
-])
+@pytest.mark.parametrize(
+    "kwargs,needle",
+    [
+        ({"seed": 0}, "all-zero state"),
+        ({"seeds": [1, 0]}, "lane 1"),
+        ({"width": 8, "poly": 0x1FF}, "does not fit"),
+        ({"lanes": 0}, "at least one lane"),
+        ({"width": 1}, "2..64"),
+        ({"config": "xor"}, "fibonacci, galois"),
+        ({"shifts": 0}, "1..128"),
+        ({"width": 8, "seed": 256}, "does not fit"),
+    ],
+)
 def test_bad_configurations(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         emu.LFSR(**kwargs)

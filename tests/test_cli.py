@@ -90,3 +90,41 @@ def test_bench_quick_shape_and_agreement():
             "ceiling_melem_s", "agrees"} <= set(jobs[0])
     assert all(j["agrees"] in (True, None) for j in jobs)
     assert sum(j["agrees"] is True for j in jobs) >= 3
+
+
+def test_lfsr_command_matches_reference():
+    import reference as ref
+
+    r = run("lfsr", "--width", "16", "--shifts", "8", "--seed", "3", "--count", "6", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    words, state = ref.lfsr_draws(16, emu_poly(16), "fibonacci", 8, 3, 6)
+    assert [int(d["word"], 16) for d in data["draws"]] == words
+    assert int(data["final_states"][0], 16) == state
+    assert run("lfsr", "--seed", "0").exit_code == 2
+    assert run("lfsr", "--width", "8", "--poly", "0x1ff").exit_code == 2
+
+
+def emu_poly(width):
+    from emu.lfsr import MAXIMAL_POLYS
+
+    return MAXIMAL_POLYS[width]
+
+
+def test_quantize_sr_prints_random_words():
+    import reference as ref
+
+    r = run("quantize", "1.3", "1.3", "-0.7", "--format", "e4m3", "--rounding", "sr", "--sr-bits", "8",
+            "--seed", "1", "--json")
+    assert r.exit_code == 0, r.output
+    vals = json.loads(r.output)["values"]
+    words = ref.lfsr_draws(32, 0x00400007, "fibonacci", 8, 1, 3)[0]
+    assert [int(v["random_word"], 16) for v in vals] == words
+    for v, w in zip(vals, words, strict=True):
+        assert int(v["code"], 16) == ref.round_value(v["input"], emu_format("e4m3"), "sr", rbits=8, rword=w)
+
+
+def emu_format(name):
+    import emu
+
+    return emu.format(name)

@@ -81,6 +81,13 @@ def run_suite(size: int = 10_000_000, repeat: int = 7, seed: int = 0) -> list[di
         jobs.append(_job(f"float32 -> {name} rne encode",
                          lambda n=name: ops.quantize(x32, n).codes, size, repeat, c_enc,
                          "ml_dtypes", ref))
+    from .lfsr import LFSR
+
+    for lanes in (1, 8):
+        jobs.append(_job(f"float32 -> e4m3 sr r=8 (LFSR32, {lanes} lane{'s' * (lanes > 1)})",
+                         lambda n=lanes: ops.quantize(x32, "e4m3", "sr", sr_bits=8,
+                                                      rng=LFSR(seed=1, lanes=n)).codes,
+                         size, repeat, c_enc))
     regs = ops.quantize(x32, "e4m3")
     ref = (lambda: regs.codes.view(ml_dtypes.float8_e4m3fn).astype(np.float64)) if ml_dtypes else None
     jobs.append(_job("e4m3 -> float64 decode", regs.to_float, size, repeat,

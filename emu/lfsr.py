@@ -11,7 +11,7 @@ import copy as _copy
 
 import numpy as np
 
-from .kernels.lfsr import draw_states, draw_words, reverse_bits
+from .kernels.lfsr import draw_states, draw_words, leap_draw, leap_tables, reverse_bits
 
 # Maximal-length LFSR taps for widths 3..64, Xilinx XAPP052 (P. Alfke, "Efficient Shift
 # Registers, LFSR Counters, and Long Pseudo-Random Sequence Generators", 1996), Table 3.
@@ -41,6 +41,7 @@ def taps_to_poly(taps: tuple[int, ...]) -> int:
 
 MAXIMAL_POLYS = {w: taps_to_poly(t) for w, t in XAPP052_TAPS.items()}
 CONFIGS = ("fibonacci", "galois")
+_LEAP: dict = {}  # leap tables by (width, poly, config, shifts, reverse)
 GOLDEN = 0x9E3779B97F4A7C15
 M64 = (1 << 64) - 1
 
@@ -151,6 +152,12 @@ class LFSR:
         d = shifts or self.shifts or self.width
         if not 1 <= d <= 128:
             raise ValueError(f"shifts={d} out of range; valid: 1..128")
+        if d <= 64:  # the fast path: per-byte tables of the linear D-step map
+            state_t, word_t = self._leap(d)
+            out = np.empty(n, np.uint64)
+            leap_draw(self._states, state_t, word_t,
+                      np.uint64((1 << d) - 1 if self.invert else 0), n, out)
+            return out
         first = np.empty(n, np.uint64)
         rest = np.empty(n, np.uint64)
         draw_words(self._states, self.width, np.uint64(self.poly), self.config == "galois", d,
@@ -166,6 +173,13 @@ class LFSR:
                 w ^= (1 << d) - 1
             words.append(w)
         return np.array(words, dtype=object)
+
+    def _leap(self, d: int):
+        key = (self.width, self.poly, self.config, d, self.reverse)
+        if key not in _LEAP:
+            _LEAP[key] = leap_tables(self.width, np.uint64(self.poly), self.config == "galois", d,
+                                     self.reverse)
+        return _LEAP[key]
 
     def random_words(self, n: int, bits: int) -> np.ndarray:
         """The r-bit words R that stochastic rounding consumes: the r most significant bits of

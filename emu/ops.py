@@ -46,7 +46,10 @@ def _run(src_codes: np.ndarray, src_desc: tuple, dst: Format, mode: int, ovf: in
     flat = src_codes.reshape(-1)
     out = np.empty(flat.shape, code_dtype(dst.bits))
     host_flat = None if host is None or host.dtype.kind != "f" else host.reshape(-1)
-    if sr is not None:
+    if sr is not None and mode == SR and fast.convert_sr(flat, src_desc, out, dst.descriptor, ovf,
+                                                         sr[0], sr[1], sr[4]):
+        bad = -1
+    elif sr is not None:
         rbits, rwords, eoff, dirs, compare = sr
         bad = kconvert.convert_codes(flat, src_desc, out, dst.descriptor, mode, ovf, rbits,
                                      rwords, eoff, dirs, compare, _EMPTY_U8)

@@ -56,6 +56,23 @@ MODE_TABLES = sum(t << (4 * i) for i, t in enumerate(_TABLES))
 
 
 @njit(cache=True, inline="always")
+def value_exponent(sig, exp):
+    """Exponent of the leading bit of sig * 2**exp (sig != 0)."""
+    nbits = 64 - np.int64(leading_zeros(sig)) if sig != U0 else np.int64(0)  # one LZCNT
+    return exp + nbits - 1
+
+
+@njit(cache=True, inline="always")
+def target_lsb(ev, fmt):
+    """Exponent of the target's LSB for a value whose leading bit has exponent ev: floats round
+    at M bits below the leading bit, or at the subnormal LSB below emin; fixed at -frac."""
+    if fmt[0] == KIND_FLOAT:
+        emin = 1 - fmt[4]
+        return (ev if ev >= emin else emin) - fmt[2]
+    return -fmt[2]  # fixed: the man slot holds frac
+
+
+@njit(cache=True, inline="always")
 def round_pack(neg, sig, exp, sticky, fmt, mode, overflow, rbits, rword, eoff, direction, compare):
     """Round the exact value (-1)**neg * (sig + sticky*) * 2**exp into format ``fmt``.
 
@@ -70,14 +87,9 @@ def round_pack(neg, sig, exp, sticky, fmt, mode, overflow, rbits, rword, eoff, d
     sticky_b = sticky != 0
 
     # 1. Target LSB exponent q for this value (floats: by binade, subnormal below emin).
-    nbits = 64 - np.int64(leading_zeros(sig)) if sig != U0 else np.int64(0)  # one LZCNT
-    ev = exp + nbits - 1
+    ev = value_exponent(sig, exp)
     emin = 1 - fmt[4]
-    if is_float:
-        q = (ev if ev >= emin else emin) - man
-    else:
-        q = -man  # fixed: the man slot holds frac
-    shift = q - exp
+    shift = target_lsb(ev, fmt) - exp
 
     # 2. Split: kept part and discarded part rem (shift > 0), or an exact left shift (shift <= 0).
     lsh = -shift if shift < 0 else np.int64(0)

@@ -7,15 +7,33 @@ each is tested bit for bit against the core.
    plus one sticky bit (are the other bits nonzero?) index the table. Exact whenever every
    discarded bit below the top 16 lies strictly below the rounding position's half bit, so it
    can only matter as "inexact"; ``hi16_exact`` checks that for every source value.
-3. ``fpu_to_fixed``: float64/float32 -> fixed point under rne/rtz/rdn/rup: scale by 2**frac
+3. ``sr_hi16``: stochastic rounding (plain ``sr``) of wide float sources into narrow floats. The
+   core builds, per top-16-bit index, both neighbours (lo: SR with R = 0, never up; hi: RAZ,
+   which moves up with the same overflow semantics as SR) and the rounding position; per element
+   only Part B's decision remains: up iff inexact and T + R >= 2**r (carry) or R < T (compare).
+4. ``fpu_to_fixed``: float64/float32 -> fixed point under rne/rtz/rdn/rup: scale by 2**frac
    (exact for frac >= 0), round with np.rint/trunc/floor/ceil (IEEE roundToIntegral, exact), clamp.
 """
 
 import numpy as np
 from numba import njit
 
-from .convert import convert_codes
-from .core import KIND_FIXED, KIND_FLOAT, OVF_SAT_SYM, OVF_WRAP, RDN, RNE, RTO, RTZ, RUP
+from .convert import convert_codes, split_code
+from .core import (
+    KIND_FIXED,
+    KIND_FLOAT,
+    OVF_SAT_SYM,
+    OVF_WRAP,
+    RAZ,
+    RDN,
+    RNE,
+    RTO,
+    RTZ,
+    RUP,
+    SR,
+    target_lsb,
+    value_exponent,
+)
 
 _EMPTY_U64 = np.empty(0, np.uint64)
 _EMPTY_I8 = np.empty(0, np.int8)
@@ -147,6 +165,76 @@ def fpu_to_fixed(x, out, frac, signed, width, mode, overflow):
     return _fpu_round(x, out, 2.0 ** frac, lo, hi, mask, mode, overflow != OVF_WRAP)
 
 
+def sr_fast_ok(src, dst, rbits) -> bool:
+    """sr_hi16 applies: hi16 tables are exact, the low part is plain significand bits, source
+    subnormals all lie below the target's normal range (so their rounding position does not
+    depend on the low bits), and sig << r fits 64 bits."""
+    low = src[1] - TABLE_BITS
+    return (hi16_exact(src, dst) and src[2] >= low and 1 - src[4] <= 1 - dst[4]
+            and src[2] + 1 + rbits <= 64)
+
+
+def sr_tables(src, dst, overflow):
+    key = ("sr", src, dst, overflow)
+    if key not in _TABLES:
+        idx = np.arange(1 << (TABLE_BITS + 1), dtype=np.uint64)
+        low = src[1] - TABLE_BITS
+        codes = ((idx >> np.uint64(1)) << np.uint64(low)) | (idx & np.uint64(1))
+        lo, bad = _build_sr_lo(codes, src, dst, overflow)
+        hi, _ = _build(codes, src, dst, RAZ, overflow)  # same entries are bad as for lo
+        shift = np.empty(1 << TABLE_BITS, np.int64)
+        sig_hi = np.empty(1 << TABLE_BITS, np.uint64)
+        _positions(codes[::2].copy(), src, dst, shift, sig_hi)
+        _TABLES[key] = (lo, hi, shift, sig_hi, bad)
+    return _TABLES[key]
+
+
+def _build_sr_lo(codes, src, dst, overflow):
+    out = np.empty(codes.size, _out_dtype(dst))
+    bad = np.zeros(codes.size, np.uint8)
+    first = convert_codes(codes, src, out, dst, SR, overflow, 1, np.zeros(codes.size, np.uint64),
+                          0, _EMPTY_I8, False, bad)
+    return out, (bad if first >= 0 else np.empty(0, np.uint8))
+
+
+@njit(cache=True)
+def _positions(codes, src, dst, shift, sig_hi):
+    """Rounding position (discarded bit count) and significand of each index's code, from the
+    core's own target_lsb."""
+    for i in range(codes.size):
+        cls, neg, sig, exp = split_code(codes[i], src)
+        sig_hi[i] = sig
+        if sig == 0:  # zero or subnormal with all bits below: use the smallest-value position
+            sig1 = np.uint64(1)
+            shift[i] = target_lsb(value_exponent(sig1, exp), dst) - exp
+        else:
+            shift[i] = target_lsb(value_exponent(sig, exp), dst) - exp
+
+
+@njit(cache=True)
+def sr_hi16(src_codes, out, lo_t, hi_t, shift_t, sighi_t, low_bits, rwords, rbits, compare):
+    lb = np.uint64(low_bits)
+    low_mask = (np.uint64(1) << lb) - np.uint64(1)
+    one = np.uint64(1)
+    full = np.int64(1) << rbits
+    for i in range(src_codes.size):
+        u = np.uint64(src_codes[i])
+        hi16 = np.intp(u >> lb)
+        low = u & low_mask
+        e = hi16 * 2 + np.intp(low != 0)
+        sig = sighi_t[hi16] | low
+        sh = shift_t[hi16]
+        if sh <= 0:
+            up = False
+        else:
+            shc = np.uint64(sh if sh < 64 else 63)
+            disc = sig & ((one << shc) - one) if sh < 64 else sig
+            t = np.int64((disc << np.uint64(rbits)) >> shc) if sh < 64 else np.int64(0)
+            r = np.int64(rwords[i])
+            up = disc != 0 and ((r < t) if compare else (t + r >= full))
+        out[i] = hi_t[e] if up else lo_t[e]
+
+
 def convert(src_codes, src, out, dst, mode, overflow, host=None) -> bool:
     """Try a fast path for ``convert_codes`` (deterministic modes). Returns True when ``out`` was
     filled and every element was representable; False means: run the core."""
@@ -166,3 +254,14 @@ def convert(src_codes, src, out, dst, mode, overflow, host=None) -> bool:
         return fpu_to_fixed(host, out, dst[2], dst[3] != 0, dst[1], mode, overflow)
     return False
 
+
+
+def convert_sr(src_codes, src, out, dst, overflow, rbits, rwords, compare) -> bool:
+    """Try the sr_hi16 path for plain ``sr``; False means: run the core."""
+    if src_codes.size == 0 or not sr_fast_ok(src, dst, rbits):
+        return False
+    lo, hi, shift, sig_hi, bad = sr_tables(src, dst, overflow)
+    if bad.size:
+        return False
+    sr_hi16(src_codes, out, lo, hi, shift, sig_hi, src[1] - TABLE_BITS, rwords, rbits, compare)
+    return True

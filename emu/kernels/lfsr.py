@@ -95,3 +95,63 @@ def draw_states(states, width, poly, galois, shifts, n, out):
             s, fb = step(s, width, poly, galois)
         states[lane] = s
         out[j] = s
+
+
+@njit(cache=True)
+def leap_tables(width, poly, galois, shifts, reverse):
+    """Per-byte tables of the D-step map, which is linear over GF(2): for byte k of the
+    (internal) state and value v, ``state_t[k, v]`` / ``word_t[k, v]`` are the XOR of the new
+    states / draw words that the bit-serial ``step`` gives from each set bit alone. ``reverse``
+    is folded into the word tables. D <= 64."""
+    nbytes = (width + 7) // 8
+    rows = 4 if nbytes <= 4 else 8  # zero rows pad to the unrolled lookup count
+    state_t = np.zeros((rows, 256), np.uint64)
+    word_t = np.zeros((rows, 256), np.uint64)
+    for k in range(nbytes):
+        for bit in range(8):
+            i = 8 * k + bit
+            if i >= width:
+                break
+            s = U1 << np.uint64(i)
+            w = U0
+            for _ in range(shifts):
+                s, fb = step(s, width, poly, galois)
+                w = (w << U1) | fb
+            if reverse:
+                w = reverse_bits(w, shifts)
+            b = 1 << bit
+            for v in range(256):
+                if v & b:
+                    state_t[k, v] ^= s
+                    word_t[k, v] ^= w
+    return state_t, word_t
+
+
+@njit(cache=True, inline="always")
+def _leap(s, t, k):
+    """XOR of table rows for bytes k..k+3 of s (indices as intp: no wraparound checks)."""
+    m = np.uint64(0xFF)
+    return (t[k, np.intp((s >> np.uint64(8 * k)) & m)]
+            ^ t[k + 1, np.intp((s >> np.uint64(8 * k + 8)) & m)]
+            ^ t[k + 2, np.intp((s >> np.uint64(8 * k + 16)) & m)]
+            ^ t[k + 3, np.intp((s >> np.uint64(8 * k + 24)) & m)])
+
+
+@njit(cache=True)
+def leap_draw(states, state_t, word_t, invert_mask, n, out):
+    """Draw n words with the leap tables; element j uses lane j mod L (lanes advance in place).
+    Tables have 4 or 8 rows (zero rows beyond the state's bytes). Lane-major order keeps each
+    lane's state in a register."""
+    lanes = states.size
+    wide = state_t.shape[0] > 4
+    for lane in range(lanes):
+        s = states[lane]
+        for j in range(lane, n, lanes):
+            ns = _leap(s, state_t, 0)
+            w = _leap(s, word_t, 0)
+            if wide:
+                ns ^= _leap(s, state_t, 4)
+                w ^= _leap(s, word_t, 4)
+            out[j] = w ^ invert_mask
+            s = ns
+        states[lane] = s

@@ -119,3 +119,87 @@ def test_amd_v_prng_b32():
     assert g.draw(50).tolist() == want
     assert emu.AmdPrng(seed=0x12345678).random_words(3, 8).tolist() == [w >> 24 for w in want[:3]]
     assert math.gcd(1, 1) == 1
+
+
+# --- every table polynomial is primitive (so every LFSR of the table has period 2^W - 1) -------
+def _is_prime(n):
+    if n < 2:
+        return False
+    for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):
+        if n % p == 0:
+            return n == p
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d, s = d // 2, s + 1
+    for a in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):  # deterministic below 3.3e24
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _factor(n, out):
+    if n == 1:
+        return
+    if _is_prime(n):
+        out.add(n)
+        return
+    for p in range(2, 1000):
+        if n % p == 0:
+            out.add(p)
+            while n % p == 0:
+                n //= p
+            return _factor(n, out)
+    c = 1
+    while True:  # Pollard rho
+        x = y = 2
+        d = 1
+        while d == 1:
+            x = (x * x + c) % n
+            y = (y * y + c) % n
+            y = (y * y + c) % n
+            d = math.gcd(abs(x - y), n)
+        if d != n:
+            _factor(d, out)
+            _factor(n // d, out)
+            return
+        c += 1
+
+
+def _polymulmod(a, b, p, w):
+    r = 0
+    while b:
+        if b & 1:
+            r ^= a
+        b >>= 1
+        a <<= 1
+        if a >> w & 1:
+            a ^= p
+    return r
+
+
+def _polypow_x(e, p, w):
+    result, base = 1, 2  # the polynomials 1 and x
+    while e:
+        if e & 1:
+            result = _polymulmod(result, base, p, w)
+        base = _polymulmod(base, base, p, w)
+        e >>= 1
+    return result
+
+
+@pytest.mark.parametrize("width", range(3, 65))
+def test_table_polynomials_are_primitive(width):
+    p = (1 << width) | MAXIMAL_POLYS[width]  # x^W implicit in the poly word
+    order = (1 << width) - 1
+    assert _polypow_x(order, p, width) == 1
+    primes = set()
+    _factor(order, primes)
+    for q in primes:
+        assert _polypow_x(order // q, p, width) != 1, f"x^W poly {p:#x} is not primitive (q={q})"

@@ -139,14 +139,37 @@ def lut_hi16_packed(src_codes, out, pairs, low_bits):
         out[i] = pairs[u >> lb] >> (np.uint16((u & low_mask) != 0) << np.uint16(3))
 
 
+@njit(cache=True, inline="always")
+def _rint(y):
+    return np.rint(y)
+
+
+@njit(cache=True, inline="always")
+def _trunc(y):
+    return np.trunc(y)
+
+
+@njit(cache=True, inline="always")
+def _floor(y):
+    return np.floor(y)
+
+
+@njit(cache=True, inline="always")
+def _ceil(y):
+    return np.ceil(y)
+
+
+_ROUNDERS = {RNE: _rint, RTZ: _trunc, RDN: _floor, RUP: _ceil}
+
+
 @njit(cache=True)
-def _fpu_round(x, out, scale, lo, hi, mask, rnd, clamp):
-    limit = 2.0 ** 62  # beyond this (or NaN, Inf), defer to the core
+def _fpu_round(x, out, scale, lo, hi, mask, rounder, clamp):
+    """One loop per rounding function (a compile-time argument), so LLVM can vectorize it.
+    Returns False if some element needs the core (|r| >= 2**62, Inf or NaN: the test fails)."""
+    limit = 2.0 ** 62
     fine = True
     for i in range(x.size):
-        y = x[i] * scale
-        r = np.rint(y) if rnd == RNE else np.trunc(y) if rnd == RTZ else \
-            np.floor(y) if rnd == RDN else np.ceil(y)
+        r = rounder(x[i] * scale)
         fine &= abs(r) < limit
         if clamp:
             r = min(max(r, lo), hi)
@@ -162,7 +185,7 @@ def fpu_to_fixed(x, out, frac, signed, width, mode, overflow):
     if overflow == OVF_SAT_SYM and signed:
         lo = -hi
     mask = (1 << width) - 1 if width < 64 else -1
-    return _fpu_round(x, out, 2.0 ** frac, lo, hi, mask, mode, overflow != OVF_WRAP)
+    return _fpu_round(x, out, 2.0 ** frac, lo, hi, mask, _ROUNDERS[mode], overflow != OVF_WRAP)
 
 
 def sr_fast_ok(src, dst, rbits) -> bool:

@@ -50,14 +50,11 @@ def _run(src_codes: np.ndarray, src_desc: tuple, dst: Format, mode: int, ovf: in
                                                          sr[0], sr[1], sr[4]):
         bad = -1
     elif sr is not None:
-        rbits, rwords, eoff, dirs, compare = sr
-        bad = kconvert.convert_codes(flat, src_desc, out, dst.descriptor, mode, ovf, rbits,
-                                     rwords, eoff, dirs, compare, _EMPTY_U8)
+        bad = _core(flat, src_desc, out, dst.descriptor, mode, ovf, sr)
     elif fast.convert(flat, src_desc, out, dst.descriptor, mode, ovf, host_flat):
         bad = -1
     else:
-        bad = kconvert.convert_codes(flat, src_desc, out, dst.descriptor, mode, ovf, 1,
-                                     _EMPTY_U64, 0, _EMPTY_I8, False, _EMPTY_U8)
+        bad = _core(flat, src_desc, out, dst.descriptor, mode, ovf, None)
     if bad >= 0:
         raise ValueError(
             f"{what} element {bad} is not representable in {dst.name}: "
@@ -65,6 +62,17 @@ def _run(src_codes: np.ndarray, src_desc: tuple, dst: Format, mode: int, ovf: in
                else "an infinite value cannot wrap; use overflow='sat'")
         )
     return out.reshape(src_codes.shape)
+
+
+def _core(flat, src_desc, out, dst_desc, mode, ovf, sr) -> int:
+    """The rounding core over uint64 codes (one compiled kernel for every format pair)."""
+    rbits, rwords, eoff, dirs, compare = sr if sr else (1, _EMPTY_U64, 0, _EMPTY_I8, False)
+    wide = np.empty(flat.size, np.uint64)
+    bad = kconvert.convert_codes(np.ascontiguousarray(flat, dtype=np.uint64), src_desc, wide,
+                                 dst_desc, mode, ovf, rbits, rwords, eoff, dirs, compare,
+                                 _EMPTY_U8)
+    out[:] = wide
+    return bad
 
 
 def _stochastic(mode: int, shape: tuple, rng, sr_bits, eps, direction, form) -> tuple | None:

@@ -89,7 +89,53 @@ class Registers:
     def reshape(self, *shape) -> Registers:
         return Registers(self.codes.reshape(*shape), self.format)
 
-    def __eq__(self, other) -> bool:  # bitwise identity, not value equality
+    # --- operators (defaults from emu.context; see emu.arith) ------------------------------
+    def __add__(self, other):
+        from . import arith
+
+        return arith.add(self, other)
+
+    def __sub__(self, other):
+        from . import arith
+
+        return arith.sub(self, other)
+
+    def __mul__(self, other):
+        from . import arith
+
+        return arith.mul(self, other)
+
+    def __neg__(self):
+        from . import arith
+
+        return arith.neg(self)
+
+    def __abs__(self):
+        from . import arith
+
+        return arith.abs_(self)
+
+    def __lt__(self, other):
+        from . import arith
+
+        return arith.lt(self, other)
+
+    def __le__(self, other):
+        from . import arith
+
+        return arith.le(self, other)
+
+    def __gt__(self, other):
+        from . import arith
+
+        return arith.gt(self, other)
+
+    def __ge__(self, other):
+        from . import arith
+
+        return arith.ge(self, other)
+
+    def __eq__(self, other) -> bool:  # bitwise identity (same format and codes); values: emu.eq
         return (
             isinstance(other, Registers)
             and self.format == other.format

@@ -314,3 +314,56 @@ def lfsr_draws(width, poly, config, shifts, state, n, reverse=False, invert=Fals
             w ^= (1 << shifts) - 1
         words.append(w)
     return words, (rev(s, width) if reverse else s)
+
+
+# --- arithmetic, from the values ------------------------------------------------------------
+def _signbit(fmt, code: int) -> bool:
+    return bool(code >> (fmt.bits - 1)) if hasattr(fmt, "exp_bits") else False
+
+
+def _nan(neg: bool) -> float:
+    return math.copysign(math.nan, -1.0 if neg else 1.0)
+
+
+def exact_binary(op: str, fa, ca: int, fb, cb: int, mode: str):
+    """Exact result of a op b as Fraction (with a -0 marker) or float nan/inf, per Part B and
+    IEEE 754 6.3 for the sign of exact zeros. Returns (value, neg_zero)."""
+    va, vb = decode(fa, ca), decode(fb, cb)
+    sa, sb = _signbit(fa, ca), _signbit(fb, cb)
+    if isinstance(va, float) and math.isnan(va):
+        return _nan(sa), False
+    if isinstance(vb, float) and math.isnan(vb):
+        return _nan(sb), False
+    if op == "sub":
+        vb, sb_eff = -vb, not sb
+    else:
+        sb_eff = sb
+    if op == "mul":
+        inf_a, inf_b = isinstance(va, float), isinstance(vb, float)
+        if inf_a or inf_b:
+            if (not inf_a and va == 0) or (not inf_b and vb == 0):
+                return _nan(False), False
+            return (-math.inf if sa != sb else math.inf), False
+        r = va * vb
+        return r, r == 0 and sa != sb
+    if isinstance(va, float) or isinstance(vb, float):  # add / sub with an infinity
+        if isinstance(va, float) and isinstance(vb, float) and (va > 0) != (vb > 0):
+            return _nan(False), False
+        return (va if isinstance(va, float) else vb), False
+    r = va + vb
+    if r == 0:
+        if va == 0 and vb == 0 and sa == sb_eff:
+            return r, sa
+        return r, mode == "rdn"
+    return r, False
+
+
+def round_exact(value, neg_zero: bool, fmt, mode: str, **kw) -> int:
+    if isinstance(value, Fraction) and value == 0 and neg_zero:
+        return round_value(-0.0, fmt, mode, **kw)
+    return round_value(value, fmt, mode, **kw)
+
+
+def binary(op: str, fa, ca: int, fb, cb: int, dst, mode: str = "rne", **kw) -> int:
+    v, nz = exact_binary(op, fa, ca, fb, cb, mode)
+    return round_exact(v, nz, dst, mode, **kw)

@@ -86,3 +86,12 @@ def test_random_significands_vs_reference(m, e, name, mode):
         return
     fmt = emu.format(name)
     assert core_codes([x], fmt, mode).tolist() == reference_codes([x], fmt, mode).tolist()
+
+
+def test_zero_with_huge_exponent_into_fixed():
+    """Regression: a zero significand with a large exponent (e.g. -0 x 6e32) is 0, not overflow."""
+    from emu.kernels.core import round_pack
+
+    for ovf in (0, 1, 2):
+        assert round_pack(True, np.uint64(0), np.int64(100), 0, emu.format("s8.4").descriptor, 0, ovf,
+                          1, 0, 0, 0, False) == 0

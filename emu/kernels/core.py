@@ -99,7 +99,7 @@ def round_pack(neg, sig, exp, sticky, fmt, mode, overflow, rbits, rword, eoff, d
     kept_l = sig << lsh_c
     kept_l = kept_l if lsh < 64 else U0
     # fixed targets only: does the exact kept magnitude reach 2**64?
-    big = lsh > 0 and (lsh >= 64 or (sig >> np.uint64(64 - lsh if lsh < 64 else 1)) != U0)
+    big = lsh > 0 and sig != U0 and (lsh >= 64 or (sig >> np.uint64(64 - lsh if lsh < 64 else 1)) != U0)
     kept_r = sig >> rsh_c
     kept_r = kept_r if rsh < 64 else U0
     kept = kept_l if shift <= 0 else kept_r

@@ -50,11 +50,11 @@ def _out_dtype(dst) -> np.dtype:
 def _build(src_codes: np.ndarray, src, dst, mode, overflow):
     """Table of core results for ``src_codes``, and a 0/1 table of entries the target cannot
     hold (empty when there are none): a lookup that hits one falls back to the core."""
-    out = np.empty(src_codes.size, _out_dtype(dst))
+    out = np.empty(src_codes.size, np.uint64)  # uint64: the core kernel compiles once
     bad = np.zeros(src_codes.size, np.uint8)
     first = convert_codes(src_codes, src, out, dst, mode, overflow, 1, _EMPTY_U64, 0, _EMPTY_I8,
                           False, bad)
-    return out, (bad if first >= 0 else np.empty(0, np.uint8))
+    return out.astype(_out_dtype(dst)), (bad if first >= 0 else np.empty(0, np.uint8))
 
 
 def direct_table(src, dst, mode, overflow):
@@ -213,11 +213,11 @@ def sr_tables(src, dst, overflow):
 
 
 def _build_sr_lo(codes, src, dst, overflow):
-    out = np.empty(codes.size, _out_dtype(dst))
+    out = np.empty(codes.size, np.uint64)
     bad = np.zeros(codes.size, np.uint8)
     first = convert_codes(codes, src, out, dst, SR, overflow, 1, np.zeros(codes.size, np.uint64),
                           0, _EMPTY_I8, False, bad)
-    return out, (bad if first >= 0 else np.empty(0, np.uint8))
+    return out.astype(_out_dtype(dst)), (bad if first >= 0 else np.empty(0, np.uint8))
 
 
 @njit(cache=True)
@@ -288,3 +288,12 @@ def convert_sr(src_codes, src, out, dst, overflow, rbits, rwords, compare) -> bo
         return False
     sr_hi16(src_codes, out, lo, hi, shift, sig_hi, src[1] - TABLE_BITS, rwords, rbits, compare)
     return True
+
+
+@njit(cache=True)
+def lut_pairs(a, b, out, table, b_bits):
+    """out[i] = table[a[i] << b_bits | b[i]]: binary ops on operands of at most 8 bits, with the
+    table built by the arithmetic kernels over all pairs."""
+    sh = np.uint64(b_bits)
+    for i in range(a.size):
+        out[i] = table[np.intp((np.uint64(a[i]) << sh) | np.uint64(b[i]))]

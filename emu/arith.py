@@ -1,0 +1,335 @@
+"""Elementwise register arithmetic: add, sub, mul, fma, neg, abs, minimum, maximum, comparisons.
+
+Every result is the exact result rounded once into the output format (DESIGN Part B,
+"Arithmetic"). Default output formats: for fixed point the exact full-precision format (a sum of
+s(a).(fa) and s(b).(fb) needs max(fa, fb) fraction bits and enough integer bits for the whole
+range; a product s(a+b).(fa+fb)); for floats the operands' common format (mixed float formats
+need an explicit ``out=``). Rounding, overflow and the random source come from the arguments,
+else from the innermost ``emu.context(...)``, else rne / non-saturating / sat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+import numpy as np
+
+from .formats import FixedFormat, FloatFormat, Format
+from .formats import format as parse_format
+from .kernels import arith as k
+from .kernels import fast
+from .kernels.core import RTO
+from .ops import _stochastic
+from .registers import Registers, code_dtype
+from .rounding import mode_code, overflow_code
+
+MAX_EXACT_FIXED_WIDTH = 62  # exact fixed-point intermediates are kept in 64-bit integers
+
+
+@dataclass(frozen=True)
+class Context:
+    """Defaults for arithmetic: rounding mode, float saturation, fixed overflow, SR options."""
+
+    rounding: str = "rne"
+    saturate: bool | None = None
+    overflow: str | None = None
+    rng: object = None
+    sr_bits: int | None = None
+    eps: float | None = None
+    form: str = "carry"
+
+
+_CONTEXT: contextvars.ContextVar[Context] = contextvars.ContextVar("emu_context", default=Context())
+
+
+@contextlib.contextmanager
+def context(**settings):
+    """``with emu.context(rounding="rtz", overflow="wrap"): c = a + b`` sets operator defaults."""
+    token = _CONTEXT.set(replace(_CONTEXT.get(), **settings))
+    try:
+        yield _CONTEXT.get()
+    finally:
+        _CONTEXT.reset(token)
+
+
+def current_context() -> Context:
+    return _CONTEXT.get()
+
+
+# --- exact fixed-point result formats -----------------------------------------------------------
+def _fixed_range(f: FixedFormat) -> tuple[Fraction, Fraction]:
+    return f.min, f.max
+
+
+def _fixed_holding(lo: Fraction, hi: Fraction, frac: int, what: str) -> FixedFormat:
+    """Smallest fixed format with ``frac`` fraction bits holding every value in [lo, hi]."""
+    scale = Fraction(2) ** frac
+    ilo, ihi = lo * scale, hi * scale
+    assert ilo.denominator == 1 and ihi.denominator == 1
+    ilo, ihi = int(ilo), int(ihi)
+    if ilo < 0:
+        width = max((-ilo - 1).bit_length(), ihi.bit_length()) + 1
+        signed = True
+    else:
+        width = max(ihi.bit_length(), 1)
+        signed = False
+    if width > MAX_EXACT_FIXED_WIDTH:
+        raise ValueError(
+            f"the exact result of {what} needs {width} bits (max {MAX_EXACT_FIXED_WIDTH}); "
+            "use narrower operands"
+        )
+    return FixedFormat(max(width, 2) if signed else width, frac, signed)
+
+
+def exact_fixed_format(op: str, *fmts: FixedFormat) -> FixedFormat:
+    """The exact full-precision format of ``op`` on fixed-point operands."""
+    rs = [_fixed_range(f) for f in fmts]
+    if op in ("add", "sub", "min", "max"):
+        (alo, ahi), (blo, bhi) = rs
+        frac = max(fmts[0].frac, fmts[1].frac)
+        lo, hi = {"add": (alo + blo, ahi + bhi), "sub": (alo - bhi, ahi - blo),
+                  "min": (min(alo, blo), min(ahi, bhi)), "max": (max(alo, blo), max(ahi, bhi))}[op]
+    elif op in ("mul", "fma"):
+        (alo, ahi), (blo, bhi) = rs[:2]
+        prods = [alo * blo, alo * bhi, ahi * blo, ahi * bhi]
+        lo, hi = min(prods), max(prods)
+        frac = fmts[0].frac + fmts[1].frac
+        if op == "fma":
+            clo, chi = rs[2]
+            lo, hi, frac = lo + clo, hi + chi, max(frac, fmts[2].frac)
+    elif op == "neg":
+        lo, hi = -rs[0][1], -rs[0][0]
+        frac = fmts[0].frac
+    elif op == "abs":
+        lo, hi = Fraction(0), max(abs(rs[0][0]), rs[0][1])
+        frac = fmts[0].frac
+    else:  # pragma: no cover
+        raise ValueError(op)
+    return _fixed_holding(lo, hi, frac, op)
+
+
+def _check_operands(op: str, *regs) -> None:
+    for r in regs:
+        if not isinstance(r, Registers):
+            raise TypeError(f"{op} takes Registers, not {type(r).__name__}; use emu.quantize first")
+    kinds = {isinstance(r.format, FloatFormat) for r in regs}
+    if len(kinds) > 1:
+        raise ValueError(f"{op}: cannot mix float and fixed-point operands "
+                         f"({', '.join(r.format.name for r in regs)}); convert one first")
+
+
+def _out_format(op: str, out, regs) -> Format:
+    if out is not None:
+        return parse_format(out)
+    fmts = [r.format for r in regs]
+    if isinstance(fmts[0], FixedFormat):
+        return exact_fixed_format(op, *fmts)
+    if all(f == fmts[0] for f in fmts):
+        return fmts[0]
+    raise ValueError(f"{op}: operands have different float formats "
+                     f"({', '.join(f.name for f in fmts)}); pass out= to say where to round")
+
+
+def _settings(fmt: Format, rounding, saturate, overflow, rng, sr_bits, eps, form):
+    ctx = current_context()
+    rounding = ctx.rounding if rounding is None else rounding
+    if isinstance(fmt, FloatFormat):
+        saturate = ctx.saturate if saturate is None else saturate
+        overflow = None
+    else:
+        overflow = ctx.overflow if overflow is None else overflow
+        saturate = None
+    return (mode_code(rounding), overflow_code(fmt, saturate, overflow), rng or ctx.rng,
+            sr_bits if sr_bits is not None else ctx.sr_bits,
+            eps if eps is not None else ctx.eps, form or ctx.form)
+
+
+_EMPTY_U64 = np.empty(0, np.uint64)
+_EMPTY_I8 = np.empty(0, np.int8)
+_OPS = {"add": k.OP_ADD, "sub": k.OP_SUB, "mul": k.OP_MUL, "min": k.OP_MIN, "max": k.OP_MAX}
+_PAIR_TABLES: dict = {}
+
+
+def _u64(codes: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(codes.reshape(-1), dtype=np.uint64)
+
+
+def _pair_table(op, fa, fb, dst, mode, ovf):
+    """All-pairs table for operands of at most 8 bits, built by the kernels (speed only)."""
+    key = (op, fa.descriptor, fb.descriptor, dst.descriptor, mode, ovf)
+    if key not in _PAIR_TABLES:
+        a = np.repeat(np.arange(1 << fa.bits, dtype=np.uint64), 1 << fb.bits)
+        b = np.tile(np.arange(1 << fb.bits, dtype=np.uint64), 1 << fa.bits)
+        table = np.empty(a.size, np.uint64)
+        bad = k.binary_codes(_OPS[op], a, fa.descriptor, b, fb.descriptor, table, dst.descriptor,
+                             mode, ovf, 1, _EMPTY_U64, 0, _EMPTY_I8, False)
+        _PAIR_TABLES[key] = table.astype(code_dtype(dst.bits)) if bad < 0 else None
+    return _PAIR_TABLES[key]
+
+
+def _binary(op: str, a: Registers, b: Registers, out, rounding, saturate, overflow, rng, sr_bits,
+            eps, direction, form) -> Registers:
+    _check_operands(op, a, b)
+    dst = _out_format(op, out, (a, b))
+    mode, ovf, rng, sr_bits, eps, form = _settings(dst, rounding, saturate, overflow, rng, sr_bits,
+                                                   eps, form)
+    ca, cb = np.broadcast_arrays(a.codes, b.codes)
+    shape = ca.shape
+    fa_, fb_ = ca.reshape(-1), cb.reshape(-1)
+    res = np.empty(fa_.size, code_dtype(dst.bits))
+    sr = _stochastic(mode, shape, rng, sr_bits, eps, direction, form)
+    if sr is None and mode <= RTO and a.format.bits <= 8 and b.format.bits <= 8 and fa_.size > 4096:
+        table = _pair_table(op, a.format, b.format, dst, mode, ovf)
+        if table is not None:
+            fast.lut_pairs(np.ascontiguousarray(fa_), np.ascontiguousarray(fb_), res, table,
+                           b.format.bits)
+            return Registers(res.reshape(shape), dst)
+    rbits, rwords, eoff, dirs, compare = sr if sr else (1, _EMPTY_U64, 0, _EMPTY_I8, False)
+    wide = np.empty(fa_.size, np.uint64)  # uint64 everywhere: one compiled kernel, not 64
+    bad = k.binary_codes(_OPS[op], _u64(fa_), a.format.descriptor, _u64(fb_), b.format.descriptor,
+                         wide, dst.descriptor, mode, ovf, rbits, rwords, eoff, dirs, compare)
+    res[:] = wide
+    if bad >= 0:
+        raise ValueError(f"{op}: result element {bad} is not representable in {dst.name} "
+                         "(NaN without a NaN code, Inf under wrap, or an exact sum too wide to "
+                         "wrap: use overflow='sat' or a float target)")
+    return Registers(res.reshape(shape), dst)
+
+
+def _doc(fn):
+    fn.__doc__ = (fn.__doc__ or "") + """
+
+    ``out``: output format (default: see module doc). ``rounding``: any mode name; stochastic
+    modes take ``rng``, ``sr_bits``, ``eps``, ``direction``, ``form`` as in ``emu.quantize``
+    (one draw per output element). ``saturate`` (float out) / ``overflow`` (fixed out)."""
+    return fn
+
+
+@_doc
+def add(a, b, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
+        eps=None, direction=None, form=None) -> Registers:
+    """a + b, rounded once."""
+    return _binary("add", a, b, out, rounding, saturate, overflow, rng, sr_bits, eps, direction,
+                   form)
+
+
+@_doc
+def sub(a, b, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
+        eps=None, direction=None, form=None) -> Registers:
+    """a - b, rounded once."""
+    return _binary("sub", a, b, out, rounding, saturate, overflow, rng, sr_bits, eps, direction,
+                   form)
+
+
+@_doc
+def mul(a, b, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
+        eps=None, direction=None, form=None) -> Registers:
+    """a * b, rounded once."""
+    return _binary("mul", a, b, out, rounding, saturate, overflow, rng, sr_bits, eps, direction,
+                   form)
+
+
+@_doc
+def minimum(a, b, out=None, rounding=None, *, saturate=None, overflow=None) -> Registers:
+    """Elementwise minimum (IEEE 754-2019 minimum: NaN propagates, -0 < +0)."""
+    return _binary("min", a, b, out, rounding, saturate, overflow, None, None, None, None, None)
+
+
+@_doc
+def maximum(a, b, out=None, rounding=None, *, saturate=None, overflow=None) -> Registers:
+    """Elementwise maximum (IEEE 754-2019 maximum: NaN propagates, +0 > -0)."""
+    return _binary("max", a, b, out, rounding, saturate, overflow, None, None, None, None, None)
+
+
+@_doc
+def fma(a, b, c, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
+        eps=None, direction=None, form=None) -> Registers:
+    """a * b + c with a single rounding."""
+    _check_operands("fma", a, b, c)
+    dst = _out_format("fma", out, (a, b, c))
+    mode, ovf, rng, sr_bits, eps, form = _settings(dst, rounding, saturate, overflow, rng, sr_bits,
+                                                   eps, form)
+    ca, cb, cc = (np.ascontiguousarray(x) for x in np.broadcast_arrays(a.codes, b.codes, c.codes))
+    shape = ca.shape
+    sr = _stochastic(mode, shape, rng, sr_bits, eps, direction, form)
+    rbits, rwords, eoff, dirs, compare = sr if sr else (1, _EMPTY_U64, 0, _EMPTY_I8, False)
+    wide = np.empty(ca.size, np.uint64)
+    bad = k.fma_codes(_u64(ca), a.format.descriptor, _u64(cb), b.format.descriptor, _u64(cc),
+                      c.format.descriptor, wide, dst.descriptor, mode, ovf, rbits, rwords, eoff,
+                      dirs, compare)
+    res = wide.astype(code_dtype(dst.bits))
+    if bad >= 0:
+        raise ValueError(f"fma: result element {bad} is not representable in {dst.name}")
+    return Registers(res.reshape(shape), dst)
+
+
+def _zero_like(a: Registers) -> Registers:
+    return Registers(np.zeros(a.codes.shape, a.codes.dtype), a.format)
+
+
+def neg(a: Registers, out=None, rounding=None, *, saturate=None, overflow=None) -> Registers:
+    """-a. Floats: the sign bit flips (no rounding; NaN keeps its payload; fnuz 0 stays 0) when
+    ``out`` is a's format; fixed point: 0 - a exactly, into the exact format by default."""
+    _check_operands("neg", a)
+    if isinstance(a.format, FloatFormat):
+        f = a.format
+        flipped = a.codes ^ a.codes.dtype.type(f.sign_bit)
+        if f.layout == "fnuz":  # no -0, and 0x80 is the NaN: both stay
+            flipped = np.where((a.codes & (f.sign_bit - 1)) == 0, a.codes, flipped)
+        r = Registers(flipped.astype(a.codes.dtype), f)
+        return r if out is None else _convert(r, out, rounding, saturate, None)
+    dst = parse_format(out) if out is not None else exact_fixed_format("neg", a.format)
+    return sub(_zero_like(a), a, out=dst, rounding=rounding, overflow=overflow)
+
+
+def abs_(a: Registers, out=None, rounding=None, *, saturate=None, overflow=None) -> Registers:
+    """|a|. Floats: the sign bit clears (NaN included, fnuz NaN stays); fixed point exact."""
+    _check_operands("abs", a)
+    if isinstance(a.format, FloatFormat):
+        f = a.format
+        cleared = a.codes & a.codes.dtype.type(f.sign_bit - 1)
+        if f.layout == "fnuz":
+            cleared = np.where(a.codes == f.sign_bit, a.codes, cleared)
+        r = Registers(cleared.astype(a.codes.dtype), f)
+        return r if out is None else _convert(r, out, rounding, saturate, None)
+    dst = parse_format(out) if out is not None else exact_fixed_format("abs", a.format)
+    w = a.format.width
+    negative = ((a.codes >> (w - 1)) & 1).astype(bool) if a.format.signed else np.zeros(a.shape, bool)
+    pos = sub(a, _zero_like(a), out=dst, rounding=rounding, overflow=overflow)
+    negd = sub(_zero_like(a), a, out=dst, rounding=rounding, overflow=overflow)
+    return Registers(np.where(negative, negd.codes, pos.codes), dst)
+
+
+def _convert(r, out, rounding, saturate, overflow):
+    from .ops import convert
+
+    return convert(r, out, rounding or current_context().rounding, saturate=saturate,
+                   overflow=overflow)
+
+
+_CMP = {"eq": k.CMP_EQ, "ne": k.CMP_NE, "lt": k.CMP_LT, "le": k.CMP_LE, "gt": k.CMP_GT,
+        "ge": k.CMP_GE}
+
+
+def compare(a: Registers, b: Registers, predicate: str) -> np.ndarray:
+    """Exact value comparison (any formats of one kind): eq, ne, lt, le, gt, ge -> bool array.
+    NaN is unordered (only ne is True); -0 == +0."""
+    _check_operands(predicate, a, b)
+    if predicate not in _CMP:
+        raise ValueError(f"unknown predicate {predicate!r}; valid: {', '.join(_CMP)}")
+    ca, cb = (np.ascontiguousarray(x) for x in np.broadcast_arrays(a.codes, b.codes))
+    res = np.empty(ca.size, np.bool_)
+    k.compare_codes(_u64(ca), a.format.descriptor, _u64(cb), b.format.descriptor, _CMP[predicate],
+                    res)
+    return res.reshape(ca.shape)
+
+
+def eq(a, b): return compare(a, b, "eq")  # noqa: E704
+def ne(a, b): return compare(a, b, "ne")  # noqa: E704
+def lt(a, b): return compare(a, b, "lt")  # noqa: E704
+def le(a, b): return compare(a, b, "le")  # noqa: E704
+def gt(a, b): return compare(a, b, "gt")  # noqa: E704
+def ge(a, b): return compare(a, b, "ge")  # noqa: E704

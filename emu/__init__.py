@@ -20,12 +20,13 @@ from .arith import (
 )
 from .formats import FixedFormat, FloatFormat, format
 from .lfsr import LFSR, AmdPrng
+from .linalg import dot, mac_accumulator, matmul
 from .ops import convert, quantize
 from .registers import Registers
 
 __version__ = "0.1.0"
 __all__ = [
     "AmdPrng", "FixedFormat", "FloatFormat", "LFSR", "Registers", "abs_", "add", "compare",
-    "context", "convert", "eq", "fma", "format", "ge", "gt", "le", "lt", "maximum", "minimum",
+    "context", "convert", "dot", "eq", "fma", "format", "ge", "gt", "le", "lt", "mac_accumulator", "matmul", "maximum", "minimum",
     "mul", "ne", "neg", "quantize", "sub",
 ]

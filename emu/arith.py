@@ -42,7 +42,9 @@ class Context:
     form: str = "carry"
 
 
-_CONTEXT: contextvars.ContextVar[Context] = contextvars.ContextVar("emu_context", default=Context())
+_CONTEXT: contextvars.ContextVar[Context] = contextvars.ContextVar(
+    "emu_context", default=Context()  # noqa: B039 - Context is a frozen dataclass
+)
 
 
 @contextlib.contextmanager

@@ -72,7 +72,7 @@ def target_lsb(ev, fmt):
     return -fmt[2]  # fixed: the man slot holds frac
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def round_pack(neg, sig, exp, sticky, fmt, mode, overflow, rbits, rword, eoff, direction, compare):
     """Round the exact value (-1)**neg * (sig + sticky*) * 2**exp into format ``fmt``.
 

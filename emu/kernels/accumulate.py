@@ -1,0 +1,310 @@
+"""Dot-product / matmul kernels with hardware accumulator models (DESIGN Part B, "Arithmetic").
+
+For output element (i, j) the products a[i, k] * b[k, j] are formed exactly (or rounded once into
+a product format) and reduced in a documented order, each addition rounded by the one core:
+  ORDER_SEQ       acc = +0; for k ascending: acc = fl_acc(acc + p_k)
+                  (with ``chunk`` N > 0: every N terms the chunk's acc is added into a promoted
+                  accumulator, fl_promo(promo + acc), and acc restarts at +0)
+  ORDER_PAIRWISE  leaves fl_acc(p_k); each level adds adjacent pairs (2m, 2m+1), an odd last
+                  element moves up unchanged
+  ORDER_EXACT     one rounding of the exact sum
+  ORDER_TRUNC     FP8 tensor-core model: per group of G products together with acc, align to
+                  the largest leading-bit exponent E, truncate every term toward zero to
+                  multiples of 2**(E - N), sum exactly, round toward zero into acc
+Specials: a NaN product or operand gives NaN (sign of the first NaN), 0 x Inf and Inf - Inf the
+invalid NaN (sign 0); the add rules are those of emu.kernels.arith.
+"""
+
+import numpy as np
+from numba import njit
+
+from .arith import _emit_special, _zero_sign, add_exact
+from .convert import CLS_FINITE, CLS_INF, CLS_NAN, split_code
+from .core import RDN, RTZ, U0, U1, round_pack
+
+ORDER_SEQ, ORDER_PAIRWISE, ORDER_EXACT, ORDER_TRUNC = range(4)
+
+
+@njit(cache=True)
+def _product(ca, fa, cb, fb, pfmt, pmode, povf, prw, rbits, compare, exact_products):
+    """Exact product (cls, neg, sig, exp), or its rounding into pfmt (then decoded exactly)."""
+    cla, na, sa, ea = split_code(ca, fa)
+    clb, nb, sb, eb = split_code(cb, fb)
+    if cla == CLS_NAN:
+        return CLS_NAN, na, U0, np.int64(0)
+    if clb == CLS_NAN:
+        return CLS_NAN, nb, U0, np.int64(0)
+    neg = na != nb
+    if cla == CLS_INF or clb == CLS_INF:
+        if (cla == CLS_FINITE and sa == U0) or (clb == CLS_FINITE and sb == U0):
+            return CLS_NAN, False, U0, np.int64(0)
+        return CLS_INF, neg, U0, np.int64(0)
+    if exact_products:
+        return CLS_FINITE, neg, sa * sb, ea + eb
+    code = round_pack(neg, sa * sb, ea + eb, 0, pfmt, pmode, povf, rbits, prw, 0, 0, compare)
+    return split_code(code, pfmt)
+
+
+@njit(cache=True)
+def _add_round(c1, n1, s1, e1, c2, n2, s2, e2, fmt, mode, ovf, rbits, rword, compare):
+    """fl(x1 + x2) into fmt for exact operands given as (cls, neg, sig, exp); returns the code
+    and ok (False: the target cannot hold the result)."""
+    if c1 == CLS_NAN:
+        return _emit_special(CLS_NAN, n1, fmt, ovf)
+    if c2 == CLS_NAN:
+        return _emit_special(CLS_NAN, n2, fmt, ovf)
+    if c1 == CLS_INF or c2 == CLS_INF:
+        if c1 == CLS_INF and c2 == CLS_INF and n1 != n2:
+            return _emit_special(CLS_NAN, False, fmt, ovf)
+        return _emit_special(CLS_INF, n1 if c1 == CLS_INF else n2, fmt, ovf)
+    neg, sig, exp, jammed = add_exact(n1, s1, e1, n2, s2, e2)
+    if sig == U0:
+        neg = _zero_sign(n1, s1 == U0, n2, s2 == U0, mode)
+    return round_pack(neg, sig, exp, 0, fmt, mode, ovf, rbits, rword, 0, 0, compare), True
+
+
+@njit(cache=True)
+def matmul_core(A, fa, B, fb, exact_products, pfmt, pmode, povf, prw, acc, amode, aovf, arw,
+                order, chunk, promo, prmode, prmovf, align_bits, group, rbits, compare, out):
+    """out[i, j] = the accumulator code of sum_k A[i, k] * B[k, j] (codes uint64).
+
+    prw / arw: random words for product / accumulator roundings, (M*N*K,) in (i, j, k) C order,
+    or empty. Returns the first flat output index whose result the accumulator cannot hold, or
+    -1."""
+    m, kk = A.shape
+    n = B.shape[1]
+    pc = np.empty(kk, np.int64)
+    pn = np.empty(kk, np.bool_)
+    ps = np.empty(kk, np.uint64)
+    pe = np.empty(kk, np.int64)
+    has_pr = prw.size > 0
+    has_ar = arw.size > 0
+    bad = -1
+    for i in range(m):
+        for j in range(n):
+            e_out = i * n + j
+            for k in range(kk):
+                r = np.int64(prw[e_out * kk + k]) if has_pr else np.int64(0)
+                c, ng, s, e = _product(A[i, k], fa, B[k, j], fb, pfmt, pmode, povf, r, rbits,
+                                       compare, exact_products)
+                pc[k] = c
+                pn[k] = ng
+                ps[k] = s
+                pe[k] = e
+            ok = True
+            if order == ORDER_SEQ:
+                code, ok = _sequential(pc, pn, ps, pe, acc, amode, aovf, arw, e_out * kk, has_ar,
+                                       chunk, promo, prmode, prmovf, rbits, compare)
+            elif order == ORDER_PAIRWISE:
+                code, ok = _pairwise(pc, pn, ps, pe, acc, amode, aovf)
+            elif order == ORDER_TRUNC:
+                code, ok = _truncating(pc, pn, ps, pe, acc, aovf, align_bits, group)
+            else:
+                code, ok = _exact_small(pc, pn, ps, pe, acc, amode, aovf)
+            if not ok and bad < 0:
+                bad = e_out
+            out[i, j] = code
+    return bad
+
+
+@njit(cache=True)
+def _sequential(pc, pn, ps, pe, acc, amode, aovf, arw, base, has_ar, chunk, promo, prmode,
+                prmovf, rbits, compare):
+    kk = pc.size
+    code = U0  # +0 in every format
+    ok = True
+    pcode = U0
+    for k in range(kk):
+        r = np.int64(arw[base + k]) if has_ar else np.int64(0)
+        c1, n1, s1, e1 = split_code(code, acc)
+        code, ok1 = _add_round(c1, n1, s1, e1, pc[k], pn[k], ps[k], pe[k], acc, amode, aovf,
+                               rbits, r, compare)
+        ok = ok and ok1
+        if chunk > 0 and ((k + 1) % chunk == 0 or k == kk - 1):
+            c1, n1, s1, e1 = split_code(pcode, promo)
+            c2, n2, s2, e2 = split_code(code, acc)
+            pcode, ok2 = _add_round(c1, n1, s1, e1, c2, n2, s2, e2, promo, prmode, prmovf, 1, 0,
+                                    False)
+            ok = ok and ok2
+            code = U0
+    if chunk > 0:
+        return pcode, ok
+    return code, ok
+
+
+@njit(cache=True)
+def _pairwise(pc, pn, ps, pe, acc, amode, aovf):
+    kk = pc.size
+    if kk == 0:
+        return U0, True
+    buf = np.empty(kk, np.uint64)
+    ok = True
+    for k in range(kk):  # leaves: each product rounded into the accumulator
+        code, ok1 = _add_round(CLS_FINITE, False, U0, np.int64(0), pc[k], pn[k], ps[k], pe[k],
+                               acc, amode, aovf, 1, 0, False)
+        buf[k] = code
+        ok = ok and ok1
+    width = kk
+    while width > 1:
+        half = width // 2
+        for t in range(half):
+            c1, n1, s1, e1 = split_code(buf[2 * t], acc)
+            c2, n2, s2, e2 = split_code(buf[2 * t + 1], acc)
+            code, ok1 = _add_round(c1, n1, s1, e1, c2, n2, s2, e2, acc, amode, aovf, 1, 0, False)
+            buf[t] = code
+            ok = ok and ok1
+        if width % 2 == 1:
+            buf[half] = buf[width - 1]
+            width = half + 1
+        else:
+            width = half
+    return buf[0], ok
+
+
+@njit(cache=True)
+def _specials(pc, pn):
+    """Class and sign of a sum that has a NaN or Inf term, else CLS_FINITE."""
+    inf_pos = False
+    inf_neg = False
+    for k in range(pc.size):
+        if pc[k] == CLS_NAN:
+            return CLS_NAN, pn[k]
+        if pc[k] == CLS_INF:
+            if pn[k]:
+                inf_neg = True
+            else:
+                inf_pos = True
+    if inf_pos and inf_neg:
+        return CLS_NAN, False
+    if inf_pos or inf_neg:
+        return CLS_INF, inf_neg
+    return CLS_FINITE, False
+
+
+@njit(cache=True)
+def _exact_small(pc, pn, ps, pe, acc, amode, aovf):
+    """One rounding of the exact sum, when it fits a signed 64-bit integer at the smallest
+    product LSB (the caller checks the span); otherwise the Python face sums with big ints."""
+    cls, neg = _specials(pc, pn)
+    if cls != CLS_FINITE:
+        return _emit_special(cls, neg, acc, aovf)
+    lo = np.int64(1 << 62)
+    for k in range(pc.size):
+        if ps[k] != U0 and pe[k] < lo:
+            lo = pe[k]
+    total = np.int64(0)
+    for k in range(pc.size):
+        if ps[k] != U0:
+            v = np.int64(ps[k] << np.uint64(pe[k] - lo))
+            total += -v if pn[k] else v
+    if total == 0:  # IEEE 754 6.3: -0 only for a sum of -0s, or a cancellation under rdn
+        if _all_zero(ps):
+            neg = pc.size > 0
+            for k in range(pc.size):
+                neg = neg and pn[k]
+        else:
+            neg = amode == RDN
+        return round_pack(neg, U0, np.int64(0), 0, acc, amode, aovf, 1, 0, 0, 0, False), True
+    mag = np.uint64(-total) if total < 0 else np.uint64(total)
+    return round_pack(total < 0, mag, lo, 0, acc, amode, aovf, 1, 0, 0, 0, False), True
+
+
+@njit(cache=True, inline="always")
+def _all_zero(ps):
+    for k in range(ps.size):
+        if ps[k] != U0:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _truncating(pc, pn, ps, pe, acc, aovf, align_bits, group):
+    kk = pc.size
+    code = U0
+    ok = True
+    for g0 in range(0, kk, group):
+        g1 = min(g0 + group, kk)
+        c1, n1, s1, e1 = split_code(code, acc)
+        cls, neg = _specials(pc[g0:g1], pn[g0:g1])
+        if c1 != CLS_FINITE or cls != CLS_FINITE:
+            if c1 == CLS_NAN:
+                cls, neg = CLS_NAN, n1
+            elif c1 == CLS_INF and cls == CLS_INF and neg != n1:
+                cls, neg = CLS_NAN, False
+            elif c1 == CLS_INF and cls != CLS_NAN:
+                cls, neg = CLS_INF, n1
+            code, ok1 = _emit_special(cls, neg, acc, aovf)
+            ok = ok and ok1
+            continue
+        # largest leading-bit exponent among the nonzero terms (acc included)
+        top = np.int64(-(1 << 62))
+        if s1 != U0:
+            top = e1 + 63 - np.int64(_lz(s1))
+        for k in range(g0, g1):
+            if ps[k] != U0:
+                t = pe[k] + 63 - np.int64(_lz(ps[k]))
+                if t > top:
+                    top = t
+        if top == -(1 << 62):
+            code = U0
+            continue
+        lsb = top - align_bits  # keep bits of weight >= 2**(E - N)
+        total = np.int64(_trunc_to(s1, e1, lsb))
+        total = -total if n1 else total
+        for k in range(g0, g1):
+            v = np.int64(_trunc_to(ps[k], pe[k], lsb))
+            total += -v if pn[k] else v
+        mag = np.uint64(-total) if total < 0 else np.uint64(total)
+        code = round_pack(total < 0, mag, lsb, 0, acc, RTZ, aovf, 1, 0, 0, 0, False)
+    return code, ok
+
+
+@njit(cache=True, inline="always")
+def _lz(x):
+    n = 0
+    while x < (U1 << np.uint64(63)):
+        x <<= U1
+        n += 1
+    return n
+
+
+@njit(cache=True, inline="always")
+def _trunc_to(sig, exp, lsb):
+    """floor(sig * 2**exp / 2**lsb): the magnitude in units of 2**lsb, truncated."""
+    if sig == U0:
+        return U0
+    sh = lsb - exp
+    if sh <= 0:
+        return sig << np.uint64(-sh)
+    if sh >= 64:
+        return U0
+    return sig >> np.uint64(sh)
+
+
+@njit(cache=True)
+def matmul_f32(A, B, out):
+    """Native float32 C = A @ B, each out[i, j] summed in k-ascending order (rne, IEEE): loop
+    order i-k-j keeps every output's additions sequential while vectorizing over j."""
+    m, kk = A.shape
+    n = B.shape[1]
+    for i in range(m):
+        row = out[i]
+        row[:] = np.float32(0.0)
+        for k in range(kk):
+            a = A[i, k]
+            for j in range(n):
+                row[j] = row[j] + a * B[k, j]  # the product is exact in fp32 (checked by caller)
+
+
+@njit(cache=True)
+def matmul_int(A, B, out):
+    """Integer C = A @ B in int64 (exact while |sum| < 2**63; wrap is applied by the caller)."""
+    m, kk = A.shape
+    n = B.shape[1]
+    for i in range(m):
+        row = out[i]
+        row[:] = 0
+        for k in range(kk):
+            a = A[i, k]
+            for j in range(n):
+                row[j] += a * B[k, j]

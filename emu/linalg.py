@@ -1,0 +1,251 @@
+"""Dot products and matrix products with hardware accumulator models.
+
+``emu.matmul(a, b, acc="fp32", out=None, order="sequential", ...)``: products exact (default) or
+rounded once into ``products``; accumulation into ``acc`` with ``acc_rounding`` in a documented
+order (see emu.kernels.accumulate): ``sequential`` (k ascending, optionally promoted every
+``chunk`` terms into ``promote``), ``pairwise``, ``exact`` (one rounding), ``truncating`` (FP8
+tensor-core model: ``align_bits`` N = 13 as reported for Hopper, ``group`` products per step).
+The accumulator value is then converted into ``out`` (default: the accumulator's format) with
+``out_rounding``. Stochastic roundings draw one word per rounding: products first, as an
+(M, N, K) array in C order, then the accumulator's roundings in the same order, then the output.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from .formats import FixedFormat, FloatFormat
+from .formats import format as parse_format
+from .kernels import accumulate as kacc
+from .kernels.core import RNE, round_pack
+from .ops import _stochastic, convert
+from .registers import Registers, code_dtype
+from .rounding import mode_code, overflow_code
+
+ORDERS = {"sequential": kacc.ORDER_SEQ, "pairwise": kacc.ORDER_PAIRWISE,
+          "exact": kacc.ORDER_EXACT, "truncating": kacc.ORDER_TRUNC}
+_EMPTY_U64 = np.empty(0, np.uint64)
+_FP32 = FloatFormat(8, 23, 127, "ieee", name="fp32")
+
+
+def mac_accumulator(a_fmt, b_fmt, guard_bits: int) -> FixedFormat:
+    """Accumulator of a fixed-point MAC: the full-width product format plus ``guard_bits``
+    integer bits (so sums of up to 2**guard_bits products cannot overflow)."""
+    a_fmt, b_fmt = parse_format(a_fmt), parse_format(b_fmt)
+    signed = a_fmt.signed or b_fmt.signed
+    width = a_fmt.width + b_fmt.width - (1 if a_fmt.signed and b_fmt.signed else 0) + guard_bits
+    return FixedFormat(width, a_fmt.frac + b_fmt.frac, signed)
+
+
+def _products_exact_in_fp32(fa, fb) -> bool:
+    """Is every product of an fa and an fb value exact in fp32, with no overflow?"""
+    if not (isinstance(fa, FloatFormat) and isinstance(fb, FloatFormat)):
+        return False
+    bits = (fa.man_bits + 1) + (fb.man_bits + 1)
+    lsb = (fa.emin - fa.man_bits) + (fb.emin - fb.man_bits)
+    return bits <= 24 and lsb >= -149 and fa.emax + fb.emax + 2 <= 127
+
+
+def _exact_fits_int64(fa, fb, kk: int) -> bool:
+    def span(f):
+        if isinstance(f, FloatFormat):
+            return f.emin - f.man_bits, f.emax + 1
+        return -f.frac, f.width - f.frac
+
+    (la, ha), (lb, hb) = span(fa), span(fb)
+    return (ha + hb) - (la + lb) + max(kk, 1).bit_length() + 1 <= 62
+
+
+def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
+           product_rounding: str = "rne", acc_rounding: str = "rne", out_rounding: str = "rne",
+           order: str = "sequential", chunk: int | None = None, promote=None,
+           promote_rounding: str = "rne", align_bits: int = 13, group: int = 32,
+           acc_saturate: bool | None = None, acc_overflow: str | None = None,
+           saturate: bool | None = None, overflow: str | None = None, rng=None,
+           sr_bits: int | None = None, form: str = "carry") -> Registers:
+    """C = A @ B on registers (A: (M, K), B: (K, N)); see the module doc for the model."""
+    for r in (a, b):
+        if not isinstance(r, Registers):
+            raise TypeError(f"matmul takes Registers, not {type(r).__name__}")
+    if a.codes.ndim != 2 or b.codes.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"matmul shapes {a.shape} and {b.shape} do not chain (need (M, K) @ (K, N))")
+    if isinstance(a.format, FloatFormat) != isinstance(b.format, FloatFormat):
+        raise ValueError("matmul: cannot mix float and fixed-point operands")
+    if order not in ORDERS:
+        raise ValueError(f"unknown order {order!r}; valid: {', '.join(ORDERS)}")
+    acc_fmt = parse_format(acc)
+    if isinstance(a.format, FixedFormat) and a.format.width + b.format.width > 64:
+        raise ValueError("fixed-point products wider than 64 bits are not supported")
+    m, kk = a.shape
+    n = b.shape[1]
+    amode = mode_code(acc_rounding)
+    aovf = overflow_code(acc_fmt, acc_saturate, acc_overflow)
+    exact_products = products is None
+    pfmt = parse_format(products) if products is not None else acc_fmt
+    pmode = mode_code(product_rounding)
+    povf = overflow_code(pfmt, None, None) if products is not None else 0
+    chunk = int(chunk or 0)
+    promo = parse_format(promote) if promote is not None else acc_fmt
+    if chunk < 0 or (chunk and promote is None):
+        raise ValueError("chunk=N needs N > 0 and promote= (the wider accumulator)")
+    if align_bits < 1 or group < 1:
+        raise ValueError("align_bits and group must be >= 1")
+    prmode = mode_code(promote_rounding)
+    stochastic = amode >= 10 or (pmode >= 10 and not exact_products)
+    if stochastic and order != "sequential":
+        raise ValueError("stochastic accumulation is defined for order='sequential'")
+    if prmode >= 10:
+        raise ValueError("promote_rounding must be deterministic")
+    r = sr_bits
+    prw = arw = _EMPTY_U64
+    compare = form == "compare"
+    if not exact_products and pmode >= 10:
+        sr = _stochastic(pmode, (m, n, kk), rng, r, None, None, form)
+        r, prw = sr[0], sr[1]
+    if amode >= 10:
+        if amode not in (10, 13):
+            raise ValueError("accumulators take sr or sr_equal (biased modes need a direction)")
+        sr = _stochastic(amode, (m, n, kk), rng, r, None, None, form)
+        r, arw = sr[0], sr[1]
+    rbits = r or 1
+
+    A = np.ascontiguousarray(a.codes, dtype=np.uint64)
+    B = np.ascontiguousarray(b.codes, dtype=np.uint64)
+    res = np.empty((m, n), np.uint64)
+    fast = _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, res)
+    if not fast:
+        if order == "exact" and not _exact_fits_int64(a.format, b.format, kk):
+            bad = _exact_bigint(a, b, acc_fmt, amode, aovf, res)
+        else:
+            bad = kacc.matmul_core(A, a.format.descriptor, B, b.format.descriptor, exact_products,
+                                   pfmt.descriptor, pmode, povf, prw, acc_fmt.descriptor, amode,
+                                   aovf, arw, ORDERS[order], chunk, promo.descriptor, prmode,
+                                   overflow_code(promo, None, None), align_bits, group, rbits,
+                                   compare, res)
+        if bad >= 0:
+            raise ValueError(f"matmul: output element {bad} is not representable in the "
+                             f"accumulator {acc_fmt.name} (NaN without a NaN code, or Inf under wrap)")
+    final_fmt = promo if chunk else acc_fmt
+    result = Registers(res.astype(code_dtype(final_fmt.bits)), final_fmt)
+    if out is None:
+        return result
+    omode = mode_code(out_rounding)
+    kw = {}
+    if omode >= 10:
+        kw = {"rng": rng, "sr_bits": r}
+    return convert(result, out, out_rounding, saturate=saturate, overflow=overflow, **kw)
+
+
+def _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, res) -> bool:
+    """Exact native shortcuts (results identical to the core; NaN outputs are recomputed by the
+    core so their codes follow Part B)."""
+    if order != "sequential" or chunk or not exact_products:
+        return False
+    if acc_fmt == _FP32 and amode == RNE and aovf == 0 and _products_exact_in_fp32(a.format, b.format):
+        fa = a.to_float().astype(np.float32)
+        fb = b.to_float().astype(np.float32)
+        c = np.empty(res.shape, np.float32)
+        kacc.matmul_f32(fa, fb, c)
+        res[:] = c.view(np.uint32)
+        nan = np.isnan(c)
+        if nan.any():  # Part B NaN signs: recompute those outputs with the core
+            one = np.empty((1, 1), np.uint64)
+            for i, j in zip(*np.nonzero(nan), strict=True):
+                kacc.matmul_core(np.ascontiguousarray(a.codes[i:i + 1], np.uint64), a.format.descriptor,
+                                 np.ascontiguousarray(b.codes[:, j:j + 1], np.uint64),
+                                 b.format.descriptor, True, acc_fmt.descriptor, RNE, 0, _EMPTY_U64,
+                                 acc_fmt.descriptor, RNE, 0, _EMPTY_U64, kacc.ORDER_SEQ, 0,
+                                 acc_fmt.descriptor, RNE, 0, 13, 32, 1, False, one)
+                res[i, j] = one[0, 0]
+        return True
+    if (isinstance(a.format, FixedFormat) and isinstance(acc_fmt, FixedFormat)
+            and acc_fmt.frac == a.format.frac + b.format.frac and aovf == 0
+            and a.format.width + b.format.width + max(kk, 1).bit_length() <= 62):
+        ia = _ints(a)
+        ib = _ints(b)
+        c = np.empty(res.shape, np.int64)
+        kacc.matmul_int(ia, ib, c)  # exact; wrapping after each add == wrapping the total
+        res[:] = c.view(np.uint64) & np.uint64((1 << acc_fmt.width) - 1)
+        return True
+    return False
+
+
+def _ints(r: Registers) -> np.ndarray:
+    """Sign-extended integer values of fixed-point codes."""
+    v = r.codes.astype(np.int64)
+    if r.format.signed:
+        w = r.format.width
+        v = np.where(v >= (1 << (w - 1)), v - (1 << w), v)
+    return np.ascontiguousarray(v)
+
+
+def _exact_bigint(a, b, acc_fmt, amode, aovf, res) -> int:
+    """order='exact' when the exact sum does not fit 64 bits: Python integers, one rounding.
+    Specials as in the kernels: the first NaN operand's sign, invalid NaN with sign 0."""
+    va, vb = a.to_exact(), b.to_exact()
+    sign_a = (a.codes >> (a.format.bits - 1)) & 1
+    sign_b = (b.codes >> (b.format.bits - 1)) & 1
+    for i in range(a.shape[0]):
+        for j in range(b.shape[1]):
+            e = i * b.shape[1] + j
+            total, nan_sign, infs = Fraction(0), None, set()
+            for k in range(a.shape[1]):
+                x, y = va[i, k], vb[k, j]
+                if nan_sign is None and isinstance(x, float) and x != x:
+                    nan_sign = bool(sign_a[i, k])
+                elif nan_sign is None and isinstance(y, float) and y != y:
+                    nan_sign = bool(sign_b[k, j])
+                elif isinstance(x, float) or isinstance(y, float):
+                    if x == 0 or y == 0:
+                        nan_sign = False if nan_sign is None else nan_sign  # 0 x Inf
+                    else:
+                        infs.add((x > 0) == (y > 0))
+                elif nan_sign is None:
+                    total += x * y
+            if nan_sign is None and len(infs) == 2:
+                nan_sign = False  # +Inf + -Inf
+            if nan_sign is not None:
+                if acc_fmt.nan_code is None:
+                    return e
+                neg = nan_sign and acc_fmt.layout != "fnuz"
+                res[i, j] = acc_fmt.nan_code | (acc_fmt.sign_bit if neg else 0)
+            elif infs:
+                res[i, j] = _round_fraction(float("inf") if infs.pop() else float("-inf"),
+                                            acc_fmt, amode, aovf)
+            else:
+                res[i, j] = _round_fraction(total, acc_fmt, amode, aovf)
+    return -1
+
+
+def _round_fraction(v, fmt, mode, ovf) -> int:
+    """Round an exact dyadic Fraction (or +-inf) with the core."""
+    if isinstance(v, float):
+        from .ops import quantize
+
+        return int(quantize(np.array([v]), fmt, "rne", **({"saturate": bool(ovf)} if isinstance(
+            fmt, FloatFormat) else {"overflow": "sat"})).codes[0])
+    neg = v < 0
+    num, den = abs(v.numerator), v.denominator
+    exp = -(den.bit_length() - 1)  # den is a power of two
+    sticky = 0
+    extra = num.bit_length() - 64
+    if extra > 0:
+        sticky = int(num & ((1 << extra) - 1) != 0)
+        num >>= extra
+        exp += extra
+        num |= sticky  # jam: >= 30 bits below the LSB of any format of at most 32 bits
+    return int(round_pack(neg, np.uint64(num), np.int64(exp), 0, fmt.descriptor, mode, ovf, 1, 0,
+                          0, 0, False))
+
+
+def dot(a: Registers, b: Registers, acc="fp32", out=None, **kw) -> Registers:
+    """Dot product over the last axis of ``a`` with the vector ``b`` (same model as matmul)."""
+    if not isinstance(a, Registers) or not isinstance(b, Registers):
+        raise TypeError("dot takes Registers")
+    if b.codes.ndim != 1 or a.shape[-1] != b.shape[0]:
+        raise ValueError(f"dot shapes {a.shape} and {b.shape}: need (..., K) and (K,)")
+    lead = a.shape[:-1]
+    r = matmul(a.reshape(-1, a.shape[-1]), b.reshape(-1, 1), acc, out, **kw)
+    return r.reshape(lead) if lead else r.reshape(())

@@ -27,6 +27,6 @@ from .registers import Registers
 __version__ = "0.1.0"
 __all__ = [
     "AmdPrng", "FixedFormat", "FloatFormat", "LFSR", "Registers", "abs_", "add", "compare",
-    "context", "convert", "dot", "eq", "fma", "format", "ge", "gt", "le", "lt", "mac_accumulator", "matmul", "maximum", "minimum",
-    "mul", "ne", "neg", "quantize", "sub",
+    "context", "convert", "dot", "eq", "fma", "format", "ge", "gt", "le", "lt", "mac_accumulator",
+    "matmul", "maximum", "minimum", "mul", "ne", "neg", "quantize", "sub",
 ]

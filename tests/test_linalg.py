@@ -69,24 +69,20 @@ def ref_pairwise(terms, acc, mode):
 
 
 def ref_exact(terms, acc, mode):
-    s, snz = Fraction(0), all(nz for v, nz in terms) and all(v == 0 for v, nz in terms)
-    total, first = Fraction(0), None
-    for v, nz in terms:
-        if isinstance(v, float):
-            first = (v, nz) if first is None else first
-    for v, nz in terms:
+    """One rounding of the exact sum; -0 only for a sum of -0s, or a cancellation under rdn."""
+    for v, _ in terms:
         if isinstance(v, float) and math.isnan(v):
             return ref.round_exact(v, False, acc, mode)
-    infs = {v > 0 for v, nz in terms if isinstance(v, float)}
+    infs = {v > 0 for v, _ in terms if isinstance(v, float)}
     if len(infs) == 2:
         return ref.round_exact(ref._nan(False), False, acc, mode)
     if infs:
         return ref.round_exact(math.inf if infs.pop() else -math.inf, False, acc, mode)
-    total = sum((v for v, nz in terms), Fraction(0))
+    total = sum((v for v, _ in terms), Fraction(0))
     if total == 0:
-        nz = snz if all(v == 0 for v, _ in terms) else mode == "rdn"
+        all_zero = all(v == 0 for v, _ in terms)
+        nz = (bool(terms) and all(nz for _, nz in terms)) if all_zero else mode == "rdn"
         return ref.round_exact(total, nz, acc, mode)
-    del s
     return ref.round_exact(total, False, acc, mode)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit
 
 from . import ops
+from .registers import Registers
 
 
 @njit(cache=True)
@@ -102,4 +103,43 @@ def run_suite(size: int = 10_000_000, repeat: int = 7, seed: int = 0) -> list[di
                                       overflow=apytypes.OverflowMode.SAT).to_bits(), np.uint16)
     jobs.append(_job("float64 -> s16.8 rne sat", lambda: ops.quantize(x64, "s16.8").codes, size,
                      repeat, _ceiling(x64, np.int16, repeat), "apytypes", ref, m))
+    jobs += _arith_jobs(size, repeat, rng, ml_dtypes, apytypes, c_enc)
+    return jobs
+
+
+def _arith_jobs(size, repeat, rng, ml_dtypes, apytypes, ceiling):
+    """Elementwise e4m3 add/mul (rne) and matmul accumulator models; MAC rates in MMAC/s are
+    reported in the emu_melem_s column (one MAC = one element)."""
+    from .arith import add, mul
+    from .linalg import mac_accumulator, matmul
+
+    jobs = []
+    a = ops.quantize((rng.standard_normal(size) * 8).astype(np.float32), "e4m3")
+    b = ops.quantize((rng.standard_normal(size) * 8).astype(np.float32), "e4m3")
+    for name, fn, sym in (("add", add, np.add), ("mul", mul, np.multiply)):
+        ref = None
+        if ml_dtypes:
+            x = a.codes.view(ml_dtypes.float8_e4m3fn)
+            y = b.codes.view(ml_dtypes.float8_e4m3fn)
+
+            def ref(f=sym, x=x, y=y):
+                with np.errstate(all="ignore"):
+                    return f(x, y).view(np.uint8)
+        jobs.append(_job(f"e4m3 {name} rne", lambda f=fn: f(a, b).codes, size, repeat, ceiling,
+                         "ml_dtypes", ref))
+    n = 256
+    A = ops.quantize(rng.standard_normal((n, n)), "e4m3")
+    B = ops.quantize(rng.standard_normal((n, n)), "e4m3")
+    macs = n ** 3
+    jobs.append(_job("e4m3 256^3 matmul, fp32 sequential acc (MMAC/s)",
+                     lambda: matmul(A, B, acc="fp32").codes, macs, repeat, 0.0))
+    small = 32  # the emulated accumulator runs the core per MAC: time a 32-row slab
+    jobs.append(_job("e4m3 matmul, e8m13 rtz acc (MMAC/s)",
+                     lambda: matmul(A[:small], B, acc="e8m13", acc_rounding="rtz").codes,
+                     small * n * n, max(1, repeat // 3), 0.0))
+    X = Registers.from_codes(rng.integers(0, 256, (n, n)), "s8.4")
+    Y = Registers.from_codes(rng.integers(0, 256, (n, n)), "s8.4")
+    acc = mac_accumulator("s8.4", "s8.4", 17)  # s32.8
+    jobs.append(_job("s8.4 256^3 MAC into s32.8 (MMAC/s)",
+                     lambda: matmul(X, Y, acc=acc, acc_overflow="wrap").codes, macs, repeat, 0.0))
     return jobs

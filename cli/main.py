@@ -205,6 +205,108 @@ def lfsr(width, poly, config, shifts, seed, lanes, reverse, invert, count, as_js
 
 
 @main.command()
+@click.argument("op", type=click.Choice(["convert", "sr", "add", "mul", "fma", "lfsr", "mac"]))
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="Directory of the set.")
+@click.option("--src", default="fp32", show_default=True, help="convert/sr: source format.")
+@click.option("--dst", default=None, help="Result format (convert/sr; add/mul/fma: default --format).")
+@click.option("--format", "-f", "fmt_name", default=None, help="Operand format (add/mul/fma/mac).")
+@click.option("--rounding", "-r", default=None, help="Rounding mode [default: rne; sr for op sr].")
+@click.option("--saturate", is_flag=True, help="Float results saturate.")
+@click.option("--overflow", type=click.Choice(["wrap", "sat", "sat_sym"]), default=None)
+@click.option("--inputs", default="corners,random", show_default=True,
+              help="Generators, combined in order: exhaustive, random, corners.")
+@click.option("--count", default=1000, show_default=True, help="random: vectors; lfsr: draws.")
+@click.option("--seed", default=1, show_default=True, help="random: numpy seed.")
+@click.option("--sr-bits", default=8, show_default=True)
+@click.option("--lfsr-seed", default=1, show_default=True)
+@click.option("--lfsr-width", default=32, show_default=True)
+@click.option("--lfsr-shifts", type=int, default=None, help="[default: sr bits, or width for lfsr]")
+@click.option("--lfsr-lanes", default=1, show_default=True)
+@click.option("--k", "k_len", default=16, show_default=True, help="mac: products per dot product.")
+@click.option("--acc", default=None, help="mac: accumulator format [default: product + 16 guards].")
+@click.option("--acc-overflow", type=click.Choice(["wrap", "sat"]), default="wrap", show_default=True)
+@click.option("--out-format", default=None, help="mac: requantized output format [default: --format].")
+@click.option("--layout", type=click.Choice(["ports", "packed"]), default="ports", show_default=True)
+def golden(op, out_dir, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed, sr_bits,
+           lfsr_seed, lfsr_width, lfsr_shifts, lfsr_lanes, k_len, acc, acc_overflow, out_format,
+           layout) -> None:
+    """Write a golden vector set ($readmemh file per port, manifest.json, vectors.csv)."""
+    from emu.golden import generate, write_set
+
+    spec = {"op": "convert" if op == "sr" else op, "inputs": [g.strip() for g in inputs.split(",") if g],
+            "count": count, "seed": seed}
+    rounding = rounding or ("sr" if op == "sr" else "rne")
+    if op in ("convert", "sr"):
+        if not dst:
+            raise click.UsageError("convert needs --dst FORMAT")
+        spec.update(src=src, dst=dst)
+    elif op in ("add", "mul", "fma", "mac"):
+        if not fmt_name:
+            raise click.UsageError(f"{op} needs --format FORMAT")
+        spec.update(fmt=fmt_name)
+        if dst and op != "mac":
+            spec["dst"] = dst
+    if op == "mac":
+        spec.update(k=k_len, acc_overflow=acc_overflow, out=out_format or fmt_name)
+        if acc:
+            spec["acc"] = acc
+    if op != "lfsr":
+        spec["rounding"] = rounding
+        if saturate:
+            spec["saturate"] = True
+        if overflow:
+            spec["overflow"] = overflow
+    if op == "lfsr" or emu.rounding.is_stochastic(rounding):
+        spec["lfsr"] = {"width": lfsr_width, "seed": lfsr_seed, "lanes": lfsr_lanes,
+                        "shifts": lfsr_shifts or (lfsr_width if op == "lfsr" else sr_bits)}
+        if op != "lfsr":
+            spec["sr_bits"] = sr_bits
+    command = "emu " + " ".join(sys.argv[1:]) if sys.argv and "emu" in sys.argv[0] else "emu golden"
+    try:
+        vs = generate(spec)
+        path = write_set(vs, out_dir, command, layout)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    click.echo(f"wrote {vs.count} vectors to {path} (ports: "
+               + ", ".join(f"{p.name}[{p.bits}] {p.direction}" for p in vs.ports) + ")")
+
+
+@main.command("check")
+@click.argument("set_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("dumps", nargs=-1, required=True, type=click.Path())
+@click.option("--first", default=10, show_default=True, help="Mismatches to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def check_cmd(set_dir, dumps, first, as_json) -> None:
+    """Compare a device dump (hex per port, packed, or CSV) with a golden set; exit 1 on mismatch."""
+    from emu.golden import DumpError, check
+
+    try:
+        res = check(set_dir, list(dumps))
+    except (DumpError, ValueError) as err:
+        raise click.UsageError(str(err)) from None
+    if as_json:
+        click.echo(json.dumps(res.to_json(first), indent=2))
+    else:
+        click.echo(f"{res.set_dir}: {res.total} vectors, {len(res.mismatches)} mismatches"
+                   + ("" if res.ok else " (" + ", ".join(
+                       f"{k}: {v}" for k, v in sorted(res.by_class.items())) + ")"))
+        for m in res.mismatches[:first]:
+            ins = " ".join(f"{k}={v['hex']}" + (f" ({v['value']!r})" if "value" in v else "")
+                           for k, v in m["inputs"].items())
+            click.echo(f"  #{m['index']} [{m['class']}] {ins}")
+            for name, v in m.items():
+                if isinstance(v, dict) and "expected" in v:
+                    e, a = v["expected"], v["actual"]
+                    ul = f", {v['ulps']} ulp" if v.get("ulps") is not None else ""
+                    click.echo(f"      {name}: expected {e['hex']} {e.get('fields', '')} "
+                               f"{e.get('value', '')!r}  actual {a['hex']} {a.get('fields', '')} "
+                               f"{a.get('value', '')!r}{ul}")
+        for note in res.diagnosis:
+            click.echo(f"  diagnosis: {note}")
+    sys.exit(0 if res.ok else 1)
+
+
+@main.command()
 @click.option("--size", default=10_000_000, show_default=True, help="Elements per job.")
 @click.option("--repeat", default=7, show_default=True, help="Timed runs per job (median).")
 @click.option("--quick", is_flag=True, help="Small smoke run (sizes 100k, 3 repeats).")

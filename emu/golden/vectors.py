@@ -1,0 +1,418 @@
+"""Golden vector sets: generate from a spec, write ($readmemh per port + manifest), regenerate.
+
+A *spec* is a small JSON-able dict that fully determines a set (it is stored in the manifest):
+    {"op": "convert" | "add" | "mul" | "fma" | "lfsr" | "mac",
+     "src": fmt, "dst": fmt, "fmt": fmt (operands of add/mul/fma), "rounding": mode,
+     "saturate": bool, "overflow": str, "inputs": ["corners", "random", "exhaustive"],
+     "count": N, "seed": S, "sr_bits": r, "lfsr": {width, poly, config, shifts, seed, lanes},
+     "k": dot length (mac), "acc": fmt (mac), "out": fmt (mac)}
+Ports are listed in order; inputs first. Stochastic sets carry the r-bit word each vector used
+on a port ``r`` so a DUT without its own LFSR can be driven.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..arith import add, fma, mul
+from ..formats import FixedFormat, FloatFormat
+from ..formats import format as parse_format
+from ..lfsr import LFSR
+from ..linalg import mac_accumulator
+from ..ops import convert
+from ..registers import Registers
+from ..rounding import is_stochastic
+from .hexio import format_hex, hex_width, write_atomic
+
+SCHEMA_VERSION = 1
+OPS = ("convert", "add", "mul", "fma", "lfsr", "mac")
+GENERATORS = ("corners", "random", "exhaustive")
+MAX_VECTORS = 1 << 20  # an exhaustive set larger than this is an error (use random)
+
+
+@dataclass
+class Port:
+    name: str
+    direction: str  # "in" | "out"
+    bits: int
+    values: np.ndarray  # uint64
+    fmt: object = None  # the format the codes belong to (None for raw words)
+
+
+@dataclass
+class VectorSet:
+    spec: dict
+    ports: list[Port]
+
+    @property
+    def count(self) -> int:
+        return int(self.ports[0].values.size)
+
+    def port(self, name: str) -> Port:
+        for p in self.ports:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def outputs(self) -> list[Port]:
+        return [p for p in self.ports if p.direction == "out"]
+
+
+# --- input generators ------------------------------------------------------------------------
+def _float_corners(target: FloatFormat) -> list[float]:
+    """Values that exercise a float target: zeros, subnormal boundaries, min normal, max, the
+    overflow thresholds, a tie in every binade and its neighbours, Inf, NaN."""
+    vals = [0.0, -0.0, float(target.min_subnormal), float(target.min_subnormal) / 2,
+            float(target.min_subnormal) * 1.5, float(target.min_normal),
+            float(target.min_normal) - float(target.min_subnormal), float(target.max)]
+    ulp_top = float(target.max) - float(target.code_value(target.max_code - 1))
+    vals += [float(target.max) + ulp_top / 2, float(target.max) + ulp_top, 2 * float(target.max)]
+    for e in range(target.emin, target.emax + 1):  # a tie in every binade
+        step = 2.0 ** (e - target.man_bits)
+        vals.append(2.0 ** e + step / 2)
+    vals += [np.inf, np.nan]
+    return vals
+
+
+def _fixed_corners(target: FixedFormat) -> list[float]:
+    res = float(target.resolution)
+    lo, hi = float(target.min), float(target.max)
+    return [0.0, res, res / 2, 1.5 * res, -res / 2, -1.5 * res, hi, hi + res / 2, hi + res, lo,
+            lo - res / 2, lo - res, 0.25 * res, np.inf]
+
+
+def _corner_codes(src, dst) -> np.ndarray:
+    """Corner values of dst, as codes of src (both signs, and +-1 code neighbours for floats)."""
+    vals = _float_corners(dst) if isinstance(dst, FloatFormat) else _fixed_corners(dst)
+    vals = np.array(vals + [-v for v in vals], np.float64)
+    if isinstance(src, FloatFormat):
+        if src.nan_code is None:
+            vals = vals[~np.isnan(vals)]
+        if src.inf_code is None:
+            vals = vals[~np.isinf(vals)]
+    else:
+        vals = vals[np.isfinite(vals)]
+    from ..ops import quantize
+
+    kw = {"saturate": True} if isinstance(src, FloatFormat) else {"overflow": "sat"}
+    codes = quantize(vals, src, "rne", **kw).codes.astype(np.int64)
+    if isinstance(src, FloatFormat):
+        finite = ~np.isin(codes, [c for c in (src.nan_code, src.inf_code) if c is not None])
+        near = np.concatenate([codes[finite] + 1, codes[finite] - 1])
+        near = near[(near >= 0) & (near < (1 << src.bits))]
+        codes = np.concatenate([codes, near])
+    _, first = np.unique(codes, return_index=True)
+    return codes[np.sort(first)].astype(np.uint64)
+
+
+def _operand_corners(fmt) -> np.ndarray:
+    """Interesting codes of an operand format: zeros, smallest/largest subnormal, 1, max, Inf,
+    NaN, both signs."""
+    if isinstance(fmt, FixedFormat):
+        w = fmt.width
+        c = [0, 1, 2, (1 << w) - 1, (1 << (w - 1)) - 1, 1 << (w - 1), (1 << (w - 1)) + 1]
+        return np.unique(np.array(c, np.uint64) & np.uint64((1 << w) - 1))
+    m = fmt.man_bits
+    pos = [0, 1, (1 << m) - 1, 1 << m, fmt.max_code, fmt.max_code - 1,
+           (fmt.bias << m) if fmt.bias < (1 << fmt.exp_bits) else 1 << m]
+    pos += [c for c in (fmt.inf_code, fmt.nan_code) if c is not None]
+    codes = pos + [c | fmt.sign_bit for c in pos]
+    return np.unique(np.array(codes, np.uint64) & np.uint64((1 << fmt.bits) - 1))
+
+
+def _inputs(spec: dict, fmts: list, rng: np.random.Generator, dst) -> list[np.ndarray]:
+    """Input code arrays (one per operand) from the spec's generators, in their order."""
+    parts: list[list[np.ndarray]] = [[] for _ in fmts]
+    for gen in spec.get("inputs", ["corners", "random"]):
+        if gen not in GENERATORS:
+            raise ValueError(f"unknown input generator {gen!r}; valid: {', '.join(GENERATORS)}")
+        if gen == "exhaustive":
+            total = 1
+            for f in fmts:
+                total <<= f.bits
+            if total > MAX_VECTORS:
+                raise ValueError(f"exhaustive {' x '.join(f.name for f in fmts)} is {total} vectors "
+                                 f"(max {MAX_VECTORS}); use random/corners")
+            grids = np.meshgrid(*[np.arange(1 << f.bits, dtype=np.uint64) for f in fmts],
+                                indexing="ij")
+            for p, g in zip(parts, grids, strict=True):
+                p.append(g.reshape(-1))
+        elif gen == "random":
+            n = int(spec.get("count", 1000))
+            for p, f in zip(parts, fmts, strict=True):
+                p.append(rng.integers(0, 1 << f.bits, n, dtype=np.uint64))
+        else:  # corners
+            if len(fmts) == 1:
+                parts[0].append(_corner_codes(fmts[0], dst))
+            else:
+                sets = [_operand_corners(f) for f in fmts]
+                grids = np.meshgrid(*sets, indexing="ij")
+                for p, g in zip(parts, grids, strict=True):
+                    p.append(g.reshape(-1))
+    return [np.concatenate(p).astype(np.uint64) if p else np.empty(0, np.uint64) for p in parts]
+
+
+class _Words:
+    """A random source that replays given words (so the stored port is exactly what was used)."""
+
+    def __init__(self, words):
+        self.words = words
+
+    def random_words(self, n, bits):
+        assert n == self.words.size
+        return self.words
+
+
+def lfsr_from_spec(cfg: dict) -> LFSR:
+    cfg = dict(cfg or {})
+    poly = cfg.get("poly")
+    return LFSR(width=cfg.get("width", 32), poly=int(poly, 0) if isinstance(poly, str) else poly,
+                config=cfg.get("config", "fibonacci"), shifts=cfg.get("shifts"),
+                seed=cfg.get("seed", 1), lanes=cfg.get("lanes", 1), reverse=cfg.get("reverse", False),
+                invert=cfg.get("invert", False))
+
+
+def _kw(fmt, spec) -> dict:
+    if isinstance(fmt, FloatFormat):
+        return {"saturate": bool(spec.get("saturate", False))}
+    return {"overflow": spec.get("overflow") or "sat"}
+
+
+def _drop_unrepresentable(fn, ins: list[Registers]):
+    """Run fn on all vectors; where a vector's result cannot be represented (NaN into a format
+    without NaN, ...), drop that vector: a golden set only holds defined behaviour."""
+    try:
+        return ins, fn(*ins)
+    except ValueError:
+        keep = []
+        for i in range(ins[0].size):
+            try:
+                fn(*[r[i:i + 1] for r in ins])
+                keep.append(i)
+            except ValueError:
+                pass
+        keep = np.array(keep, dtype=np.intp)
+        ins = [r[keep] for r in ins]
+        return ins, fn(*ins)
+
+
+def generate(spec: dict) -> VectorSet:
+    """Build a vector set from its spec (deterministic: same spec, same bits)."""
+    spec = dict(spec)
+    op = spec.get("op")
+    if op not in OPS:
+        raise ValueError(f"unknown op {op!r}; valid: {', '.join(OPS)}")
+    rng = np.random.default_rng(int(spec.get("seed", 1)))
+    rounding = spec.get("rounding", "rne")
+    if op == "lfsr":
+        return _lfsr_set(spec)
+    if op == "mac":
+        return _mac_set(spec, rng)
+    if op == "convert":
+        src, dst = parse_format(spec.get("src", "fp32")), parse_format(spec["dst"])
+        fmts = [src]
+    else:
+        f = parse_format(spec["fmt"])
+        dst = parse_format(spec.get("dst", spec["fmt"]))
+        fmts = [f] * (3 if op == "fma" else 2)
+    codes = _inputs(spec, fmts, rng, dst)
+    ins = [Registers.from_codes(c, f) for c, f in zip(codes, fmts, strict=True)]
+    stochastic = is_stochastic(rounding)
+    r = int(spec.get("sr_bits", 8))
+    kw = _kw(dst, spec)
+
+    def run(*regs, words=None):
+        extra = {}
+        if stochastic:
+            extra = {"rng": _Words(words), "sr_bits": r, "form": spec.get("form", "carry")}
+            if rounding in ("sr_eps", "signed_sr_eps"):
+                extra["eps"] = spec.get("eps", 0.0)
+            if rounding == "signed_sr_eps":
+                extra["direction"] = spec.get("direction", 0)
+        if op == "convert":
+            return convert(regs[0], dst, rounding, **kw, **extra)
+        fn = {"add": add, "mul": mul, "fma": fma}[op]
+        return fn(*regs, out=dst, rounding=rounding, **kw, **extra)
+
+    if stochastic:
+        # drop undefined vectors first (deterministically), then draw one word per vector
+        ins, _ = _drop_unrepresentable(lambda *x: run(*x, words=np.zeros(x[0].size, np.uint64)), ins)
+        words = lfsr_from_spec(spec.get("lfsr")).random_words(ins[0].size, r)
+        out = run(*ins, words=words)
+    else:
+        ins, out = _drop_unrepresentable(run, ins)
+    names = ["a", "b", "c"]
+    ports = [Port(names[i], "in", x.format.bits, x.codes.astype(np.uint64), x.format)
+             for i, x in enumerate(ins)]
+    if stochastic:
+        ports.append(Port("r", "in", r, words.astype(np.uint64)))
+    ports.append(Port("y", "out", dst.bits, out.codes.astype(np.uint64), dst))
+    return VectorSet(spec, ports)
+
+
+def _lfsr_set(spec: dict) -> VectorSet:
+    """Per vector j: the state of lane j mod L before its draw, and the draw word (one call of
+    n draws, DESIGN Part B "Lanes")."""
+    bank = lfsr_from_spec(spec.get("lfsr"))
+    n = int(spec.get("count", 1000))
+    d = bank.shifts or bank.width
+    if d > 64:
+        raise ValueError("golden LFSR sets support up to 64 shifts per draw")
+    cfg = bank.config_dict()
+    lanes = [LFSR(bank.width, bank.poly, bank.config, d, seeds=[s], reverse=bank.reverse,
+                  invert=bank.invert) for s in bank.states]
+    states = np.empty(n, np.uint64)
+    words = np.empty(n, np.uint64)
+    for j in range(n):
+        lane = lanes[j % len(lanes)]
+        states[j] = lane.states[0]
+        words[j] = lane.draw(1)[0]
+    assert cfg["states"] == [f"{s:#x}" for s in bank.states]
+    return VectorSet(spec, [Port("state", "out", bank.width, states), Port("word", "out", d, words)])
+
+
+def _mac_set(spec: dict, rng) -> VectorSet:
+    """A fixed-point MAC unit, one MAC per vector: acc_out = acc_in + a*b (acc wraps or
+    saturates), y = acc_out requantized to ``out``; acc_in restarts at 0 every ``k`` vectors."""
+    a_fmt = parse_format(spec.get("fmt", "s8.4"))
+    acc = parse_format(spec.get("acc")) if spec.get("acc") else mac_accumulator(a_fmt, a_fmt, 16)
+    out_fmt = parse_format(spec.get("out", a_fmt.name))
+    k = int(spec.get("k", 16))
+    codes = _inputs(spec, [a_fmt, a_fmt], rng, a_fmt)
+    a = Registers.from_codes(codes[0], a_fmt)
+    b = Registers.from_codes(codes[1], a_fmt)
+    acc_ovf = spec.get("acc_overflow", "wrap")
+    prod = mul(a, b)
+    acc_in = np.zeros(a.size, np.uint64)
+    acc_out = np.zeros(a.size, np.uint64)
+    cur = Registers.from_codes(np.zeros(1, np.uint64), acc)
+    for i in range(a.size):
+        if i % k == 0:
+            cur = Registers.from_codes(np.zeros(1, np.uint64), acc)
+        acc_in[i] = cur.codes[0]
+        cur = add(cur, prod[i:i + 1], out=acc, rounding="rne", overflow=acc_ovf)
+        acc_out[i] = cur.codes[0]
+    y = convert(Registers.from_codes(acc_out, acc), out_fmt, spec.get("rounding", "rne"),
+                overflow=spec.get("overflow") or "sat")
+    return VectorSet(spec, [Port("a", "in", a_fmt.bits, a.codes.astype(np.uint64), a_fmt),
+                            Port("b", "in", a_fmt.bits, b.codes.astype(np.uint64), a_fmt),
+                            Port("acc_in", "in", acc.bits, acc_in, acc),
+                            Port("acc_out", "out", acc.bits, acc_out, acc),
+                            Port("y", "out", out_fmt.bits, y.codes.astype(np.uint64), out_fmt)])
+
+
+# --- writing -------------------------------------------------------------------------------
+def _csv_text(vs: VectorSet) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    header = ["index"]
+    for p in vs.ports:
+        header.append(p.name)
+        if p.fmt is not None:
+            header.append(f"{p.name}_value")
+    w.writerow(header)
+    decoded = {p.name: Registers(p.values.astype(np.uint64).astype(
+        _dtype(p.fmt.bits)), p.fmt).to_float() for p in vs.ports if p.fmt is not None}
+    for i in range(vs.count):
+        row = [i]
+        for p in vs.ports:
+            row.append(f"{int(p.values[i]):0{hex_width(p.bits)}x}")
+            if p.fmt is not None:
+                row.append(repr(float(decoded[p.name][i])))
+        w.writerow(row)
+    return buf.getvalue()
+
+
+def _dtype(bits):
+    from ..registers import code_dtype
+
+    return code_dtype(bits)
+
+
+def packed_line_fields(vs: VectorSet) -> list[str]:
+    return [p.name for p in vs.ports]
+
+
+def write_set(vs: VectorSet, directory: Path | str, command: str, layout: str = "ports") -> Path:
+    """Write the set into ``directory`` atomically: everything is built in a temporary sibling
+    directory and renamed into place, so an interrupted run never leaves a half-written set."""
+    if layout not in ("ports", "packed"):
+        raise ValueError(f"unknown layout {layout!r}; valid: ports, packed")
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.tmp-"))
+    try:
+        files = {}
+        if layout == "ports":
+            for p in vs.ports:
+                name = f"{p.name}.hex"
+                comment = f"{p.name}: {p.direction} {p.bits} bits" + (f", {p.fmt.name}" if p.fmt else "")
+                write_atomic(tmp / name, format_hex(p.values, p.bits, comment))
+                files[p.name] = name
+        else:
+            lines = [f"// packed: {'_'.join(f'{p.name}[{p.bits}]' for p in vs.ports)}"]
+            for i in range(vs.count):
+                lines.append("_".join(f"{int(p.values[i]):0{hex_width(p.bits)}x}" for p in vs.ports))
+            write_atomic(tmp / "vectors.hex", "\n".join(lines) + "\n")
+        write_atomic(tmp / "vectors.csv", _csv_text(vs))
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "emu_version": __version__,
+            "command": command,
+            "spec": vs.spec,
+            "op": vs.spec["op"],
+            "layout": layout,
+            "count": vs.count,
+            "random_source": _source(vs.spec),
+            "ports": [{"name": p.name, "direction": p.direction, "bits": p.bits,
+                       "format": p.fmt.name if p.fmt is not None else None,
+                       "file": files.get(p.name, "vectors.hex")} for p in vs.ports],
+            "sha256": {f.name: hashlib.sha256(f.read_bytes()).hexdigest()
+                       for f in sorted(tmp.iterdir())},
+        }
+        write_atomic(tmp / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        old = None
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+            os.replace(directory, old)
+        os.replace(tmp, directory)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def _source(spec: dict) -> dict | None:
+    if spec["op"] == "lfsr" or is_stochastic(spec.get("rounding", "rne")):
+        return lfsr_from_spec(spec.get("lfsr")).config_dict()  # every lane's initial state
+    return None
+
+
+def read_manifest(directory: Path | str) -> dict:
+    path = Path(directory) / "manifest.json"
+    try:
+        return json.loads(path.read_text())
+    except OSError as err:
+        raise ValueError(f"{path}: {err.strerror}; is {directory} a vector set?") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}, line {err.lineno}: malformed JSON ({err.msg})") from None
+
+
+def regenerate(directory: Path | str, into: Path | str) -> Path:
+    """Rebuild a set from its manifest (spec, command, layout) into another directory."""
+    m = read_manifest(directory)
+    return write_set(generate(m["spec"]), into, m["command"], m.get("layout", "ports"))

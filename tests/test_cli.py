@@ -79,7 +79,11 @@ def test_usage_errors_exit_2(args, needle):
 
 def test_demo_runs():
     r = run("demo")
-    assert r.exit_code == 0 and "e4m3" in r.output
+    assert r.exit_code == 0 and "rne" in r.output and "signed_sr_eps" in r.output
+    data = json.loads(run("demo", "--json").output)
+    assert [x["rounding"] for x in data["runs"]][:2] == ["rne", "sr"]
+    assert {"rounding", "final_loss", "accuracy", "stagnant_share"} <= set(data["runs"][0])
+    assert run("demo", "--tour").exit_code == 0
 
 
 def test_bench_quick_shape_and_agreement():

@@ -337,6 +337,64 @@ def bench(size, repeat, quick, as_json) -> None:
 
 
 @main.command()
+@click.option("--model", type=click.Choice(["least_squares", "logistic", "softmax"]), default="softmax",
+              show_default=True)
+@click.option("--data", default="digits", show_default=True,
+              help="digits | least_squares | logistic | FILE.npz (X, y) | FILE.csv (label last).")
+@click.option("--weights", default="e4m3", show_default=True, help="Weight format.")
+@click.option("--activations", default=None, help="Activation format [default: weights].")
+@click.option("--grads", default=None, help="Gradient format [default: weights].")
+@click.option("--acc", default=None, help="Matmul accumulator [default: fp32 / MAC for fixed].")
+@click.option("--rounding", "-r", default="sr", show_default=True, help="Rounding of the update.")
+@click.option("--grad-rounding", default="rne", show_default=True)
+@click.option("--step-rounding", default="rne", show_default=True, help="every_op: fl(t*g).")
+@click.option("--eps", default=0.0, show_default=True, help="sr_eps / signed_sr_eps.")
+@click.option("--scheme", type=click.Choice(["update", "every_op"]), default="update", show_default=True)
+@click.option("--lr", default=0.5, show_default=True)
+@click.option("--epochs", default=5, show_default=True)
+@click.option("--batch", default=32, show_default=True, help="Minibatch size; 0 = full batch.")
+@click.option("--seed", default=1, show_default=True)
+@click.option("--sr-bits", default=8, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(), default=None, help="Write history.json here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
+def train(model, data, weights, activations, grads, acc, rounding, grad_rounding, step_rounding, eps,
+          scheme, lr, epochs, batch, seed, sr_bits, out_dir, as_json) -> None:
+    """Train a linear model entirely on emulated registers; per-epoch loss, accuracy, stagnation."""
+    from pathlib import Path
+
+    from emu.golden.hexio import write_atomic
+    from emu.train.data import load
+    from emu.train.linear import TrainConfig
+    from emu.train.linear import train as run_train
+
+    try:
+        ds = load(data)
+        cfg = TrainConfig(model=model, weights=weights, activations=activations, grads=grads, acc=acc,
+                          rounding=rounding, grad_rounding=grad_rounding, step_rounding=step_rounding,
+                          eps=eps, scheme=scheme, lr=lr, epochs=epochs, batch=batch, seed=seed,
+                          sr_bits=sr_bits)
+
+        def show(e):
+            if not as_json:
+                a = "" if e["accuracy"] is None else f"  accuracy {e['accuracy']:.4f}"
+                click.echo(f"epoch {e['epoch']:>3}  loss {e['loss']:.5g}{a}  stagnant "
+                           f"{e['stagnant_share']:.1%}  ({e['seconds']:.2f} s)")
+
+        if not as_json:
+            click.echo(f"{model} on {ds.name} ({len(ds)} samples), weights {weights}, update {rounding}"
+                       + (f" eps={eps}" if eps else "") + f", scheme {scheme}, lr {lr}, batch {batch}")
+        _, hist = run_train(ds, cfg, progress=show)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    doc = {"config": hist.config, "data": ds.name, "epochs": hist.epochs, "steps": hist.steps}
+    if out_dir:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        write_atomic(Path(out_dir) / "history.json", json.dumps(doc, indent=2) + "\n")
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--steps", default=400, show_default=True, help="Gradient-descent steps.")
 @click.option("--tour", is_flag=True, help="Instead: the same values through FP8 and fixed point.")

@@ -66,3 +66,70 @@ def test_policy_validation():
         PrecisionPolicy(scheme="both")
     with pytest.raises(ValueError, match="rne, rna"):
         PrecisionPolicy(update="nearest")
+
+
+# --- linear models on emulated registers ------------------------------------------------------
+from emu.train.data import digits, load, synthetic_least_squares, synthetic_logistic  # noqa: E402
+from emu.train.linear import TrainConfig, train  # noqa: E402
+
+
+def test_digits_shipped_with_attribution():
+    d = digits()
+    assert d.X.shape == (1797, 64) and d.n_classes == 10 and d.X.max() == 1.0
+    from emu.train.data import DATA_DIR
+
+    assert "CC BY 4.0" in (DATA_DIR / "DIGITS_LICENSE.md").read_text()
+
+
+def test_softmax_digits_rne_stalls_sr_and_signed_sr_eps_converge():
+    """Xia et al. 2202.12276 at small size: e4m3 weights, fp32 sequential accumulation."""
+    d = digits()
+    final = {}
+    for mode, eps in (("rne", 0.0), ("sr", 0.0), ("signed_sr_eps", 0.25)):
+        _, h = train(d, TrainConfig(model="softmax", weights="e4m3", rounding=mode, eps=eps, lr=0.5,
+                                    epochs=3, batch=32, seed=1))
+        final[mode] = h.epochs[-1]
+    assert final["rne"]["stagnant_share"] > final["sr"]["stagnant_share"] > final["signed_sr_eps"]["stagnant_share"]
+    assert final["signed_sr_eps"]["loss"] < final["sr"]["loss"] < final["rne"]["loss"]
+    assert final["signed_sr_eps"]["accuracy"] > 0.9
+
+
+def test_training_is_deterministic_and_every_op_scheme_runs():
+    d = synthetic_logistic(n=128)
+    cfg = TrainConfig(model="logistic", weights="e5m2", rounding="sr", lr=0.5, epochs=2, batch=16, seed=4)
+    m1, h1 = train(d, cfg)
+    m2, h2 = train(d, cfg)
+    assert m1.W == m2.W and h1.epochs[-1]["loss"] == h2.epochs[-1]["loss"]
+    cfg = TrainConfig(model="least_squares", weights="s16.8", scheme="every_op", rounding="signed_sr_eps",
+                      step_rounding="sr_eps", eps=0.25, lr=0.2, epochs=3, batch=0)
+    _, h = train(synthetic_least_squares(n=64), cfg)
+    assert h.epochs[-1]["loss"] < h.epochs[0]["loss"]
+
+
+def test_user_data_files(tmp_path):
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    y = (X[:, 0] > 0).astype(int)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert load(str(tmp_path / "d.npz")).n_classes == 2
+    np.savetxt(tmp_path / "d.csv", np.column_stack([X, y]), delimiter=",")
+    assert load(str(tmp_path / "d.csv")).X.shape == (20, 3)
+    np.savez(tmp_path / "bad.npz", A=X)
+    with pytest.raises(ValueError, match="bad.npz: needs arrays named X and y"):
+        load(str(tmp_path / "bad.npz"))
+    with pytest.raises(ValueError, match="unknown model"):
+        TrainConfig(model="mlp2")
+
+
+def test_train_cli(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    r = CliRunner().invoke(main, ["train", "--model", "logistic", "--data", "logistic", "--weights", "e5m2",
+                                  "--epochs", "1", "--out", str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "history.json").read_text())
+    assert doc["config"]["weights"] == "e5m2" and len(doc["epochs"]) == 2
+    assert CliRunner().invoke(main, ["train", "--rounding", "bogus"]).exit_code == 2

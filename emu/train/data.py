@@ -1,0 +1,83 @@
+"""Data sets: the 8x8 digits shipped with emu, synthetic problems with a known optimum, and user
+data from .npz / .csv files. No downloads, ever."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+@dataclass
+class Dataset:
+    X: np.ndarray          # (n, d) float64 features
+    y: np.ndarray          # (n,) int labels (classification) or float targets (regression)
+    name: str
+    n_classes: int = 0     # 0 for regression
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+
+def digits() -> Dataset:
+    """The UCI 8x8 digits (1,797 samples; see data/DIGITS_LICENSE.md), pixels scaled to [0, 1]."""
+    with gzip.open(DATA_DIR / "digits.csv.gz", "rt") as f:
+        raw = np.loadtxt(f, delimiter=",")
+    return Dataset(raw[:, :-1] / 16.0, raw[:, -1].astype(np.int64), "digits", 10)
+
+
+def synthetic_least_squares(n: int = 256, d: int = 8, cond: float = 10.0, seed: int = 0) -> Dataset:
+    """y = X w* + noise-free, X with singular values spread geometrically over [1, cond]
+    (so the PL constant is known: mu = 1/cond^2 relative to L = 1 for f = |Xw - y|^2 / (2 n'))."""
+    rng = np.random.default_rng(seed)
+    q1, _ = np.linalg.qr(rng.standard_normal((n, d)))
+    q2, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    s = np.geomspace(1.0, 1.0 / cond, d) * np.sqrt(n)
+    X = (q1 * s) @ q2
+    w = rng.uniform(-1, 1, d)
+    return Dataset(X, X @ w, f"least_squares(cond={cond})")
+
+
+def synthetic_logistic(n: int = 512, d: int = 8, seed: int = 0) -> Dataset:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    w = rng.uniform(-1, 1, d)
+    y = (rng.random(n) < 1 / (1 + np.exp(-X @ w))).astype(np.int64)
+    return Dataset(X, y, "logistic", 2)
+
+
+def load(spec: str) -> Dataset:
+    """'digits', 'least_squares', 'logistic', or a path to .npz (arrays X and y) / .csv (label in
+    the last column). Errors name the file and what is wrong."""
+    if spec == "digits":
+        return digits()
+    if spec == "least_squares":
+        return synthetic_least_squares()
+    if spec == "logistic":
+        return synthetic_logistic()
+    path = Path(spec)
+    if not path.exists():
+        raise ValueError(f"unknown data {spec!r}: use digits, least_squares, logistic, or a "
+                         ".npz/.csv file")
+    if path.suffix == ".npz":
+        with np.load(path) as z:
+            if "X" not in z or "y" not in z:
+                raise ValueError(f"{path}: needs arrays named X and y (has {', '.join(z.files)})")
+            X, y = np.asarray(z["X"], np.float64), np.asarray(z["y"])
+    elif path.suffix == ".csv":
+        try:
+            raw = np.loadtxt(path, delimiter=",", ndmin=2)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
+        X, y = raw[:, :-1], raw[:, -1]
+    else:
+        raise ValueError(f"{path}: unsupported file type (use .npz or .csv)")
+    if X.ndim != 2 or len(X) != len(y):
+        raise ValueError(f"{path}: X must be (n, d) and y (n,), got {X.shape} and {y.shape}")
+    is_int = np.all(np.equal(np.mod(y, 1), 0))
+    n_classes = int(y.max()) + 1 if is_int and y.min() >= 0 else 0
+    return Dataset(X, y.astype(np.int64) if n_classes else y.astype(np.float64), path.name, n_classes)

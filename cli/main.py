@@ -337,8 +337,9 @@ def bench(size, repeat, quick, as_json) -> None:
 
 
 @main.command()
-@click.option("--model", type=click.Choice(["least_squares", "logistic", "softmax"]), default="softmax",
-              show_default=True)
+@click.option("--model", type=click.Choice(["least_squares", "logistic", "softmax", "mlp"]),
+              default="softmax", show_default=True)
+@click.option("--hidden", default=32, show_default=True, help="mlp: hidden ReLU units.")
 @click.option("--data", default="digits", show_default=True,
               help="digits | least_squares | logistic | FILE.npz (X, y) | FILE.csv (label last).")
 @click.option("--weights", default="e4m3", show_default=True, help="Weight format.")
@@ -357,8 +358,8 @@ def bench(size, repeat, quick, as_json) -> None:
 @click.option("--sr-bits", default=8, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(), default=None, help="Write history.json here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
-def train(model, data, weights, activations, grads, acc, rounding, grad_rounding, step_rounding, eps,
-          scheme, lr, epochs, batch, seed, sr_bits, out_dir, as_json) -> None:
+def train(model, hidden, data, weights, activations, grads, acc, rounding, grad_rounding, step_rounding,
+          eps, scheme, lr, epochs, batch, seed, sr_bits, out_dir, as_json) -> None:
     """Train a linear model entirely on emulated registers; per-epoch loss, accuracy, stagnation."""
     from pathlib import Path
 
@@ -372,7 +373,7 @@ def train(model, data, weights, activations, grads, acc, rounding, grad_rounding
         cfg = TrainConfig(model=model, weights=weights, activations=activations, grads=grads, acc=acc,
                           rounding=rounding, grad_rounding=grad_rounding, step_rounding=step_rounding,
                           eps=eps, scheme=scheme, lr=lr, epochs=epochs, batch=batch, seed=seed,
-                          sr_bits=sr_bits)
+                          sr_bits=sr_bits, hidden=hidden)
 
         def show(e):
             if not as_json:

@@ -134,3 +134,11 @@ def test_train_cli(tmp_path):
     doc = json.loads((tmp_path / "history.json").read_text())
     assert doc["config"]["weights"] == "e5m2" and len(doc["epochs"]) == 2
     assert CliRunner().invoke(main, ["train", "--rounding", "bogus"]).exit_code == 2
+
+
+def test_mlp_trains_on_emulated_registers():
+    d = digits()
+    m, h = train(d, TrainConfig(model="mlp", weights="e4m3", rounding="signed_sr_eps", eps=0.25, lr=0.1,
+                                epochs=2, batch=32, hidden=16, seed=2))
+    assert h.epochs[-1]["loss"] < h.epochs[0]["loss"] / 2 and h.epochs[-1]["accuracy"] > 0.7
+    assert m.W1.format.name == "e4m3" and m.W2.shape == (16, 10)

@@ -1,4 +1,5 @@
-"""Linear models trained on emulated registers: least squares, logistic and softmax regression.
+"""Models trained on emulated registers: least squares, logistic and softmax regression, and a
+2-layer ReLU MLP.
 
 Weights, activations and gradients are Registers. The forward product X W and the backward
 product X^T dZ run through ``emu.matmul`` with the configured accumulator. The nonlinearities
@@ -26,7 +27,7 @@ from ..registers import Registers
 from ..rounding import mode_code
 from .data import Dataset
 
-MODELS = {"least_squares": "identity", "logistic": "sigmoid", "softmax": "softmax"}
+MODELS = {"least_squares": "identity", "logistic": "sigmoid", "softmax": "softmax", "mlp": "softmax"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class TrainConfig:
     batch: int = 32                 # 0: full batch
     seed: int = 1
     sr_bits: int = 8
+    hidden: int = 32                # mlp: hidden ReLU units
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -95,8 +97,8 @@ def _targets(data: Dataset, idx: np.ndarray, link: str) -> np.ndarray:
     return y.reshape(-1, 1).astype(np.float64)
 
 
-class LinearModel:
-    """W (d x c) and b (c) in the weights format; see the module doc for the datapath."""
+class _Model:
+    """Shared datapath: formats, the accumulator per product, the rounded update."""
 
     def __init__(self, data: Dataset, cfg: TrainConfig):
         self.cfg = cfg
@@ -104,30 +106,58 @@ class LinearModel:
         self.wf = parse_format(cfg.weights)
         self.af = parse_format(cfg.activations or cfg.weights)
         self.gf = parse_format(cfg.grads or cfg.weights)
-        if isinstance(self.af, FixedFormat):
-            self.acc = parse_format(cfg.acc) if cfg.acc else mac_accumulator(self.af, self.wf, 16)
-        else:
-            self.acc = parse_format(cfg.acc or "fp32")
         if self.link == "softmax" and data.n_classes < 2:
-            raise ValueError("softmax regression needs class labels")
+            raise ValueError(f"{cfg.model} needs class labels")
         self.c = data.n_classes if self.link == "softmax" else 1
-        d = data.X.shape[1]
-        zeros = np.zeros((d, self.c))
-        self.W = quantize(zeros, self.wf, "rne", **_kw(self.wf, "rne", cfg, None))
-        self.b = quantize(np.zeros((1, self.c)), self.wf, "rne", **_kw(self.wf, "rne", cfg, None))
         self.rng = LFSR(seed=cfg.seed)
-        self.t_W = quantize(np.full(self.W.shape, cfg.lr), self.wf, "rne",
-                            **_kw(self.wf, "rne", cfg, None))
-        self.t_b = self.t_W[:1]
+
+    def _q(self, x: np.ndarray, fmt) -> Registers:
+        return quantize(x, fmt, "rne", **_kw(fmt, "rne", self.cfg, None))
+
+    def _mm(self, a: Registers, b: Registers, out, rounding: str = "rne") -> Registers:
+        """a @ b with the configured accumulator (fixed point: a MAC with 16 guard bits)."""
+        if self.cfg.acc:
+            acc = parse_format(self.cfg.acc)
+        elif isinstance(a.format, FixedFormat):
+            acc = mac_accumulator(a.format, b.format, 16)
+        else:
+            acc = parse_format("fp32")
+        return matmul(a, b, acc=acc, out=out, out_rounding=rounding,
+                      **_kw(out, rounding, self.cfg, self.rng))
+
+    def _bias_add(self, z: Registers, b: Registers) -> Registers:
+        return add(z, Registers(np.broadcast_to(b.codes, z.shape).copy(), b.format), out=self.af,
+                   **_kw(self.af, "rne", self.cfg, None))
+
+    @staticmethod
+    def _T(r: Registers) -> Registers:
+        return Registers(np.ascontiguousarray(r.codes.T), r.format)
+
+    def _grads_of_bias(self, dz: Registers) -> Registers:
+        return self._mm(self._q(np.ones((1, dz.shape[0])), self.gf), dz, self.gf)
+
+    def _update(self, w: Registers, g: Registers, t: Registers) -> Registers:
+        cfg = self.cfg
+        d = -np.sign(g.to_float()).astype(np.int8)
+        if cfg.scheme == "update":
+            return quantize(w.to_float() - cfg.lr * g.to_float(), self.wf, cfg.rounding,
+                            **_kw(self.wf, cfg.rounding, cfg, self.rng, d))
+        s = mul(t, g, out=self.wf, rounding=cfg.step_rounding,
+                **_kw(self.wf, cfg.step_rounding, cfg, self.rng))
+        return sub(w, s, out=self.wf, rounding=cfg.rounding, **_kw(self.wf, cfg.rounding, cfg, self.rng, d))
+
+    def _apply(self, params: list[Registers], grads: list[Registers]) -> tuple[list, float]:
+        new, moved, total = [], 0, 0
+        for w, g in zip(params, grads, strict=True):
+            t = self._q(np.full(w.shape, self.cfg.lr), self.wf)
+            w2 = self._update(w, g, t)
+            moved += int(np.count_nonzero(w2.codes != w.codes))
+            total += w.size
+            new.append(w2)
+        return new, 1.0 - moved / total
 
     def inputs(self, X: np.ndarray) -> Registers:
-        return quantize(X, self.af, "rne", **_kw(self.af, "rne", self.cfg, None))
-
-    def forward(self, Xq: Registers) -> np.ndarray:
-        z = matmul(Xq, self.W, acc=self.acc, out=self.af, **_kw(self.af, "rne", self.cfg, None))
-        z = add(z, Registers(np.broadcast_to(self.b.codes, z.shape).copy(), self.wf), out=self.af,
-                **_kw(self.af, "rne", self.cfg, None))
-        return _link(z.to_float(), self.link)
+        return self._q(X, self.af)
 
     def loss_accuracy(self, data: Dataset) -> tuple[float, float | None]:
         p = self.forward(self.inputs(data.X))
@@ -141,41 +171,78 @@ class LinearModel:
         loss = -np.mean(np.log(np.clip(p[np.arange(len(data)), data.y], 1e-12, None)))
         return float(loss), float(np.mean(p.argmax(axis=1) == data.y))
 
+    def _dz(self, data: Dataset, idx: np.ndarray, p: np.ndarray) -> Registers:
+        dz = (p - _targets(data, idx, self.link)) / len(idx)
+        return quantize(dz, self.gf, self.cfg.grad_rounding,
+                        **_kw(self.gf, self.cfg.grad_rounding, self.cfg, self.rng))
+
+
+class LinearModel(_Model):
+    """W (d x c) and b (c) in the weights format; see the module doc for the datapath."""
+
+    def __init__(self, data: Dataset, cfg: TrainConfig):
+        super().__init__(data, cfg)
+        d = data.X.shape[1]
+        self.W = self._q(np.zeros((d, self.c)), self.wf)
+        self.b = self._q(np.zeros((1, self.c)), self.wf)
+
+    def forward(self, Xq: Registers) -> np.ndarray:
+        z = self._bias_add(self._mm(Xq, self.W, self.af), self.b)
+        return _link(z.to_float(), self.link)
+
     def step(self, data: Dataset, idx: np.ndarray) -> float:
         """One (minibatch) gradient step; returns the share of weight codes left unchanged."""
-        cfg = self.cfg
         Xq = self.inputs(data.X[idx])
-        p = self.forward(Xq)
-        dz = (p - _targets(data, idx, self.link)) / len(idx)
-        dzq = quantize(dz, self.gf, cfg.grad_rounding, **_kw(self.gf, cfg.grad_rounding, cfg, self.rng))
-        gW = matmul(Registers(np.ascontiguousarray(Xq.codes.T), self.af), dzq, acc=self.acc,
-                    out=self.gf, out_rounding=cfg.grad_rounding,
-                    **_kw(self.gf, cfg.grad_rounding, cfg, self.rng))
-        ones = quantize(np.ones((1, len(idx))), self.gf, "rne", **_kw(self.gf, "rne", cfg, None))
-        gb = matmul(ones, dzq, acc=self.acc, out=self.gf, **_kw(self.gf, "rne", cfg, None))
-        moved = 0
-        total = 0
-        new = []
-        for w, g, t in ((self.W, gW, self.t_W), (self.b, gb, self.t_b)):
-            d = -np.sign(g.to_float()).astype(np.int8)
-            if cfg.scheme == "update":
-                w2 = quantize(w.to_float() - cfg.lr * g.to_float(), self.wf, cfg.rounding,
-                              **_kw(self.wf, cfg.rounding, cfg, self.rng, d))
-            else:
-                s = mul(t, g, out=self.wf, rounding=cfg.step_rounding,
-                        **_kw(self.wf, cfg.step_rounding, cfg, self.rng))
-                w2 = sub(w, s, out=self.wf, rounding=cfg.rounding,
-                         **_kw(self.wf, cfg.rounding, cfg, self.rng, d))
-            moved += int(np.count_nonzero(w2.codes != w.codes))
-            total += w.size
-            new.append(w2)
-        self.W, self.b = new
-        return 1.0 - moved / total
+        dz = self._dz(data, idx, self.forward(Xq))
+        gW = self._mm(self._T(Xq), dz, self.gf, self.cfg.grad_rounding)
+        (self.W, self.b), share = self._apply([self.W, self.b], [gW, self._grads_of_bias(dz)])
+        return share
 
 
-def train(data: Dataset, cfg: TrainConfig, progress=None) -> tuple[LinearModel, History]:
+class MLP(_Model):
+    """Two layers: H = relu(X W1 + b1) (relu is exact on registers: max(h, 0)), softmax(H W2 + b2).
+    Weights start from a seeded Glorot-uniform draw rounded to the weights format."""
+
+    def __init__(self, data: Dataset, cfg: TrainConfig):
+        super().__init__(data, cfg)
+        d, h = data.X.shape[1], cfg.hidden
+        rng = np.random.default_rng(cfg.seed)
+        lim1, lim2 = np.sqrt(6 / (d + h)), np.sqrt(6 / (h + self.c))
+        self.W1 = self._q(rng.uniform(-lim1, lim1, (d, h)), self.wf)
+        self.b1 = self._q(np.zeros((1, h)), self.wf)
+        self.W2 = self._q(rng.uniform(-lim2, lim2, (h, self.c)), self.wf)
+        self.b2 = self._q(np.zeros((1, self.c)), self.wf)
+
+    def _hidden(self, Xq: Registers) -> tuple[Registers, np.ndarray]:
+        z1 = self._bias_add(self._mm(Xq, self.W1, self.af), self.b1)
+        positive = z1.to_float() > 0
+        h = Registers(np.where(positive, z1.codes, 0).astype(z1.codes.dtype), z1.format)  # relu
+        return h, positive
+
+    def forward(self, Xq: Registers) -> np.ndarray:
+        h, _ = self._hidden(Xq)
+        z2 = self._bias_add(self._mm(h, self.W2, self.af), self.b2)
+        return _link(z2.to_float(), self.link)
+
+    def step(self, data: Dataset, idx: np.ndarray) -> float:
+        Xq = self.inputs(data.X[idx])
+        h, positive = self._hidden(Xq)
+        z2 = self._bias_add(self._mm(h, self.W2, self.af), self.b2)
+        dz2 = self._dz(data, idx, _link(z2.to_float(), self.link))
+        gr = self.cfg.grad_rounding
+        gW2 = self._mm(self._T(h), dz2, self.gf, gr)
+        dh = self._mm(dz2, self._T(self.W2), self.gf, gr)
+        dz1 = Registers(np.where(positive, dh.codes, 0).astype(dh.codes.dtype), dh.format)  # relu'
+        gW1 = self._mm(self._T(Xq), dz1, self.gf, gr)
+        params = [self.W1, self.b1, self.W2, self.b2]
+        grads = [gW1, self._grads_of_bias(dz1), gW2, self._grads_of_bias(dz2)]
+        (self.W1, self.b1, self.W2, self.b2), share = self._apply(params, grads)
+        return share
+
+
+def train(data: Dataset, cfg: TrainConfig, progress=None) -> tuple[_Model, History]:
     """SGD with a fixed step size; minibatches from a numpy permutation seeded by cfg.seed."""
-    model = LinearModel(data, cfg)
+    model = MLP(data, cfg) if cfg.model == "mlp" else LinearModel(data, cfg)
     hist = History(asdict(cfg))
     order_rng = np.random.default_rng(cfg.seed)
     loss, acc = model.loss_accuracy(data)

@@ -357,10 +357,15 @@ def bench(size, repeat, quick, as_json) -> None:
 @click.option("--seed", default=1, show_default=True)
 @click.option("--sr-bits", default=8, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(), default=None, help="Write history.json here.")
+@click.option("--plot", is_flag=True, help="Also write loss.png into --out (needs emu[plot]).")
+@click.option("--config", "config_path", type=click.Path(), default=None,
+              help="A TOML file of these options (command-line options win).")
 @click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
-def train(model, hidden, data, weights, activations, grads, acc, rounding, grad_rounding, step_rounding,
-          eps, scheme, lr, epochs, batch, seed, sr_bits, out_dir, as_json) -> None:
-    """Train a linear model entirely on emulated registers; per-epoch loss, accuracy, stagnation."""
+@click.pass_context
+def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, grad_rounding,
+          step_rounding, eps, scheme, lr, epochs, batch, seed, sr_bits, out_dir, plot, config_path,
+          as_json) -> None:
+    """Train a model entirely on emulated registers; per-epoch loss, accuracy, stagnation."""
     from pathlib import Path
 
     from emu.golden.hexio import write_atomic
@@ -368,12 +373,15 @@ def train(model, hidden, data, weights, activations, grads, acc, rounding, grad_
     from emu.train.linear import TrainConfig
     from emu.train.linear import train as run_train
 
+    o = _read_config(config_path, ctx) if config_path else dict(ctx.params)
+    out_dir = o["out_dir"]
+    if plot and not out_dir:
+        raise click.UsageError("--plot writes loss.png into --out DIR; give --out")
+    fields = ("model", "weights", "activations", "grads", "acc", "rounding", "grad_rounding",
+              "step_rounding", "eps", "scheme", "lr", "epochs", "batch", "seed", "sr_bits", "hidden")
     try:
-        ds = load(data)
-        cfg = TrainConfig(model=model, weights=weights, activations=activations, grads=grads, acc=acc,
-                          rounding=rounding, grad_rounding=grad_rounding, step_rounding=step_rounding,
-                          eps=eps, scheme=scheme, lr=lr, epochs=epochs, batch=batch, seed=seed,
-                          sr_bits=sr_bits, hidden=hidden)
+        ds = load(o["data"])
+        cfg = TrainConfig(**{k: o[k] for k in fields})
 
         def show(e):
             if not as_json:
@@ -382,8 +390,9 @@ def train(model, hidden, data, weights, activations, grads, acc, rounding, grad_
                            f"{e['stagnant_share']:.1%}  ({e['seconds']:.2f} s)")
 
         if not as_json:
-            click.echo(f"{model} on {ds.name} ({len(ds)} samples), weights {weights}, update {rounding}"
-                       + (f" eps={eps}" if eps else "") + f", scheme {scheme}, lr {lr}, batch {batch}")
+            click.echo(f"{cfg.model} on {ds.name} ({len(ds)} samples), weights {cfg.weights}, update "
+                       f"{cfg.rounding}" + (f" eps={cfg.eps}" if cfg.eps else "")
+                       + f", scheme {cfg.scheme}, lr {cfg.lr}, batch {cfg.batch}")
         _, hist = run_train(ds, cfg, progress=show)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
@@ -391,8 +400,61 @@ def train(model, hidden, data, weights, activations, grads, acc, rounding, grad_
     if out_dir:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         write_atomic(Path(out_dir) / "history.json", json.dumps(doc, indent=2) + "\n")
+    if plot:
+        _plot_history(doc, Path(out_dir) / "loss.png")
     if as_json:
         click.echo(json.dumps(doc, indent=2))
+
+
+def _read_config(path: str, ctx) -> dict:
+    """Options from a TOML file; options given on the command line take precedence."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise click.UsageError("--config needs Python 3.11+ or `pip install tomli`") from None
+    try:
+        with open(path, "rb") as f:
+            cfg = tomllib.load(f)
+    except OSError as err:
+        raise click.UsageError(f"{path}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise click.UsageError(f"{path}: {err}") from None
+    cfg = cfg.get("train", cfg)
+    names = {p.name for p in ctx.command.params}
+    unknown = sorted(set(cfg) - names - {"out"})
+    if unknown:
+        raise click.UsageError(f"{path}: unknown option(s) {', '.join(unknown)}; valid: "
+                               f"{', '.join(sorted(names - {'config_path', 'as_json', 'plot'}))}")
+    if "out" in cfg:
+        cfg["out_dir"] = cfg.pop("out")
+    opts = dict(ctx.params)
+    for k, v in cfg.items():
+        if ctx.get_parameter_source(k) != click.core.ParameterSource.COMMANDLINE:
+            opts[k] = v
+    return opts
+
+
+def _plot_history(doc: dict, path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise click.UsageError("--plot needs matplotlib: pip install 'emu[plot]'") from None
+    ep = [e["epoch"] for e in doc["epochs"]]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.semilogy(ep, [e["loss"] for e in doc["epochs"]], marker="o")
+    c = doc["config"]
+    ax.set_title(f"{c['model']} on {doc['data']}: {c['weights']}, {c['rounding']}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 @main.command()

@@ -142,3 +142,36 @@ def test_mlp_trains_on_emulated_registers():
                                 epochs=2, batch=32, hidden=16, seed=2))
     assert h.epochs[-1]["loss"] < h.epochs[0]["loss"] / 2 and h.epochs[-1]["accuracy"] > 0.7
     assert m.W1.format.name == "e4m3" and m.W2.shape == (16, 10)
+
+
+def test_mnist_idx_loader_and_config(tmp_path):
+    import gzip
+    import json
+
+    from click.testing import CliRunner
+
+    from cli.main import main
+    from emu.train.data import mnist
+
+    imgs = np.arange(3 * 4 * 4, dtype=np.uint8).reshape(3, 4, 4)
+    hdr = bytes([0, 0, 8, 3]) + b"".join(int(d).to_bytes(4, "big") for d in imgs.shape)
+    with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as f:
+        f.write(hdr + imgs.tobytes())
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1]) + (3).to_bytes(4, "big")
+                                                       + bytes([1, 0, 1]))
+    d = mnist(tmp_path)
+    assert d.X.shape == (3, 16) and d.y.tolist() == [1, 0, 1] and d.X[2, 15] == 47 / 255
+    (tmp_path / "bad-images").write_bytes(b"\x01\x02")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        from emu.train.data import read_idx
+
+        read_idx(tmp_path / "bad-images")
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[train]\nmodel = "logistic"\ndata = "logistic"\nweights = "e5m2"\nepochs = 3\n')
+    r = CliRunner().invoke(main, ["train", "--config", str(cfg), "--epochs", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["config"]["weights"] == "e5m2" and len(doc["epochs"]) == 2  # --epochs 1 wins
+    cfg.write_text("bogus = 1\n")
+    r = CliRunner().invoke(main, ["train", "--config", str(cfg)])
+    assert r.exit_code == 2 and "unknown option(s) bogus" in r.output

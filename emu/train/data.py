@@ -51,14 +51,16 @@ def synthetic_logistic(n: int = 512, d: int = 8, seed: int = 0) -> Dataset:
 
 
 def load(spec: str) -> Dataset:
-    """'digits', 'least_squares', 'logistic', or a path to .npz (arrays X and y) / .csv (label in
-    the last column). Errors name the file and what is wrong."""
+    """'digits', 'least_squares', 'logistic', 'mnist:DIR' (local IDX files), or a path to .npz
+    (arrays X and y) / .csv (label in the last column). Errors name the file and the problem."""
     if spec == "digits":
         return digits()
     if spec == "least_squares":
         return synthetic_least_squares()
     if spec == "logistic":
         return synthetic_logistic()
+    if spec.startswith("mnist:"):
+        return mnist(spec[len("mnist:"):])
     path = Path(spec)
     if not path.exists():
         raise ValueError(f"unknown data {spec!r}: use digits, least_squares, logistic, or a "
@@ -81,3 +83,45 @@ def load(spec: str) -> Dataset:
     is_int = np.all(np.equal(np.mod(y, 1), 0))
     n_classes = int(y.max()) + 1 if is_int and y.min() >= 0 else 0
     return Dataset(X, y.astype(np.int64) if n_classes else y.astype(np.float64), path.name, n_classes)
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (MNIST's format; optionally .gz): magic 0x0000, dtype byte, ndim, big-endian
+    int32 dimensions, then the data. Errors name the file."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except OSError as err:
+        raise ValueError(f"{path}: {err.strerror or err}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+    dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    if raw[2] not in dtypes:
+        raise ValueError(f"{path}: unknown IDX data type {raw[2]:#x}")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    data = np.frombuffer(raw, dtype=dtypes[raw[2]], offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"{path}: {data.size} values for dimensions {dims}")
+    return data.reshape(dims)
+
+
+def mnist(directory: str | Path, split: str = "train") -> Dataset:
+    """MNIST from the user's local IDX files (train-images-idx3-ubyte[.gz] and
+    train-labels-idx1-ubyte[.gz], or t10k-*); nothing is downloaded."""
+    d = Path(directory)
+    prefix = "train" if split == "train" else "t10k"
+
+    def find(stem):
+        for name in (stem, stem + ".gz"):
+            if (d / name).exists():
+                return d / name
+        raise ValueError(f"{d}: no {stem}[.gz] (MNIST IDX files are not downloaded by emu)")
+
+    X = read_idx(find(f"{prefix}-images-idx3-ubyte"))
+    y = read_idx(find(f"{prefix}-labels-idx1-ubyte"))
+    if len(X) != len(y):
+        raise ValueError(f"{d}: {len(X)} images but {len(y)} labels")
+    return Dataset(X.reshape(len(X), -1) / 255.0, y.astype(np.int64), f"mnist-{split}", 10)

@@ -358,13 +358,15 @@ def bench(size, repeat, quick, as_json) -> None:
 @click.option("--sr-bits", default=8, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(), default=None, help="Write history.json here.")
 @click.option("--plot", is_flag=True, help="Also write loss.png into --out (needs emu[plot]).")
+@click.option("--trace", "trace_dir", type=click.Path(), default=None,
+              help="Write per-step golden vectors (weights, gradients, random words) here.")
 @click.option("--config", "config_path", type=click.Path(), default=None,
               help="A TOML file of these options (command-line options win).")
 @click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
 @click.pass_context
 def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, grad_rounding,
-          step_rounding, eps, scheme, lr, epochs, batch, seed, sr_bits, out_dir, plot, config_path,
-          as_json) -> None:
+          step_rounding, eps, scheme, lr, epochs, batch, seed, sr_bits, out_dir, plot, trace_dir,
+          config_path, as_json) -> None:
     """Train a model entirely on emulated registers; per-epoch loss, accuracy, stagnation."""
     from pathlib import Path
 
@@ -393,7 +395,7 @@ def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, 
             click.echo(f"{cfg.model} on {ds.name} ({len(ds)} samples), weights {cfg.weights}, update "
                        f"{cfg.rounding}" + (f" eps={cfg.eps}" if cfg.eps else "")
                        + f", scheme {cfg.scheme}, lr {cfg.lr}, batch {cfg.batch}")
-        _, hist = run_train(ds, cfg, progress=show)
+        _, hist = run_train(ds, cfg, progress=show, trace_dir=trace_dir)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     doc = {"config": hist.config, "data": ds.name, "epochs": hist.epochs, "steps": hist.steps}
@@ -424,7 +426,7 @@ def _read_config(path: str, ctx) -> dict:
         raise click.UsageError(f"{path}: {err}") from None
     cfg = cfg.get("train", cfg)
     names = {p.name for p in ctx.command.params}
-    unknown = sorted(set(cfg) - names - {"out"})
+    unknown = sorted(set(cfg) - names - {"out"})  # "out" is the TOML spelling of --out
     if unknown:
         raise click.UsageError(f"{path}: unknown option(s) {', '.join(unknown)}; valid: "
                                f"{', '.join(sorted(names - {'config_path', 'as_json', 'plot'}))}")

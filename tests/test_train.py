@@ -1,6 +1,8 @@
 """Gradient descent on emulated registers: the qualitative results of Xia et al. at small size,
 with exact (not statistical) checks where the outcome is deterministic."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -175,3 +177,40 @@ def test_mnist_idx_loader_and_config(tmp_path):
     cfg.write_text("bogus = 1\n")
     r = CliRunner().invoke(main, ["train", "--config", str(cfg)])
     assert r.exit_code == 2 and "unknown option(s) bogus" in r.output
+
+
+def test_trace_words_and_updates_replay_bit_exactly(tmp_path):
+    """--trace: the words of step k are the LFSR stream, and W_next is exactly the SR rounding of
+    W - t * dW with those words (checked with the reference model)."""
+    import reference as ref
+
+    from emu.golden.hexio import read_hex
+
+    d = synthetic_logistic(n=64)
+    cfg = TrainConfig(model="logistic", weights="e5m2", rounding="sr", lr=0.5, epochs=1, batch=32, seed=3)
+    _, h = train(d, cfg, trace_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step_000001", "step_000002"]
+    import emu
+
+    words = emu.LFSR(seed=3).random_words(2 * 9, 8)
+    f = emu.format("e5m2")
+    for k, step in enumerate(("step_000001", "step_000002")):
+        s = tmp_path / step
+        r = read_hex(s / "r.hex", 8)
+        assert r.tolist() == words[9 * k: 9 * k + 9].tolist()
+        w, g, w2 = (read_hex(s / n, 8) for n in ("W.hex", "W_grad.hex", "W_next.hex"))
+        for i in range(8):
+            x = float(f.code_value(int(w[i])) - Fraction(0.5) * f.code_value(int(g[i])))
+            assert ref.round_value(x, f, "sr", saturate=True, rbits=8, rword=int(r[i])) == w2[i]
+    assert all("shrinkage" in st for st in h.steps)
+
+
+def test_rosenbrock_and_himmelblau_rne_stagnates_sr_moves_on():
+    from emu.train.problems import Himmelblau, Rosenbrock
+
+    for prob, x0, lr in ((Rosenbrock(), (-0.5, 0.5), 0.001), (Himmelblau(), (1.0, 1.0), 0.005)):
+        rne = run_gd(prob, x0, lr, 3000, PrecisionPolicy("s16.8", "update", update="rne"))
+        assert rne.stagnant[-200:] == [1.0] * 200  # frozen, bit for bit
+        srs = [run_gd(prob, x0, lr, 3000, PrecisionPolicy("s16.8", "update", update="sr"), seed=s).loss[-1]
+               for s in (1, 2, 3)]
+        assert np.mean(srs) < rne.loss[-1]

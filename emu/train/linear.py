@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -97,6 +98,19 @@ def _targets(data: Dataset, idx: np.ndarray, link: str) -> np.ndarray:
     return y.reshape(-1, 1).astype(np.float64)
 
 
+class _Recorder:
+    """Wraps the LFSR and keeps the words each step drew (for --trace)."""
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.words: list[np.ndarray] = []
+
+    def random_words(self, n, bits):
+        w = self.rng.random_words(n, bits)
+        self.words.append(np.asarray(w, np.uint64).reshape(-1))
+        return w
+
+
 class _Model:
     """Shared datapath: formats, the accumulator per product, the rounded update."""
 
@@ -109,7 +123,9 @@ class _Model:
         if self.link == "softmax" and data.n_classes < 2:
             raise ValueError(f"{cfg.model} needs class labels")
         self.c = data.n_classes if self.link == "softmax" else 1
-        self.rng = LFSR(seed=cfg.seed)
+        self.rng = _Recorder(LFSR(seed=cfg.seed))
+        self.last: dict = {}
+        self.last_grads: dict = {}
 
     def _q(self, x: np.ndarray, fmt) -> Registers:
         return quantize(x, fmt, "rne", **_kw(fmt, "rne", self.cfg, None))
@@ -147,13 +163,21 @@ class _Model:
         return sub(w, s, out=self.wf, rounding=cfg.rounding, **_kw(self.wf, cfg.rounding, cfg, self.rng, d))
 
     def _apply(self, params: list[Registers], grads: list[Registers]) -> tuple[list, float]:
-        new, moved, total = [], 0, 0
+        """Update every parameter; records the stagnant share and the gradient shrinkage
+        q = <g_hat, g> / |g|^2 with g_hat = (w - w_new) / t (Yun 2025) in ``self.last``."""
+        new, moved, total, dot, gg = [], 0, 0, 0.0, 0.0
         for w, g in zip(params, grads, strict=True):
             t = self._q(np.full(w.shape, self.cfg.lr), self.wf)
             w2 = self._update(w, g, t)
             moved += int(np.count_nonzero(w2.codes != w.codes))
             total += w.size
+            gv = g.to_float()
+            dot += float(np.sum((w.to_float() - w2.to_float()) / self.cfg.lr * gv))
+            gg += float(np.sum(gv * gv))
             new.append(w2)
+        self.last = {"stagnant_share": 1.0 - moved / total, "shrinkage": dot / gg if gg else 1.0}
+        for name, g in zip(self.param_names, grads, strict=True):
+            self.last_grads[name] = g
         return new, 1.0 - moved / total
 
     def inputs(self, X: np.ndarray) -> Registers:
@@ -180,6 +204,8 @@ class _Model:
 class LinearModel(_Model):
     """W (d x c) and b (c) in the weights format; see the module doc for the datapath."""
 
+    param_names = ("W", "b")
+
     def __init__(self, data: Dataset, cfg: TrainConfig):
         super().__init__(data, cfg)
         d = data.X.shape[1]
@@ -202,6 +228,8 @@ class LinearModel(_Model):
 class MLP(_Model):
     """Two layers: H = relu(X W1 + b1) (relu is exact on registers: max(h, 0)), softmax(H W2 + b2).
     Weights start from a seeded Glorot-uniform draw rounded to the weights format."""
+
+    param_names = ("W1", "b1", "W2", "b2")
 
     def __init__(self, data: Dataset, cfg: TrainConfig):
         super().__init__(data, cfg)
@@ -240,8 +268,26 @@ class MLP(_Model):
         return share
 
 
-def train(data: Dataset, cfg: TrainConfig, progress=None) -> tuple[_Model, History]:
-    """SGD with a fixed step size; minibatches from a numpy permutation seeded by cfg.seed."""
+def _trace_step(trace_dir, step: int, model: _Model, before: dict) -> None:
+    """Per-step golden vectors for a training accelerator: each parameter before and after the
+    update, its gradient, and every random word the step drew (in draw order)."""
+    from ..golden.hexio import format_hex, write_atomic
+
+    d = Path(trace_dir) / f"step_{step:06d}"
+    d.mkdir(parents=True, exist_ok=True)
+    for name in model.param_names:
+        w_old, w_new, g = before[name], getattr(model, name), model.last_grads[name]
+        write_atomic(d / f"{name}.hex", format_hex(w_old.codes, w_old.format.bits, f"{name} before, "
+                                                   f"{w_old.format.name}, shape {w_old.shape}"))
+        write_atomic(d / f"{name}_next.hex", format_hex(w_new.codes, w_new.format.bits, f"{name} after"))
+        write_atomic(d / f"{name}_grad.hex", format_hex(g.codes, g.format.bits, f"d{name}, {g.format.name}"))
+    words = np.concatenate(model.rng.words) if model.rng.words else np.empty(0, np.uint64)
+    write_atomic(d / "r.hex", format_hex(words, model.cfg.sr_bits, "random words in draw order"))
+
+
+def train(data: Dataset, cfg: TrainConfig, progress=None, trace_dir=None) -> tuple[_Model, History]:
+    """SGD with a fixed step size; minibatches from a numpy permutation seeded by cfg.seed.
+    ``trace_dir``: write per-step golden vectors (see _trace_step)."""
     model = MLP(data, cfg) if cfg.model == "mlp" else LinearModel(data, cfg)
     hist = History(asdict(cfg))
     order_rng = np.random.default_rng(cfg.seed)
@@ -255,9 +301,13 @@ def train(data: Dataset, cfg: TrainConfig, progress=None) -> tuple[_Model, Histo
         perm = order_rng.permutation(n) if cfg.batch else np.arange(n)
         shares = []
         for s in range(0, n, bs):
+            before = {k: getattr(model, k) for k in model.param_names}
+            model.rng.words.clear()
             share = model.step(data, perm[s:s + bs])
             shares.append(share)
-            hist.steps.append({"epoch": ep, "stagnant_share": share})
+            hist.steps.append({"epoch": ep, **model.last})
+            if trace_dir is not None:
+                _trace_step(trace_dir, len(hist.steps), model, before)
         seconds = time.perf_counter() - t0
         loss, acc = model.loss_accuracy(data)
         hist.epochs.append({"epoch": ep, "loss": loss, "accuracy": acc,

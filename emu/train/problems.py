@@ -33,3 +33,36 @@ class Quadratic:
 
 
 SEEDS_QUADRATIC = Quadratic(lambdas=(1.0, 0.1), xstar=(0.3, 0.7))
+
+
+@dataclass(frozen=True)
+class Rosenbrock:
+    """f(x, y) = (a - x)^2 + b (y - x^2)^2, minimum 0 at (a, a^2); PL near the minimum."""
+
+    a: float = 1.0
+    b: float = 100.0
+    f_star = 0.0
+
+    def loss(self, v: np.ndarray) -> float:
+        x, y = np.asarray(v, np.float64)
+        return float((self.a - x) ** 2 + self.b * (y - x * x) ** 2)
+
+    def grad(self, v: np.ndarray) -> np.ndarray:
+        x, y = np.asarray(v, np.float64)
+        return np.array([-2 * (self.a - x) - 4 * self.b * x * (y - x * x), 2 * self.b * (y - x * x)])
+
+
+@dataclass(frozen=True)
+class Himmelblau:
+    """f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2, four minima with f* = 0 (e.g. (3, 2))."""
+
+    f_star = 0.0
+
+    def loss(self, v: np.ndarray) -> float:
+        x, y = np.asarray(v, np.float64)
+        return float((x * x + y - 11) ** 2 + (x + y * y - 7) ** 2)
+
+    def grad(self, v: np.ndarray) -> np.ndarray:
+        x, y = np.asarray(v, np.float64)
+        a, b = x * x + y - 11, x + y * y - 7
+        return np.array([4 * x * a + 2 * b, 2 * a + 4 * y * b])

@@ -460,6 +460,29 @@ def _plot_history(doc: dict, path) -> None:
 
 
 @main.command()
+@click.option("--steps", default=2000, show_default=True, help="GD steps for the PL problems.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def experiments(steps: int, as_json: bool) -> None:
+    """The published experiments at small size (Xia et al. 2301.09511 / 2202.12276)."""
+    from emu.train.experiments import run_all
+
+    res = run_all(steps)
+    if as_json:
+        click.echo(json.dumps(res, indent=2))
+        return
+    click.echo(f"{'PL problem, update rounded':42} {'f-f* @200':>10} {'final f-f*':>11} {'stagnant':>9} "
+               f"{'q':>7}")
+    for r in res["gd"]:
+        click.echo(f"{r['experiment']:42} {r['loss_at_200']:>10.3g} {r['final_loss']:>11.3g} "
+                   f"{r['stagnant_share']:>9.0%} {r['mean_shrinkage']:>7.3f}")
+    click.echo(f"\n{'training config':42} {'loss':>10} {'accuracy':>11} {'stagnant':>9} {'q':>7}")
+    for r in res["train"]:
+        acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
+        click.echo(f"{r['experiment']:42} {r['final_loss']:>10.4g} {acc:>11} {r['stagnant_share']:>9.0%} "
+                   f"{r['mean_shrinkage']:>7.3f}")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--steps", default=400, show_default=True, help="Gradient-descent steps.")
 @click.option("--tour", is_flag=True, help="Instead: the same values through FP8 and fixed point.")

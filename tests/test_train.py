@@ -214,3 +214,17 @@ def test_rosenbrock_and_himmelblau_rne_stagnates_sr_moves_on():
         srs = [run_gd(prob, x0, lr, 3000, PrecisionPolicy("s16.8", "update", update="sr"), seed=s).loss[-1]
                for s in (1, 2, 3)]
         assert np.mean(srs) < rne.loss[-1]
+
+
+def test_shipped_experiment_configs_show_the_published_outcome():
+    from emu.train.experiments import configs, run_config
+
+    res = {p.stem: run_config(p) for p in configs()}
+    assert len(res) == 6
+    for fam in ("logistic_s16.8", "softmax_digits_e4m3"):
+        rne, sr, eps = (res[f"{fam}_{m}"] for m in ("rne", "sr", "signed_sr_eps"))
+        assert rne["stagnant_share"] > sr["stagnant_share"] > eps["stagnant_share"]
+        assert min(sr["final_loss"], eps["final_loss"]) < rne["final_loss"]
+    assert res["logistic_s16.8_rne"]["stagnant_share"] == 1.0  # frozen: every weight
+    digits_eps, digits_sr = res["softmax_digits_e4m3_signed_sr_eps"], res["softmax_digits_e4m3_sr"]
+    assert digits_eps["final_loss"] < digits_sr["final_loss"]

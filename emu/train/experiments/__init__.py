@@ -1,0 +1,53 @@
+"""The published experiments at small size (configs in this folder; `emu experiments`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..data import load
+from ..gd import PrecisionPolicy, run_gd
+from ..linear import TrainConfig, train
+from ..problems import SEEDS_QUADRATIC, Himmelblau, Rosenbrock
+
+HERE = Path(__file__).parent
+GD_MODES = [("rne", 0.0), ("sr", 0.0), ("signed_sr_eps", 0.25), ("signed_sr_eps", 0.5)]
+
+
+def configs() -> list[Path]:
+    return sorted(HERE.glob("*.toml"))
+
+
+def run_config(path: Path) -> dict:
+    import tomllib
+
+    cfg = tomllib.loads(path.read_text())["train"]
+    data = load(cfg.pop("data"))
+    _, hist = train(data, TrainConfig(**cfg))
+    last = hist.epochs[-1]
+    return {"experiment": path.stem, "final_loss": last["loss"], "accuracy": last["accuracy"],
+            "stagnant_share": last["stagnant_share"],
+            "mean_shrinkage": float(np.mean([s["shrinkage"] for s in hist.steps[-20:]]))}
+
+
+def gd_problems(steps: int = 2000) -> list[dict]:
+    """2301.09511's PL problems in s16.8, update rounded; mean over 3 LFSR seeds for SR modes."""
+    rows = []
+    for name, prob, x0, lr in (("quadratic", SEEDS_QUADRATIC, (2.0, 2.0), 0.1),
+                               ("rosenbrock", Rosenbrock(), (-0.5, 0.5), 0.001),
+                               ("himmelblau", Himmelblau(), (1.0, 1.0), 0.005)):
+        for mode, eps in GD_MODES:
+            seeds = (1,) if mode == "rne" else (1, 2, 3)
+            runs = [run_gd(prob, x0, lr, steps, PrecisionPolicy("s16.8", "update", update=mode,
+                                                                 eps=eps), seed=s) for s in seeds]
+            rows.append({"experiment": f"{name} s16.8 {mode}" + (f" eps={eps}" if eps else ""),
+                         "loss_at_200": float(np.mean([r.loss[200] for r in runs])),
+                         "final_loss": float(np.mean([r.loss[-1] for r in runs])),
+                         "stagnant_share": float(np.mean([np.mean(r.stagnant[-100:]) for r in runs])),
+                         "mean_shrinkage": float(np.mean([np.mean(r.shrinkage[-100:]) for r in runs]))})
+    return rows
+
+
+def run_all(steps: int = 2000) -> dict:
+    return {"gd": gd_problems(steps), "train": [run_config(p) for p in configs()]}

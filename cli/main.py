@@ -439,7 +439,7 @@ def _read_config(path: str, ctx) -> dict:
     return opts
 
 
-def _plot_history(doc: dict, path) -> None:
+def _pyplot():
     try:
         import matplotlib
 
@@ -447,6 +447,26 @@ def _plot_history(doc: dict, path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise click.UsageError("--plot needs matplotlib: pip install 'emu[plot]'") from None
+    return plt
+
+
+def _plot_curves(data: dict, path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in data["runs"]:
+        label = r["rounding"] + (f" eps={r['eps']}" if r["eps"] else "")
+        ax.semilogy([max(v, 1e-12) for v in r["curve"]], label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("f(x) - f*")
+    ax.set_title(f"GD in {data['format']}: rne stagnates, SR converges")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_history(doc: dict, path) -> None:
+    plt = _pyplot()
     ep = [e["epoch"] for e in doc["epochs"]]
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.semilogy(ep, [e["loss"] for e in doc["epochs"]], marker="o")
@@ -486,7 +506,9 @@ def experiments(steps: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--steps", default=400, show_default=True, help="Gradient-descent steps.")
 @click.option("--tour", is_flag=True, help="Instead: the same values through FP8 and fixed point.")
-def demo(as_json: bool, steps: int, tour: bool) -> None:
+@click.option("--plot", "plot_path", type=click.Path(), default=None,
+              help="Write the loss curves to this PNG (needs emu[plot]).")
+def demo(as_json: bool, steps: int, tour: bool, plot_path) -> None:
     """Gradient descent in s16.8: round-to-nearest stagnates, stochastic rounding converges."""
     if tour:
         from emu.demo import conversion_tour
@@ -504,6 +526,8 @@ def demo(as_json: bool, steps: int, tour: bool) -> None:
     from emu.train.demo import stagnation_demo
 
     data = stagnation_demo(steps)
+    if plot_path:
+        _plot_curves(data, plot_path)
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return

@@ -19,6 +19,6 @@ def stagnation_demo(steps: int = 400, fmt: str = "s16.8", seed: int = 1) -> dict
         runs.append({"rounding": mode, "eps": eps, "final_loss": r.loss[-1],
                      "loss_at_50": r.loss[50], "accuracy": None,
                      "stagnant_share": sum(tail) / len(tail), "x": [float(v) for v in r.x],
-                     "mean_shrinkage": sum(r.shrinkage[-50:]) / 50})
+                     "mean_shrinkage": sum(r.shrinkage[-50:]) / 50, "curve": r.loss})
     return {"problem": "quadratic lambda=(1, 0.1), x*=(0.3, 0.7), t=0.1, x0=(2, 2)",
             "format": fmt, "scheme": "update", "steps": steps, "seed": seed, "runs": runs}

@@ -98,6 +98,18 @@ def _targets(data: Dataset, idx: np.ndarray, link: str) -> np.ndarray:
     return y.reshape(-1, 1).astype(np.float64)
 
 
+def _metrics(p: np.ndarray, t: np.ndarray, y: np.ndarray, link: str) -> dict:
+    """Loss (and accuracy for classifiers) of predictions p against targets t."""
+    if link == "identity":
+        return {"loss": float(0.5 * np.mean((p - t) ** 2)), "accuracy": None}
+    if link == "sigmoid":
+        pc = np.clip(p, 1e-12, 1 - 1e-12)
+        return {"loss": float(-np.mean(t * np.log(pc) + (1 - t) * np.log(1 - pc))),
+                "accuracy": float(np.mean((p[:, 0] > 0.5) == (t[:, 0] > 0.5)))}
+    return {"loss": float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None)))),
+            "accuracy": float(np.mean(p.argmax(axis=1) == y))}
+
+
 class _Recorder:
     """Wraps the LFSR and keeps the words each step drew (for --trace)."""
 
@@ -185,18 +197,13 @@ class _Model:
 
     def loss_accuracy(self, data: Dataset) -> tuple[float, float | None]:
         p = self.forward(self.inputs(data.X))
-        t = _targets(data, np.arange(len(data)), self.link)
-        if self.link == "identity":
-            return float(0.5 * np.mean((p - t) ** 2)), None
-        if self.link == "sigmoid":
-            pc = np.clip(p, 1e-12, 1 - 1e-12)
-            loss = -np.mean(t * np.log(pc) + (1 - t) * np.log(1 - pc))
-            return float(loss), float(np.mean((p[:, 0] > 0.5) == (t[:, 0] > 0.5)))
-        loss = -np.mean(np.log(np.clip(p[np.arange(len(data)), data.y], 1e-12, None)))
-        return float(loss), float(np.mean(p.argmax(axis=1) == data.y))
+        m = _metrics(p, _targets(data, np.arange(len(data)), self.link), data.y, self.link)
+        return m["loss"], m["accuracy"]
 
     def _dz(self, data: Dataset, idx: np.ndarray, p: np.ndarray) -> Registers:
-        dz = (p - _targets(data, idx, self.link)) / len(idx)
+        t = _targets(data, idx, self.link)
+        self.batch_metrics = _metrics(p, t, data.y[idx], self.link)
+        dz = (p - t) / len(idx)
         return quantize(dz, self.gf, self.cfg.grad_rounding,
                         **_kw(self.gf, self.cfg.grad_rounding, self.cfg, self.rng))
 
@@ -305,7 +312,7 @@ def train(data: Dataset, cfg: TrainConfig, progress=None, trace_dir=None) -> tup
             model.rng.words.clear()
             share = model.step(data, perm[s:s + bs])
             shares.append(share)
-            hist.steps.append({"epoch": ep, **model.last})
+            hist.steps.append({"epoch": ep, **model.batch_metrics, **model.last})
             if trace_dir is not None:
                 _trace_step(trace_dir, len(hist.steps), model, before)
         seconds = time.perf_counter() - t0

@@ -104,7 +104,21 @@ def run_suite(size: int = 10_000_000, repeat: int = 7, seed: int = 0) -> list[di
     jobs.append(_job("float64 -> s16.8 rne sat", lambda: ops.quantize(x64, "s16.8").codes, size,
                      repeat, _ceiling(x64, np.int16, repeat), "apytypes", ref, m))
     jobs += _arith_jobs(size, repeat, rng, ml_dtypes, apytypes, c_enc)
+    jobs.append(_training_job(repeat))
     return jobs
+
+
+def _training_job(repeat: int) -> dict:
+    """One epoch of softmax regression on the shipped digits, fully emulated (e4m3 weights, fp32
+    sequential accumulation, sr updates, batch 32); rate in samples/s (as Melem/s)."""
+    from .train.data import digits
+    from .train.linear import TrainConfig, train
+
+    data = digits()
+    cfg = TrainConfig(model="softmax", weights="e4m3", acc="fp32", rounding="sr", lr=0.5, epochs=1,
+                      batch=32)
+    return _job("digits softmax, 1 epoch e4m3/fp32-acc/sr (Msamples/s)", lambda: train(data, cfg),
+                len(data), max(1, repeat // 2), 0.0)
 
 
 def _arith_jobs(size, repeat, rng, ml_dtypes, apytypes, ceiling):

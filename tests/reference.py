@@ -346,13 +346,22 @@ def exact_binary(op: str, fa, ca: int, fb, cb: int, mode: str):
             return (-math.inf if sa != sb else math.inf), False
         r = va * vb
         return r, r == 0 and sa != sb
-    if isinstance(va, float) or isinstance(vb, float):  # add / sub with an infinity
+    return add_values(va, sa, vb, sb_eff, mode)
+
+
+def add_values(va, sa: bool, vb, sb: bool, mode: str):
+    """Exact a + b of reference values (Fraction with sign flags for zeros, or float nan/inf):
+    Part B specials, IEEE 754 6.3 zero signs. Returns (value, neg_zero)."""
+    for v in (va, vb):
+        if isinstance(v, float) and math.isnan(v):
+            return v, False
+    if isinstance(va, float) or isinstance(vb, float):  # an infinity
         if isinstance(va, float) and isinstance(vb, float) and (va > 0) != (vb > 0):
             return _nan(False), False
         return (va if isinstance(va, float) else vb), False
     r = va + vb
     if r == 0:
-        if va == 0 and vb == 0 and sa == sb_eff:
+        if va == 0 and vb == 0 and sa == sb:
             return r, sa
         return r, mode == "rdn"
     return r, False

@@ -10,22 +10,7 @@ import reference as ref
 import emu
 from emu.kernels import accumulate as kacc
 
-
-def ref_add(v1, nz1, v2, nz2, mode):
-    """Exact a + b on reference values (Fraction, or float nan/inf with sign), IEEE zero signs."""
-    for v in (v1, v2):
-        if isinstance(v, float) and math.isnan(v):
-            return v, False
-    if isinstance(v1, float) or isinstance(v2, float):
-        if isinstance(v1, float) and isinstance(v2, float) and (v1 > 0) != (v2 > 0):
-            return ref._nan(False), False
-        return (v1 if isinstance(v1, float) else v2), False
-    r = v1 + v2
-    if r == 0:
-        if v1 == 0 and v2 == 0 and nz1 == nz2:
-            return r, nz1
-        return r, mode == "rdn"
-    return r, False
+ref_add = ref.add_values  # exact a + b with Part B specials and IEEE zero signs
 
 
 def value_of(fmt, code):

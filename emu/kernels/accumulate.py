@@ -18,8 +18,8 @@ invalid NaN (sign 0); the add rules are those of emu.kernels.arith.
 import numpy as np
 from numba import njit
 
-from .arith import _emit_special, _zero_sign, add_exact
-from .convert import CLS_FINITE, CLS_INF, CLS_NAN, split_code
+from .arith import _zero_sign, add_exact
+from .convert import CLS_FINITE, CLS_INF, CLS_NAN, emit_special, split_code
 from .core import RDN, RTZ, U0, U1, round_pack
 
 ORDER_SEQ, ORDER_PAIRWISE, ORDER_EXACT, ORDER_TRUNC = range(4)
@@ -50,13 +50,13 @@ def _add_round(c1, n1, s1, e1, c2, n2, s2, e2, fmt, mode, ovf, rbits, rword, com
     """fl(x1 + x2) into fmt for exact operands given as (cls, neg, sig, exp); returns the code
     and ok (False: the target cannot hold the result)."""
     if c1 == CLS_NAN:
-        return _emit_special(CLS_NAN, n1, fmt, ovf)
+        return emit_special(CLS_NAN, n1, fmt, ovf)
     if c2 == CLS_NAN:
-        return _emit_special(CLS_NAN, n2, fmt, ovf)
+        return emit_special(CLS_NAN, n2, fmt, ovf)
     if c1 == CLS_INF or c2 == CLS_INF:
         if c1 == CLS_INF and c2 == CLS_INF and n1 != n2:
-            return _emit_special(CLS_NAN, False, fmt, ovf)
-        return _emit_special(CLS_INF, n1 if c1 == CLS_INF else n2, fmt, ovf)
+            return emit_special(CLS_NAN, False, fmt, ovf)
+        return emit_special(CLS_INF, n1 if c1 == CLS_INF else n2, fmt, ovf)
     neg, sig, exp, jammed = add_exact(n1, s1, e1, n2, s2, e2)
     if sig == U0:
         neg = _zero_sign(n1, s1 == U0, n2, s2 == U0, mode)
@@ -187,7 +187,7 @@ def _exact_small(pc, pn, ps, pe, acc, amode, aovf):
     product LSB (the caller checks the span); otherwise the Python face sums with big ints."""
     cls, neg = _specials(pc, pn)
     if cls != CLS_FINITE:
-        return _emit_special(cls, neg, acc, aovf)
+        return emit_special(cls, neg, acc, aovf)
     lo = np.int64(1 << 62)
     for k in range(pc.size):
         if ps[k] != U0 and pe[k] < lo:
@@ -233,7 +233,7 @@ def _truncating(pc, pn, ps, pe, acc, aovf, align_bits, group):
                 cls, neg = CLS_NAN, False
             elif c1 == CLS_INF and cls != CLS_NAN:
                 cls, neg = CLS_INF, n1
-            code, ok1 = _emit_special(cls, neg, acc, aovf)
+            code, ok1 = emit_special(cls, neg, acc, aovf)
             ok = ok and ok1
             continue
         # largest leading-bit exponent among the nonzero terms (acc included)

@@ -11,18 +11,8 @@ of opposite signs is +0, or -0 under rdn (IEEE 754 6.3); fixed targets simply ge
 import numpy as np
 from numba import njit
 
-from .convert import CLS_FINITE, CLS_INF, CLS_NAN, split_code
-from .core import (
-    KIND_FIXED,
-    KIND_FLOAT,
-    OVF_WRAP,
-    RDN,
-    U0,
-    U1,
-    inf_or_overflow_code,
-    nan_code,
-    round_pack,
-)
+from .convert import CLS_FINITE, CLS_INF, CLS_NAN, convert_one, emit_special, split_code
+from .core import KIND_FIXED, OVF_WRAP, RDN, U0, U1, round_pack
 
 OP_ADD, OP_SUB, OP_MUL, OP_FMA, OP_MIN, OP_MAX = range(6)
 CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE = range(6)
@@ -100,18 +90,6 @@ def _special_add(ca, na, cb, nb, nb_eff):
 
 
 @njit(cache=True, inline="always")
-def _emit_special(cls, neg, dst, overflow):
-    """Code for a NaN or Inf result; ok=False when the target cannot hold it."""
-    if cls == CLS_NAN:
-        if dst[0] == KIND_FLOAT and dst[7] >= 0:
-            return nan_code(dst, neg), True
-        return U0, False
-    if dst[0] == KIND_FIXED and overflow == OVF_WRAP:
-        return U0, False
-    return inf_or_overflow_code(dst, neg, overflow), True
-
-
-@njit(cache=True, inline="always")
 def wrap_unsafe(jammed, exp, dst, overflow):
     """A jammed sum is exact enough for rounding, but a wrapping fixed target keeps low bits of
     the integer: refuse when the jam reached bits at or just below the target's LSB."""
@@ -136,18 +114,18 @@ def binary_one(op, ca, fa, cb, fb, dst, mode, overflow, rbits, rword, eoff, dire
     if op == OP_MUL:
         neg = na != nb
         if cla == CLS_NAN:
-            return _emit_special(CLS_NAN, na, dst, overflow)
+            return emit_special(CLS_NAN, na, dst, overflow)
         if clb == CLS_NAN:
-            return _emit_special(CLS_NAN, nb0, dst, overflow)
+            return emit_special(CLS_NAN, nb0, dst, overflow)
         if cla == CLS_INF or clb == CLS_INF:
             if (cla == CLS_FINITE and sa == U0) or (clb == CLS_FINITE and sb == U0):
-                return _emit_special(CLS_NAN, False, dst, overflow)  # 0 x Inf: invalid
-            return _emit_special(CLS_INF, neg, dst, overflow)
+                return emit_special(CLS_NAN, False, dst, overflow)  # 0 x Inf: invalid
+            return emit_special(CLS_INF, neg, dst, overflow)
         return round_pack(neg, sa * sb, ea + eb, 0, dst, mode, overflow, rbits, rword, eoff,
                           direction, compare), True
     if cla != CLS_FINITE or clb != CLS_FINITE:
         cls, neg = _special_add(cla, na, clb, nb0, nb)
-        return _emit_special(cls, neg, dst, overflow)
+        return emit_special(cls, neg, dst, overflow)
     neg, sig, exp, jammed = add_exact(na, sa, ea, nb, sb, eb)
     if wrap_unsafe(jammed, exp, dst, overflow):
         return U0, False
@@ -164,20 +142,20 @@ def fma_one(ca, fa, cb, fb, cc, fc, dst, mode, overflow, rbits, rword, eoff, dir
     clb, nb, sb, eb = split_code(cb, fb)
     clc, nc, sc, ec = split_code(cc, fc)
     if cla == CLS_NAN:
-        return _emit_special(CLS_NAN, na, dst, overflow)
+        return emit_special(CLS_NAN, na, dst, overflow)
     if clb == CLS_NAN:
-        return _emit_special(CLS_NAN, nb, dst, overflow)
+        return emit_special(CLS_NAN, nb, dst, overflow)
     if clc == CLS_NAN:
-        return _emit_special(CLS_NAN, nc, dst, overflow)
+        return emit_special(CLS_NAN, nc, dst, overflow)
     np_ = na != nb
     if cla == CLS_INF or clb == CLS_INF:
         if (cla == CLS_FINITE and sa == U0) or (clb == CLS_FINITE and sb == U0):
-            return _emit_special(CLS_NAN, False, dst, overflow)
+            return emit_special(CLS_NAN, False, dst, overflow)
         if clc == CLS_INF and nc != np_:
-            return _emit_special(CLS_NAN, False, dst, overflow)
-        return _emit_special(CLS_INF, np_, dst, overflow)
+            return emit_special(CLS_NAN, False, dst, overflow)
+        return emit_special(CLS_INF, np_, dst, overflow)
     if clc == CLS_INF:
-        return _emit_special(CLS_INF, nc, dst, overflow)
+        return emit_special(CLS_INF, nc, dst, overflow)
     neg, sig, exp, jammed = add_exact(np_, sa * sb, ea + eb, nc, sc, ec)
     if wrap_unsafe(jammed, exp, dst, overflow):
         return U0, False
@@ -221,7 +199,7 @@ def binary_codes(op, a, fa, b, fb, out, dst, mode, overflow, rbits, rwords, eoff
             c = compare_values(a[i], fa, b[i], fb)
             if c == 2:  # NaN propagates (IEEE 754-2019 minimum/maximum)
                 cla, na, _, _ = split_code(a[i], fa)
-                code, ok = _emit_special(CLS_NAN, na if cla == CLS_NAN else
+                code, ok = emit_special(CLS_NAN, na if cla == CLS_NAN else
                                          split_code(b[i], fb)[1], dst, overflow)
             else:
                 pick_a = (c <= 0) if op == OP_MIN else (c >= 0)
@@ -230,7 +208,8 @@ def binary_codes(op, a, fa, b, fb, out, dst, mode, overflow, rbits, rwords, eoff
                     pick_a = na if op == OP_MIN else not na
                 src = a[i] if pick_a else b[i]
                 sf = fa if pick_a else fb
-                code, ok = _convert1(src, sf, dst, mode, overflow, rbits, rword, eoff, d, compare)
+                code, ok = convert_one(src, sf, dst, mode, overflow, rbits, rword, eoff, d,
+                                       compare)
         else:
             code, ok = binary_one(op, a[i], fa, b[i], fb, dst, mode, overflow, rbits, rword,
                                   eoff, d, compare)
@@ -238,15 +217,6 @@ def binary_codes(op, a, fa, b, fb, out, dst, mode, overflow, rbits, rwords, eoff
             bad = i
         out[i] = code
     return bad
-
-
-@njit(cache=True, inline="always")
-def _convert1(code, src, dst, mode, overflow, rbits, rword, eoff, d, compare):
-    cls, neg, sig, exp = split_code(code, src)
-    if cls != CLS_FINITE:
-        return _emit_special(cls, neg, dst, overflow)
-    return round_pack(neg, sig, exp, 0, dst, mode, overflow, rbits, rword, eoff, d,
-                      compare), True
 
 
 @njit(cache=True)

@@ -67,6 +67,19 @@ def split_code(code, fmt):
     return cls, neg, m | (U1 << np.uint64(man)), e - fmt[4] - man
 
 
+@njit(cache=True, inline="always")
+def emit_special(cls, neg, dst, overflow):
+    """Code for a NaN or Inf result (Part B: canonical NaN; Inf, NaN or +-max by the overflow
+    policy); ok=False when the target cannot hold it (NaN without a NaN code, Inf under wrap)."""
+    if cls == CLS_NAN:
+        if dst[0] == KIND_FLOAT and dst[7] >= 0:
+            return nan_code(dst, neg), True
+        return U0, False
+    if dst[0] == KIND_FIXED and overflow == OVF_WRAP:
+        return U0, False
+    return inf_or_overflow_code(dst, neg, overflow), True
+
+
 @njit(cache=True)
 def convert_one(code, src, dst, mode, overflow, rbits, rword, eoff, direction, compare):
     """Convert one code; returns (code, ok). ok is False for a value the target cannot hold
@@ -75,13 +88,7 @@ def convert_one(code, src, dst, mode, overflow, rbits, rword, eoff, direction, c
     if cls == CLS_FINITE:
         return round_pack(neg, sig, exp, 0, dst, mode, overflow, rbits, rword, eoff,
                           direction, compare), True
-    if cls == CLS_NAN:
-        if dst[0] == KIND_FLOAT and dst[7] >= 0:
-            return nan_code(dst, neg), True
-        return U0, False
-    if dst[0] == KIND_FIXED and overflow == OVF_WRAP:
-        return U0, False
-    return inf_or_overflow_code(dst, neg, overflow), True
+    return emit_special(cls, neg, dst, overflow)
 
 
 @njit(cache=True)

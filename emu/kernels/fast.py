@@ -112,19 +112,24 @@ def lut_direct(src_codes, out, table, bad_table):
     return bad != 0
 
 
+@njit(cache=True, inline="always")
+def _hi16_index(code, lb, low_mask):
+    """Table index of a wide code: its top 16 bits, then one sticky bit (low bits nonzero)."""
+    u = np.uint64(code)
+    return np.intp(((u >> lb) << np.uint64(1)) | np.uint64((u & low_mask) != 0))
+
+
 @njit(cache=True)
 def lut_hi16(src_codes, out, table, bad_table, low_bits):
     """out[i] = table[top16 << 1 | (low bits != 0)]; returns True if any bad entry was hit."""
     lb = np.uint64(low_bits)
     low_mask = (np.uint64(1) << lb) - np.uint64(1)
     for i in range(src_codes.size):
-        u = np.uint64(src_codes[i])
-        out[i] = table[((u >> lb) << np.uint64(1)) | np.uint64((u & low_mask) != 0)]
+        out[i] = table[_hi16_index(src_codes[i], lb, low_mask)]
     bad = np.uint8(0)
     if bad_table.size > 0:
         for i in range(src_codes.size):
-            u = np.uint64(src_codes[i])
-            bad |= bad_table[((u >> lb) << np.uint64(1)) | np.uint64((u & low_mask) != 0)]
+            bad |= bad_table[_hi16_index(src_codes[i], lb, low_mask)]
     return bad != 0
 
 
@@ -244,7 +249,7 @@ def sr_hi16(src_codes, out, lo_t, hi_t, shift_t, sighi_t, low_bits, rwords, rbit
         u = np.uint64(src_codes[i])
         hi16 = np.intp(u >> lb)
         low = u & low_mask
-        e = hi16 * 2 + np.intp(low != 0)
+        e = _hi16_index(u, lb, low_mask)
         sig = sighi_t[hi16] | low
         sh = shift_t[hi16]
         if sh <= 0:

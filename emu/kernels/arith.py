@@ -11,7 +11,15 @@ of opposite signs is +0, or -0 under rdn (IEEE 754 6.3); fixed targets simply ge
 import numpy as np
 from numba import njit
 
-from .convert import CLS_FINITE, CLS_INF, CLS_NAN, convert_one, emit_special, split_code
+from .convert import (
+    CLS_FINITE,
+    CLS_INF,
+    CLS_NAN,
+    convert_one,
+    element_sr,
+    emit_special,
+    split_code,
+)
 from .core import KIND_FIXED, OVF_WRAP, RDN, U0, U1, round_pack
 
 OP_ADD, OP_SUB, OP_MUL, OP_FMA, OP_MIN, OP_MAX = range(6)
@@ -190,11 +198,8 @@ def compare_values(ca, fa, cb, fb):
 def binary_codes(op, a, fa, b, fb, out, dst, mode, overflow, rbits, rwords, eoff, dirs, compare):
     """Elementwise op over equal-length code arrays; returns the first bad index or -1."""
     bad = -1
-    has_r = rwords.size > 0
-    has_d = dirs.size > 0
     for i in range(a.size):
-        rword = np.int64(rwords[i]) if has_r else np.int64(0)
-        d = np.int64(dirs[i]) if has_d else np.int64(0)
+        rword, d = element_sr(rwords, dirs, i)
         if op == OP_MIN or op == OP_MAX:
             c = compare_values(a[i], fa, b[i], fb)
             if c == 2:  # NaN propagates (IEEE 754-2019 minimum/maximum)
@@ -222,11 +227,8 @@ def binary_codes(op, a, fa, b, fb, out, dst, mode, overflow, rbits, rwords, eoff
 @njit(cache=True)
 def fma_codes(a, fa, b, fb, c, fc, out, dst, mode, overflow, rbits, rwords, eoff, dirs, compare):
     bad = -1
-    has_r = rwords.size > 0
-    has_d = dirs.size > 0
     for i in range(a.size):
-        rword = np.int64(rwords[i]) if has_r else np.int64(0)
-        d = np.int64(dirs[i]) if has_d else np.int64(0)
+        rword, d = element_sr(rwords, dirs, i)
         code, ok = fma_one(a[i], fa, b[i], fb, c[i], fc, dst, mode, overflow, rbits, rword, eoff,
                            d, compare)
         if not ok and bad < 0:

@@ -91,6 +91,14 @@ def convert_one(code, src, dst, mode, overflow, rbits, rword, eoff, direction, c
     return emit_special(cls, neg, dst, overflow)
 
 
+@njit(cache=True, inline="always")
+def element_sr(rwords, dirs, i):
+    """Random word and signed-SR direction of element i (0 where the arrays are empty)."""
+    r = np.int64(rwords[i]) if rwords.size > 0 else np.int64(0)
+    d = np.int64(dirs[i]) if dirs.size > 0 else np.int64(0)
+    return r, d
+
+
 @njit(cache=True)
 def convert_codes(src_codes, src, out, dst, mode, overflow, rbits, rwords, eoff, dirs, compare,
                   bad_out):
@@ -98,11 +106,8 @@ def convert_codes(src_codes, src, out, dst, mode, overflow, rbits, rwords, eoff,
     per element. Returns the first index the target cannot hold, or -1; ``bad_out`` (empty, or
     one uint8 per element) gets 1 at every such index."""
     bad = -1
-    has_r = rwords.size > 0
-    has_d = dirs.size > 0
     for i in range(src_codes.size):
-        rword = np.int64(rwords[i]) if has_r else np.int64(0)
-        d = np.int64(dirs[i]) if has_d else np.int64(0)
+        rword, d = element_sr(rwords, dirs, i)
         code, ok = convert_one(src_codes[i], src, dst, mode, overflow, rbits, rword, eoff, d,
                                compare)
         if not ok:

@@ -39,6 +39,7 @@ _EMPTY_U64 = np.empty(0, np.uint64)
 _EMPTY_I8 = np.empty(0, np.int8)
 _TABLES: dict = {}
 TABLE_BITS = 16
+MIN_TABLE_SIZE = 4096  # below this many elements the core beats building a 2**17-entry table
 
 
 def _out_dtype(dst) -> np.dtype:
@@ -266,8 +267,8 @@ def sr_hi16(src_codes, out, lo_t, hi_t, shift_t, sighi_t, low_bits, rwords, rbit
 def convert(src_codes, src, out, dst, mode, overflow, host=None) -> bool:
     """Try a fast path for ``convert_codes`` (deterministic modes). Returns True when ``out`` was
     filled and every element was representable; False means: run the core."""
-    if src_codes.size == 0 or mode > RTO:
-        return False
+    if src_codes.size < MIN_TABLE_SIZE or mode > RTO:
+        return False  # few elements: the core is faster than building a table
     if src[1] <= TABLE_BITS:
         table, bad = direct_table(src, dst, mode, overflow)
         return not lut_direct(src_codes, out, table, bad)
@@ -286,7 +287,7 @@ def convert(src_codes, src, out, dst, mode, overflow, host=None) -> bool:
 
 def convert_sr(src_codes, src, out, dst, overflow, rbits, rwords, compare) -> bool:
     """Try the sr_hi16 path for plain ``sr``; False means: run the core."""
-    if src_codes.size == 0 or not sr_fast_ok(src, dst, rbits):
+    if src_codes.size < MIN_TABLE_SIZE or not sr_fast_ok(src, dst, rbits):
         return False
     lo, hi, shift, sig_hi, bad = sr_tables(src, dst, overflow)
     if bad.size:

@@ -43,7 +43,9 @@ def add_exact(na, sa, ea, nb, sb, eb):
     Returns (neg, sig, exp, jammed). When the aligned sum fits 63 bits it is exact (jammed 0);
     otherwise the larger operand's leading bit goes to bit TOP and the smaller one is
     shifted right with its lost bits jammed into a sticky LSB: the result keeps >= 38 bits below
-    the larger operand's 24th bit, more than round_pack's SR contract asks (r <= 32)."""
+    the larger operand's 24th bit, more than round_pack's SR contract asks (r <= 32). (Targets
+    with more than 27 significand bits, e2m27..e2m29, get fewer guard bits: their SR threshold
+    can be inexact for r near 32 in that rare jammed case.)"""
     if sa == U0:
         return nb, sb, eb, 0
     if sb == U0:

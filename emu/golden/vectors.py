@@ -31,7 +31,7 @@ from ..formats import format as parse_format
 from ..lfsr import LFSR
 from ..linalg import mac_accumulator
 from ..ops import convert
-from ..registers import Registers
+from ..registers import Registers, code_dtype
 from ..rounding import is_stochastic
 from .hexio import format_hex, hex_width, write_atomic
 
@@ -270,7 +270,6 @@ def _lfsr_set(spec: dict) -> VectorSet:
     d = bank.shifts or bank.width
     if d > 64:
         raise ValueError("golden LFSR sets support up to 64 shifts per draw")
-    cfg = bank.config_dict()
     lanes = [LFSR(bank.width, bank.poly, bank.config, d, seeds=[s], reverse=bank.reverse,
                   invert=bank.invert) for s in bank.states]
     states = np.empty(n, np.uint64)
@@ -279,7 +278,6 @@ def _lfsr_set(spec: dict) -> VectorSet:
         lane = lanes[j % len(lanes)]
         states[j] = lane.states[0]
         words[j] = lane.draw(1)[0]
-    assert cfg["states"] == [f"{s:#x}" for s in bank.states]
     return VectorSet(spec, [Port("state", "out", bank.width, states), Port("word", "out", d, words)])
 
 
@@ -324,7 +322,7 @@ def _csv_text(vs: VectorSet) -> str:
             header.append(f"{p.name}_value")
     w.writerow(header)
     decoded = {p.name: Registers(p.values.astype(np.uint64).astype(
-        _dtype(p.fmt.bits)), p.fmt).to_float() for p in vs.ports if p.fmt is not None}
+        code_dtype(p.fmt.bits)), p.fmt).to_float() for p in vs.ports if p.fmt is not None}
     for i in range(vs.count):
         row = [i]
         for p in vs.ports:
@@ -333,16 +331,6 @@ def _csv_text(vs: VectorSet) -> str:
                 row.append(repr(float(decoded[p.name][i])))
         w.writerow(row)
     return buf.getvalue()
-
-
-def _dtype(bits):
-    from ..registers import code_dtype
-
-    return code_dtype(bits)
-
-
-def packed_line_fields(vs: VectorSet) -> list[str]:
-    return [p.name for p in vs.ports]
 
 
 def write_set(vs: VectorSet, directory: Path | str, command: str, layout: str = "ports") -> Path:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..arith import mul, sub
+from ..formats import FixedFormat
 from ..formats import format as parse_format
 from ..lfsr import LFSR
 from ..ops import quantize
@@ -47,14 +48,12 @@ class GDResult:
     shrinkage: list[float] = field(default_factory=list)  # q_k = <g_hat, g> / |g|^2 (Yun 2025)
 
 
-def _kw(fmt, mode, eps, rng, r, direction=None):
-    kw = {}
-    if fmt.__class__.__name__ == "FixedFormat":
-        kw["overflow"] = "sat"
-    else:
-        kw["saturate"] = True
+def rounding_kwargs(fmt, mode: str, eps: float, rng, sr_bits: int, direction=None) -> dict:
+    """Keyword arguments for quantize/arith in the training engine: saturate (floats) or sat
+    (fixed), and for stochastic modes the random source, r, eps and the direction."""
+    kw = {"overflow": "sat"} if isinstance(fmt, FixedFormat) else {"saturate": True}
     if mode_code(mode) >= 10:
-        kw.update(rng=rng, sr_bits=r)
+        kw.update(rng=rng, sr_bits=sr_bits)
         if mode in ("sr_eps", "signed_sr_eps"):
             kw["eps"] = eps
         if mode == "signed_sr_eps":
@@ -72,24 +71,24 @@ def run_gd(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, seed: in
     fmt = parse_format(policy.fmt)
     rng = LFSR(seed=seed, lanes=lanes)
     r = policy.sr_bits
-    x = quantize(np.asarray(x0, np.float64), fmt, "rne", **_kw(fmt, "rne", 0, None, r))
+    x = quantize(np.asarray(x0, np.float64), fmt, "rne", **rounding_kwargs(fmt, "rne", 0, None, r))
     res = GDResult(x=x.to_float())
     res.loss.append(problem.loss(x.to_float()) - problem.f_star)
-    t_reg = quantize(np.full(x.shape, lr), fmt, "rne", **_kw(fmt, "rne", 0, None, r))
+    t_reg = quantize(np.full(x.shape, lr), fmt, "rne", **rounding_kwargs(fmt, "rne", 0, None, r))
     for _ in range(steps):
         xv = x.to_float()
         g = problem.grad(xv)
         d = -np.sign(g).astype(np.int8)
         if policy.scheme == "update":
             new = quantize(xv - lr * g, fmt, policy.update,
-                           **_kw(fmt, policy.update, policy.eps, rng, r, d))
+                           **rounding_kwargs(fmt, policy.update, policy.eps, rng, r, d))
             g_hat = (xv - new.to_float()) / lr
         else:
-            g_reg = quantize(g, fmt, policy.grad, **_kw(fmt, policy.grad, policy.eps, rng, r))
+            g_reg = quantize(g, fmt, policy.grad, **rounding_kwargs(fmt, policy.grad, policy.eps, rng, r))
             s_reg = mul(t_reg, g_reg, out=fmt, rounding=policy.step,
-                        **_kw(fmt, policy.step, policy.eps, rng, r))
+                        **rounding_kwargs(fmt, policy.step, policy.eps, rng, r))
             new = sub(x, s_reg, out=fmt, rounding=policy.update,
-                      **_kw(fmt, policy.update, policy.eps, rng, r, d))
+                      **rounding_kwargs(fmt, policy.update, policy.eps, rng, r, d))
             g_hat = (xv - new.to_float()) / lr
         res.stagnant.append(float(np.mean(new.codes == x.codes)))
         gg = float(g @ g)

@@ -27,6 +27,7 @@ from ..ops import quantize
 from ..registers import Registers
 from ..rounding import mode_code
 from .data import Dataset
+from .gd import rounding_kwargs
 
 MODELS = {"least_squares": "identity", "logistic": "sigmoid", "softmax": "softmax", "mlp": "softmax"}
 
@@ -69,14 +70,7 @@ class History:
 
 
 def _kw(fmt, mode, cfg, rng, direction=None) -> dict:
-    kw = {"overflow": "sat"} if isinstance(fmt, FixedFormat) else {"saturate": True}
-    if mode_code(mode) >= 10:
-        kw.update(rng=rng, sr_bits=cfg.sr_bits)
-        if mode in ("sr_eps", "signed_sr_eps"):
-            kw["eps"] = cfg.eps
-        if mode == "signed_sr_eps":
-            kw["direction"] = direction
-    return kw
+    return rounding_kwargs(fmt, mode, cfg.eps, rng, cfg.sr_bits, direction)
 
 
 def _link(z: np.ndarray, link: str) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -64,6 +65,19 @@ def _load_values(path: str) -> np.ndarray:
     return arr.reshape(-1)
 
 
+def _threaded(cmd):
+    """Add ``--threads N`` (default: every core) and run the command inside
+    ``emu.context(threads=N)``; results never depend on N (see emu.parallel)."""
+
+    @functools.wraps(cmd)
+    def run(*args, threads, **kwargs):
+        with emu.context(threads=threads):
+            return cmd(*args, **kwargs)
+
+    return click.option("--threads", type=click.IntRange(min=1), default=None,
+                        help="Kernel threads [default: every core]; results never depend on it.")(run)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(emu.__version__, prog_name="emu")
 def main() -> None:
@@ -106,6 +120,7 @@ def formats(as_json: bool) -> None:
               help="signed_sr_eps: favoured direction -1, 0 or +1 (all values).")
 @click.option("--form", type=click.Choice(["carry", "compare"]), default="carry", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_threaded
 def quantize(values, fmt_name, rounding, saturate, overflow, input_path, sr_bits, seed, eps, direction,
              form, as_json) -> None:
     """Quantize VALUES to a format: code, bit fields, decoded value, rounding error.
@@ -227,6 +242,7 @@ def lfsr(width, poly, config, shifts, seed, lanes, reverse, invert, count, as_js
 @click.option("--acc-overflow", type=click.Choice(["wrap", "sat"]), default="wrap", show_default=True)
 @click.option("--out-format", default=None, help="mac: requantized output format [default: --format].")
 @click.option("--layout", type=click.Choice(["ports", "packed"]), default="ports", show_default=True)
+@_threaded
 def golden(op, out_dir, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed, sr_bits,
            lfsr_seed, lfsr_width, lfsr_shifts, lfsr_lanes, k_len, acc, acc_overflow, out_format,
            layout) -> None:
@@ -311,6 +327,7 @@ def check_cmd(set_dir, dumps, first, as_json) -> None:
 @click.option("--repeat", default=7, show_default=True, help="Timed runs per job (median).")
 @click.option("--quick", is_flag=True, help="Small smoke run (sizes 100k, 3 repeats).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_threaded
 def bench(size, repeat, quick, as_json) -> None:
     """Throughput of the kernels beside the reference libraries and a memory-copy ceiling."""
     from emu.bench import run_suite
@@ -364,6 +381,7 @@ def bench(size, repeat, quick, as_json) -> None:
               help="A TOML file of these options (command-line options win).")
 @click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
 @click.pass_context
+@_threaded
 def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, grad_rounding,
           step_rounding, eps, scheme, lr, epochs, batch, seed, sr_bits, out_dir, plot, trace_dir,
           config_path, as_json) -> None:
@@ -482,6 +500,7 @@ def _plot_history(doc: dict, path) -> None:
 @main.command()
 @click.option("--steps", default=2000, show_default=True, help="GD steps for the PL problems.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_threaded
 def experiments(steps: int, as_json: bool) -> None:
     """The published experiments at small size (Xia et al. 2301.09511 / 2202.12276)."""
     from emu.train.experiments import run_all
@@ -508,6 +527,7 @@ def experiments(steps: int, as_json: bool) -> None:
 @click.option("--tour", is_flag=True, help="Instead: the same values through FP8 and fixed point.")
 @click.option("--plot", "plot_path", type=click.Path(), default=None,
               help="Write the loss curves to this PNG (needs emu[plot]).")
+@_threaded
 def demo(as_json: bool, steps: int, tour: bool, plot_path) -> None:
     """Gradient descent in s16.8: round-to-nearest stagnates, stochastic rounding converges."""
     if tour:

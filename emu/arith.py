@@ -17,6 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from . import parallel
 from .formats import FixedFormat, FloatFormat, Format
 from .formats import format as parse_format
 from .kernels import arith as k
@@ -31,7 +32,8 @@ MAX_EXACT_FIXED_WIDTH = 62  # exact fixed-point intermediates are kept in 64-bit
 
 @dataclass(frozen=True)
 class Context:
-    """Defaults for arithmetic: rounding mode, float saturation, fixed overflow, SR options."""
+    """Defaults for arithmetic: rounding mode, float saturation, fixed overflow, SR options, and
+    the thread count of every kernel (quantize, convert and matmul included)."""
 
     rounding: str = "rne"
     saturate: bool | None = None
@@ -40,6 +42,7 @@ class Context:
     sr_bits: int | None = None
     eps: float | None = None
     form: str = "carry"
+    threads: int | None = None  # None: every core (see emu.parallel)
 
 
 _CONTEXT: contextvars.ContextVar[Context] = contextvars.ContextVar(
@@ -173,27 +176,35 @@ def _pair_table(op, fa, fb, dst, mode, ovf):
 
 
 def _binary(op: str, a: Registers, b: Registers, out, rounding, saturate, overflow, rng, sr_bits,
-            eps, direction, form) -> Registers:
+            eps, direction, form, threads=None) -> Registers:
     _check_operands(op, a, b)
     dst = _out_format(op, out, (a, b))
     mode, ovf, rng, sr_bits, eps, form = _settings(dst, rounding, saturate, overflow, rng, sr_bits,
                                                    eps, form)
     ca, cb = np.broadcast_arrays(a.codes, b.codes)
     shape = ca.shape
-    fa_, fb_ = ca.reshape(-1), cb.reshape(-1)
+    fa_, fb_ = (np.ascontiguousarray(x).reshape(-1) for x in (ca, cb))
     res = np.empty(fa_.size, code_dtype(dst.bits))
-    sr = _stochastic(mode, shape, rng, sr_bits, eps, direction, form)
+    sr = _stochastic(mode, shape, rng, sr_bits, eps, direction, form, threads)
+    table = None
     if sr is None and mode <= RTO and a.format.bits <= 8 and b.format.bits <= 8 and fa_.size > 4096:
         table = _pair_table(op, a.format, b.format, dst, mode, ovf)
-        if table is not None:
-            fast.lut_pairs(np.ascontiguousarray(fa_), np.ascontiguousarray(fb_), res, table,
-                           b.format.bits)
-            return Registers(res.reshape(shape), dst)
     rbits, rwords, eoff, dirs, compare = sr if sr else (1, _EMPTY_U64, 0, _EMPTY_I8, False)
-    wide = np.empty(fa_.size, np.uint64)  # uint64 everywhere: one compiled kernel, not 64
-    bad = k.binary_codes(_OPS[op], _u64(fa_), a.format.descriptor, _u64(fb_), b.format.descriptor,
-                         wide, dst.descriptor, mode, ovf, rbits, rwords, eoff, dirs, compare)
-    res[:] = wide
+
+    def block(s: int, e: int) -> int:  # elementwise: any split gives the same codes
+        if table is not None:
+            fast.lut_pairs(fa_[s:e], fb_[s:e], res[s:e], table, b.format.bits)
+            return -1
+        wide = np.empty(e - s, np.uint64)  # uint64 everywhere: one compiled kernel, not 64
+        bad = k.binary_codes(_OPS[op], _u64(fa_[s:e]), a.format.descriptor, _u64(fb_[s:e]),
+                             b.format.descriptor, wide, dst.descriptor, mode, ovf, rbits,
+                             rwords[s:e] if rwords.size else rwords, eoff,
+                             dirs[s:e] if dirs.size else dirs, compare)
+        res[s:e] = wide
+        return bad
+
+    ranges = parallel.blocks(fa_.size, parallel.resolve(threads))
+    bad = parallel.first_bad(parallel.run(block, ranges), ranges)
     if bad >= 0:
         raise ValueError(f"{op}: result element {bad} is not representable in {dst.name} "
                          "(NaN without a NaN code, Inf under wrap, or an exact sum too wide to "
@@ -206,62 +217,73 @@ def _doc(fn):
 
     ``out``: output format (default: see module doc). ``rounding``: any mode name; stochastic
     modes take ``rng``, ``sr_bits``, ``eps``, ``direction``, ``form`` as in ``emu.quantize``
-    (one draw per output element). ``saturate`` (float out) / ``overflow`` (fixed out)."""
+    (one draw per output element). ``saturate`` (float out) / ``overflow`` (fixed out).
+    ``threads``: see emu.parallel (results never depend on it)."""
     return fn
 
 
 @_doc
 def add(a, b, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
-        eps=None, direction=None, form=None) -> Registers:
+        eps=None, direction=None, form=None, threads=None) -> Registers:
     """a + b, rounded once."""
     return _binary("add", a, b, out, rounding, saturate, overflow, rng, sr_bits, eps, direction,
-                   form)
+                   form, threads)
 
 
 @_doc
 def sub(a, b, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
-        eps=None, direction=None, form=None) -> Registers:
+        eps=None, direction=None, form=None, threads=None) -> Registers:
     """a - b, rounded once."""
     return _binary("sub", a, b, out, rounding, saturate, overflow, rng, sr_bits, eps, direction,
-                   form)
+                   form, threads)
 
 
 @_doc
 def mul(a, b, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
-        eps=None, direction=None, form=None) -> Registers:
+        eps=None, direction=None, form=None, threads=None) -> Registers:
     """a * b, rounded once."""
     return _binary("mul", a, b, out, rounding, saturate, overflow, rng, sr_bits, eps, direction,
-                   form)
+                   form, threads)
 
 
 @_doc
-def minimum(a, b, out=None, rounding=None, *, saturate=None, overflow=None) -> Registers:
+def minimum(a, b, out=None, rounding=None, *, saturate=None, overflow=None,
+            threads=None) -> Registers:
     """Elementwise minimum (IEEE 754-2019 minimum: NaN propagates, -0 < +0)."""
-    return _binary("min", a, b, out, rounding, saturate, overflow, None, None, None, None, None)
+    return _binary("min", a, b, out, rounding, saturate, overflow, None, None, None, None, None,
+                   threads)
 
 
 @_doc
-def maximum(a, b, out=None, rounding=None, *, saturate=None, overflow=None) -> Registers:
+def maximum(a, b, out=None, rounding=None, *, saturate=None, overflow=None,
+            threads=None) -> Registers:
     """Elementwise maximum (IEEE 754-2019 maximum: NaN propagates, +0 > -0)."""
-    return _binary("max", a, b, out, rounding, saturate, overflow, None, None, None, None, None)
+    return _binary("max", a, b, out, rounding, saturate, overflow, None, None, None, None, None,
+                   threads)
 
 
 @_doc
 def fma(a, b, c, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
-        eps=None, direction=None, form=None) -> Registers:
+        eps=None, direction=None, form=None, threads=None) -> Registers:
     """a * b + c with a single rounding."""
     _check_operands("fma", a, b, c)
     dst = _out_format("fma", out, (a, b, c))
     mode, ovf, rng, sr_bits, eps, form = _settings(dst, rounding, saturate, overflow, rng, sr_bits,
                                                    eps, form)
-    ca, cb, cc = (np.ascontiguousarray(x) for x in np.broadcast_arrays(a.codes, b.codes, c.codes))
-    shape = ca.shape
-    sr = _stochastic(mode, shape, rng, sr_bits, eps, direction, form)
+    ca, cb, cc = (_u64(x) for x in np.broadcast_arrays(a.codes, b.codes, c.codes))
+    shape = np.broadcast_shapes(a.codes.shape, b.codes.shape, c.codes.shape)
+    sr = _stochastic(mode, shape, rng, sr_bits, eps, direction, form, threads)
     rbits, rwords, eoff, dirs, compare = sr if sr else (1, _EMPTY_U64, 0, _EMPTY_I8, False)
     wide = np.empty(ca.size, np.uint64)
-    bad = k.fma_codes(_u64(ca), a.format.descriptor, _u64(cb), b.format.descriptor, _u64(cc),
-                      c.format.descriptor, wide, dst.descriptor, mode, ovf, rbits, rwords, eoff,
-                      dirs, compare)
+
+    def block(s: int, e: int) -> int:
+        return k.fma_codes(ca[s:e], a.format.descriptor, cb[s:e], b.format.descriptor, cc[s:e],
+                           c.format.descriptor, wide[s:e], dst.descriptor, mode, ovf, rbits,
+                           rwords[s:e] if rwords.size else rwords, eoff,
+                           dirs[s:e] if dirs.size else dirs, compare)
+
+    ranges = parallel.blocks(ca.size, parallel.resolve(threads))
+    bad = parallel.first_bad(parallel.run(block, ranges), ranges)
     res = wide.astype(code_dtype(dst.bits))
     if bad >= 0:
         raise ValueError(f"fma: result element {bad} is not representable in {dst.name}")

@@ -15,7 +15,7 @@ from . import ops
 from .registers import Registers
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _copy(src, out):
     for i in range(src.size):
         out[i] = src[i]

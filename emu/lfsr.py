@@ -11,7 +11,19 @@ import copy as _copy
 
 import numpy as np
 
-from .kernels.lfsr import draw_states, draw_words, leap_draw, leap_tables, reverse_bits
+from . import parallel
+from .kernels.lfsr import (
+    draw_states,
+    draw_words,
+    jump,
+    leap4,
+    leap8,
+    leap_draw_chains,
+    leap_tables,
+    matrix_powers,
+    reverse_bits,
+    step_matrix,
+)
 
 # Maximal-length LFSR taps for widths 3..64, Xilinx XAPP052 (P. Alfke, "Efficient Shift
 # Registers, LFSR Counters, and Long Pseudo-Random Sequence Generators", 1996), Table 3.
@@ -42,6 +54,8 @@ def taps_to_poly(taps: tuple[int, ...]) -> int:
 MAXIMAL_POLYS = {w: taps_to_poly(t) for w, t in XAPP052_TAPS.items()}
 CONFIGS = ("fibonacci", "galois")
 _LEAP: dict = {}  # leap tables by (width, poly, config, shifts, reverse)
+_POWERS: dict = {}  # M**(2**k) of the D-step matrix M by (width, poly, config, shifts)
+CHAINS = 4  # independent draw chains per lane and block (kernels.lfsr.leap_draw_chains)
 GOLDEN = 0x9E3779B97F4A7C15
 M64 = (1 << 64) - 1
 
@@ -146,24 +160,25 @@ class LFSR:
                 "invert": self.invert, "lanes": self.lanes,
                 "states": [f"{s:#x}" for s in self.states]}
 
-    def draw(self, n: int, shifts: int | None = None) -> np.ndarray:
+    def draw(self, n: int, shifts: int | None = None, threads: int | None = None) -> np.ndarray:
         """Draw n words of D bits (D = shifts, else self.shifts, else width). uint64 for D <= 64;
-        Python ints (object array) for wider words."""
+        Python ints (object array) for wider words. ``threads`` split the draws into blocks
+        (each lane jumped ahead to its block's first element: the words do not change)."""
         d = shifts or self.shifts or self.width
         if not 1 <= d <= 128:
             raise ValueError(f"shifts={d} out of range; valid: 1..128")
         if d <= 64:  # the fast path: per-byte tables of the linear D-step map
             state_t, word_t = self._leap(d)
             out = np.empty(n, np.uint64)
-            leap_draw(self._states, state_t, word_t,
-                      np.uint64((1 << d) - 1 if self.invert else 0), n, out)
+            inv = np.uint64((1 << d) - 1 if self.invert else 0)
+            advance = leap8 if state_t.shape[0] > 4 else leap4
+            self._blocked(n, d, threads, CHAINS, lambda starts, first, counts: leap_draw_chains(
+                starts, first, counts, self.lanes, state_t, word_t, inv, out, advance))
             return out
         first = np.empty(n, np.uint64)
         rest = np.empty(n, np.uint64)
         draw_words(self._states, self.width, np.uint64(self.poly), self.config == "galois", d,
                    self.reverse, self.invert, n, first, rest)
-        if d <= 64:
-            return first
         words = []
         for hi, lo in zip(first.tolist(), rest.tolist(), strict=True):
             w = (hi << (d - 64)) | lo
@@ -174,6 +189,42 @@ class LFSR:
             words.append(w)
         return np.array(words, dtype=object)
 
+    def _blocked(self, n: int, d: int, threads: int | None, chains: int, kernel) -> None:
+        """Run ``kernel(starts, first, counts)`` once per block of the n draws (one block per
+        thread). DESIGN Part B: element j uses lane j mod L, so in a block [a, b) lane l draws
+        at elements first[l] + L * t, t < counts[l]; ``starts[l, c]`` is its state at draw
+        c * (counts[l] // chains) of the block. States are jumped ahead exactly from the
+        bank's state (the D-step map is linear: M**c), so the words, and the end state the
+        bank is left in, never depend on the split."""
+        lanes = np.arange(self.lanes, dtype=np.int64)
+        powers = self._powers(d)
+        start = self._states
+
+        def served(j: int) -> np.ndarray:  # draws lane l made for the elements before j
+            return (j - lanes + self.lanes - 1) // self.lanes
+
+        def jumped(counts: np.ndarray) -> np.ndarray:  # lane-major, counts.size // L per lane
+            st = np.repeat(start, counts.size // self.lanes)
+            jump(st, counts, powers)
+            return st
+
+        def block(a: int, b: int) -> None:
+            counts = served(b) - served(a)
+            q = counts // chains
+            steps = served(a)[:, None] + q[:, None] * np.arange(chains)[None, :]
+            kernel(jumped(steps.reshape(-1)).reshape(self.lanes, chains),
+                   a + (lanes - a) % self.lanes, counts)
+
+        parallel.run(block, parallel.blocks(n, parallel.resolve(threads)))
+        self._states = jumped(served(n))
+
+    def _powers(self, d: int) -> np.ndarray:
+        key = (self.width, self.poly, self.config, d)
+        if key not in _POWERS:
+            cols = step_matrix(self.width, np.uint64(self.poly), self.config == "galois", d)
+            _POWERS[key] = matrix_powers(cols, 64)
+        return _POWERS[key]
+
     def _leap(self, d: int):
         key = (self.width, self.poly, self.config, d, self.reverse)
         if key not in _LEAP:
@@ -181,7 +232,7 @@ class LFSR:
                                      self.reverse)
         return _LEAP[key]
 
-    def random_words(self, n: int, bits: int) -> np.ndarray:
+    def random_words(self, n: int, bits: int, threads: int | None = None) -> np.ndarray:
         """The r-bit words R that stochastic rounding consumes: the r most significant bits of
         each draw word (D = shifts, default r)."""
         d = self.shifts or bits
@@ -189,7 +240,10 @@ class LFSR:
             raise ValueError(f"an LFSR drawing {d} bits per element cannot supply {bits} random bits")
         if d > 64:
             return np.array([w >> (d - bits) for w in self.draw(n, d).tolist()], dtype=np.uint64)
-        return self.draw(n, d) >> np.uint64(d - bits)
+        words = self.draw(n, d, threads)
+        if d > bits:
+            words >>= np.uint64(d - bits)
+        return words
 
     def __repr__(self) -> str:
         return (f"LFSR(width={self.width}, poly={self.poly:#x}, config={self.config!r}, "
@@ -232,12 +286,19 @@ class AmdPrng:
         return {"source": "amd_v_prng_b32", "lanes": self.lanes,
                 "states": [f"{s:#x}" for s in self.states]}
 
-    def draw(self, n: int) -> np.ndarray:
-        """n outputs (each the lane's new state), uint64."""
+    def draw(self, n: int, threads: int | None = None) -> np.ndarray:
+        """n outputs (each the lane's new state), uint64; ``threads`` as in LFSR.draw."""
         out = np.empty(n, np.uint64)
-        lf = self._lfsr
-        draw_states(lf._states, 32, np.uint64(0xC5), True, 1, n, out)
+
+        lanes = self.lanes
+
+        def kernel(starts, first, counts):  # one shift per draw: a short chain, one per lane
+            for lane in range(lanes):
+                draw_states(starts[lane], 32, np.uint64(0xC5), True, 1, counts[lane],
+                            out[first[lane]::lanes])
+
+        self._lfsr._blocked(n, 1, threads, 1, kernel)
         return out
 
-    def random_words(self, n: int, bits: int) -> np.ndarray:
-        return self.draw(n) >> np.uint64(32 - bits)
+    def random_words(self, n: int, bits: int, threads: int | None = None) -> np.ndarray:
+        return self.draw(n, threads) >> np.uint64(32 - bits)

@@ -16,6 +16,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from . import parallel
 from .formats import FixedFormat, FloatFormat
 from .formats import format as parse_format
 from .kernels import accumulate as kacc
@@ -64,8 +65,10 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
            promote_rounding: str = "rne", align_bits: int = 13, group: int = 32,
            acc_saturate: bool | None = None, acc_overflow: str | None = None,
            saturate: bool | None = None, overflow: str | None = None, rng=None,
-           sr_bits: int | None = None, form: str = "carry") -> Registers:
-    """C = A @ B on registers (A: (M, K), B: (K, N)); see the module doc for the model."""
+           sr_bits: int | None = None, form: str = "carry", threads: int | None = None) -> Registers:
+    """C = A @ B on registers (A: (M, K), B: (K, N)); see the module doc for the model.
+    ``threads`` split the output rows into blocks (each output is summed by one thread in the
+    documented order, so results never depend on the thread count)."""
     for r in (a, b):
         if not isinstance(r, Registers):
             raise TypeError(f"matmul takes Registers, not {type(r).__name__}")
@@ -102,28 +105,36 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
     prw = arw = _EMPTY_U64
     compare = form == "compare"
     if not exact_products and pmode >= 10:
-        sr = _stochastic(pmode, (m, n, kk), rng, r, None, None, form)
+        sr = _stochastic(pmode, (m, n, kk), rng, r, None, None, form, threads)
         r, prw = sr[0], sr[1]
     if amode >= 10:
         if amode not in (10, 13):
             raise ValueError("accumulators take sr or sr_equal (biased modes need a direction)")
-        sr = _stochastic(amode, (m, n, kk), rng, r, None, None, form)
+        sr = _stochastic(amode, (m, n, kk), rng, r, None, None, form, threads)
         r, arw = sr[0], sr[1]
     rbits = r or 1
 
     A = np.ascontiguousarray(a.codes, dtype=np.uint64)
     B = np.ascontiguousarray(b.codes, dtype=np.uint64)
     res = np.empty((m, n), np.uint64)
-    fast = _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, res)
+    rows = _row_blocks(m, n * kk, threads)
+    fast = _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, res, rows)
     if not fast:
         if order == "exact" and not _exact_fits_int64(a.format, b.format, kk):
             bad = _exact_bigint(a, b, acc_fmt, amode, aovf, res)
         else:
-            bad = kacc.matmul_core(A, a.format.descriptor, B, b.format.descriptor, exact_products,
-                                   pfmt.descriptor, pmode, povf, prw, acc_fmt.descriptor, amode,
-                                   aovf, arw, ORDERS[order], chunk, promo.descriptor, prmode,
-                                   overflow_code(promo, None, None), align_bits, group, rbits,
-                                   compare, res)
+            def block(i0: int, i1: int) -> int:
+                w0, w1 = i0 * n * kk, i1 * n * kk  # words of these rows, (i, j, k) C order
+                bad = kacc.matmul_core(A[i0:i1], a.format.descriptor, B, b.format.descriptor,
+                                       exact_products, pfmt.descriptor, pmode, povf,
+                                       prw[w0:w1] if prw.size else prw, acc_fmt.descriptor,
+                                       amode, aovf, arw[w0:w1] if arw.size else arw,
+                                       ORDERS[order], chunk, promo.descriptor, prmode,
+                                       overflow_code(promo, None, None), align_bits, group,
+                                       rbits, compare, res[i0:i1])
+                return bad if bad < 0 else i0 * n + bad
+
+            bad = next((x for x in parallel.run(block, rows) if x >= 0), -1)  # blocks in order
         if bad >= 0:
             raise ValueError(f"matmul: output element {bad} is not representable in the "
                              f"accumulator {acc_fmt.name} (NaN without a NaN code, or Inf under wrap)")
@@ -135,10 +146,17 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
     kw = {}
     if omode >= 10:
         kw = {"rng": rng, "sr_bits": r}
-    return convert(result, out, out_rounding, saturate=saturate, overflow=overflow, **kw)
+    return convert(result, out, out_rounding, saturate=saturate, overflow=overflow,
+                   threads=threads, **kw)
 
 
-def _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, res) -> bool:
+def _row_blocks(m: int, work_per_row: int, threads: int | None) -> list[tuple[int, int]]:
+    """Output-row blocks, each worth at least ~2**16 multiply-accumulates."""
+    return parallel.blocks(m, parallel.resolve(threads),
+                           max(1, parallel.MIN_BLOCK // max(work_per_row, 1)))
+
+
+def _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, res, rows) -> bool:
     """Exact native shortcuts (results identical to the core; NaN outputs are recomputed by the
     core so their codes follow Part B)."""
     if order != "sequential" or chunk or not exact_products:
@@ -147,7 +165,7 @@ def _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, re
         fa = a.to_float().astype(np.float32)
         fb = b.to_float().astype(np.float32)
         c = np.empty(res.shape, np.float32)
-        kacc.matmul_f32(fa, fb, c)
+        parallel.run(lambda i0, i1: kacc.matmul_f32(fa[i0:i1], fb, c[i0:i1]), rows)
         res[:] = c.view(np.uint32)
         nan = np.isnan(c)
         if nan.any():  # Part B NaN signs: recompute those outputs with the core
@@ -165,8 +183,8 @@ def _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, re
             and a.format.width + b.format.width + max(kk, 1).bit_length() <= 62):
         ia = _ints(a)
         ib = _ints(b)
-        c = np.empty(res.shape, np.int64)
-        kacc.matmul_int(ia, ib, c)  # exact; wrapping after each add == wrapping the total
+        c = np.empty(res.shape, np.int64)  # exact; wrapping after each add == wrapping the total
+        parallel.run(lambda i0, i1: kacc.matmul_int(ia[i0:i1], ib, c[i0:i1]), rows)
         res[:] = c.view(np.uint64) & np.uint64((1 << acc_fmt.width) - 1)
         return True
     return False

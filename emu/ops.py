@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from . import parallel
 from .formats import FixedFormat, FloatFormat, Format
 from .formats import format as parse_format
 from .kernels import convert as kconvert
@@ -42,19 +43,20 @@ def _host_codes(x) -> tuple[np.ndarray, tuple, np.ndarray]:
 
 
 def _run(src_codes: np.ndarray, src_desc: tuple, dst: Format, mode: int, ovf: int,
-         what: str, host: np.ndarray | None = None, sr: tuple | None = None) -> np.ndarray:
+         what: str, host: np.ndarray | None = None, sr: tuple | None = None,
+         threads: int | None = None) -> np.ndarray:
     flat = src_codes.reshape(-1)
     out = np.empty(flat.shape, code_dtype(dst.bits))
     host_flat = None if host is None or host.dtype.kind != "f" else host.reshape(-1)
-    if sr is not None and mode == SR and fast.convert_sr(flat, src_desc, out, dst.descriptor, ovf,
-                                                         sr[0], sr[1], sr[4]):
-        bad = -1
-    elif sr is not None:
-        bad = _core(flat, src_desc, out, dst.descriptor, mode, ovf, sr)
-    elif fast.convert(flat, src_desc, out, dst.descriptor, mode, ovf, host_flat):
-        bad = -1
-    else:
-        bad = _core(flat, src_desc, out, dst.descriptor, mode, ovf, None)
+    ranges = parallel.blocks(flat.size, parallel.resolve(threads))
+
+    def block(a: int, b: int) -> int:  # elementwise: any split gives the same codes
+        hb = None if host_flat is None else host_flat[a:b]
+        srb = None if sr is None else (sr[0], sr[1][a:b], sr[2], sr[3][a:b] if sr[3].size else sr[3],
+                                       sr[4])
+        return _convert_block(flat[a:b], src_desc, out[a:b], dst.descriptor, mode, ovf, hb, srb)
+
+    bad = parallel.first_bad(parallel.run(block, ranges), ranges)
     if bad >= 0:
         raise ValueError(
             f"{what} element {bad} is not representable in {dst.name}: "
@@ -62,6 +64,17 @@ def _run(src_codes: np.ndarray, src_desc: tuple, dst: Format, mode: int, ovf: in
                else "an infinite value cannot wrap; use overflow='sat'")
         )
     return out.reshape(src_codes.shape)
+
+
+def _convert_block(flat, src_desc, out, dst_desc, mode, ovf, host_flat, sr) -> int:
+    """One block: a fast path when one applies, else the core; the first bad element or -1."""
+    if sr is not None:
+        if mode == SR and fast.convert_sr(flat, src_desc, out, dst_desc, ovf, sr[0], sr[1], sr[4]):
+            return -1
+        return _core(flat, src_desc, out, dst_desc, mode, ovf, sr)
+    if fast.convert(flat, src_desc, out, dst_desc, mode, ovf, host_flat):
+        return -1
+    return _core(flat, src_desc, out, dst_desc, mode, ovf, None)
 
 
 def _core(flat, src_desc, out, dst_desc, mode, ovf, sr) -> int:
@@ -75,7 +88,8 @@ def _core(flat, src_desc, out, dst_desc, mode, ovf, sr) -> int:
     return bad
 
 
-def _stochastic(mode: int, shape: tuple, rng, sr_bits, eps, direction, form) -> tuple | None:
+def _stochastic(mode: int, shape: tuple, rng, sr_bits, eps, direction, form,
+                threads: int | None = None) -> tuple | None:
     """Random words and offsets for a stochastic mode (DESIGN Part B): one draw per element."""
     if mode < SR:
         for name, v in (("rng", rng), ("sr_bits", sr_bits), ("eps", eps), ("direction", direction)):
@@ -111,7 +125,7 @@ def _stochastic(mode: int, shape: tuple, rng, sr_bits, eps, direction, form) -> 
         dirs = np.ascontiguousarray(d, dtype=np.int8).reshape(-1)
     elif direction is not None:
         raise ValueError("direction= only applies to signed_sr_eps")
-    rwords = np.ascontiguousarray(rng.random_words(n, r), dtype=np.uint64)
+    rwords = np.ascontiguousarray(rng.random_words(n, r, threads), dtype=np.uint64)
     return r, rwords, eoff, dirs, form == "compare"
 
 
@@ -122,7 +136,8 @@ def _is_nan(code, desc) -> bool:
 
 def quantize(x, fmt: Format | str, rounding: str = "rne", *, saturate: bool | None = None,
              overflow: str | None = None, rng=None, sr_bits: int | None = None,
-             eps: float | None = None, direction=None, form: str = "carry") -> Registers:
+             eps: float | None = None, direction=None, form: str = "carry",
+             threads: int | None = None) -> Registers:
     """Round float (or integer) values to ``fmt`` once, exactly as hardware would.
 
     ``saturate`` (floats, default False: overflow gives Inf, or NaN where the format has no Inf)
@@ -130,35 +145,35 @@ def quantize(x, fmt: Format | str, rounding: str = "rne", *, saturate: bool | No
     Stochastic modes (sr, sr_eps, signed_sr_eps, sr_equal) take ``rng`` (an emu.LFSR or
     emu.AmdPrng; one draw per element, the source's state advances), ``sr_bits`` r (default 8),
     ``form`` ("carry" | "compare"), ``eps`` for the biased modes, and ``direction`` (-1/0/+1 per
-    element) for signed_sr_eps.
+    element) for signed_sr_eps. ``threads``: see emu.parallel (the codes never depend on it).
     """
     fmt = parse_format(fmt)
     mode = mode_code(rounding)
     ovf = overflow_code(fmt, saturate, overflow)
     codes, desc, host = _host_codes(x)
-    sr = _stochastic(mode, codes.shape, rng, sr_bits, eps, direction, form)
-    return Registers(_run(codes, desc, fmt, mode, ovf, "input", host, sr), fmt)
+    sr = _stochastic(mode, codes.shape, rng, sr_bits, eps, direction, form, threads)
+    return Registers(_run(codes, desc, fmt, mode, ovf, "input", host, sr, threads), fmt)
 
 
 def convert(r: Registers, fmt: Format | str, rounding: str = "rne", *,
             saturate: bool | None = None, overflow: str | None = None, rng=None,
             sr_bits: int | None = None, eps: float | None = None, direction=None,
-            form: str = "carry") -> Registers:
+            form: str = "carry", threads: int | None = None) -> Registers:
     """Convert registers to another format with one rounding (fixed <-> float included);
-    stochastic options as in ``quantize``."""
+    stochastic options and ``threads`` as in ``quantize``."""
     if not isinstance(r, Registers):
         raise TypeError(f"convert takes Registers, not {type(r).__name__}; use emu.quantize")
     fmt = parse_format(fmt)
     mode = mode_code(rounding)
     ovf = overflow_code(fmt, saturate, overflow)
-    sr = _stochastic(mode, r.codes.shape, rng, sr_bits, eps, direction, form)
-    return Registers(_run(r.codes, r.format.descriptor, fmt, mode, ovf, "register", None, sr),
-                     fmt)
+    sr = _stochastic(mode, r.codes.shape, rng, sr_bits, eps, direction, form, threads)
+    return Registers(_run(r.codes, r.format.descriptor, fmt, mode, ovf, "register", None, sr,
+                          threads), fmt)
 
 
-def decode(r: Registers) -> np.ndarray:
+def decode(r: Registers, threads: int | None = None) -> np.ndarray:
     """Registers -> float64: a conversion into the host float64 format under rne."""
-    out = _run(r.codes, r.format.descriptor, _F64_FORMAT, 0, 0, "register")
+    out = _run(r.codes, r.format.descriptor, _F64_FORMAT, 0, 0, "register", threads=threads)
     return out.view(np.float64)
 
 

@@ -53,11 +53,11 @@ class Registers:
         return cls(arr.astype(code_dtype(fmt.bits)), fmt)
 
     # --- decoding -------------------------------------------------------------------------
-    def to_float(self) -> np.ndarray:
+    def to_float(self, threads: int | None = None) -> np.ndarray:
         """Decode to float64. Exact for every float format and fixed point up to 53 bits."""
         from .ops import decode
 
-        return decode(self)
+        return decode(self, threads)
 
     def to_exact(self) -> np.ndarray:
         """Decode to an object array of Fractions (floats inf/nan for specials); any width."""

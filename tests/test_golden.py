@@ -150,7 +150,7 @@ def test_sr_diagnosis_detects_draw_offset(tmp_path):
     words = read_hex(s / "r.hex", 8)
 
     class Shifted:
-        def random_words(self, n, bits):
+        def random_words(self, n, bits, threads=None):
             return np.roll(words, -1)  # a DUT that consumed one extra draw at reset
 
     y = emu.convert(a, "e4m3", "sr", rng=Shifted(), sr_bits=8).codes

@@ -156,7 +156,7 @@ def test_random_sr_vs_reference(x, r, word, name, mode, d, form, eps):
     fmt = emu.format(name)
 
     class Fixed:
-        def random_words(self, n, bits):
+        def random_words(self, n, bits, threads=None):
             return np.full(n, word, np.uint64)
 
     kw = {"eps": eps} if mode in ("sr_eps", "signed_sr_eps") else {}

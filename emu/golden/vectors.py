@@ -170,7 +170,7 @@ class _Words:
     def __init__(self, words):
         self.words = words
 
-    def random_words(self, n, bits):
+    def random_words(self, n, bits, threads=None):
         assert n == self.words.size
         return self.words
 

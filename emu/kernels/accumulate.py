@@ -25,7 +25,7 @@ from .core import RDN, RTZ, U0, U1, round_pack
 ORDER_SEQ, ORDER_PAIRWISE, ORDER_EXACT, ORDER_TRUNC = range(4)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _product(ca, fa, cb, fb, pfmt, pmode, povf, prw, rbits, compare, exact_products):
     """Exact product (cls, neg, sig, exp), or its rounding into pfmt (then decoded exactly)."""
     cla, na, sa, ea = split_code(ca, fa)
@@ -45,7 +45,7 @@ def _product(ca, fa, cb, fb, pfmt, pmode, povf, prw, rbits, compare, exact_produ
     return split_code(code, pfmt)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _add_round(c1, n1, s1, e1, c2, n2, s2, e2, fmt, mode, ovf, rbits, rword, compare):
     """fl(x1 + x2) into fmt for exact operands given as (cls, neg, sig, exp); returns the code
     and ok (False: the target cannot hold the result)."""
@@ -63,7 +63,7 @@ def _add_round(c1, n1, s1, e1, c2, n2, s2, e2, fmt, mode, ovf, rbits, rword, com
     return round_pack(neg, sig, exp, 0, fmt, mode, ovf, rbits, rword, 0, 0, compare), True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def matmul_core(A, fa, B, fb, exact_products, pfmt, pmode, povf, prw, acc, amode, aovf, arw,
                 order, chunk, promo, prmode, prmovf, align_bits, group, rbits, compare, out):
     """out[i, j] = the accumulator code of sum_k A[i, k] * B[k, j] (codes uint64).
@@ -107,7 +107,7 @@ def matmul_core(A, fa, B, fb, exact_products, pfmt, pmode, povf, prw, acc, amode
     return bad
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sequential(pc, pn, ps, pe, acc, amode, aovf, arw, base, has_ar, chunk, promo, prmode,
                 prmovf, rbits, compare):
     kk = pc.size
@@ -132,7 +132,7 @@ def _sequential(pc, pn, ps, pe, acc, amode, aovf, arw, base, has_ar, chunk, prom
     return code, ok
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _pairwise(pc, pn, ps, pe, acc, amode, aovf):
     kk = pc.size
     if kk == 0:
@@ -161,7 +161,7 @@ def _pairwise(pc, pn, ps, pe, acc, amode, aovf):
     return buf[0], ok
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _specials(pc, pn):
     """Class and sign of a sum that has a NaN or Inf term, else CLS_FINITE."""
     inf_pos = False
@@ -181,7 +181,7 @@ def _specials(pc, pn):
     return CLS_FINITE, False
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _exact_small(pc, pn, ps, pe, acc, amode, aovf):
     """One rounding of the exact sum, when it fits a signed 64-bit integer at the smallest
     product LSB (the caller checks the span); otherwise the Python face sums with big ints."""
@@ -217,7 +217,7 @@ def _all_zero(ps):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _truncating(pc, pn, ps, pe, acc, aovf, align_bits, group):
     kk = pc.size
     code = U0
@@ -281,7 +281,7 @@ def _trunc_to(sig, exp, lsb):
     return sig >> np.uint64(sh)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def matmul_f32(A, B, out):
     """Native float32 C = A @ B, each out[i, j] summed in k-ascending order (rne, IEEE): loop
     order i-k-j keeps every output's additions sequential while vectorizing over j."""
@@ -296,7 +296,7 @@ def matmul_f32(A, B, out):
                 row[j] = row[j] + a * B[k, j]  # the product is exact in fp32 (checked by caller)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def matmul_int(A, B, out):
     """Integer C = A @ B in int64 (exact while |sum| < 2**63; wrap is applied by the caller)."""
     m, kk = A.shape

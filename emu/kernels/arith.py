@@ -115,7 +115,7 @@ def _zero_sign(na, a_zero, nb, b_zero, mode):
     return mode == RDN
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def binary_one(op, ca, fa, cb, fb, dst, mode, overflow, rbits, rword, eoff, direction, compare):
     """One add/sub/mul of codes ca (format fa) and cb (format fb) into dst. Returns (code, ok)."""
     cla, na, sa, ea = split_code(ca, fa)
@@ -145,7 +145,7 @@ def binary_one(op, ca, fa, cb, fb, dst, mode, overflow, rbits, rword, eoff, dire
                       compare), True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fma_one(ca, fa, cb, fb, cc, fc, dst, mode, overflow, rbits, rword, eoff, direction, compare):
     """a*b + c with one rounding. Returns (code, ok)."""
     cla, na, sa, ea = split_code(ca, fa)
@@ -175,7 +175,7 @@ def fma_one(ca, fa, cb, fb, cc, fc, dst, mode, overflow, rbits, rword, eoff, dir
                       compare), True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def compare_values(ca, fa, cb, fb):
     """-1, 0, 1 for a < b, a == b, a > b; 2 if unordered (a NaN). -0 == +0."""
     cla, na, sa, ea = split_code(ca, fa)
@@ -196,7 +196,7 @@ def compare_values(ca, fa, cb, fb):
     return -1 if neg else 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def binary_codes(op, a, fa, b, fb, out, dst, mode, overflow, rbits, rwords, eoff, dirs, compare):
     """Elementwise op over equal-length code arrays; returns the first bad index or -1."""
     bad = -1
@@ -226,7 +226,7 @@ def binary_codes(op, a, fa, b, fb, out, dst, mode, overflow, rbits, rwords, eoff
     return bad
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fma_codes(a, fa, b, fb, c, fc, out, dst, mode, overflow, rbits, rwords, eoff, dirs, compare):
     bad = -1
     for i in range(a.size):
@@ -239,7 +239,7 @@ def fma_codes(a, fa, b, fb, c, fc, out, dst, mode, overflow, rbits, rwords, eoff
     return bad
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def compare_codes(a, fa, b, fb, pred, out):
     for i in range(a.size):
         c = compare_values(a[i], fa, b[i], fb)

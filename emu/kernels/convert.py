@@ -32,7 +32,7 @@ CLS_INF = 1
 CLS_NAN = 2
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def split_code(code, fmt):
     """Exact value of a code as (class, neg, sig, exp): value = (-1)**neg * sig * 2**exp."""
     code = np.uint64(code)
@@ -80,7 +80,7 @@ def emit_special(cls, neg, dst, overflow):
     return inf_or_overflow_code(dst, neg, overflow), True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def convert_one(code, src, dst, mode, overflow, rbits, rword, eoff, direction, compare):
     """Convert one code; returns (code, ok). ok is False for a value the target cannot hold
     (NaN into a format without NaN, Inf into wrapping fixed point)."""
@@ -99,7 +99,7 @@ def element_sr(rwords, dirs, i):
     return r, d
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def convert_codes(src_codes, src, out, dst, mode, overflow, rbits, rwords, eoff, dirs, compare,
                   bad_out):
     """out[i] = code of src_codes[i] rounded into ``dst``. ``rwords``/``dirs`` are empty or one

@@ -72,7 +72,7 @@ def target_lsb(ev, fmt):
     return -fmt[2]  # fixed: the man slot holds frac
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def round_pack(neg, sig, exp, sticky, fmt, mode, overflow, rbits, rword, eoff, direction, compare):
     """Round the exact value (-1)**neg * (sig + sticky*) * 2**exp into format ``fmt``.
 
@@ -193,7 +193,7 @@ def round_pack(neg, sig, exp, sticky, fmt, mode, overflow, rbits, rword, eoff, d
     return mag & mask
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def nan_code(fmt, neg):
     """Canonical NaN, sign-preserving except in fnuz (DESIGN Part B). Caller checks fmt[7] >= 0."""
     code = np.uint64(fmt[7])
@@ -202,7 +202,7 @@ def nan_code(fmt, neg):
     return code
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def inf_or_overflow_code(fmt, neg, overflow):
     """Code for an infinite input: Inf where the family has it, else NaN; +-max when saturating
     (always for the finite family). Fixed formats clamp under sat/sat_sym; wrap is the caller's

@@ -15,6 +15,8 @@ each is tested bit for bit against the core.
    (exact for frac >= 0), round with np.rint/trunc/floor/ceil (IEEE roundToIntegral, exact), clamp.
 """
 
+import threading
+
 import numpy as np
 from numba import njit
 
@@ -35,9 +37,12 @@ from .core import (
     value_exponent,
 )
 
+U0 = np.uint64(0)
+U1 = np.uint64(1)
 _EMPTY_U64 = np.empty(0, np.uint64)
 _EMPTY_I8 = np.empty(0, np.int8)
 _TABLES: dict = {}
+_BUILDING = threading.RLock()  # blocks of one call may ask for a table at the same time
 TABLE_BITS = 16
 MIN_TABLE_SIZE = 4096  # below this many elements the core beats building a 2**17-entry table
 
@@ -58,30 +63,37 @@ def _build(src_codes: np.ndarray, src, dst, mode, overflow):
     return out.astype(_out_dtype(dst)), (bad if first >= 0 else np.empty(0, np.uint8))
 
 
+def _cached(key, build):
+    """The table under ``key``, built once (under a lock: blocks of one call run in threads)."""
+    with _BUILDING:
+        if key not in _TABLES:
+            _TABLES[key] = build()
+        return _TABLES[key]
+
+
+def _hi16_codes(src) -> np.ndarray:
+    """The source code standing for each table index: top 16 bits, then a sticky bit."""
+    idx = np.arange(1 << (TABLE_BITS + 1), dtype=np.uint64)
+    low = src[1] - TABLE_BITS
+    return ((idx >> np.uint64(1)) << np.uint64(low)) | (idx & np.uint64(1))
+
+
 def direct_table(src, dst, mode, overflow):
-    key = ("direct", src, dst, mode, overflow)
-    if key not in _TABLES:
-        codes = np.arange(1 << src[1], dtype=np.uint64)
-        _TABLES[key] = _build(codes, src, dst, mode, overflow)
-    return _TABLES[key]
+    return _cached(("direct", src, dst, mode, overflow), lambda: _build(
+        np.arange(1 << src[1], dtype=np.uint64), src, dst, mode, overflow))
 
 
 def hi16_table(src, dst, mode, overflow):
-    key = ("hi16", src, dst, mode, overflow)
-    if key not in _TABLES:
-        idx = np.arange(1 << (TABLE_BITS + 1), dtype=np.uint64)
-        low = src[1] - TABLE_BITS
-        codes = ((idx >> np.uint64(1)) << np.uint64(low)) | (idx & np.uint64(1))
-        _TABLES[key] = _build(codes, src, dst, mode, overflow)
-    return _TABLES[key]
+    return _cached(("hi16", src, dst, mode, overflow),
+                   lambda: _build(_hi16_codes(src), src, dst, mode, overflow))
 
 
 def _packed(table: np.ndarray) -> np.ndarray:
-    key = ("packed", id(table))
-    if key not in _TABLES:
+    def build():
         pairs = table.reshape(-1, 2).astype(np.uint16)
-        _TABLES[key] = (pairs[:, 0] | (pairs[:, 1] << np.uint16(8))).copy()
-    return _TABLES[key]
+        return (pairs[:, 0] | (pairs[:, 1] << np.uint16(8))).copy()
+
+    return _cached(("packed", id(table)), build)
 
 
 def hi16_exact(src, dst) -> bool:
@@ -101,7 +113,7 @@ def hi16_exact(src, dst) -> bool:
     return min_shift >= need
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lut_direct(src_codes, out, table, bad_table):
     """out[i] = table[src_codes[i]]; returns True if any element hit a bad entry."""
     for i in range(src_codes.size):
@@ -120,7 +132,7 @@ def _hi16_index(code, lb, low_mask):
     return np.intp(((u >> lb) << np.uint64(1)) | np.uint64((u & low_mask) != 0))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lut_hi16(src_codes, out, table, bad_table, low_bits):
     """out[i] = table[top16 << 1 | (low bits != 0)]; returns True if any bad entry was hit."""
     lb = np.uint64(low_bits)
@@ -134,7 +146,7 @@ def lut_hi16(src_codes, out, table, bad_table, low_bits):
     return bad != 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lut_hi16_packed(src_codes, out, pairs, low_bits):
     """8-bit targets: ``pairs[top16]`` holds the code for zero low bits in its low byte and for
     nonzero low bits in its high byte (one load per element instead of an index computation)."""
@@ -168,7 +180,7 @@ def _ceil(y):
 _ROUNDERS = {RNE: _rint, RTZ: _trunc, RDN: _floor, RUP: _ceil}
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fpu_round(x, out, scale, lo, hi, mask, rounder, clamp):
     """One loop per rounding function (a compile-time argument), so LLVM can vectorize it.
     Returns False if some element needs the core (|r| >= 2**62, Inf or NaN: the test fails)."""
@@ -200,22 +212,24 @@ def sr_fast_ok(src, dst, rbits) -> bool:
     depend on the low bits), and sig << r fits 64 bits."""
     low = src[1] - TABLE_BITS
     return (hi16_exact(src, dst) and src[2] >= low and 1 - src[4] <= 1 - dst[4]
-            and src[2] + 1 + rbits <= 64)
+            and src[2] + 1 + rbits <= 64 and dst[1] <= 32)
 
 
 def sr_tables(src, dst, overflow):
-    key = ("sr", src, dst, overflow)
-    if key not in _TABLES:
-        idx = np.arange(1 << (TABLE_BITS + 1), dtype=np.uint64)
-        low = src[1] - TABLE_BITS
-        codes = ((idx >> np.uint64(1)) << np.uint64(low)) | (idx & np.uint64(1))
+    def build():
+        codes = _hi16_codes(src)
         lo, bad = _build_sr_lo(codes, src, dst, overflow)
         hi, _ = _build(codes, src, dst, RAZ, overflow)  # same entries are bad as for lo
         shift = np.empty(1 << TABLE_BITS, np.int64)
         sig_hi = np.empty(1 << TABLE_BITS, np.uint64)
         _positions(codes[::2].copy(), src, dst, shift, sig_hi)
-        _TABLES[key] = (lo, hi, shift, sig_hi, bad)
-    return _TABLES[key]
+        shift = np.clip(shift, 0, 63).astype(np.uint8)  # see sr_hi16
+        half = 8 if dst[1] <= 8 else 16 if dst[1] <= 16 else 32
+        wide = {8: np.uint16, 16: np.uint32, 32: np.uint64}[half]
+        pairs = lo.astype(wide) | (hi.astype(wide) << wide(half))
+        return pairs, half, shift, sig_hi, bad
+
+    return _cached(("sr", src, dst, overflow), build)
 
 
 def _build_sr_lo(codes, src, dst, overflow):
@@ -226,7 +240,7 @@ def _build_sr_lo(codes, src, dst, overflow):
     return out.astype(_out_dtype(dst)), (bad if first >= 0 else np.empty(0, np.uint8))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _positions(codes, src, dst, shift, sig_hi):
     """Rounding position (discarded bit count) and significand of each index's code, from the
     core's own target_lsb."""
@@ -240,28 +254,30 @@ def _positions(codes, src, dst, shift, sig_hi):
             shift[i] = target_lsb(value_exponent(sig, exp), dst) - exp
 
 
-@njit(cache=True)
-def sr_hi16(src_codes, out, lo_t, hi_t, shift_t, sighi_t, low_bits, rwords, rbits, compare):
+@njit(cache=True, nogil=True)
+def sr_hi16(src_codes, out, pairs, half, shift_t, sighi_t, low_bits, rwords, rbits, compare):
+    """Branch-free (SR decisions are coin flips: a branch would mispredict half the time).
+    ``pairs[e]`` holds the lo neighbour in its low ``half`` bits and the hi one above them.
+    shift_t is clamped to 0..63 (0: nothing discarded, never up; 63: every significand bit
+    discarded, T = 0, never up, as for any larger shift). Both forms use one test: compare's
+    R < T is T + (2**r - 1 - R) >= 2**r, and 2**r - 1 - R = R ^ (2**r - 1)."""
     lb = np.uint64(low_bits)
-    low_mask = (np.uint64(1) << lb) - np.uint64(1)
-    one = np.uint64(1)
-    full = np.int64(1) << rbits
+    low_mask = (U1 << lb) - U1
+    r = np.uint64(rbits)
+    flip = ((U1 << r) - U1) if compare else U0
+    hbits = np.uint64(half)
+    mask = (U1 << hbits) - U1
     for i in range(src_codes.size):
         u = np.uint64(src_codes[i])
-        hi16 = np.intp(u >> lb)
+        hi16 = u >> lb
         low = u & low_mask
-        e = _hi16_index(u, lb, low_mask)
+        e = (hi16 << U1) | np.uint64(low != U0)
         sig = sighi_t[hi16] | low
-        sh = shift_t[hi16]
-        if sh <= 0:
-            up = False
-        else:
-            shc = np.uint64(sh if sh < 64 else 63)
-            disc = sig & ((one << shc) - one) if sh < 64 else sig
-            t = np.int64((disc << np.uint64(rbits)) >> shc) if sh < 64 else np.int64(0)
-            r = np.int64(rwords[i])
-            up = disc != 0 and ((r < t) if compare else (t + r >= full))
-        out[i] = hi_t[e] if up else lo_t[e]
+        sh = np.uint64(shift_t[hi16])
+        disc = sig & ((U1 << sh) - U1)
+        t = (disc << r) >> sh  # T < 2**r
+        up = np.uint64(disc != U0) & ((t + (np.uint64(rwords[i]) ^ flip)) >> r)
+        out[i] = (np.uint64(pairs[e]) >> (up * hbits)) & mask
 
 
 def convert(src_codes, src, out, dst, mode, overflow, host=None) -> bool:
@@ -289,14 +305,14 @@ def convert_sr(src_codes, src, out, dst, overflow, rbits, rwords, compare) -> bo
     """Try the sr_hi16 path for plain ``sr``; False means: run the core."""
     if src_codes.size < MIN_TABLE_SIZE or not sr_fast_ok(src, dst, rbits):
         return False
-    lo, hi, shift, sig_hi, bad = sr_tables(src, dst, overflow)
+    pairs, half, shift, sig_hi, bad = sr_tables(src, dst, overflow)
     if bad.size:
         return False
-    sr_hi16(src_codes, out, lo, hi, shift, sig_hi, src[1] - TABLE_BITS, rwords, rbits, compare)
+    sr_hi16(src_codes, out, pairs, half, shift, sig_hi, src[1] - TABLE_BITS, rwords, rbits, compare)
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lut_pairs(a, b, out, table, b_bits):
     """out[i] = table[a[i] << b_bits | b[i]]: binary ops on operands of at most 8 bits, with the
     table built by the arithmetic kernels over all pairs."""

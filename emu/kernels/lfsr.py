@@ -27,7 +27,7 @@ def parity64(x):
     return x & U1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def reverse_bits(x, n):
     """The low n bits of x in reverse order (n <= 64)."""
     r = U0
@@ -51,7 +51,7 @@ def step(s, width, poly, galois):
     return s, fb
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def draw_words(states, width, poly, galois, shifts, reverse, invert, n, first, rest):
     """Draw n words; element j uses lane j mod L (L = states.size) and lanes advance in place.
 
@@ -83,7 +83,7 @@ def draw_words(states, width, poly, galois, shifts, reverse, invert, n, first, r
         rest[j] = w2
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def draw_states(states, width, poly, galois, shifts, n, out):
     """Like draw_words, but out[j] is the lane's state after its draw (generators such as AMD
     V_PRNG_B32 output their new state)."""
@@ -97,7 +97,7 @@ def draw_states(states, width, poly, galois, shifts, n, out):
         out[j] = s
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def leap_tables(width, poly, galois, shifts, reverse):
     """Per-byte tables of the D-step map, which is linear over GF(2): for byte k of the
     (internal) state and value v, ``state_t[k, v]`` / ``word_t[k, v]`` are the XOR of the new
@@ -137,21 +137,90 @@ def _leap(s, t, k):
             ^ t[k + 3, np.intp((s >> np.uint64(8 * k + 24)) & m)])
 
 
-@njit(cache=True)
-def leap_draw(states, state_t, word_t, invert_mask, n, out):
-    """Draw n words with the leap tables; element j uses lane j mod L (lanes advance in place).
-    Tables have 4 or 8 rows (zero rows beyond the state's bytes). Lane-major order keeps each
-    lane's state in a register."""
-    lanes = states.size
-    wide = state_t.shape[0] > 4
-    for lane in range(lanes):
-        s = states[lane]
-        for j in range(lane, n, lanes):
-            ns = _leap(s, state_t, 0)
-            w = _leap(s, word_t, 0)
-            if wide:
-                ns ^= _leap(s, state_t, 4)
-                w ^= _leap(s, word_t, 4)
-            out[j] = w ^ invert_mask
-            s = ns
-        states[lane] = s
+# --- jump-ahead: the D-step map as a GF(2) matrix ----------------------------------------------
+# The state update is linear over GF(2), so n draws are the matrix M**n, with M the D-step map.
+# A matrix is stored as its columns: cols[i] = M applied to the unit state 1 << i.
+
+@njit(cache=True, nogil=True)
+def step_matrix(width, poly, galois, shifts):
+    """Columns of the D-step state map, from the bit-serial ``step`` itself."""
+    cols = np.empty(width, np.uint64)
+    for i in range(width):
+        s = U1 << np.uint64(i)
+        for _ in range(shifts):
+            s, fb = step(s, width, poly, galois)
+        cols[i] = s
+    return cols
+
+
+@njit(cache=True, nogil=True, inline="always")
+def mat_apply(cols, s):
+    r = U0
+    for i in range(cols.size):
+        if (s >> np.uint64(i)) & U1:
+            r ^= cols[i]
+    return r
+
+
+@njit(cache=True, nogil=True)
+def matrix_powers(cols, levels):
+    """powers[k] = M**(2**k) for k < levels (repeated squaring)."""
+    powers = np.empty((levels, cols.size), np.uint64)
+    powers[0] = cols
+    for k in range(1, levels):
+        for i in range(cols.size):
+            powers[k, i] = mat_apply(powers[k - 1], powers[k - 1, i])
+    return powers
+
+
+@njit(cache=True, nogil=True)
+def jump(states, counts, powers):
+    """states[l] <- M**counts[l] states[l] for every lane (counts < 2**levels)."""
+    for lane in range(states.size):
+        c = counts[lane]
+        k = 0
+        while c > 0:
+            if c & 1:
+                states[lane] = mat_apply(powers[k], states[lane])
+            c >>= 1
+            k += 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def leap4(s, state_t, word_t):
+    """One draw with 4-row leap tables (W <= 32): (next state, draw word)."""
+    return _leap(s, state_t, 0), _leap(s, word_t, 0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def leap8(s, state_t, word_t):
+    """One draw with 8-row leap tables (W > 32)."""
+    return _leap(s, state_t, 0) ^ _leap(s, state_t, 4), _leap(s, word_t, 0) ^ _leap(s, word_t, 4)
+
+
+@njit(cache=True, nogil=True)
+def leap_draw_chains(starts, first, counts, stride, state_t, word_t, invert_mask, out, advance):
+    """Draws of each lane l at elements first[l] + stride * t, t < counts[l], split into four
+    chains of q = counts[l] // 4 draws (the last takes the rest); starts[l, c] is the lane's
+    state at draw c * q. One chain waits on its table loads every draw; four independent
+    chains in one loop keep the core busy. ``advance`` is leap4 or leap8 (a compile-time
+    choice: a run-time branch in the loop costs 10x). The caller jumps the end states."""
+    for lane in range(starts.shape[0]):
+        m = counts[lane]
+        q = m // 4
+        s0, s1, s2, s3 = starts[lane, 0], starts[lane, 1], starts[lane, 2], starts[lane, 3]
+        p0 = first[lane]
+        step_q = q * stride
+        for i in range(q):
+            s0, w0 = advance(s0, state_t, word_t)
+            s1, w1 = advance(s1, state_t, word_t)
+            s2, w2 = advance(s2, state_t, word_t)
+            s3, w3 = advance(s3, state_t, word_t)
+            j = p0 + i * stride
+            out[j] = w0 ^ invert_mask
+            out[j + step_q] = w1 ^ invert_mask
+            out[j + 2 * step_q] = w2 ^ invert_mask
+            out[j + 3 * step_q] = w3 ^ invert_mask
+        for t in range(4 * q, m):  # the last chain goes on to the lane's last draw
+            s3, w3 = advance(s3, state_t, word_t)
+            out[p0 + t * stride] = w3 ^ invert_mask

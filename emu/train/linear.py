@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..arith import add, mul, sub
+from .. import parallel
+from ..arith import add, context, mul, sub
 from ..formats import FixedFormat
 from ..formats import format as parse_format
 from ..lfsr import LFSR
@@ -111,8 +112,8 @@ class _Recorder:
         self.rng = rng
         self.words: list[np.ndarray] = []
 
-    def random_words(self, n, bits):
-        w = self.rng.random_words(n, bits)
+    def random_words(self, n, bits, threads=None):
+        w = self.rng.random_words(n, bits, threads)
         self.words.append(np.asarray(w, np.uint64).reshape(-1))
         return w
 
@@ -286,9 +287,18 @@ def _trace_step(trace_dir, step: int, model: _Model, before: dict) -> None:
     write_atomic(d / "r.hex", format_hex(words, model.cfg.sr_bits, "random words in draw order"))
 
 
-def train(data: Dataset, cfg: TrainConfig, progress=None, trace_dir=None) -> tuple[_Model, History]:
+def train(data: Dataset, cfg: TrainConfig, progress=None, trace_dir=None,
+          threads: int | None = None) -> tuple[_Model, History]:
     """SGD with a fixed step size; minibatches from a numpy permutation seeded by cfg.seed.
-    ``trace_dir``: write per-step golden vectors (see _trace_step)."""
+    ``trace_dir``: write per-step golden vectors (see _trace_step). ``threads``: every kernel's
+    thread count (emu.parallel; the trained bits never depend on it)."""
+    if threads is None:
+        return _train(data, cfg, progress, trace_dir)
+    with context(threads=parallel.resolve(threads)):
+        return _train(data, cfg, progress, trace_dir)
+
+
+def _train(data: Dataset, cfg: TrainConfig, progress, trace_dir) -> tuple[_Model, History]:
     model = MLP(data, cfg) if cfg.model == "mlp" else LinearModel(data, cfg)
     hist = History(asdict(cfg))
     order_rng = np.random.default_rng(cfg.seed)

@@ -322,6 +322,10 @@ def check_cmd(set_dir, dumps, first, as_json) -> None:
     sys.exit(0 if res.ok else 1)
 
 
+def _rate(v: float) -> str:
+    return f"{v:.0f}" if v >= 10 else f"{v:.3g}"
+
+
 @main.command()
 @click.option("--size", default=10_000_000, show_default=True, help="Elements per job.")
 @click.option("--repeat", default=7, show_default=True, help="Timed runs per job (median).")
@@ -338,8 +342,11 @@ def bench(size, repeat, quick, as_json) -> None:
     if as_json:
         click.echo(json.dumps({"jobs": jobs}, indent=2))
         return
-    click.echo(f"{'job':50} {'emu Melem/s':>12} {'reference':>10} {'ref Melem/s':>12} {'ratio':>7} "
-               f"{'ceiling':>9} {'%ceil':>6} {'bit-exact':>9}")
+    t = jobs[0]["threads"]
+    click.echo(f"{t} thread{'s' * (t > 1)} (1-thread rate and speedup beside it); references run on one "
+               "thread; ceiling: a numba copy loop of the same types on the same threads")
+    click.echo(f"{'job':50} {'emu Melem/s':>12} {'1 thread':>9} {'speedup':>8} {'reference':>10} "
+               f"{'ref Melem/s':>12} {'ratio':>7} {'ceiling':>9} {'%ceil':>6} {'bit-exact':>9}")
     for j in jobs:
         ref = j["reference"] or "-"
         rr = f"{j['reference_melem_s']:.0f}" if j["reference_melem_s"] else "-"
@@ -347,8 +354,9 @@ def bench(size, repeat, quick, as_json) -> None:
         pct = f"{100 * j['emu_melem_s'] / j['ceiling_melem_s']:.0f}%" if j["ceiling_melem_s"] else "-"
         ceil = f"{j['ceiling_melem_s']:.0f}" if j["ceiling_melem_s"] else "-"
         agree = {True: "yes", False: "NO", None: "-"}[j["agrees"]]
-        click.echo(f"{j['job']:50} {j['emu_melem_s']:>12.0f} {ref:>10} {rr:>12} {ratio:>7} "
-                   f"{ceil:>9} {pct:>6} {agree:>9}")
+        click.echo(f"{j['job']:50} {_rate(j['emu_melem_s']):>12} {_rate(j['emu_1thread_melem_s']):>9} "
+                   f"{j['speedup']:>7.2f}x {ref:>10} {rr:>12} {ratio:>7} {ceil:>9} {pct:>6} "
+                   f"{agree:>9}")
     if any(j["agrees"] is False for j in jobs):
         sys.exit(1)
 
@@ -565,3 +573,77 @@ def demo(as_json: bool, steps: int, tour: bool, plot_path) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.argument("config_path", metavar="CONFIG.toml", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Results directory [default: sweep-<CONFIG stem>].")
+@click.option("--scheduler", default=None, help="Use a running Dask scheduler, tcp://HOST:PORT.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local cluster: worker processes [default: one per core].")
+@click.option("--local", "in_process", is_flag=True, help="No Dask: run the tasks one by one here.")
+@click.option("--resume", is_flag=True, help="Keep finished tasks in --out and run the rest.")
+@click.option("--task-threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Kernel threads inside each task.")
+@click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Retries of a task that raised.")
+@click.option("--plot", "plot_path", type=click.Path(), default=None,
+              help="Write every run's loss curve to this PNG (needs emu[plot]).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def sweep(config_path, out_dir, scheduler, workers, in_process, resume, task_threads, retries,
+          plot_path, as_json) -> None:
+    """Run a grid of training runs (a sweep file; see emu.train.sweep) on Dask: a local cluster
+    on 127.0.0.1 by default. One row per run: options, final loss, accuracy, stagnant share,
+    wall time; results also in OUT/results.csv and OUT/results.json."""
+    from emu.cluster import DaskMissing
+    from emu.train import sweep as sw
+
+    if in_process and (scheduler or workers):
+        raise click.UsageError("--local runs in this process; drop --scheduler/--workers")
+    try:
+        tasks = sw.expand(sw.read_toml(config_path), config_path)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    out_dir = out_dir or f"sweep-{Path(config_path).stem}"
+    varied = [k for k in sw.OPTIONS if len({json.dumps(t[k]) for t in tasks}) > 1]
+    with click.progressbar(length=len(tasks), label=f"{len(tasks)} runs", file=sys.stderr,
+                           show_pos=True) as bar:
+        def progress(res):
+            bar.update(1)
+        try:
+            results = sw.sweep(tasks, out_dir, resume=resume, scheduler=scheduler, workers=workers,
+                               local=in_process, task_threads=task_threads, retries=retries,
+                               progress=progress)
+        except DaskMissing as err:
+            raise click.UsageError(f"{err}; or run with --local") from None
+        except (FileExistsError, ValueError) as err:
+            raise click.UsageError(str(err)) from None
+    if plot_path:
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for r in results:
+            if r["status"] == "ok":
+                ax.semilogy(r["losses"], label=", ".join(f"{k}={r['config'][k]}" for k in varied))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        ax.legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(plot_path, dpi=100)
+        plt.close(fig)
+    if as_json:
+        click.echo(json.dumps({"results": results}, indent=2))
+    else:
+        click.echo(" ".join(f"{k:>14}" for k in varied)
+                   + f" {'final loss':>11} {'accuracy':>9} {'stagnant':>9} {'wall s':>7}  status")
+        for r in results:
+            cfg = " ".join(f"{str(r['config'][k]):>14}" for k in varied)
+            if r["status"] != "ok":
+                click.echo(f"{cfg} {'-':>11} {'-':>9} {'-':>9} {'-':>7}  {r['error']}")
+                continue
+            acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.4f}"
+            click.echo(f"{cfg} {r['final_loss']:>11.5g} {acc:>9} {r['stagnant_share']:>9.1%} "
+                       f"{r['wall_s']:>7.2f}  ok")
+        click.echo(f"results: {Path(out_dir) / 'results.csv'}, {Path(out_dir) / 'results.json'}")
+    if any(r["status"] != "ok" for r in results):
+        sys.exit(1)

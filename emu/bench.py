@@ -1,6 +1,8 @@
-"""Benchmark suite behind ``emu bench``: emu's throughput, the reference libraries' on the same
-job when installed, and a memory ceiling (a plain numba copy loop with the same input and output
-types), all measured in the same run. Throughput is the median over repeated runs after warm-up.
+"""Benchmark suite behind ``emu bench``: emu's throughput at the chosen thread count and on one
+thread, the reference libraries' on the same job when installed (they run on one thread), and a
+memory ceiling (a plain numba copy loop with the same input and output types, split over the
+same threads), all measured in the same run. Throughput is the median over repeated runs after
+warm-up.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from collections.abc import Callable
 import numpy as np
 from numba import njit
 
-from . import ops
+from . import ops, parallel
+from .arith import context
 from .registers import Registers
 
 
@@ -31,14 +34,28 @@ def _rate(fn: Callable[[], object], n: int, repeat: int) -> float:
     return n / float(np.median(times)) / 1e6
 
 
+_THREADS = [1]  # the suite's thread count (run_suite sets it)
+
+
 def _ceiling(src: np.ndarray, out_dtype, repeat: int) -> float:
     out = np.empty(src.size, out_dtype)
-    return _rate(lambda: _copy(src, out), src.size, repeat)
+    ranges = parallel.blocks(src.size, _THREADS[0])
+    return _rate(lambda: parallel.run(lambda a, b: _copy(src[a:b], out[a:b]), ranges), src.size,
+                 repeat)
+
+
+def _on(threads: int, fn: Callable[[], object]) -> Callable[[], object]:
+    def run():
+        with context(threads=threads):
+            return fn()
+    return run
 
 
 def _job(name, emu_fn, n, repeat, ceiling, ref_name=None, ref_fn=None, ref_n=None):
-    emu_out = emu_fn()
-    emu_rate = _rate(emu_fn, n, repeat)
+    threads = _THREADS[0]
+    emu_out = _on(threads, emu_fn)()
+    emu_rate = _rate(_on(threads, emu_fn), n, repeat)
+    one = emu_rate if threads == 1 else _rate(_on(1, emu_fn), n, repeat)
     ref_rate = agrees = None
     if ref_fn is not None:
         ref_out = ref_fn()
@@ -53,12 +70,18 @@ def _job(name, emu_fn, n, repeat, ceiling, ref_name=None, ref_fn=None, ref_n=Non
         "ratio": emu_rate / ref_rate if ref_rate else None,
         "ceiling_melem_s": ceiling,
         "agrees": agrees,
+        "threads": threads,
+        "emu_1thread_melem_s": one,
+        "speedup": emu_rate / one,
     }
 
 
-def run_suite(size: int = 10_000_000, repeat: int = 7, seed: int = 0) -> list[dict]:
-    """Run every job; each dict has job, emu_melem_s, reference, reference_melem_s, ratio,
-    ceiling_melem_s and agrees (bit-exact agreement with the reference, None without one)."""
+def run_suite(size: int = 10_000_000, repeat: int = 7, seed: int = 0,
+              threads: int | None = None) -> list[dict]:
+    """Run every job; each dict has job, emu_melem_s (at ``threads``, default every core),
+    reference, reference_melem_s, ratio, ceiling_melem_s, agrees (bit-exact agreement with the
+    reference, None without one), threads, emu_1thread_melem_s and speedup."""
+    _THREADS[0] = parallel.resolve(threads)
     try:
         import ml_dtypes
     except ImportError:  # pragma: no cover - optional oracle

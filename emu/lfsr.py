@@ -218,6 +218,19 @@ class LFSR:
         parallel.run(block, parallel.blocks(n, parallel.resolve(threads)))
         self._states = jumped(served(n))
 
+    def skip(self, n: int, shifts: int | None = None) -> None:
+        """Advance the bank exactly as ``draw(n)`` would, without producing the words (a jump:
+        O(W * log n) per lane). Lets a shard of a long stream start where it belongs."""
+        d = shifts or self.shifts or self.width
+        if not 1 <= d <= 128:
+            raise ValueError(f"shifts={d} out of range; valid: 1..128")
+        if n < 0:
+            raise ValueError(f"cannot skip {n} draws")
+        lanes = np.arange(self.lanes, dtype=np.int64)
+        st = self._states.copy()
+        jump(st, (n - lanes + self.lanes - 1) // self.lanes, self._powers(d))
+        self._states = st
+
     def _powers(self, d: int) -> np.ndarray:
         key = (self.width, self.poly, self.config, d)
         if key not in _POWERS:

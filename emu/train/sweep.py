@@ -1,0 +1,178 @@
+"""Experiment grids: many independent training runs, on Dask or in this process.
+
+A sweep file (TOML) has three optional tables, every key one of ``emu train``'s options:
+
+    [base]            # shared by every run
+    model = "softmax"
+    epochs = 3
+    [grid]            # every combination of these lists (keys in file order)
+    rounding = ["rne", "sr"]
+    seed = [1, 2]
+    [[runs]]          # and/or explicit runs; each is combined with the whole grid
+    weights = "e4m3"
+
+Each run is a task named by a hash of its full option set. A finished task's result is written
+at once, atomically, to ``OUT/tasks/<id>.json``; ``resume`` skips tasks whose file is there, so
+an interrupted sweep redoes only what it had not finished. Results are gathered in task order
+into ``OUT/results.json`` and ``OUT/results.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+
+from ..golden.hexio import write_atomic
+from .data import load
+from .linear import TrainConfig, train
+
+TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
+OPTIONS = ("data",) + TRAIN_FIELDS
+DEFAULTS = {"data": "digits", **{f.name: f.default for f in fields(TrainConfig)}, "lr": 0.5}
+TABLES = ("base", "grid", "runs")
+COLUMNS = ("id", "status", "final_loss", "accuracy", "stagnant_share", "wall_s")
+
+
+def read_toml(path: Path | str) -> dict:
+    """A TOML file as a dict; errors name the file."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise ValueError(f"{path}: reading TOML needs Python 3.11+ or `pip install tomli`") from None
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as err:
+        raise ValueError(f"{path}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def _check_keys(where: str, keys) -> None:
+    unknown = sorted(set(keys) - set(OPTIONS))
+    if unknown:
+        raise ValueError(f"{where}: unknown option(s) {', '.join(unknown)}; valid: "
+                         f"{', '.join(OPTIONS)}")
+
+
+def expand(doc: dict, source: str = "sweep") -> list[dict]:
+    """Every run's full option set (defaults filled in), in grid order; invalid options or
+    values raise before anything runs."""
+    extra = sorted(set(doc) - set(TABLES))
+    if extra:
+        raise ValueError(f"{source}: unknown table(s) {', '.join(extra)}; valid: {', '.join(TABLES)}")
+    base = doc.get("base", {})
+    grid = doc.get("grid", {})
+    runs = doc.get("runs", [{}]) or [{}]
+    _check_keys(f"{source} [base]", base)
+    _check_keys(f"{source} [grid]", grid)
+    for k, v in grid.items():
+        if not isinstance(v, list) or not v:
+            raise ValueError(f"{source} [grid] {k}: need a non-empty list of values")
+    for i, r in enumerate(runs):
+        _check_keys(f"{source} [[runs]] #{i + 1}", r)
+    tasks = []
+    for run in runs:
+        for combo in itertools.product(*grid.values()):
+            opts = {**DEFAULTS, **base, **run, **dict(zip(grid, combo, strict=True))}
+            try:
+                TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS})
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{source}: run {_label(opts)}: {err}") from None
+            tasks.append(opts)
+    return tasks
+
+
+def task_id(opts: dict) -> str:
+    return hashlib.sha256(json.dumps(opts, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _label(opts: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in opts.items() if DEFAULTS.get(k) != v) or "defaults"
+
+
+def run_task(opts: dict, threads: int = 1) -> dict:
+    """One training run (what a worker executes): final loss, accuracy, stagnant share of the
+    last epoch, the per-epoch losses and the wall time."""
+    t0 = time.perf_counter()
+    data = load(opts["data"])
+    _, hist = train(data, TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS}), threads=threads)
+    last = hist.epochs[-1]
+    return {"id": task_id(opts), "status": "ok", "config": opts, "final_loss": last["loss"],
+            "accuracy": last["accuracy"], "stagnant_share": last["stagnant_share"],
+            "losses": [e["loss"] for e in hist.epochs], "wall_s": time.perf_counter() - t0}
+
+
+def sweep(tasks: list[dict], out_dir: Path | str, *, resume: bool = False,
+          scheduler: str | None = None, workers: int | None = None, local: bool = False,
+          task_threads: int = 1, retries: int = 1,
+          progress: Callable[[dict], None] | None = None) -> list[dict]:
+    """Run the tasks (on Dask, or one by one in this process when ``local``); returns one
+    result per task, in task order (status "ok" or "failed" with the error)."""
+    out = Path(out_dir)
+    tdir = out / "tasks"
+    ids = [task_id(t) for t in tasks]
+    done: dict[str, dict] = {}
+    if tdir.exists():
+        found = sorted(tdir.glob("*.json"))
+        if found and not resume:
+            raise FileExistsError(f"{out} already holds {len(found)} finished task(s); pass "
+                                  "--resume to keep them and run the rest, or choose a new --out")
+        for f in found:
+            try:
+                res = json.loads(f.read_text())
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{f}, line {err.lineno}: malformed result ({err.msg})") from None
+            done[res["id"]] = res
+    tdir.mkdir(parents=True, exist_ok=True)
+    results = {i: done[i] for i in ids if i in done}
+    todo = [k for k, i in enumerate(ids) if i not in done]
+
+    def finish(k: int, res: dict | None, err: BaseException | None) -> None:
+        if err is not None:
+            res = {"id": ids[k], "status": "failed", "config": tasks[k],
+                   "error": f"{type(err).__name__}: {err}"}
+        else:  # written at once: a later interruption keeps it
+            write_atomic(tdir / f"{ids[k]}.json", json.dumps(res, indent=2) + "\n")
+        results[ids[k]] = res
+        if progress:
+            progress(res)
+
+    if local:
+        for k in todo:
+            try:
+                res, err = run_task(tasks[k], task_threads), None
+            except Exception as e:  # noqa: BLE001 - reported like a failed Dask task
+                res, err = None, e
+            finish(k, res, err)
+    elif todo:
+        from ..cluster import client, run_all
+
+        with client(scheduler, workers) as c:
+            for j, res, err in run_all(c, run_task, [(tasks[k], task_threads) for k in todo],
+                                       retries, [f"emu-train-{ids[k]}" for k in todo]):
+                finish(todo[j], res, err)
+    ordered = [results[i] for i in ids]
+    write_atomic(out / "results.json", json.dumps({"results": ordered}, indent=2) + "\n")
+    write_atomic(out / "results.csv", results_csv(ordered))
+    return ordered
+
+
+def results_csv(results: list[dict]) -> str:
+    """One row per run: the options, then the outcome columns."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(list(OPTIONS) + list(COLUMNS))
+    for r in results:
+        w.writerow([r["config"].get(k) for k in OPTIONS] + [r.get(c) for c in COLUMNS])
+    return buf.getvalue()

@@ -242,10 +242,16 @@ def lfsr(width, poly, config, shifts, seed, lanes, reverse, invert, count, as_js
 @click.option("--acc-overflow", type=click.Choice(["wrap", "sat"]), default="wrap", show_default=True)
 @click.option("--out-format", default=None, help="mac: requantized output format [default: --format].")
 @click.option("--layout", type=click.Choice(["ports", "packed"]), default="ports", show_default=True)
+@click.option("--shards", type=click.IntRange(min=1), default=None,
+              help="Split the set into K shard directories with one top-level manifest.")
+@click.option("--scheduler", default=None, help="Shards: a running Dask scheduler, tcp://HOST:PORT.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Shards: local cluster worker processes [default: one per core].")
+@click.option("--local", "in_process", is_flag=True, help="Shards: build them here, without Dask.")
 @_threaded
 def golden(op, out_dir, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed, sr_bits,
            lfsr_seed, lfsr_width, lfsr_shifts, lfsr_lanes, k_len, acc, acc_overflow, out_format,
-           layout) -> None:
+           layout, shards, scheduler, workers, in_process) -> None:
     """Write a golden vector set ($readmemh file per port, manifest.json, vectors.csv)."""
     from emu.golden import generate, write_set
 
@@ -278,6 +284,11 @@ def golden(op, out_dir, src, dst, fmt_name, rounding, saturate, overflow, inputs
         if op != "lfsr":
             spec["sr_bits"] = sr_bits
     command = "emu " + " ".join(sys.argv[1:]) if sys.argv and "emu" in sys.argv[0] else "emu golden"
+    if shards is None and (scheduler or workers or in_process):
+        raise click.UsageError("--scheduler, --workers and --local apply to --shards K")
+    if shards is not None:
+        _golden_sharded(spec, out_dir, command, shards, layout, scheduler, workers, in_process)
+        return
     try:
         vs = generate(spec)
         path = write_set(vs, out_dir, command, layout)
@@ -285,6 +296,24 @@ def golden(op, out_dir, src, dst, fmt_name, rounding, saturate, overflow, inputs
         raise click.UsageError(str(err)) from None
     click.echo(f"wrote {vs.count} vectors to {path} (ports: "
                + ", ".join(f"{p.name}[{p.bits}] {p.direction}" for p in vs.ports) + ")")
+
+
+def _golden_sharded(spec, out_dir, command, shards, layout, scheduler, workers, in_process) -> None:
+    import contextlib
+
+    from emu.cluster import DaskMissing, client
+    from emu.golden.shards import write_sharded
+
+    try:
+        with contextlib.nullcontext() if in_process else client(scheduler, workers) as c:
+            path = write_sharded(spec, out_dir, command, shards, layout, c)
+    except DaskMissing as err:
+        raise click.UsageError(f"{err}; or build the shards here with --local") from None
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    m = json.loads((Path(path) / "manifest.json").read_text())
+    click.echo(f"wrote {m['count']} vectors in {len(m['shards'])} shards to {path} "
+               f"({', '.join(e['dir'] for e in m['shards'][:3])}{', ...' if shards > 3 else ''})")
 
 
 @main.command("check")

@@ -197,6 +197,9 @@ def check(set_dir: Path | str, dumps: list[Path | str]) -> CheckResult:
     """Compare a dump with a set. Raises DumpError for malformed files."""
     set_dir = Path(set_dir)
     manifest = read_manifest(set_dir)
+    if "shards" in manifest:
+        raise ValueError(f"{set_dir} is a sharded set: check each shard directory against the "
+                         f"dump of its vectors ({manifest['shards'][0]['dir']}, ...)")
     expected = _load_expected(set_dir, manifest)
     got = load_dump([Path(d) for d in dumps], manifest)
     outs = [p for p in manifest["ports"] if p["direction"] == "out"]

@@ -132,35 +132,61 @@ def _operand_corners(fmt) -> np.ndarray:
     return np.unique(np.array(codes, np.uint64) & np.uint64((1 << fmt.bits) - 1))
 
 
-def _inputs(spec: dict, fmts: list, rng: np.random.Generator, dst) -> list[np.ndarray]:
-    """Input code arrays (one per operand) from the spec's generators, in their order."""
-    parts: list[list[np.ndarray]] = [[] for _ in fmts]
+def _segments(spec: dict, fmts: list, dst) -> list[tuple[str, int]]:
+    """(generator, vector count) for each generator of the spec, in order."""
+    out = []
     for gen in spec.get("inputs", ["corners", "random"]):
         if gen not in GENERATORS:
             raise ValueError(f"unknown input generator {gen!r}; valid: {', '.join(GENERATORS)}")
         if gen == "exhaustive":
-            total = 1
-            for f in fmts:
-                total <<= f.bits
-            if total > MAX_VECTORS:
-                raise ValueError(f"exhaustive {' x '.join(f.name for f in fmts)} is {total} vectors "
-                                 f"(max {MAX_VECTORS}); use random/corners")
-            grids = np.meshgrid(*[np.arange(1 << f.bits, dtype=np.uint64) for f in fmts],
-                                indexing="ij")
-            for p, g in zip(parts, grids, strict=True):
-                p.append(g.reshape(-1))
+            n = 1 << sum(f.bits for f in fmts)
         elif gen == "random":
             n = int(spec.get("count", 1000))
-            for p, f in zip(parts, fmts, strict=True):
-                p.append(rng.integers(0, 1 << f.bits, n, dtype=np.uint64))
-        else:  # corners
-            if len(fmts) == 1:
-                parts[0].append(_corner_codes(fmts[0], dst))
-            else:
-                sets = [_operand_corners(f) for f in fmts]
-                grids = np.meshgrid(*sets, indexing="ij")
-                for p, g in zip(parts, grids, strict=True):
-                    p.append(g.reshape(-1))
+        elif len(fmts) == 1:
+            n = _corner_codes(fmts[0], dst).size
+        else:
+            n = int(np.prod([_operand_corners(f).size for f in fmts]))
+        out.append((gen, n))
+    return out
+
+
+def _inputs(spec: dict, fmts: list, rng: np.random.Generator, dst, lo: int = 0,
+            hi: int | None = None) -> list[np.ndarray]:
+    """Input code arrays (one per operand) of candidate vectors lo..hi (default: all) from the
+    spec's generators, in their order. Exhaustive vectors are computed from their index
+    (operand 0 most significant), so a shard of a huge set never builds the whole set."""
+    segments = _segments(spec, fmts, dst)
+    total = sum(n for _, n in segments)
+    hi = total if hi is None else hi
+    if "shard" not in spec:
+        for gen, n in segments:
+            if gen == "exhaustive" and n > MAX_VECTORS:
+                raise ValueError(f"exhaustive {' x '.join(f.name for f in fmts)} is {n} vectors "
+                                 f"(max {MAX_VECTORS} in one set; use --shards or random/corners)")
+    parts: list[list[np.ndarray]] = [[] for _ in fmts]
+    pos = 0
+    for gen, n in segments:
+        a, b = max(lo - pos, 0), min(hi - pos, n)  # this segment's share of lo..hi
+        if gen == "random":  # drawn whole, in order, so the generator stream never shifts
+            cols = [rng.integers(0, 1 << f.bits, n, dtype=np.uint64) for f in fmts]
+        elif a >= b:
+            cols = None
+        elif gen == "exhaustive":
+            idx = np.arange(a, b, dtype=np.uint64)
+            cols, shift = [], sum(f.bits for f in fmts)
+            for f in fmts:
+                shift -= f.bits
+                cols.append((idx >> np.uint64(shift)) & np.uint64((1 << f.bits) - 1))
+            a, b = 0, b - a
+        elif len(fmts) == 1:
+            cols = [_corner_codes(fmts[0], dst)]
+        else:
+            grids = np.meshgrid(*[_operand_corners(f) for f in fmts], indexing="ij")
+            cols = [g.reshape(-1) for g in grids]
+        if cols is not None and a < b:
+            for p, c in zip(parts, cols, strict=True):
+                p.append(c[a:b])
+        pos += n
     return [np.concatenate(p).astype(np.uint64) if p else np.empty(0, np.uint64) for p in parts]
 
 
@@ -208,8 +234,39 @@ def _drop_unrepresentable(fn, ins: list[Registers]):
         return ins, fn(*ins)
 
 
-def generate(spec: dict) -> VectorSet:
-    """Build a vector set from its spec (deterministic: same spec, same bits)."""
+def _operands(spec: dict) -> tuple[list, object]:
+    """Operand formats and result format of a convert/add/mul/fma/mac spec."""
+    op = spec["op"]
+    if op == "convert":
+        return [parse_format(spec.get("src", "fp32"))], parse_format(spec["dst"])
+    f = parse_format(spec.get("fmt", "s8.4") if op == "mac" else spec["fmt"])
+    if op == "mac":
+        return [f, f], f
+    return [f] * (3 if op == "fma" else 2), parse_format(spec.get("dst", spec["fmt"]))
+
+
+def candidates(spec: dict) -> int:
+    """How many vectors the spec's generators give before undefined ones are dropped (lfsr:
+    the draw count)."""
+    if spec.get("op") == "lfsr":
+        return int(spec.get("count", 1000))
+    fmts, dst = _operands(spec)
+    return sum(n for _, n in _segments(spec, fmts, dst))
+
+
+def _part(spec: dict, total: int) -> tuple[int, int, int]:
+    """(lo, hi, skip) of a shard spec (candidate range; random draws used before it)."""
+    sh = spec.get("shard")
+    if sh is None:
+        return 0, total, 0
+    return int(sh["lo"]), int(sh["hi"]), int(sh.get("skip", 0))
+
+
+def generate(spec: dict, kept_only: bool = False) -> VectorSet | int:
+    """Build a vector set from its spec (deterministic: same spec, same bits). A spec with a
+    ``shard`` entry {lo, hi, skip} builds candidate vectors lo..hi only, its random words
+    starting ``skip`` draws into the stream: shards concatenate to the whole set.
+    ``kept_only``: just count the vectors that survive (what the next shard's skip needs)."""
     spec = dict(spec)
     op = spec.get("op")
     if op not in OPS:
@@ -220,14 +277,9 @@ def generate(spec: dict) -> VectorSet:
         return _lfsr_set(spec)
     if op == "mac":
         return _mac_set(spec, rng)
-    if op == "convert":
-        src, dst = parse_format(spec.get("src", "fp32")), parse_format(spec["dst"])
-        fmts = [src]
-    else:
-        f = parse_format(spec["fmt"])
-        dst = parse_format(spec.get("dst", spec["fmt"]))
-        fmts = [f] * (3 if op == "fma" else 2)
-    codes = _inputs(spec, fmts, rng, dst)
+    fmts, dst = _operands(spec)
+    lo, hi, skip = _part(spec, candidates(spec))
+    codes = _inputs(spec, fmts, rng, dst, lo, hi)
     ins = [Registers.from_codes(c, f) for c, f in zip(codes, fmts, strict=True)]
     stochastic = is_stochastic(rounding)
     r = int(spec.get("sr_bits", 8))
@@ -249,8 +301,16 @@ def generate(spec: dict) -> VectorSet:
     if stochastic:
         # drop undefined vectors first (deterministically), then draw one word per vector
         ins, _ = _drop_unrepresentable(lambda *x: run(*x, words=np.zeros(x[0].size, np.uint64)), ins)
-        words = lfsr_from_spec(spec.get("lfsr")).random_words(ins[0].size, r)
+        if kept_only:
+            return ins[0].size
+        source = lfsr_from_spec(spec.get("lfsr"))
+        source.skip(skip, source.shifts or r)
+        st = source.states  # the shard's first element is element `skip` of the whole call:
+        source.states = st[skip % len(st):] + st[:skip % len(st)]  # its lane leads
+        words = source.random_words(ins[0].size, r)
         out = run(*ins, words=words)
+    elif kept_only:
+        return _drop_unrepresentable(run, ins)[0][0].size
     else:
         ins, out = _drop_unrepresentable(run, ins)
     names = ["a", "b", "c"]
@@ -266,18 +326,19 @@ def _lfsr_set(spec: dict) -> VectorSet:
     """Per vector j: the state of lane j mod L before its draw, and the draw word (one call of
     n draws, DESIGN Part B "Lanes")."""
     bank = lfsr_from_spec(spec.get("lfsr"))
-    n = int(spec.get("count", 1000))
+    lo, hi, _ = _part(spec, int(spec.get("count", 1000)))
     d = bank.shifts or bank.width
     if d > 64:
         raise ValueError("golden LFSR sets support up to 64 shifts per draw")
+    bank.skip(lo, d)  # a shard starts where the draws before it left every lane
     lanes = [LFSR(bank.width, bank.poly, bank.config, d, seeds=[s], reverse=bank.reverse,
                   invert=bank.invert) for s in bank.states]
-    states = np.empty(n, np.uint64)
-    words = np.empty(n, np.uint64)
-    for j in range(n):
+    states = np.empty(hi - lo, np.uint64)
+    words = np.empty(hi - lo, np.uint64)
+    for j in range(lo, hi):
         lane = lanes[j % len(lanes)]
-        states[j] = lane.states[0]
-        words[j] = lane.draw(1)[0]
+        states[j - lo] = lane.states[0]
+        words[j - lo] = lane.draw(1)[0]
     return VectorSet(spec, [Port("state", "out", bank.width, states), Port("word", "out", d, words)])
 
 
@@ -288,7 +349,10 @@ def _mac_set(spec: dict, rng) -> VectorSet:
     acc = parse_format(spec.get("acc")) if spec.get("acc") else mac_accumulator(a_fmt, a_fmt, 16)
     out_fmt = parse_format(spec.get("out", a_fmt.name))
     k = int(spec.get("k", 16))
-    codes = _inputs(spec, [a_fmt, a_fmt], rng, a_fmt)
+    lo, hi, _ = _part(spec, candidates(spec))
+    if lo % k:
+        raise ValueError(f"a MAC shard must start on a dot-product boundary (multiple of k={k})")
+    codes = _inputs(spec, [a_fmt, a_fmt], rng, a_fmt, lo, hi)
     a = Registers.from_codes(codes[0], a_fmt)
     b = Registers.from_codes(codes[1], a_fmt)
     acc_ovf = spec.get("acc_overflow", "wrap")
@@ -371,17 +435,22 @@ def write_set(vs: VectorSet, directory: Path | str, command: str, layout: str = 
                        for f in sorted(tmp.iterdir())},
         }
         write_atomic(tmp / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        old = None
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-            os.replace(directory, old)
-        os.replace(tmp, directory)
-        if old is not None:
-            shutil.rmtree(old)
+        replace_dir(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return directory
+
+
+def replace_dir(tmp: Path, directory: Path) -> None:
+    """Move a finished temporary directory into place (an old set is removed only after)."""
+    old = None
+    if directory.exists():
+        old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+        os.replace(directory, old)
+    os.replace(tmp, directory)
+    if old is not None:
+        shutil.rmtree(old)
 
 
 def _source(spec: dict) -> dict | None:
@@ -403,4 +472,8 @@ def read_manifest(directory: Path | str) -> dict:
 def regenerate(directory: Path | str, into: Path | str) -> Path:
     """Rebuild a set from its manifest (spec, command, layout) into another directory."""
     m = read_manifest(directory)
+    if "shards" in m:
+        from .shards import write_sharded
+
+        return write_sharded(m["spec"], into, m["command"], len(m["shards"]), m["layout"])
     return write_set(generate(m["spec"]), into, m["command"], m.get("layout", "ports"))

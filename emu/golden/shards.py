@@ -1,0 +1,103 @@
+"""Sharded golden sets: one large set as K shard directories plus one top-level manifest.
+
+Shard k builds candidate vectors lo_k..hi_k of the whole set (``generate`` with a ``shard``
+entry in its spec). Stochastic sets need each shard's random words to start where the previous
+shards' words ended; since undefined vectors are dropped before words are drawn, a first round
+counts each shard's surviving vectors and the second round skips the LFSR (a jump) past the
+words of the shards before it. MAC shards start on dot-product boundaries. Concatenating the
+shards' ports gives exactly the set a single process writes.
+
+Shards run on Dask (``emu.cluster``) or one by one here; every shard directory is a complete
+set (its manifest holds its spec), written into a temporary directory that replaces the target
+only when all shards are done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+from .. import __version__
+from ..rounding import is_stochastic
+from .hexio import write_atomic
+from .vectors import SCHEMA_VERSION, _source, candidates, generate, replace_dir, write_set
+
+MAX_SHARDS = 1 << 16
+MAX_SHARD_VECTORS = 1 << 24  # candidate vectors per shard (memory of one worker)
+
+
+def shard_specs(spec: dict, shards: int) -> list[dict]:
+    """Specs of the K shards (candidate ranges; skips filled in later for stochastic sets)."""
+    if not isinstance(shards, int) or not 1 <= shards <= MAX_SHARDS:
+        raise ValueError(f"shards={shards!r} out of range; valid: 1..{MAX_SHARDS}")
+    total = candidates(spec)
+    align = int(spec.get("k", 16)) if spec["op"] == "mac" else 1
+    bounds = [min(total, (total * i // shards) // align * align) for i in range(shards)] + [total]
+    widest = max(hi - lo for lo, hi in zip(bounds[:-1], bounds[1:], strict=True))
+    if widest > MAX_SHARD_VECTORS:
+        raise ValueError(f"{total} vectors in {shards} shards is up to {widest} per shard (max "
+                         f"{MAX_SHARD_VECTORS}); use --shards {-(-total // MAX_SHARD_VECTORS)} or more")
+    return [{**spec, "shard": {"index": i, "of": shards, "lo": lo, "hi": hi, "skip": 0}}
+            for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))]
+
+
+def _stochastic(spec: dict) -> bool:
+    return spec["op"] != "lfsr" and spec["op"] != "mac" and is_stochastic(spec.get("rounding", "rne"))
+
+
+def _kept(spec: dict) -> int:
+    return generate(spec, kept_only=True)
+
+
+def _run(fn, specs: list[dict], client) -> list:
+    if client is None:
+        return [fn(s) for s in specs]
+    from ..cluster import run_all
+
+    out: list = [None] * len(specs)
+    for i, res, err in run_all(client, fn, [(s,) for s in specs], retries=1):
+        if err is not None:
+            raise err
+        out[i] = res
+    return out
+
+
+def write_sharded(spec: dict, directory: Path | str, command: str, shards: int,
+                  layout: str = "ports", client=None) -> Path:
+    """Generate and write a sharded set (see module doc); ``client``: a Dask client, or None
+    to build the shards in this process."""
+    specs = shard_specs(spec, shards)
+    if _stochastic(spec):
+        kept = _run(_kept, specs, client)
+        skip = 0
+        for s, n in zip(specs, kept, strict=True):
+            s["shard"]["skip"] = skip
+            skip += n
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.tmp-"))
+    try:
+        entries = []
+        for s, vs in zip(specs, _run(generate, specs, client), strict=True):
+            name = f"shard-{s['shard']['index']:04d}"
+            write_set(vs, tmp / name, command, layout)
+            entries.append({"dir": name, "lo": s["shard"]["lo"], "hi": s["shard"]["hi"],
+                            "count": vs.count, "manifest_sha256": hashlib.sha256(
+                                (tmp / name / "manifest.json").read_bytes()).hexdigest()})
+        offset = 0
+        for e in entries:
+            e["offset"] = offset
+            offset += e["count"]
+        manifest = {"schema_version": SCHEMA_VERSION, "emu_version": __version__,
+                    "command": command, "spec": spec, "op": spec["op"], "layout": layout,
+                    "count": offset, "random_source": _source(spec), "shards": entries}
+        write_atomic(tmp / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        replace_dir(tmp, directory)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory

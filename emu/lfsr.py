@@ -199,9 +199,7 @@ class LFSR:
         lanes = np.arange(self.lanes, dtype=np.int64)
         powers = self._powers(d)
         start = self._states
-
-        def served(j: int) -> np.ndarray:  # draws lane l made for the elements before j
-            return (j - lanes + self.lanes - 1) // self.lanes
+        served = self._served
 
         def jumped(counts: np.ndarray) -> np.ndarray:  # lane-major, counts.size // L per lane
             st = np.repeat(start, counts.size // self.lanes)
@@ -226,10 +224,14 @@ class LFSR:
             raise ValueError(f"shifts={d} out of range; valid: 1..128")
         if n < 0:
             raise ValueError(f"cannot skip {n} draws")
-        lanes = np.arange(self.lanes, dtype=np.int64)
         st = self._states.copy()
-        jump(st, (n - lanes + self.lanes - 1) // self.lanes, self._powers(d))
+        jump(st, self._served(n), self._powers(d))
         self._states = st
+
+    def _served(self, j: int) -> np.ndarray:
+        """Draws each lane makes for elements 0..j-1 of one call (lane l serves j = l mod L)."""
+        lanes = np.arange(self.lanes, dtype=np.int64)
+        return (j - lanes + self.lanes - 1) // self.lanes
 
     def _powers(self, d: int) -> np.ndarray:
         key = (self.width, self.poly, self.config, d)
@@ -302,7 +304,6 @@ class AmdPrng:
     def draw(self, n: int, threads: int | None = None) -> np.ndarray:
         """n outputs (each the lane's new state), uint64; ``threads`` as in LFSR.draw."""
         out = np.empty(n, np.uint64)
-
         lanes = self.lanes
 
         def kernel(starts, first, counts):  # one shift per draw: a short chain, one per lane

@@ -13,6 +13,7 @@ core this process may use.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -57,8 +58,8 @@ def blocks(n: int, threads: int, min_block: int = MIN_BLOCK) -> list[tuple[int, 
 def run(fn: Callable[[int, int], object], ranges: Sequence[tuple[int, int]]) -> list:
     """fn(start, stop) for every range, concurrently when there are several; results in order.
     ``fn`` should spend its time in a ``nogil`` kernel."""
-    if len(ranges) == 1:
-        return [fn(*ranges[0])]
+    if len(ranges) == 1 or threading.current_thread().name.startswith("emu"):
+        return [fn(a, b) for a, b in ranges]  # one block, or already in a pool thread
     global _POOL
     if _POOL is None or _POOL._max_workers < len(ranges):
         _POOL = ThreadPoolExecutor(max_workers=max(len(ranges), cores()),

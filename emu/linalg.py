@@ -118,8 +118,10 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
     B = np.ascontiguousarray(b.codes, dtype=np.uint64)
     res = np.empty((m, n), np.uint64)
     rows = _row_blocks(m, n * kk, threads)
-    fast = _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, res, rows)
-    if not fast:
+    fast = _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, rows)
+    if fast is not None:
+        res = fast
+    else:
         if order == "exact" and not _exact_fits_int64(a.format, b.format, kk):
             bad = _exact_bigint(a, b, acc_fmt, amode, aovf, res)
         else:
@@ -139,7 +141,7 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
             raise ValueError(f"matmul: output element {bad} is not representable in the "
                              f"accumulator {acc_fmt.name} (NaN without a NaN code, or Inf under wrap)")
     final_fmt = promo if chunk else acc_fmt
-    result = Registers(res.astype(code_dtype(final_fmt.bits)), final_fmt)
+    result = Registers(res.astype(code_dtype(final_fmt.bits), copy=False), final_fmt)
     if out is None:
         return result
     omode = mode_code(out_rounding)
@@ -156,17 +158,19 @@ def _row_blocks(m: int, work_per_row: int, threads: int | None) -> list[tuple[in
                            max(1, parallel.MIN_BLOCK // max(work_per_row, 1)))
 
 
-def _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, res, rows) -> bool:
-    """Exact native shortcuts (results identical to the core; NaN outputs are recomputed by the
-    core so their codes follow Part B)."""
+def _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk,
+                rows) -> np.ndarray | None:
+    """Exact native shortcuts: the accumulator codes, identical to the core's (NaN outputs are
+    recomputed by the core so their codes follow Part B), or None when none applies."""
     if order != "sequential" or chunk or not exact_products:
-        return False
+        return None
+    shape = (a.shape[0], b.shape[1])
     if acc_fmt == _FP32 and amode == RNE and aovf == 0 and _products_exact_in_fp32(a.format, b.format):
-        fa = a.to_float().astype(np.float32)
-        fb = b.to_float().astype(np.float32)
-        c = np.empty(res.shape, np.float32)
+        fa = convert(a, _FP32).codes.view(np.float32)  # exact: the operands fit fp32
+        fb = convert(b, _FP32).codes.view(np.float32)
+        c = np.empty(shape, np.float32)
         parallel.run(lambda i0, i1: kacc.matmul_f32(fa[i0:i1], fb, c[i0:i1]), rows)
-        res[:] = c.view(np.uint32)
+        res = c.view(np.uint32)
         nan = np.isnan(c)
         if nan.any():  # Part B NaN signs: recompute those outputs with the core
             one = np.empty((1, 1), np.uint64)
@@ -177,17 +181,16 @@ def _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, re
                                  acc_fmt.descriptor, RNE, 0, _EMPTY_U64, kacc.ORDER_SEQ, 0,
                                  acc_fmt.descriptor, RNE, 0, 13, 32, 1, False, one)
                 res[i, j] = one[0, 0]
-        return True
+        return res
     if (isinstance(a.format, FixedFormat) and isinstance(acc_fmt, FixedFormat)
             and acc_fmt.frac == a.format.frac + b.format.frac and aovf == 0
             and a.format.width + b.format.width + max(kk, 1).bit_length() <= 62):
         ia = _ints(a)
         ib = _ints(b)
-        c = np.empty(res.shape, np.int64)  # exact; wrapping after each add == wrapping the total
+        c = np.empty(shape, np.int64)  # exact; wrapping after each add == wrapping the total
         parallel.run(lambda i0, i1: kacc.matmul_int(ia[i0:i1], ib, c[i0:i1]), rows)
-        res[:] = c.view(np.uint64) & np.uint64((1 << acc_fmt.width) - 1)
-        return True
-    return False
+        return c.view(np.uint64) & np.uint64((1 << acc_fmt.width) - 1)
+    return None
 
 
 def _ints(r: Registers) -> np.ndarray:

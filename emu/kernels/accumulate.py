@@ -284,16 +284,42 @@ def _trunc_to(sig, exp, lsb):
 @njit(cache=True, nogil=True)
 def matmul_f32(A, B, out):
     """Native float32 C = A @ B, each out[i, j] summed in k-ascending order (rne, IEEE): loop
-    order i-k-j keeps every output's additions sequential while vectorizing over j."""
+    order i-k-j keeps every output's additions sequential while vectorizing over j; four rows
+    at a time share each load of B[k] (the order of each output's sum is unchanged)."""
     m, kk = A.shape
     n = B.shape[1]
-    for i in range(m):
+    zero = np.float32(0.0)
+    i = 0
+    while i + 4 <= m:
+        r0 = out[i]
+        r1 = out[i + 1]
+        r2 = out[i + 2]
+        r3 = out[i + 3]
+        r0[:] = zero
+        r1[:] = zero
+        r2[:] = zero
+        r3[:] = zero
+        for k in range(kk):
+            a0 = A[i, k]
+            a1 = A[i + 1, k]
+            a2 = A[i + 2, k]
+            a3 = A[i + 3, k]
+            bk = B[k]
+            for j in range(n):  # each product is exact in fp32 (checked by the caller)
+                b = bk[j]
+                r0[j] = r0[j] + a0 * b
+                r1[j] = r1[j] + a1 * b
+                r2[j] = r2[j] + a2 * b
+                r3[j] = r3[j] + a3 * b
+        i += 4
+    while i < m:
         row = out[i]
-        row[:] = np.float32(0.0)
+        row[:] = zero
         for k in range(kk):
             a = A[i, k]
             for j in range(n):
-                row[j] = row[j] + a * B[k, j]  # the product is exact in fp32 (checked by caller)
+                row[j] = row[j] + a * B[k, j]
+        i += 1
 
 
 @njit(cache=True, nogil=True)

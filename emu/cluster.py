@@ -56,8 +56,7 @@ def run_all(c, fn: Callable, args: Sequence[tuple], retries: int = 1,
 
     futures = {}
     for i, a in enumerate(args):
-        key = f"{names[i]}" if names else None
-        fut = c.submit(fn, *a, retries=retries, pure=False, key=key)
+        fut = c.submit(fn, *a, retries=retries, pure=False, key=names[i] if names else None)
         futures[fut] = i
     for fut in as_completed(futures):
         i = futures[fut]

@@ -136,7 +136,7 @@ def sweep(tasks: list[dict], out_dir: Path | str, *, resume: bool = False,
             done[res["id"]] = res
     tdir.mkdir(parents=True, exist_ok=True)
     results = {i: done[i] for i in ids if i in done}
-    todo = [k for k, i in enumerate(ids) if i not in done]
+    todo = [k for k, i in enumerate(ids) if i not in done and ids.index(i) == k]  # once per id
 
     def finish(k: int, res: dict | None, err: BaseException | None) -> None:
         if err is not None:

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 from pathlib import Path
 
 from .. import __version__
 from ..rounding import is_stochastic
 from .hexio import write_atomic
-from .vectors import SCHEMA_VERSION, _source, candidates, generate, replace_dir, write_set
+from .vectors import SCHEMA_VERSION, _source, candidates, generate, staged_dir, write_set
 
 MAX_SHARDS = 1 << 16
 MAX_SHARD_VECTORS = 1 << 24  # candidate vectors per shard (memory of one worker)
@@ -76,9 +75,7 @@ def write_sharded(spec: dict, directory: Path | str, command: str, shards: int,
             s["shard"]["skip"] = skip
             skip += n
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.tmp-"))
-    try:
+    with staged_dir(directory) as tmp:
         entries = []
         for s, vs in zip(specs, _run(generate, specs, client), strict=True):
             name = f"shard-{s['shard']['index']:04d}"
@@ -94,10 +91,4 @@ def write_sharded(spec: dict, directory: Path | str, command: str, shards: int,
                     "command": command, "spec": spec, "op": spec["op"], "layout": layout,
                     "count": offset, "random_source": _source(spec), "shards": entries}
         write_atomic(tmp / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        replace_dir(tmp, directory)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory

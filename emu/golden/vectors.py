@@ -12,6 +12,7 @@ on a port ``r`` so a DUT without its own LFSR can be driven.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -403,9 +404,7 @@ def write_set(vs: VectorSet, directory: Path | str, command: str, layout: str = 
     if layout not in ("ports", "packed"):
         raise ValueError(f"unknown layout {layout!r}; valid: ports, packed")
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.tmp-"))
-    try:
+    with staged_dir(directory) as tmp:
         files = {}
         if layout == "ports":
             for p in vs.ports:
@@ -435,22 +434,28 @@ def write_set(vs: VectorSet, directory: Path | str, command: str, layout: str = 
                        for f in sorted(tmp.iterdir())},
         }
         write_atomic(tmp / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        replace_dir(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory
 
 
-def replace_dir(tmp: Path, directory: Path) -> None:
-    """Move a finished temporary directory into place (an old set is removed only after)."""
-    old = None
-    if directory.exists():
-        old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-        os.replace(directory, old)
-    os.replace(tmp, directory)
-    if old is not None:
-        shutil.rmtree(old)
+@contextlib.contextmanager
+def staged_dir(directory: Path):
+    """Yield a temporary sibling of ``directory`` to build in; on success it replaces
+    ``directory`` (an old one is removed only after), on any interruption it is removed, so
+    a half-written set never appears."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.tmp-"))
+    try:
+        yield tmp
+        old = None
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+            os.replace(directory, old)
+        os.replace(tmp, directory)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _source(spec: dict) -> dict | None:

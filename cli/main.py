@@ -427,18 +427,16 @@ def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, 
 
     from emu.golden.hexio import write_atomic
     from emu.train.data import load
-    from emu.train.linear import TrainConfig
     from emu.train.linear import train as run_train
+    from emu.train.options import train_config
 
     o = _read_config(config_path, ctx) if config_path else dict(ctx.params)
     out_dir = o["out_dir"]
     if plot and not out_dir:
         raise click.UsageError("--plot writes loss.png into --out DIR; give --out")
-    fields = ("model", "weights", "activations", "grads", "acc", "rounding", "grad_rounding",
-              "step_rounding", "eps", "scheme", "lr", "epochs", "batch", "seed", "sr_bits", "hidden")
     try:
         ds = load(o["data"])
-        cfg = TrainConfig(**{k: o[k] for k in fields})
+        cfg = train_config(o)
 
         def show(e):
             if not as_json:
@@ -465,20 +463,12 @@ def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, 
 
 def _read_config(path: str, ctx) -> dict:
     """Options from a TOML file; options given on the command line take precedence."""
+    from emu.train.options import read_toml
+
     try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError:
-            raise click.UsageError("--config needs Python 3.11+ or `pip install tomli`") from None
-    try:
-        with open(path, "rb") as f:
-            cfg = tomllib.load(f)
-    except OSError as err:
-        raise click.UsageError(f"{path}: {err.strerror}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise click.UsageError(f"{path}: {err}") from None
+        cfg = read_toml(path)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
     cfg = cfg.get("train", cfg)
     names = {p.name for p in ctx.command.params}
     unknown = sorted(set(cfg) - names - {"out"})  # "out" is the TOML spelling of --out
@@ -627,11 +617,12 @@ def sweep(config_path, out_dir, scheduler, workers, in_process, resume, task_thr
     wall time; results also in OUT/results.csv and OUT/results.json."""
     from emu.cluster import DaskMissing
     from emu.train import sweep as sw
+    from emu.train.options import read_toml
 
     if in_process and (scheduler or workers):
         raise click.UsageError("--local runs in this process; drop --scheduler/--workers")
     try:
-        tasks = sw.expand(sw.read_toml(config_path), config_path)
+        tasks = sw.expand(read_toml(config_path), config_path)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     out_dir = out_dir or f"sweep-{Path(config_path).stem}"

@@ -32,30 +32,12 @@ from pathlib import Path
 from ..golden.hexio import write_atomic
 from .data import load
 from .linear import TrainConfig, train
+from .options import TRAIN_FIELDS, train_config
 
-TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
 OPTIONS = ("data",) + TRAIN_FIELDS
 DEFAULTS = {"data": "digits", **{f.name: f.default for f in fields(TrainConfig)}, "lr": 0.5}
 TABLES = ("base", "grid", "runs")
 COLUMNS = ("id", "status", "final_loss", "accuracy", "stagnant_share", "wall_s")
-
-
-def read_toml(path: Path | str) -> dict:
-    """A TOML file as a dict; errors name the file."""
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError:
-            raise ValueError(f"{path}: reading TOML needs Python 3.11+ or `pip install tomli`") from None
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except OSError as err:
-        raise ValueError(f"{path}: {err.strerror}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"{path}: {err}") from None
 
 
 def _check_keys(where: str, keys) -> None:
@@ -86,7 +68,7 @@ def expand(doc: dict, source: str = "sweep") -> list[dict]:
         for combo in itertools.product(*grid.values()):
             opts = {**DEFAULTS, **base, **run, **dict(zip(grid, combo, strict=True))}
             try:
-                TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS})
+                train_config(opts)
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{source}: run {_label(opts)}: {err}") from None
             tasks.append(opts)
@@ -106,7 +88,7 @@ def run_task(opts: dict, threads: int = 1) -> dict:
     last epoch, the per-epoch losses and the wall time."""
     t0 = time.perf_counter()
     data = load(opts["data"])
-    _, hist = train(data, TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS}), threads=threads)
+    _, hist = train(data, train_config(opts), threads=threads)
     last = hist.epochs[-1]
     return {"id": task_id(opts), "status": "ok", "config": opts, "final_loss": last["loss"],
             "accuracy": last["accuracy"], "stagnant_share": last["stagnant_share"],

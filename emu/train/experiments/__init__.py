@@ -9,6 +9,7 @@ import numpy as np
 from ..data import load
 from ..gd import PrecisionPolicy, run_gd
 from ..linear import TrainConfig, train
+from ..options import read_toml
 from ..problems import SEEDS_QUADRATIC, Himmelblau, Rosenbrock
 
 HERE = Path(__file__).parent
@@ -20,9 +21,7 @@ def configs() -> list[Path]:
 
 
 def run_config(path: Path) -> dict:
-    import tomllib
-
-    cfg = tomllib.loads(path.read_text())["train"]
+    cfg = read_toml(path)["train"]
     data = load(cfg.pop("data"))
     _, hist = train(data, TrainConfig(**cfg))
     last = hist.epochs[-1]

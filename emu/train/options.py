@@ -1,0 +1,34 @@
+"""Training options as plain dicts (what `emu train`, its --config files and sweep files hold):
+one TOML reader and one mapping to TrainConfig for all of them."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+from .linear import TrainConfig
+
+TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
+
+
+def train_config(opts: dict) -> TrainConfig:
+    """The TrainConfig of an option dict (extra keys such as data are ignored)."""
+    return TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS})
+
+
+def read_toml(path: Path | str) -> dict:
+    """A TOML file as a dict; errors (ValueError) name the file."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise ValueError(f"{path}: reading TOML needs Python 3.11+ or `pip install tomli`") from None
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as err:
+        raise ValueError(f"{path}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: {err}") from None

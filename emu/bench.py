@@ -34,12 +34,10 @@ def _rate(fn: Callable[[], object], n: int, repeat: int) -> float:
     return n / float(np.median(times)) / 1e6
 
 
-_THREADS = [1]  # the suite's thread count (run_suite sets it)
-
-
 def _ceiling(src: np.ndarray, out_dtype, repeat: int) -> float:
+    """The copy loop on the suite's threads (run_suite sets them in emu.context)."""
     out = np.empty(src.size, out_dtype)
-    ranges = parallel.blocks(src.size, _THREADS[0])
+    ranges = parallel.blocks(src.size, parallel.resolve(None))
     return _rate(lambda: parallel.run(lambda a, b: _copy(src[a:b], out[a:b]), ranges), src.size,
                  repeat)
 
@@ -52,7 +50,7 @@ def _on(threads: int, fn: Callable[[], object]) -> Callable[[], object]:
 
 
 def _job(name, emu_fn, n, repeat, ceiling, ref_name=None, ref_fn=None, ref_n=None):
-    threads = _THREADS[0]
+    threads = parallel.resolve(None)  # the suite's, from run_suite's context
     emu_out = _on(threads, emu_fn)()
     emu_rate = _rate(_on(threads, emu_fn), n, repeat)
     one = emu_rate if threads == 1 else _rate(_on(1, emu_fn), n, repeat)
@@ -81,7 +79,11 @@ def run_suite(size: int = 10_000_000, repeat: int = 7, seed: int = 0,
     """Run every job; each dict has job, emu_melem_s (at ``threads``, default every core),
     reference, reference_melem_s, ratio, ceiling_melem_s, agrees (bit-exact agreement with the
     reference, None without one), threads, emu_1thread_melem_s and speedup."""
-    _THREADS[0] = parallel.resolve(threads)
+    with context(threads=parallel.resolve(threads)):
+        return _jobs(size, repeat, seed)
+
+
+def _jobs(size: int, repeat: int, seed: int) -> list[dict]:
     try:
         import ml_dtypes
     except ImportError:  # pragma: no cover - optional oracle

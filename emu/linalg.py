@@ -114,14 +114,12 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
         r, arw = sr[0], sr[1]
     rbits = r or 1
 
-    A = np.ascontiguousarray(a.codes, dtype=np.uint64)
-    B = np.ascontiguousarray(b.codes, dtype=np.uint64)
-    res = np.empty((m, n), np.uint64)
     rows = _row_blocks(m, n * kk, threads)
-    fast = _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, rows)
-    if fast is not None:
-        res = fast
-    else:
+    res = _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, rows)
+    if res is None:  # the core, with codes as uint64 (one compiled kernel for every format)
+        A = np.ascontiguousarray(a.codes, dtype=np.uint64)
+        B = np.ascontiguousarray(b.codes, dtype=np.uint64)
+        res = np.empty((m, n), np.uint64)
         if order == "exact" and not _exact_fits_int64(a.format, b.format, kk):
             bad = _exact_bigint(a, b, acc_fmt, amode, aovf, res)
         else:

@@ -198,8 +198,7 @@ def _binary(op: str, a: Registers, b: Registers, out, rounding, saturate, overfl
         wide = np.empty(e - s, np.uint64)  # uint64 everywhere: one compiled kernel, not 64
         bad = k.binary_codes(_OPS[op], _u64(fa_[s:e]), a.format.descriptor, _u64(fb_[s:e]),
                              b.format.descriptor, wide, dst.descriptor, mode, ovf, rbits,
-                             rwords[s:e] if rwords.size else rwords, eoff,
-                             dirs[s:e] if dirs.size else dirs, compare)
+                             rwords[s:e], eoff, dirs[s:e], compare)
         res[s:e] = wide
         return bad
 
@@ -279,8 +278,7 @@ def fma(a, b, c, out=None, rounding=None, *, saturate=None, overflow=None, rng=N
     def block(s: int, e: int) -> int:
         return k.fma_codes(ca[s:e], a.format.descriptor, cb[s:e], b.format.descriptor, cc[s:e],
                            c.format.descriptor, wide[s:e], dst.descriptor, mode, ovf, rbits,
-                           rwords[s:e] if rwords.size else rwords, eoff,
-                           dirs[s:e] if dirs.size else dirs, compare)
+                           rwords[s:e], eoff, dirs[s:e], compare)
 
     ranges = parallel.blocks(ca.size, parallel.resolve(threads))
     bad = parallel.first_bad(parallel.run(block, ranges), ranges)

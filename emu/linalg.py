@@ -127,8 +127,7 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
                 w0, w1 = i0 * n * kk, i1 * n * kk  # words of these rows, (i, j, k) C order
                 bad = kacc.matmul_core(A[i0:i1], a.format.descriptor, B, b.format.descriptor,
                                        exact_products, pfmt.descriptor, pmode, povf,
-                                       prw[w0:w1] if prw.size else prw, acc_fmt.descriptor,
-                                       amode, aovf, arw[w0:w1] if arw.size else arw,
+                                       prw[w0:w1], acc_fmt.descriptor, amode, aovf, arw[w0:w1],
                                        ORDERS[order], chunk, promo.descriptor, prmode,
                                        overflow_code(promo, None, None), align_bits, group,
                                        rbits, compare, res[i0:i1])

@@ -52,8 +52,7 @@ def _run(src_codes: np.ndarray, src_desc: tuple, dst: Format, mode: int, ovf: in
 
     def block(a: int, b: int) -> int:  # elementwise: any split gives the same codes
         hb = None if host_flat is None else host_flat[a:b]
-        srb = None if sr is None else (sr[0], sr[1][a:b], sr[2], sr[3][a:b] if sr[3].size else sr[3],
-                                       sr[4])
+        srb = None if sr is None else (sr[0], sr[1][a:b], sr[2], sr[3][a:b], sr[4])
         return _convert_block(flat[a:b], src_desc, out[a:b], dst.descriptor, mode, ovf, hb, srb)
 
     bad = parallel.first_bad(parallel.run(block, ranges), ranges)

@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from numba import njit
 
 from . import ops, parallel
 from .arith import context
+from .jitcache import njit
 from .registers import Registers
 
 

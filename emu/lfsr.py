@@ -16,9 +16,8 @@ from .kernels.lfsr import (
     draw_states,
     draw_words,
     jump,
-    leap4,
-    leap8,
-    leap_draw_chains,
+    leap_draw_chains4,
+    leap_draw_chains8,
     leap_tables,
     matrix_powers,
     reverse_bits,
@@ -55,7 +54,7 @@ MAXIMAL_POLYS = {w: taps_to_poly(t) for w, t in XAPP052_TAPS.items()}
 CONFIGS = ("fibonacci", "galois")
 _LEAP: dict = {}  # leap tables by (width, poly, config, shifts, reverse)
 _POWERS: dict = {}  # M**(2**k) of the D-step matrix M by (width, poly, config, shifts)
-CHAINS = 4  # independent draw chains per lane and block (kernels.lfsr.leap_draw_chains)
+CHAINS = 4  # independent draw chains per lane and block (kernels.lfsr._draw_chains)
 GOLDEN = 0x9E3779B97F4A7C15
 M64 = (1 << 64) - 1
 
@@ -171,9 +170,9 @@ class LFSR:
             state_t, word_t = self._leap(d)
             out = np.empty(n, np.uint64)
             inv = np.uint64((1 << d) - 1 if self.invert else 0)
-            advance = leap8 if state_t.shape[0] > 4 else leap4
-            self._blocked(n, d, threads, CHAINS, lambda starts, first, counts: leap_draw_chains(
-                starts, first, counts, self.lanes, state_t, word_t, inv, out, advance))
+            chains = leap_draw_chains8 if state_t.shape[0] > 4 else leap_draw_chains4
+            self._blocked(n, d, threads, CHAINS, lambda starts, first, counts: chains(
+                starts, first, counts, self.lanes, state_t, word_t, inv, out))
             return out
         first = np.empty(n, np.uint64)
         rest = np.empty(n, np.uint64)

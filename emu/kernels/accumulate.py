@@ -16,8 +16,8 @@ invalid NaN (sign 0); the add rules are those of emu.kernels.arith.
 """
 
 import numpy as np
-from numba import njit
 
+from ..jitcache import njit
 from .arith import _zero_sign, add_exact
 from .convert import CLS_FINITE, CLS_INF, CLS_NAN, emit_special, split_code
 from .core import RDN, RTZ, U0, U1, round_pack

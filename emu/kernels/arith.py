@@ -9,8 +9,8 @@ of opposite signs is +0, or -0 under rdn (IEEE 754 6.3); fixed targets simply ge
 """
 
 import numpy as np
-from numba import njit
 
+from ..jitcache import njit
 from .convert import (
     CLS_FINITE,
     CLS_INF,

@@ -6,8 +6,8 @@ The fast paths (``lut_*``) are tables *built by* ``convert_codes``: they add spe
 """
 
 import numpy as np
-from numba import njit
 
+from ..jitcache import njit
 from .core import (
     FAM_FN,
     FAM_FNUZ,

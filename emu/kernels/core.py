@@ -20,8 +20,9 @@ r-bit word R, ``eoff`` the biased modes' integer offset E, ``direction`` the sig
 """
 
 import numpy as np
-from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros
+
+from ..jitcache import njit
 
 KIND_FLOAT = 0
 KIND_FIXED = 1

@@ -18,8 +18,8 @@ each is tested bit for bit against the core.
 import threading
 
 import numpy as np
-from numba import njit
 
+from ..jitcache import njit
 from .convert import convert_codes, split_code
 from .core import (
     KIND_FIXED,

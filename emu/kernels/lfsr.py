@@ -10,7 +10,8 @@ D <= 64. States are kept in the un-reversed (internal) orientation.
 """
 
 import numpy as np
-from numba import njit
+
+from ..jitcache import njit
 
 U1 = np.uint64(1)
 U0 = np.uint64(0)
@@ -198,13 +199,16 @@ def leap8(s, state_t, word_t):
     return _leap(s, state_t, 0) ^ _leap(s, state_t, 4), _leap(s, word_t, 0) ^ _leap(s, word_t, 4)
 
 
-@njit(cache=True, nogil=True)
-def leap_draw_chains(starts, first, counts, stride, state_t, word_t, invert_mask, out, advance):
+@njit(nogil=True, inline="always")
+def _draw_chains(starts, first, counts, stride, state_t, word_t, invert_mask, out, advance):
     """Draws of each lane l at elements first[l] + stride * t, t < counts[l], split into four
     chains of q = counts[l] // 4 draws (the last takes the rest); starts[l, c] is the lane's
     state at draw c * q. One chain waits on its table loads every draw; four independent
-    chains in one loop keep the core busy. ``advance`` is leap4 or leap8 (a compile-time
-    choice: a run-time branch in the loop costs 10x). The caller jumps the end states."""
+    chains in one loop keep the core busy. ``advance`` is leap4 or leap8, fixed at compile
+    time by the two entry points below (a run-time branch in the loop costs 10x). Not cached
+    itself: a cached kernel must never take a function argument, since a function's type
+    differs in every process and each process would add a cache entry (numba's index then
+    grows until loading fails). The caller jumps the end states."""
     for lane in range(starts.shape[0]):
         m = counts[lane]
         q = m // 4
@@ -224,3 +228,15 @@ def leap_draw_chains(starts, first, counts, stride, state_t, word_t, invert_mask
         for t in range(4 * q, m):  # the last chain goes on to the lane's last draw
             s3, w3 = advance(s3, state_t, word_t)
             out[p0 + t * stride] = w3 ^ invert_mask
+
+
+@njit(cache=True, nogil=True)
+def leap_draw_chains4(starts, first, counts, stride, state_t, word_t, invert_mask, out):
+    """``_draw_chains`` with 4-row leap tables (W <= 32)."""
+    _draw_chains(starts, first, counts, stride, state_t, word_t, invert_mask, out, leap4)
+
+
+@njit(cache=True, nogil=True)
+def leap_draw_chains8(starts, first, counts, stride, state_t, word_t, invert_mask, out):
+    """``_draw_chains`` with 8-row leap tables (W > 32)."""
+    _draw_chains(starts, first, counts, stride, state_t, word_t, invert_mask, out, leap8)

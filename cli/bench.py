@@ -1,0 +1,49 @@
+"""``emu bench``: kernel throughput beside the reference libraries."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .common import threaded
+
+
+def _rate(v: float) -> str:
+    return f"{v:.0f}" if v >= 10 else f"{v:.3g}"
+
+
+@click.command()
+@click.option("--size", default=10_000_000, show_default=True, help="Elements per job.")
+@click.option("--repeat", default=7, show_default=True, help="Timed runs per job (median).")
+@click.option("--quick", is_flag=True, help="Small smoke run (sizes 100k, 3 repeats).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@threaded
+def bench(size, repeat, quick, as_json) -> None:
+    """Throughput of the kernels beside the reference libraries and a memory-copy ceiling."""
+    from emu.bench import run_suite
+
+    if quick:
+        size, repeat = 100_000, 3
+    jobs = run_suite(size=size, repeat=repeat)
+    if as_json:
+        click.echo(json.dumps({"jobs": jobs}, indent=2))
+        return
+    t = jobs[0]["threads"]
+    click.echo(f"{t} thread{'s' * (t > 1)} (1-thread rate and speedup beside it); references run on one "
+               "thread; ceiling: a numba copy loop of the same types on the same threads")
+    click.echo(f"{'job':50} {'emu Melem/s':>12} {'1 thread':>9} {'speedup':>8} {'reference':>10} "
+               f"{'ref Melem/s':>12} {'ratio':>7} {'ceiling':>9} {'%ceil':>6} {'bit-exact':>9}")
+    for j in jobs:
+        ref = j["reference"] or "-"
+        rr = f"{j['reference_melem_s']:.0f}" if j["reference_melem_s"] else "-"
+        ratio = f"{j['ratio']:.1f}x" if j["ratio"] else "-"
+        pct = f"{100 * j['emu_melem_s'] / j['ceiling_melem_s']:.0f}%" if j["ceiling_melem_s"] else "-"
+        ceil = f"{j['ceiling_melem_s']:.0f}" if j["ceiling_melem_s"] else "-"
+        agree = {True: "yes", False: "NO", None: "-"}[j["agrees"]]
+        click.echo(f"{j['job']:50} {_rate(j['emu_melem_s']):>12} {_rate(j['emu_1thread_melem_s']):>9} "
+                   f"{j['speedup']:>7.2f}x {ref:>10} {rr:>12} {ratio:>7} {ceil:>9} {pct:>6} "
+                   f"{agree:>9}")
+    if any(j["agrees"] is False for j in jobs):
+        sys.exit(1)

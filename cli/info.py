@@ -1,0 +1,151 @@
+"""``emu formats``, ``emu quantize``, ``emu lfsr``: look at formats, values and random words."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import numpy as np
+
+import emu
+import emu.rounding
+from emu.describe import describe, value_str
+from emu.formats import NAMED_FORMATS
+from emu.rounding import MODES
+
+from .common import format_option, load_values, threaded, value_option
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def formats(as_json: bool) -> None:
+    """Table of the named formats and their properties."""
+    rows = [emu.format(n).properties() for n in NAMED_FORMATS]
+    if as_json:
+        click.echo(json.dumps({"formats": rows}, indent=2))
+        return
+    click.echo(f"{'name':9} {'family':7} {'bits':>4} {'bias':>5} {'max':>12} {'min normal':>11} "
+               f"{'min subnorm':>11} {'inf':>13} {'nan':>13} {'finite':>10}")
+    for r in rows:
+        inf = "/".join(r["inf_codes"]) or "-"
+        nan = "/".join(dict.fromkeys(r["nan_codes"])) or "-"
+        click.echo(f"{r['name']:9} {r['family']:7} {r['bits']:>4} {r['bias']:>5} {r['max']:>12.6g} "
+                   f"{r['min_normal']:>11.4g} {r['min_subnormal']:>11.4g} {inf:>13} {nan:>13} "
+                   f"{r['finite_codes']:>10}")
+    click.echo("Generic names: eXmY[ieee|fn|fnuz|finite], sW.F, uW.F (see emu.format).")
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("values", nargs=-1)
+@click.option("--format", "-f", "fmt_name", required=True, help="Target format, e.g. e4m3, s16.8.")
+@click.option("--rounding", "-r", default="rne", show_default=True,
+              help=f"Rounding mode: {', '.join(MODES)}.")
+@click.option("--saturate", is_flag=True, help="Floats: overflow gives +-max instead of Inf/NaN.")
+@click.option("--overflow", type=click.Choice(["wrap", "sat", "sat_sym"]), default=None,
+              help="Fixed point overflow policy [default: sat].")
+@click.option("--input", "input_path", type=click.Path(), default=None,
+              help="Read values from a .npy or text file (one or more per line).")
+@click.option("--sr-bits", type=int, default=8, show_default=True, help="Stochastic: random bits r.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Stochastic: LFSR seed.")
+@click.option("--eps", type=float, default=None, help="sr_eps / signed_sr_eps: eps in [0, 1).")
+@click.option("--direction", type=click.IntRange(-1, 1), default=None,
+              help="signed_sr_eps: favoured direction -1, 0 or +1 (all values).")
+@click.option("--form", type=click.Choice(["carry", "compare"]), default="carry", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@threaded
+def quantize(values, fmt_name, rounding, saturate, overflow, input_path, sr_bits, seed, eps, direction,
+             form, as_json) -> None:
+    """Quantize VALUES to a format: code, bit fields, decoded value, rounding error.
+
+    Stochastic modes draw from the default LFSR (32-bit fibonacci, poly 0x00400007, D = r
+    shifts per draw) seeded with --seed, and print the random word each value used."""
+    fmt = format_option(fmt_name)
+    xs = [value_option(v) for v in values]
+    if input_path:
+        xs += load_values(input_path).astype(np.float64).tolist()
+    if not xs:
+        raise click.UsageError("give VALUES or --input FILE")
+    if rounding not in MODES:
+        raise click.BadParameter(f"{rounding!r}; valid: {', '.join(MODES)}", param_hint="'--rounding'")
+    if isinstance(fmt, emu.FixedFormat) and saturate:
+        raise click.BadParameter("--saturate is for float formats; use --overflow sat",
+                                 param_hint="'--saturate'")
+    if isinstance(fmt, emu.FloatFormat) and overflow:
+        raise click.BadParameter("--overflow is for fixed-point formats; use --saturate",
+                                 param_hint="'--overflow'")
+    kw = {"saturate": saturate} if isinstance(fmt, emu.FloatFormat) else {"overflow": overflow}
+    words = None
+    try:
+        sr = {}
+        if emu.rounding.is_stochastic(rounding):
+            rng = emu.LFSR(seed=seed)
+            words = rng.copy().random_words(len(xs), sr_bits) if 1 <= sr_bits <= 32 else None
+            sr = {"rng": rng, "sr_bits": sr_bits, "eps": eps, "form": form,
+                  "direction": direction}
+            if rounding != "signed_sr_eps":
+                sr.pop("direction")
+        regs = emu.quantize(np.array(xs, np.float64), fmt, rounding, **kw, **sr)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    rows = [describe(fmt, x, int(c)) for x, c in zip(xs, regs.codes.tolist(), strict=True)]
+    if words is not None:
+        w = (sr_bits + 3) // 4
+        for row, word in zip(rows, words.tolist(), strict=True):
+            row["random_word"] = f"0x{word:0{w}x}"
+    if as_json:
+        click.echo(json.dumps({"format": fmt.name, "rounding": rounding, **kw, "values": rows},
+                              indent=2, allow_nan=True))
+        return
+    click.echo(f"format {fmt.name}, rounding {rounding}"
+               + (f", saturate={saturate}" if "saturate" in kw else f", overflow={overflow or 'sat'}"))
+    click.echo(f"{'input':>16}  {'code':>6}  {'fields':<16} {'value':>14}  {'error':>12}"
+               + ("  random word" if words is not None else ""))
+    for r in rows:
+        err = "" if r["error"] is None else f"{r['error']:.6g}"
+        click.echo(f"{r['input']!r:>16}  {r['code']:>6}  {r['fields']:<16} "
+                   f"{value_str(fmt.code_value(int(r['code'], 16))):>14}  {err:>12}"
+                   + (f"  {r['random_word']}" if words is not None else ""))
+
+
+@click.command()
+@click.option("--width", default=32, show_default=True, help="State width W (2..64).")
+@click.option("--poly", default=None, help="Polynomial word (hex ok); default: XAPP052 table.")
+@click.option("--config", type=click.Choice(["fibonacci", "galois"]), default="fibonacci",
+              show_default=True)
+@click.option("--shifts", type=int, default=None, help="Shifts per draw D [default: width].")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--lanes", type=int, default=1, show_default=True)
+@click.option("--reverse", is_flag=True)
+@click.option("--invert", is_flag=True)
+@click.option("--count", type=int, default=8, show_default=True, help="Draws.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def lfsr(width, poly, config, shifts, seed, lanes, reverse, invert, count, as_json) -> None:
+    """Draw words from an LFSR (verilog-lfsr semantics) and print them with the lane states."""
+    try:
+        p = None if poly is None else int(poly, 0)
+        gen = emu.LFSR(width, p, config, shifts, seed=seed, lanes=lanes, reverse=reverse,
+                       invert=invert)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    initial = gen.config_dict()
+    d = shifts or width
+    rows = []
+    if gen.lanes == 1:  # one draw at a time, to show the state after each
+        for j in range(count):
+            word = int(gen.draw(1, d)[0])
+            rows.append({"index": j, "lane": 0, "word": f"0x{word:0{(d + 3) // 4}x}",
+                         "state": f"0x{gen.states[0]:0{(width + 3) // 4}x}"})
+    else:  # one call: element j uses lane j mod L
+        words = gen.draw(count, d).tolist()
+        rows = [{"index": j, "lane": j % gen.lanes, "word": f"0x{int(w):0{(d + 3) // 4}x}"}
+                for j, w in enumerate(words)]
+    final = [f"0x{s:0{(width + 3) // 4}x}" for s in gen.states]
+    if as_json:
+        click.echo(json.dumps({"config": initial, "draws": rows, "final_states": final}, indent=2))
+        return
+    click.echo(f"LFSR width {width}, poly {gen.poly:#x}, {config}, {d} shifts/draw, lanes {gen.lanes}, "
+               f"initial states {', '.join(initial['states'])}")
+    for r in rows:
+        click.echo(f"{r['index']:>6}  lane {r['lane']:>3}  word {r['word']}"
+                   + (f"  state {r['state']}" if "state" in r else ""))
+    click.echo(f"final states: {', '.join(final)}")

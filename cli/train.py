@@ -1,0 +1,194 @@
+"""``emu train`` and ``emu sweep``: training runs on emulated registers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .common import pyplot, threaded
+
+
+@click.command()
+@click.option("--model", type=click.Choice(["least_squares", "logistic", "softmax", "mlp"]),
+              default="softmax", show_default=True)
+@click.option("--hidden", default=32, show_default=True, help="mlp: hidden ReLU units.")
+@click.option("--data", default="digits", show_default=True,
+              help="digits | least_squares | logistic | FILE.npz (X, y) | FILE.csv (label last).")
+@click.option("--weights", default="e4m3", show_default=True, help="Weight format.")
+@click.option("--activations", default=None, help="Activation format [default: weights].")
+@click.option("--grads", default=None, help="Gradient format [default: weights].")
+@click.option("--acc", default=None, help="Matmul accumulator [default: fp32 / MAC for fixed].")
+@click.option("--rounding", "-r", default="sr", show_default=True, help="Rounding of the update.")
+@click.option("--grad-rounding", default="rne", show_default=True)
+@click.option("--step-rounding", default="rne", show_default=True, help="every_op: fl(t*g).")
+@click.option("--eps", default=0.0, show_default=True, help="sr_eps / signed_sr_eps.")
+@click.option("--scheme", type=click.Choice(["update", "every_op"]), default="update", show_default=True)
+@click.option("--lr", default=0.5, show_default=True)
+@click.option("--epochs", default=5, show_default=True)
+@click.option("--batch", default=32, show_default=True, help="Minibatch size; 0 = full batch.")
+@click.option("--seed", default=1, show_default=True)
+@click.option("--sr-bits", default=8, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(), default=None, help="Write history.json here.")
+@click.option("--plot", is_flag=True, help="Also write loss.png into --out (needs emu[plot]).")
+@click.option("--trace", "trace_dir", type=click.Path(), default=None,
+              help="Write per-step golden vectors (weights, gradients, random words) here.")
+@click.option("--config", "config_path", type=click.Path(), default=None,
+              help="A TOML file of these options (command-line options win).")
+@click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
+@click.pass_context
+@threaded
+def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, grad_rounding,
+          step_rounding, eps, scheme, lr, epochs, batch, seed, sr_bits, out_dir, plot, trace_dir,
+          config_path, as_json) -> None:
+    """Train a model entirely on emulated registers; per-epoch loss, accuracy, stagnation."""
+    from pathlib import Path
+
+    from emu.golden.hexio import write_atomic
+    from emu.train.data import load
+    from emu.train.linear import train as run_train
+    from emu.train.options import train_config
+
+    o = _read_config(config_path, ctx) if config_path else dict(ctx.params)
+    out_dir = o["out_dir"]
+    if plot and not out_dir:
+        raise click.UsageError("--plot writes loss.png into --out DIR; give --out")
+    try:
+        ds = load(o["data"])
+        cfg = train_config(o)
+
+        def show(e):
+            if not as_json:
+                a = "" if e["accuracy"] is None else f"  accuracy {e['accuracy']:.4f}"
+                click.echo(f"epoch {e['epoch']:>3}  loss {e['loss']:.5g}{a}  stagnant "
+                           f"{e['stagnant_share']:.1%}  ({e['seconds']:.2f} s)")
+
+        if not as_json:
+            click.echo(f"{cfg.model} on {ds.name} ({len(ds)} samples), weights {cfg.weights}, update "
+                       f"{cfg.rounding}" + (f" eps={cfg.eps}" if cfg.eps else "")
+                       + f", scheme {cfg.scheme}, lr {cfg.lr}, batch {cfg.batch}")
+        _, hist = run_train(ds, cfg, progress=show, trace_dir=trace_dir)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    doc = {"config": hist.config, "data": ds.name, "epochs": hist.epochs, "steps": hist.steps}
+    if out_dir:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        write_atomic(Path(out_dir) / "history.json", json.dumps(doc, indent=2) + "\n")
+    if plot:
+        _plot_history(doc, Path(out_dir) / "loss.png")
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+
+
+def _read_config(path: str, ctx) -> dict:
+    """Options from a TOML file; options given on the command line take precedence."""
+    from emu.train.options import read_toml
+
+    try:
+        cfg = read_toml(path)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    cfg = cfg.get("train", cfg)
+    names = {p.name for p in ctx.command.params}
+    unknown = sorted(set(cfg) - names - {"out"})  # "out" is the TOML spelling of --out
+    if unknown:
+        raise click.UsageError(f"{path}: unknown option(s) {', '.join(unknown)}; valid: "
+                               f"{', '.join(sorted(names - {'config_path', 'as_json', 'plot'}))}")
+    if "out" in cfg:
+        cfg["out_dir"] = cfg.pop("out")
+    opts = dict(ctx.params)
+    for k, v in cfg.items():
+        if ctx.get_parameter_source(k) != click.core.ParameterSource.COMMANDLINE:
+            opts[k] = v
+    return opts
+
+
+def _plot_history(doc: dict, path) -> None:
+    plt = pyplot()
+    ep = [e["epoch"] for e in doc["epochs"]]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.semilogy(ep, [e["loss"] for e in doc["epochs"]], marker="o")
+    c = doc["config"]
+    ax.set_title(f"{c['model']} on {doc['data']}: {c['weights']}, {c['rounding']}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+@click.command()
+@click.argument("config_path", metavar="CONFIG.toml", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Results directory [default: sweep-<CONFIG stem>].")
+@click.option("--scheduler", default=None, help="Use a running Dask scheduler, tcp://HOST:PORT.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local cluster: worker processes [default: one per core].")
+@click.option("--local", "in_process", is_flag=True, help="No Dask: run the tasks one by one here.")
+@click.option("--resume", is_flag=True, help="Keep finished tasks in --out and run the rest.")
+@click.option("--task-threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Kernel threads inside each task.")
+@click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Retries of a task that raised.")
+@click.option("--plot", "plot_path", type=click.Path(), default=None,
+              help="Write every run's loss curve to this PNG (needs emu[plot]).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def sweep(config_path, out_dir, scheduler, workers, in_process, resume, task_threads, retries,
+          plot_path, as_json) -> None:
+    """Run a grid of training runs (a sweep file; see emu.train.sweep) on Dask: a local cluster
+    on 127.0.0.1 by default. One row per run: options, final loss, accuracy, stagnant share,
+    wall time; results also in OUT/results.csv and OUT/results.json."""
+    from emu.cluster import DaskMissing
+    from emu.train import sweep as sw
+    from emu.train.options import read_toml
+
+    if in_process and (scheduler or workers):
+        raise click.UsageError("--local runs in this process; drop --scheduler/--workers")
+    try:
+        tasks = sw.expand(read_toml(config_path), config_path)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    out_dir = out_dir or f"sweep-{Path(config_path).stem}"
+    varied = [k for k in sw.OPTIONS if len({json.dumps(t[k]) for t in tasks}) > 1]
+    with click.progressbar(length=len(tasks), label=f"{len(tasks)} runs", file=sys.stderr,
+                           show_pos=True) as bar:
+        def progress(res):
+            bar.update(1)
+        try:
+            results = sw.sweep(tasks, out_dir, resume=resume, scheduler=scheduler, workers=workers,
+                               local=in_process, task_threads=task_threads, retries=retries,
+                               progress=progress)
+        except DaskMissing as err:
+            raise click.UsageError(f"{err}; or run with --local") from None
+        except (FileExistsError, ValueError) as err:
+            raise click.UsageError(str(err)) from None
+    if plot_path:
+        plt = pyplot()
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for r in results:
+            if r["status"] == "ok":
+                ax.semilogy(r["losses"], label=", ".join(f"{k}={r['config'][k]}" for k in varied))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        ax.legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(plot_path, dpi=100)
+        plt.close(fig)
+    if as_json:
+        click.echo(json.dumps({"results": results}, indent=2))
+    else:
+        click.echo(" ".join(f"{k:>14}" for k in varied)
+                   + f" {'final loss':>11} {'accuracy':>9} {'stagnant':>9} {'wall s':>7}  status")
+        for r in results:
+            cfg = " ".join(f"{str(r['config'][k]):>14}" for k in varied)
+            if r["status"] != "ok":
+                click.echo(f"{cfg} {'-':>11} {'-':>9} {'-':>9} {'-':>7}  {r['error']}")
+                continue
+            acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.4f}"
+            click.echo(f"{cfg} {r['final_loss']:>11.5g} {acc:>9} {r['stagnant_share']:>9.1%} "
+                       f"{r['wall_s']:>7.2f}  ok")
+        click.echo(f"results: {Path(out_dir) / 'results.csv'}, {Path(out_dir) / 'results.json'}")
+    if any(r["status"] != "ok" for r in results):
+        sys.exit(1)

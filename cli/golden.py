@@ -10,13 +10,16 @@ import click
 
 import emu
 import emu.rounding
+from emu.outdir import OutputError, check_target
 
 from .common import threaded
 
 
 @click.command()
 @click.argument("op", type=click.Choice(["convert", "sr", "add", "mul", "fma", "lfsr", "mac"]))
-@click.option("--out", "out_dir", required=True, type=click.Path(), help="Directory of the set.")
+@click.option("--out", "out_dir", required=True, type=click.Path(),
+              help="Directory of the set: a new path, or an emu set to replace with --force.")
+@click.option("--force", is_flag=True, help="Replace an existing emu vector set at --out.")
 @click.option("--src", default="fp32", show_default=True, help="convert/sr: source format.")
 @click.option("--dst", default=None, help="Result format (convert/sr; add/mul/fma: default --format).")
 @click.option("--format", "-f", "fmt_name", default=None, help="Operand format (add/mul/fma/mac).")
@@ -44,7 +47,7 @@ from .common import threaded
               help="Shards: local cluster worker processes [default: one per core].")
 @click.option("--local", "in_process", is_flag=True, help="Shards: build them here, without Dask.")
 @threaded
-def golden(op, out_dir, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed, sr_bits,
+def golden(op, out_dir, force, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed, sr_bits,
            lfsr_seed, lfsr_width, lfsr_shifts, lfsr_lanes, k_len, acc, acc_overflow, out_format,
            layout, shards, scheduler, workers, in_process) -> None:
     """Write a golden vector set ($readmemh file per port, manifest.json, vectors.csv)."""
@@ -81,19 +84,24 @@ def golden(op, out_dir, src, dst, fmt_name, rounding, saturate, overflow, inputs
     command = "emu " + " ".join(sys.argv[1:]) if sys.argv and "emu" in sys.argv[0] else "emu golden"
     if shards is None and (scheduler or workers or in_process):
         raise click.UsageError("--scheduler, --workers and --local apply to --shards K")
+    try:
+        check_target(out_dir, "vector set", force)  # before any work
+    except OutputError as err:
+        raise click.UsageError(str(err)) from None
     if shards is not None:
-        _golden_sharded(spec, out_dir, command, shards, layout, scheduler, workers, in_process)
+        _golden_sharded(spec, out_dir, force, command, shards, layout, scheduler, workers, in_process)
         return
     try:
         vs = generate(spec)
-        path = write_set(vs, out_dir, command, layout)
+        path = write_set(vs, out_dir, command, layout, force)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     click.echo(f"wrote {vs.count} vectors to {path} (ports: "
                + ", ".join(f"{p.name}[{p.bits}] {p.direction}" for p in vs.ports) + ")")
 
 
-def _golden_sharded(spec, out_dir, command, shards, layout, scheduler, workers, in_process) -> None:
+def _golden_sharded(spec, out_dir, force, command, shards, layout, scheduler, workers,
+                    in_process) -> None:
     import contextlib
 
     from emu.cluster import DaskMissing, client
@@ -101,7 +109,7 @@ def _golden_sharded(spec, out_dir, command, shards, layout, scheduler, workers, 
 
     try:
         with contextlib.nullcontext() if in_process else client(scheduler, workers) as c:
-            path = write_sharded(spec, out_dir, command, shards, layout, c)
+            path = write_sharded(spec, out_dir, command, shards, layout, c, force)
     except DaskMissing as err:
         raise click.UsageError(f"{err}; or build the shards here with --local") from None
     except ValueError as err:

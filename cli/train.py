@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -31,10 +32,12 @@ from .common import pyplot, threaded
 @click.option("--batch", default=32, show_default=True, help="Minibatch size; 0 = full batch.")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--sr-bits", default=8, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(), default=None, help="Write history.json here.")
+@click.option("--out", "out_dir", type=click.Path(), default=None,
+              help="Write history.json here (a new directory, or an emu run to replace with --force).")
 @click.option("--plot", is_flag=True, help="Also write loss.png into --out (needs emu[plot]).")
 @click.option("--trace", "trace_dir", type=click.Path(), default=None,
               help="Write per-step golden vectors (weights, gradients, random words) here.")
+@click.option("--force", is_flag=True, help="Replace an existing emu run at --out / trace at --trace.")
 @click.option("--config", "config_path", type=click.Path(), default=None,
               help="A TOML file of these options (command-line options win).")
 @click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
@@ -42,42 +45,47 @@ from .common import pyplot, threaded
 @threaded
 def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, grad_rounding,
           step_rounding, eps, scheme, lr, epochs, batch, seed, sr_bits, out_dir, plot, trace_dir,
-          config_path, as_json) -> None:
+          force, config_path, as_json) -> None:
     """Train a model entirely on emulated registers; per-epoch loss, accuracy, stagnation."""
-    from pathlib import Path
-
     from emu.golden.hexio import write_atomic
+    from emu.outdir import staged
     from emu.train.data import load
     from emu.train.linear import train as run_train
     from emu.train.options import train_config
 
     o = _read_config(config_path, ctx) if config_path else dict(ctx.params)
-    out_dir = o["out_dir"]
+    out_dir, trace_dir = o["out_dir"], o["trace_dir"]
     if plot and not out_dir:
         raise click.UsageError("--plot writes loss.png into --out DIR; give --out")
-    try:
-        ds = load(o["data"])
-        cfg = train_config(o)
+    if out_dir and trace_dir and Path(out_dir).resolve() == Path(trace_dir).resolve():
+        raise click.UsageError("--out and --trace must be different directories")
+    if plot:
+        pyplot()  # matplotlib missing: say so before the training, not after it
 
-        def show(e):
-            if not as_json:
-                a = "" if e["accuracy"] is None else f"  accuracy {e['accuracy']:.4f}"
-                click.echo(f"epoch {e['epoch']:>3}  loss {e['loss']:.5g}{a}  stagnant "
-                           f"{e['stagnant_share']:.1%}  ({e['seconds']:.2f} s)")
-
+    def show(e):
         if not as_json:
-            click.echo(f"{cfg.model} on {ds.name} ({len(ds)} samples), weights {cfg.weights}, update "
-                       f"{cfg.rounding}" + (f" eps={cfg.eps}" if cfg.eps else "")
-                       + f", scheme {cfg.scheme}, lr {cfg.lr}, batch {cfg.batch}")
-        _, hist = run_train(ds, cfg, progress=show, trace_dir=trace_dir)
+            a = "" if e["accuracy"] is None else f"  accuracy {e['accuracy']:.4f}"
+            click.echo(f"epoch {e['epoch']:>3}  loss {e['loss']:.5g}{a}  stagnant "
+                       f"{e['stagnant_share']:.1%}  ({e['seconds']:.2f} s)")
+
+    try:
+        # --out is staged first: an unusable directory fails before the training, and an
+        # interrupted run leaves the old results in place
+        with staged(out_dir, "training run", force) if out_dir else contextlib.nullcontext() as tmp:
+            ds = load(o["data"])
+            cfg = train_config(o)
+            if not as_json:
+                click.echo(f"{cfg.model} on {ds.name} ({len(ds)} samples), weights {cfg.weights}, "
+                           f"update {cfg.rounding}" + (f" eps={cfg.eps}" if cfg.eps else "")
+                           + f", scheme {cfg.scheme}, lr {cfg.lr}, batch {cfg.batch}")
+            _, hist = run_train(ds, cfg, progress=show, trace_dir=trace_dir, force=force)
+            doc = {"config": hist.config, "data": ds.name, "epochs": hist.epochs, "steps": hist.steps}
+            if tmp is not None:
+                write_atomic(tmp / "history.json", json.dumps(doc, indent=2) + "\n")
+                if plot:
+                    _plot_history(doc, tmp / "loss.png")
     except ValueError as err:
         raise click.UsageError(str(err)) from None
-    doc = {"config": hist.config, "data": ds.name, "epochs": hist.epochs, "steps": hist.steps}
-    if out_dir:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        write_atomic(Path(out_dir) / "history.json", json.dumps(doc, indent=2) + "\n")
-    if plot:
-        _plot_history(doc, Path(out_dir) / "loss.png")
     if as_json:
         click.echo(json.dumps(doc, indent=2))
 
@@ -128,6 +136,7 @@ def _plot_history(doc: dict, path) -> None:
               help="Local cluster: worker processes [default: one per core].")
 @click.option("--local", "in_process", is_flag=True, help="No Dask: run the tasks one by one here.")
 @click.option("--resume", is_flag=True, help="Keep finished tasks in --out and run the rest.")
+@click.option("--force", is_flag=True, help="Replace an existing emu sweep at --out.")
 @click.option("--task-threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Kernel threads inside each task.")
 @click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
@@ -135,29 +144,37 @@ def _plot_history(doc: dict, path) -> None:
 @click.option("--plot", "plot_path", type=click.Path(), default=None,
               help="Write every run's loss curve to this PNG (needs emu[plot]).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def sweep(config_path, out_dir, scheduler, workers, in_process, resume, task_threads, retries,
+def sweep(config_path, out_dir, scheduler, workers, in_process, resume, force, task_threads, retries,
           plot_path, as_json) -> None:
     """Run a grid of training runs (a sweep file; see emu.train.sweep) on Dask: a local cluster
     on 127.0.0.1 by default. One row per run: options, final loss, accuracy, stagnant share,
     wall time; results also in OUT/results.csv and OUT/results.json."""
     from emu.cluster import DaskMissing
+    from emu.outdir import check_target, is_artefact
     from emu.train import sweep as sw
     from emu.train.options import read_toml
 
     if in_process and (scheduler or workers):
         raise click.UsageError("--local runs in this process; drop --scheduler/--workers")
+    if resume and force:
+        raise click.UsageError("--resume keeps the finished tasks, --force replaces them: give one")
+    if plot_path:
+        pyplot()  # matplotlib missing: say so before the sweep, not after it
     try:
         tasks = sw.expand(read_toml(config_path), config_path)
+        out_dir = out_dir or f"sweep-{Path(config_path).stem}"
+        if not (is_artefact(Path(out_dir), "sweep") or resume or force):
+            check_target(out_dir, "sweep")  # sw.sweep says how to go on with an existing sweep
     except ValueError as err:
         raise click.UsageError(str(err)) from None
-    out_dir = out_dir or f"sweep-{Path(config_path).stem}"
     varied = [k for k in sw.OPTIONS if len({json.dumps(t[k]) for t in tasks}) > 1]
     with click.progressbar(length=len(tasks), label=f"{len(tasks)} runs", file=sys.stderr,
                            show_pos=True) as bar:
         def progress(res):
             bar.update(1)
         try:
-            results = sw.sweep(tasks, out_dir, resume=resume, scheduler=scheduler, workers=workers,
+            results = sw.sweep(tasks, out_dir, resume=resume, force=force, scheduler=scheduler,
+                               workers=workers,
                                local=in_process, task_threads=task_threads, retries=retries,
                                progress=progress)
         except DaskMissing as err:

@@ -171,7 +171,7 @@ def test_atomic_write_keeps_old_set_on_failure(tmp_path, monkeypatch):
 
     monkeypatch.setattr(vmod, "_csv_text", boom)
     with pytest.raises(KeyboardInterrupt):
-        write_set(vs, d, "second")
+        write_set(vs, d, "second", force=True)
     assert {f.name: f.read_bytes() for f in d.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["set"]  # no temp directory left behind
 

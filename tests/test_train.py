@@ -189,7 +189,7 @@ def test_trace_words_and_updates_replay_bit_exactly(tmp_path):
     d = synthetic_logistic(n=64)
     cfg = TrainConfig(model="logistic", weights="e5m2", rounding="sr", lr=0.5, epochs=1, batch=32, seed=3)
     _, h = train(d, cfg, trace_dir=tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["step_000001", "step_000002"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step_000001", "step_000002", "trace.json"]
     import emu
 
     words = emu.LFSR(seed=3).random_words(2 * 9, 8)

@@ -19,9 +19,10 @@ import json
 from pathlib import Path
 
 from .. import __version__
+from ..outdir import check_target, staged
 from ..rounding import is_stochastic
 from .hexio import write_atomic
-from .vectors import SCHEMA_VERSION, _source, candidates, generate, staged_dir, write_set
+from .vectors import SCHEMA_VERSION, _source, candidates, generate, write_set
 
 MAX_SHARDS = 1 << 16
 MAX_SHARD_VECTORS = 1 << 24  # candidate vectors per shard (memory of one worker)
@@ -64,9 +65,10 @@ def _run(fn, specs: list[dict], client) -> list:
 
 
 def write_sharded(spec: dict, directory: Path | str, command: str, shards: int,
-                  layout: str = "ports", client=None) -> Path:
+                  layout: str = "ports", client=None, force: bool = False) -> Path:
     """Generate and write a sharded set (see module doc); ``client``: a Dask client, or None
-    to build the shards in this process."""
+    to build the shards in this process. ``directory`` follows emu.outdir's rules."""
+    check_target(directory, "vector set", force)  # before any work
     specs = shard_specs(spec, shards)
     if _stochastic(spec):
         kept = _run(_kept, specs, client)
@@ -75,7 +77,7 @@ def write_sharded(spec: dict, directory: Path | str, command: str, shards: int,
             s["shard"]["skip"] = skip
             skip += n
     directory = Path(directory)
-    with staged_dir(directory) as tmp:
+    with staged(directory, "vector set", force) as tmp:
         entries = []
         for s, vs in zip(specs, _run(generate, specs, client), strict=True):
             name = f"shard-{s['shard']['index']:04d}"

@@ -12,14 +12,10 @@ on a port ``r`` so a DUT without its own LFSR can be driven.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import io
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +28,7 @@ from ..formats import format as parse_format
 from ..lfsr import LFSR
 from ..linalg import mac_accumulator
 from ..ops import convert
+from ..outdir import staged
 from ..registers import Registers, code_dtype
 from ..rounding import is_stochastic
 from .hexio import format_hex, hex_width, write_atomic
@@ -398,13 +395,15 @@ def _csv_text(vs: VectorSet) -> str:
     return buf.getvalue()
 
 
-def write_set(vs: VectorSet, directory: Path | str, command: str, layout: str = "ports") -> Path:
-    """Write the set into ``directory`` atomically: everything is built in a temporary sibling
-    directory and renamed into place, so an interrupted run never leaves a half-written set."""
+def write_set(vs: VectorSet, directory: Path | str, command: str, layout: str = "ports",
+              force: bool = False) -> Path:
+    """Write the set into ``directory`` atomically (emu.outdir): built in a temporary sibling
+    and swapped into place, so an interrupted run never leaves a half-written set. An existing
+    ``directory`` is replaced only if it is an emu vector set and ``force`` is given."""
     if layout not in ("ports", "packed"):
         raise ValueError(f"unknown layout {layout!r}; valid: ports, packed")
     directory = Path(directory)
-    with staged_dir(directory) as tmp:
+    with staged(directory, "vector set", force) as tmp:
         files = {}
         if layout == "ports":
             for p in vs.ports:
@@ -437,27 +436,6 @@ def write_set(vs: VectorSet, directory: Path | str, command: str, layout: str = 
     return directory
 
 
-@contextlib.contextmanager
-def staged_dir(directory: Path):
-    """Yield a temporary sibling of ``directory`` to build in; on success it replaces
-    ``directory`` (an old one is removed only after), on any interruption it is removed, so
-    a half-written set never appears."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.tmp-"))
-    try:
-        yield tmp
-        old = None
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-            os.replace(directory, old)
-        os.replace(tmp, directory)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def _source(spec: dict) -> dict | None:
     if spec["op"] == "lfsr" or is_stochastic(spec.get("rounding", "rne")):
         return lfsr_from_spec(spec.get("lfsr")).config_dict()  # every lane's initial state
@@ -474,11 +452,12 @@ def read_manifest(directory: Path | str) -> dict:
         raise ValueError(f"{path}, line {err.lineno}: malformed JSON ({err.msg})") from None
 
 
-def regenerate(directory: Path | str, into: Path | str) -> Path:
+def regenerate(directory: Path | str, into: Path | str, force: bool = False) -> Path:
     """Rebuild a set from its manifest (spec, command, layout) into another directory."""
     m = read_manifest(directory)
     if "shards" in m:
         from .shards import write_sharded
 
-        return write_sharded(m["spec"], into, m["command"], len(m["shards"]), m["layout"])
-    return write_set(generate(m["spec"]), into, m["command"], m.get("layout", "ports"))
+        return write_sharded(m["spec"], into, m["command"], len(m["shards"]), m["layout"],
+                             force=force)
+    return write_set(generate(m["spec"]), into, m["command"], m.get("layout", "ports"), force)

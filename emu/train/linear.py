@@ -12,19 +12,23 @@ and then W - s (Xia et al. 2202.12276); signed_sr_eps takes d = -sign(dW).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .. import parallel
+from .. import __version__, parallel
 from ..arith import add, context, mul, sub
 from ..formats import FixedFormat
 from ..formats import format as parse_format
+from ..golden.hexio import format_hex, write_atomic
 from ..lfsr import LFSR
 from ..linalg import mac_accumulator, matmul
 from ..ops import quantize
+from ..outdir import staged
 from ..registers import Registers
 from ..rounding import mode_code
 from .data import Dataset
@@ -273,8 +277,6 @@ class MLP(_Model):
 def _trace_step(trace_dir, step: int, model: _Model, before: dict) -> None:
     """Per-step golden vectors for a training accelerator: each parameter before and after the
     update, its gradient, and every random word the step drew (in draw order)."""
-    from ..golden.hexio import format_hex, write_atomic
-
     d = Path(trace_dir) / f"step_{step:06d}"
     d.mkdir(parents=True, exist_ok=True)
     for name in model.param_names:
@@ -288,14 +290,23 @@ def _trace_step(trace_dir, step: int, model: _Model, before: dict) -> None:
 
 
 def train(data: Dataset, cfg: TrainConfig, progress=None, trace_dir=None,
-          threads: int | None = None) -> tuple[_Model, History]:
+          threads: int | None = None, force: bool = False) -> tuple[_Model, History]:
     """SGD with a fixed step size; minibatches from a numpy permutation seeded by cfg.seed.
-    ``trace_dir``: write per-step golden vectors (see _trace_step). ``threads``: every kernel's
-    thread count (emu.parallel; the trained bits never depend on it)."""
-    if threads is None:
-        return _train(data, cfg, progress, trace_dir)
-    with context(threads=parallel.resolve(threads)):
-        return _train(data, cfg, progress, trace_dir)
+    ``trace_dir``: write per-step golden vectors (see _trace_step) into this directory, built
+    aside and swapped in at the end (emu.outdir: an existing trace is replaced only with
+    ``force``, so two runs never mix their steps). ``threads``: every kernel's thread count
+    (emu.parallel; the trained bits never depend on it)."""
+    with contextlib.ExitStack() as stack:
+        if threads is not None:
+            stack.enter_context(context(threads=parallel.resolve(threads)))
+        if trace_dir is None:
+            return _train(data, cfg, progress, None)
+        tmp = stack.enter_context(staged(trace_dir, "training trace", force))
+        model, hist = _train(data, cfg, progress, tmp)
+        write_atomic(tmp / "trace.json", json.dumps(
+            {"kind": "emu training trace", "emu_version": __version__, "config": hist.config,
+             "steps": len(hist.steps)}, indent=2, sort_keys=True) + "\n")
+        return model, hist
 
 
 def _train(data: Dataset, cfg: TrainConfig, progress, trace_dir) -> tuple[_Model, History]:

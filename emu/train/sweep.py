@@ -29,7 +29,9 @@ from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
+from .. import __version__
 from ..golden.hexio import write_atomic
+from ..outdir import check_target, is_artefact, locked, staged
 from .data import load
 from .linear import TrainConfig, train
 from .options import TRAIN_FIELDS, train_config
@@ -95,30 +97,75 @@ def run_task(opts: dict, threads: int = 1) -> dict:
             "losses": [e["loss"] for e in hist.epochs], "wall_s": time.perf_counter() - t0}
 
 
-def sweep(tasks: list[dict], out_dir: Path | str, *, resume: bool = False,
+def sweep(tasks: list[dict], out_dir: Path | str, *, resume: bool = False, force: bool = False,
           scheduler: str | None = None, workers: int | None = None, local: bool = False,
           task_threads: int = 1, retries: int = 1,
           progress: Callable[[dict], None] | None = None) -> list[dict]:
     """Run the tasks (on Dask, or one by one in this process when ``local``); returns one
-    result per task, in task order (status "ok" or "failed" with the error)."""
+    result per task, in task order (status "ok" or "failed" with the error).
+
+    ``out_dir`` (emu.outdir's rules): a new or empty directory, or an emu sweep to continue
+    (``resume``) or to replace (``force``: the new sweep is built aside and swapped in when it
+    ends, so an interrupted one leaves the old results). One sweep writes a directory at a
+    time (a lock); anything that is not an emu sweep is refused before any task runs."""
     out = Path(out_dir)
+    if is_artefact(out, "sweep") and not (resume or force or out.is_symlink()):
+        n = len(list((out / "tasks").glob("*.json")))
+        raise FileExistsError(f"{out} already holds an emu sweep ({n} finished task(s)); pass "
+                              "--resume to keep them and run the rest, --force to replace it, "
+                              "or choose a new --out")
+    check_target(out, "sweep", force=force, resume=resume)
+    if is_artefact(out, "sweep") and not resume:
+        with staged(out, "sweep", force=True) as tmp:
+            return _run_into(tmp, tasks, {}, scheduler, workers, local, task_threads, retries,
+                             progress)
+    with locked(out):
+        check_target(out, "sweep", force=resume, resume=resume)
+        done = _finished(out / "tasks") if resume else {}
+        (out / "tasks").mkdir(parents=True, exist_ok=True)
+        if not is_artefact(out, "sweep"):
+            _mark(out, len(tasks))
+        return _run_into(out, tasks, done, scheduler, workers, local, task_threads, retries,
+                         progress)
+
+
+def _mark(out: Path, n: int) -> None:
+    """The file that identifies ``out`` as an emu sweep (emu.outdir)."""
+    write_atomic(out / "sweep.json", json.dumps({"kind": "emu sweep", "emu_version": __version__,
+                                                 "tasks": n}, indent=2) + "\n")
+
+
+def _finished(tdir: Path) -> dict[str, dict]:
+    """The finished tasks' results by id; a malformed file is an error naming it."""
+    done = {}
+    for f in sorted(tdir.glob("*.json")):
+        try:
+            res = json.loads(f.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{f}, line {err.lineno}: malformed result ({err.msg}); delete it "
+                             "to run that task again") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise ValueError(f"{f}: unreadable result ({err}); delete it to run that task "
+                             "again") from None
+        if not isinstance(res, dict) or not isinstance(res.get("id"), str) or "config" not in res:
+            raise ValueError(f"{f}: not an emu task result (no id/config); delete it to run that "
+                             "task again")
+        done[res["id"]] = res
+    return done
+
+
+def _run_into(out: Path, tasks, done, scheduler, workers, local, task_threads, retries,
+              progress) -> list[dict]:
     tdir = out / "tasks"
-    ids = [task_id(t) for t in tasks]
-    done: dict[str, dict] = {}
-    if tdir.exists():
-        found = sorted(tdir.glob("*.json"))
-        if found and not resume:
-            raise FileExistsError(f"{out} already holds {len(found)} finished task(s); pass "
-                                  "--resume to keep them and run the rest, or choose a new --out")
-        for f in found:
-            try:
-                res = json.loads(f.read_text())
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{f}, line {err.lineno}: malformed result ({err.msg})") from None
-            done[res["id"]] = res
     tdir.mkdir(parents=True, exist_ok=True)
+    if not is_artefact(out, "sweep"):
+        _mark(out, len(tasks))
+    ids = [task_id(t) for t in tasks]
     results = {i: done[i] for i in ids if i in done}
-    todo = [k for k, i in enumerate(ids) if i not in done and ids.index(i) == k]  # once per id
+    first = {}
+    for k, i in enumerate(ids):
+        first.setdefault(i, k)
+    todo = [k for k, i in enumerate(ids) if i not in done and first[i] == k]  # once per id
 
     def finish(k: int, res: dict | None, err: BaseException | None) -> None:
         if err is not None:

@@ -15,8 +15,10 @@ def _rate(v: float) -> str:
 
 
 @click.command()
-@click.option("--size", default=10_000_000, show_default=True, help="Elements per job.")
-@click.option("--repeat", default=7, show_default=True, help="Timed runs per job (median).")
+@click.option("--size", type=click.IntRange(min=1), default=10_000_000, show_default=True,
+              help="Elements per job.")
+@click.option("--repeat", type=click.IntRange(min=1), default=7, show_default=True,
+              help="Timed runs per job (median).")
 @click.option("--quick", is_flag=True, help="Small smoke run (sizes 100k, 3 repeats).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @threaded

@@ -10,7 +10,8 @@ from .common import pyplot, threaded
 
 
 @click.command()
-@click.option("--steps", default=2000, show_default=True, help="GD steps for the PL problems.")
+@click.option("--steps", type=click.IntRange(min=201), default=2000, show_default=True,
+              help="GD steps for the PL problems (the table reports step 200).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @threaded
 def experiments(steps: int, as_json: bool) -> None:
@@ -50,7 +51,8 @@ def _plot_curves(data: dict, path) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--steps", default=400, show_default=True, help="Gradient-descent steps.")
+@click.option("--steps", type=click.IntRange(min=51), default=400, show_default=True,
+              help="Gradient-descent steps (the table reports step 50).")
 @click.option("--tour", is_flag=True, help="Instead: the same values through FP8 and fixed point.")
 @click.option("--plot", "plot_path", type=click.Path(), default=None,
               help="Write the loss curves to this PNG (needs emu[plot]).")

@@ -10,9 +10,14 @@ import click
 
 import emu
 import emu.rounding
+from emu.golden.vectors import GENERATORS, lfsr_from_spec
+from emu.kernels.core import SR_MAX_BITS
 from emu.outdir import OutputError, check_target
+from emu.rounding import mode_code
 
 from .common import threaded
+
+MAX_RANDOM = 1 << 24  # random vectors or LFSR draws in one set (each shard draws them all)
 
 
 @click.command()
@@ -28,14 +33,16 @@ from .common import threaded
 @click.option("--overflow", type=click.Choice(["wrap", "sat", "sat_sym"]), default=None)
 @click.option("--inputs", default="corners,random", show_default=True,
               help="Generators, combined in order: exhaustive, random, corners.")
-@click.option("--count", default=1000, show_default=True, help="random: vectors; lfsr: draws.")
+@click.option("--count", type=click.IntRange(1, MAX_RANDOM), default=1000, show_default=True,
+              help="random: vectors; lfsr: draws.")
 @click.option("--seed", default=1, show_default=True, help="random: numpy seed.")
 @click.option("--sr-bits", default=8, show_default=True)
 @click.option("--lfsr-seed", default=1, show_default=True)
 @click.option("--lfsr-width", default=32, show_default=True)
 @click.option("--lfsr-shifts", type=int, default=None, help="[default: sr bits, or width for lfsr]")
 @click.option("--lfsr-lanes", default=1, show_default=True)
-@click.option("--k", "k_len", default=16, show_default=True, help="mac: products per dot product.")
+@click.option("--k", "k_len", type=click.IntRange(min=1), default=16, show_default=True,
+              help="mac: products per dot product.")
 @click.option("--acc", default=None, help="mac: accumulator format [default: product + 16 guards].")
 @click.option("--acc-overflow", type=click.Choice(["wrap", "sat"]), default="wrap", show_default=True)
 @click.option("--out-format", default=None, help="mac: requantized output format [default: --format].")
@@ -53,34 +60,12 @@ def golden(op, out_dir, force, src, dst, fmt_name, rounding, saturate, overflow,
     """Write a golden vector set ($readmemh file per port, manifest.json, vectors.csv)."""
     from emu.golden import generate, write_set
 
-    spec = {"op": "convert" if op == "sr" else op, "inputs": [g.strip() for g in inputs.split(",") if g],
-            "count": count, "seed": seed}
-    rounding = rounding or ("sr" if op == "sr" else "rne")
-    if op in ("convert", "sr"):
-        if not dst:
-            raise click.UsageError("convert needs --dst FORMAT")
-        spec.update(src=src, dst=dst)
-    elif op in ("add", "mul", "fma", "mac"):
-        if not fmt_name:
-            raise click.UsageError(f"{op} needs --format FORMAT")
-        spec.update(fmt=fmt_name)
-        if dst and op != "mac":
-            spec["dst"] = dst
-    if op == "mac":
-        spec.update(k=k_len, acc_overflow=acc_overflow, out=out_format or fmt_name)
-        if acc:
-            spec["acc"] = acc
-    if op != "lfsr":
-        spec["rounding"] = rounding
-        if saturate:
-            spec["saturate"] = True
-        if overflow:
-            spec["overflow"] = overflow
-    if op == "lfsr" or emu.rounding.is_stochastic(rounding):
-        spec["lfsr"] = {"width": lfsr_width, "seed": lfsr_seed, "lanes": lfsr_lanes,
-                        "shifts": lfsr_shifts or (lfsr_width if op == "lfsr" else sr_bits)}
-        if op != "lfsr":
-            spec["sr_bits"] = sr_bits
+    try:
+        spec = _spec(op, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed, sr_bits,
+                     lfsr_seed, lfsr_width, lfsr_shifts, lfsr_lanes, k_len, acc, acc_overflow,
+                     out_format)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
     command = "emu " + " ".join(sys.argv[1:]) if sys.argv and "emu" in sys.argv[0] else "emu golden"
     if shards is None and (scheduler or workers or in_process):
         raise click.UsageError("--scheduler, --workers and --local apply to --shards K")
@@ -98,6 +83,57 @@ def golden(op, out_dir, force, src, dst, fmt_name, rounding, saturate, overflow,
         raise click.UsageError(str(err)) from None
     click.echo(f"wrote {vs.count} vectors to {path} (ports: "
                + ", ".join(f"{p.name}[{p.bits}] {p.direction}" for p in vs.ports) + ")")
+
+
+def _spec(op, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed, sr_bits, lfsr_seed,
+          lfsr_width, lfsr_shifts, lfsr_lanes, k_len, acc, acc_overflow, out_format) -> dict:
+    """The set's spec (emu.golden.vectors) from the options; ValueError for options that are
+    wrong or do not fit together, before any work."""
+    gens = [g.strip() for g in inputs.split(",") if g.strip()]
+    if not gens:
+        raise ValueError(f"--inputs names no generator; valid: {', '.join(GENERATORS)}")
+    bad = [g for g in gens if g not in GENERATORS]
+    if bad:
+        raise ValueError(f"unknown input generator {bad[0]!r}; valid: {', '.join(GENERATORS)}")
+    spec = {"op": "convert" if op == "sr" else op, "inputs": gens, "count": count, "seed": seed}
+    rounding = rounding or ("sr" if op == "sr" else "rne")
+    mode_code(rounding)  # an unknown name lists the valid ones
+    for f in (src, dst, fmt_name, acc, out_format):
+        if f:
+            emu.format(f)  # likewise an unknown format
+    if op in ("convert", "sr"):
+        if not dst:
+            raise ValueError(f"{op} needs --dst FORMAT")
+        spec.update(src=src, dst=dst)
+    elif op in ("add", "mul", "fma", "mac"):
+        if not fmt_name:
+            raise ValueError(f"{op} needs --format FORMAT")
+        spec.update(fmt=fmt_name)
+        if dst and op != "mac":
+            spec["dst"] = dst
+    if op == "mac":
+        formats = [emu.format(f) for f in (fmt_name, acc, out_format) if f]
+        if not all(isinstance(f, emu.FixedFormat) for f in formats):
+            raise ValueError("mac models a fixed-point MAC unit: --format, --acc and --out-format "
+                             "must be fixed-point formats (sW.F, uW.F)")
+        spec.update(k=k_len, acc_overflow=acc_overflow, out=out_format or fmt_name)
+        if acc:
+            spec["acc"] = acc
+    if op != "lfsr":
+        spec["rounding"] = rounding
+        if saturate:
+            spec["saturate"] = True
+        if overflow:
+            spec["overflow"] = overflow
+    if op == "lfsr" or emu.rounding.is_stochastic(rounding):
+        spec["lfsr"] = {"width": lfsr_width, "seed": lfsr_seed, "lanes": lfsr_lanes,
+                        "shifts": lfsr_shifts or (lfsr_width if op == "lfsr" else sr_bits)}
+        lfsr_from_spec(spec["lfsr"])  # a bad width, seed, lane count or shift count fails here
+        if op != "lfsr":
+            if not 1 <= sr_bits <= SR_MAX_BITS:
+                raise ValueError(f"--sr-bits {sr_bits} out of range; valid: 1..{SR_MAX_BITS}")
+            spec["sr_bits"] = sr_bits
+    return spec
 
 
 def _golden_sharded(spec, out_dir, force, command, shards, layout, scheduler, workers,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -63,8 +64,23 @@ class TrainConfig:
             raise ValueError(f"unknown scheme {self.scheme!r}; valid: update, every_op")
         for m in (self.rounding, self.grad_rounding, self.step_rounding):
             mode_code(m)
-        if self.lr <= 0 or self.epochs < 0 or self.batch < 0:
-            raise ValueError("lr must be > 0, epochs and batch >= 0")
+        for name in ("weights", "activations", "grads", "acc"):
+            v = getattr(self, name)
+            if v is not None:
+                parse_format(v)  # an unknown name lists the valid ones
+        for name, lo in (("epochs", 0), ("batch", 0), ("seed", 0), ("sr_bits", 1), ("hidden", 1)):
+            v = getattr(self, name)
+            if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < lo:
+                raise ValueError(f"{name} = {v!r}: needs a whole number >= {lo}")
+        for name in ("lr", "eps"):
+            v = getattr(self, name)
+            if not isinstance(v, int | float | np.integer | np.floating) or isinstance(v, bool) \
+                    or not math.isfinite(v):
+                raise ValueError(f"{name} = {v!r}: needs a finite number")
+        if not self.lr > 0:
+            raise ValueError(f"lr = {self.lr!r}: needs a number > 0")
+        if not 0 <= self.eps < 1:
+            raise ValueError(f"eps = {self.eps!r}: needs a number in [0, 1)")
 
 
 @dataclass

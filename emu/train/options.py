@@ -3,8 +3,14 @@ one TOML reader and one mapping to TrainConfig for all of them."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import fields
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # a declared dependency on 3.10
+    import tomli as tomllib
 
 from .linear import TrainConfig
 
@@ -18,13 +24,6 @@ def train_config(opts: dict) -> TrainConfig:
 
 def read_toml(path: Path | str) -> dict:
     """A TOML file as a dict; errors (ValueError) name the file."""
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError:
-            raise ValueError(f"{path}: reading TOML needs Python 3.11+ or `pip install tomli`") from None
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)

@@ -19,6 +19,7 @@ from .kernels.core import (
     KIND_FIXED,
     KIND_FLOAT,
 )
+from .validate import flag, integer
 
 FAMILIES = {"ieee": FAM_IEEE, "fn": FAM_FN, "fnuz": FAM_FNUZ, "finite": FAM_FINITE}
 
@@ -28,8 +29,54 @@ MAX_FLOAT_BITS = 32
 MAX_FIXED_WIDTH = 64
 
 
+# The named formats as (exp_bits, man_bits, bias, family): an alias names exactly this format.
+NAMED_SPECS: dict[str, tuple[int, int, int, str]] = {
+    "e4m3": (4, 3, 7, "fn"), "e5m2": (5, 2, 15, "ieee"), "e4m3fnuz": (4, 3, 8, "fnuz"),
+    "e5m2fnuz": (5, 2, 16, "fnuz"), "e2m1": (2, 1, 1, "finite"), "e2m3": (2, 3, 1, "finite"),
+    "e3m2": (3, 2, 3, "finite"), "fp16": (5, 10, 15, "ieee"), "bf16": (8, 7, 127, "ieee"),
+    "fp32": (8, 23, 127, "ieee"),
+}
+
+
 def _pow2(k: int) -> Fraction:
     return Fraction(2) ** k
+
+
+def default_bias(exp_bits: int, family: str) -> int:
+    """2**(X-1) - 1, and 2**(X-1) for fnuz (one more binade, no -0)."""
+    return 2 ** (exp_bits - 1) - (0 if family == "fnuz" else 1)
+
+
+def default_family(exp_bits: int, man_bits: int) -> str:
+    """Family of ``eXmY`` without a suffix: a named format's (e4m3 is OCP fn; e2m1, e2m3 and
+    e3m2 are the MX finite elements), else ieee."""
+    named = NAMED_SPECS.get(f"e{exp_bits}m{man_bits}")
+    return named[3] if named else "ieee"
+
+
+def float_name(exp_bits: int, man_bits: int, bias: int, family: str) -> str:
+    """The canonical name, which ``format`` parses back to the same format: ``eXmY``, then the
+    family unless it is the default for eXmY, then ``b<bias>`` unless the bias is the family's
+    default. E.g. e4m3 (OCP fn), e4m3ieee, e5m2b10, e4m3fnuzb-3."""
+    name = f"e{exp_bits}m{man_bits}"
+    if family != default_family(exp_bits, man_bits):
+        name += family
+    if bias != default_bias(exp_bits, family):
+        name += f"b{bias}"
+    return name
+
+
+def _check_name(fmt, canonical: str) -> None:
+    """Set the canonical name, or keep an explicit one that names this very format (an alias
+    such as fp16); any other name would parse back to a different format."""
+    name = fmt.name
+    if not name:
+        object.__setattr__(fmt, "name", canonical)
+        return
+    spec = (fmt.exp_bits, fmt.man_bits, fmt.bias, fmt.family) if isinstance(fmt, FloatFormat) else None
+    if name != canonical and (spec is None or NAMED_SPECS.get(name) != spec):
+        raise ValueError(f"name={name!r} does not name this format (it would parse back to a "
+                         f"different one); its name is {canonical!r}, or leave name= out")
 
 
 @dataclass(frozen=True)
@@ -41,6 +88,9 @@ class FloatFormat:
     ``fnuz`` (no Inf, no -0, NaN = 0x80...), ``finite`` (no Inf, no NaN, always saturates).
     With ``man_bits == 0`` (a logarithmic quantizer) the ieee family has no room for both Inf
     and NaN; emu gives it the ``fn`` layout (the all-ones exponent is NaN, no Inf).
+    ``name`` is derived (``float_name``: e.g. ``FloatFormat(4, 3)`` is ``e4m3ieee``, because
+    ``e4m3`` is OCP fn) so that ``emu.format(f.name) == f``; an explicit ``name=`` must be that
+    name or a named alias of this very format (``fp16``), else ValueError.
     """
 
     exp_bits: int
@@ -50,34 +100,36 @@ class FloatFormat:
     name: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
+        if not isinstance(self.family, str) or self.family not in FAMILIES:
             raise ValueError(
                 f"unknown float family {self.family!r}; valid: {', '.join(FAMILIES)}"
             )
-        if not 2 <= self.exp_bits <= MAX_EXP_BITS:
+        exp_bits = integer(self.exp_bits, "exp_bits")
+        man_bits = integer(self.man_bits, "man_bits")
+        object.__setattr__(self, "exp_bits", exp_bits)
+        object.__setattr__(self, "man_bits", man_bits)
+        if not 2 <= exp_bits <= MAX_EXP_BITS:
             raise ValueError(
-                f"exp_bits={self.exp_bits} out of range; valid: 2..{MAX_EXP_BITS} "
+                f"exp_bits={exp_bits} out of range; valid: 2..{MAX_EXP_BITS} "
                 "(wider exponents do not decode exactly to float64)"
             )
-        if self.man_bits < 0 or 1 + self.exp_bits + self.man_bits > MAX_FLOAT_BITS:
+        if man_bits < 0 or 1 + exp_bits + man_bits > MAX_FLOAT_BITS:
             raise ValueError(
-                f"man_bits={self.man_bits} out of range; valid: 0..{MAX_FLOAT_BITS - 1 - self.exp_bits}"
-                f" for exp_bits={self.exp_bits} (at most {MAX_FLOAT_BITS} bits in all)"
+                f"man_bits={man_bits} out of range; valid: 0..{MAX_FLOAT_BITS - 1 - exp_bits}"
+                f" for exp_bits={exp_bits} (at most {MAX_FLOAT_BITS} bits in all)"
             )
         if self.bias is None:
-            default = 2 ** (self.exp_bits - 1) - (0 if self.family == "fnuz" else 1)
-            object.__setattr__(self, "bias", default)
+            object.__setattr__(self, "bias", default_bias(exp_bits, self.family))
+        else:
+            object.__setattr__(self, "bias", integer(self.bias, "bias"))
         # Every value must be an exact float64: smallest subnormal >= 2^-1074, largest < 2^1024.
-        if self.emin - self.man_bits < -1074 or self.emax > 1023:
+        if self.emin - man_bits < -1074 or self.emax > 1023:
             raise ValueError(
-                f"bias={self.bias} puts the exponent range [{self.emin - self.man_bits}, {self.emax}]"
+                f"bias={self.bias} puts the exponent range [{self.emin - man_bits}, {self.emax}]"
                 " outside float64's [-1074, 1023]"
             )
-        if not self.name:
-            object.__setattr__(self, "name", f"e{self.exp_bits}m{self.man_bits}{self._suffix()}")
-
-    def _suffix(self) -> str:
-        return "" if self.family == "ieee" else self.family
+        canonical = float_name(exp_bits, man_bits, self.bias, self.family)
+        _check_name(self, canonical)
 
     # --- layout ---------------------------------------------------------------------------
     @property
@@ -234,7 +286,8 @@ class FloatFormat:
 @dataclass(frozen=True)
 class FixedFormat:
     """Fixed point: a ``width``-bit integer code ``c`` (two's complement if ``signed``) with value
-    ``c * 2**-frac``. ``frac`` may be negative or exceed ``width``."""
+    ``c * 2**-frac``. ``frac`` may be negative or exceed ``width``. The name is ``sW.F`` /
+    ``uW.F`` (an explicit ``name=`` must be exactly that)."""
 
     width: int
     frac: int
@@ -242,14 +295,17 @@ class FixedFormat:
     name: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        if not 1 <= self.width <= MAX_FIXED_WIDTH:
-            raise ValueError(f"width={self.width} out of range; valid: 1..{MAX_FIXED_WIDTH}")
-        if self.signed and self.width < 2:
+        width = integer(self.width, "width", 1, MAX_FIXED_WIDTH)
+        frac = integer(self.frac, "frac")
+        signed = flag(self.signed, "signed")
+        object.__setattr__(self, "width", width)
+        object.__setattr__(self, "frac", frac)
+        object.__setattr__(self, "signed", signed)
+        if signed and width < 2:
             raise ValueError("a signed fixed-point format needs width >= 2")
-        if not -1074 <= self.frac <= 1074 or not -1023 < self.width - self.frac < 1024:
-            raise ValueError(f"frac={self.frac} puts the format outside float64's exponent range")
-        if not self.name:
-            object.__setattr__(self, "name", f"{'s' if self.signed else 'u'}{self.width}.{self.frac}")
+        if not -1074 <= frac <= 1074 or not -1023 < width - frac < 1024:
+            raise ValueError(f"frac={frac} puts the format outside float64's exponent range")
+        _check_name(self, f"{'s' if signed else 'u'}{width}.{frac}")
 
     @property
     def bits(self) -> int:
@@ -312,29 +368,28 @@ class FixedFormat:
 Format = FloatFormat | FixedFormat
 
 NAMED_FORMATS: dict[str, Format] = {
-    "e4m3": FloatFormat(4, 3, 7, "fn", name="e4m3"),
-    "e5m2": FloatFormat(5, 2, 15, "ieee", name="e5m2"),
-    "e4m3fnuz": FloatFormat(4, 3, 8, "fnuz", name="e4m3fnuz"),
-    "e5m2fnuz": FloatFormat(5, 2, 16, "fnuz", name="e5m2fnuz"),
-    "e2m1": FloatFormat(2, 1, 1, "finite", name="e2m1"),
-    "e2m3": FloatFormat(2, 3, 1, "finite", name="e2m3"),
-    "e3m2": FloatFormat(3, 2, 3, "finite", name="e3m2"),
-    "fp16": FloatFormat(5, 10, 15, "ieee", name="fp16"),
-    "bf16": FloatFormat(8, 7, 127, "ieee", name="bf16"),
-    "fp32": FloatFormat(8, 23, 127, "ieee", name="fp32"),
+    name: FloatFormat(*spec, name=name) for name, spec in NAMED_SPECS.items()
 }
 
-_FLOAT_RE = re.compile(r"^e(\d+)m(\d+)(ieee|fnuz|fn|finite)?$")
-_FIXED_RE = re.compile(r"^([su])(\d+)\.(-?\d+)$")
+_FLOAT_RE = re.compile(r"^e(\d+)m(\d+)(ieee|fnuz|fn|finite)?(?:b([+-]?\d+))?$")
+_FIXED_RE = re.compile(r"^([su])(\d+)\.([+-]?\d+)$")
 
 VALID_NAMES_HELP = (
-    f"named formats: {', '.join(NAMED_FORMATS)}; generic: eXmY[ieee|fn|fnuz|finite] "
-    f"(2 <= X <= {MAX_EXP_BITS}, 1+X+Y <= {MAX_FLOAT_BITS}), sW.F / uW.F (1 <= W <= {MAX_FIXED_WIDTH})"
+    f"named formats: {', '.join(NAMED_FORMATS)}; generic: eXmY[ieee|fn|fnuz|finite][bB] "
+    f"(2 <= X <= {MAX_EXP_BITS}, 1+X+Y <= {MAX_FLOAT_BITS}, B a bias), "
+    f"sW.F / uW.F (1 <= W <= {MAX_FIXED_WIDTH})"
 )
 
 
 def format(spec: str | Format) -> Format:  # noqa: A001 - the public name is emu.format
-    """Parse a format name (``"e4m3"``, ``"e5m2fnuz"``, ``"s16.8"``, ``"u8.8"``) or pass one through."""
+    """Parse a format name or pass a format through. ``format(f.name) == f`` for every format.
+
+    Grammar (case-insensitive): a named format (``e4m3``, ``e5m2``, ``e4m3fnuz``, ``e5m2fnuz``,
+    ``e2m1``, ``e2m3``, ``e3m2``, ``fp16``, ``bf16``, ``fp32``); ``eXmY[family][bB]`` with family
+    ieee | fn | fnuz | finite (default: the named format's family for e4m3, e2m1, e2m3, e3m2,
+    else ieee) and B the exponent bias (default 2**(X-1) - 1, fnuz 2**(X-1)), e.g. ``e4m3ieee``,
+    ``e5m2b10``, ``e4m3fnb-2``; ``sW.F`` / ``uW.F`` fixed point (``s16.8``, ``u8.-2``).
+    """
     if isinstance(spec, FloatFormat | FixedFormat):
         return spec
     if not isinstance(spec, str):
@@ -344,17 +399,17 @@ def format(spec: str | Format) -> Format:  # noqa: A001 - the public name is emu
         return NAMED_FORMATS[key]
     m = _FLOAT_RE.match(key)
     if m:
-        e, mb, fam = int(m.group(1)), int(m.group(2)), m.group(3)
-        if fam is None:
-            fam = "ieee"
+        e, mb = int(m.group(1)), int(m.group(2))
+        fam = m.group(3) or default_family(e, mb)
+        bias = None if m.group(4) is None else int(m.group(4))
         try:
-            return FloatFormat(e, mb, None, fam, name=key)
+            return FloatFormat(e, mb, bias, fam)
         except ValueError as err:
             raise ValueError(f"{spec!r}: {err}") from None
     m = _FIXED_RE.match(key)
     if m:
         try:
-            return FixedFormat(int(m.group(2)), int(m.group(3)), m.group(1) == "s", name=key)
+            return FixedFormat(int(m.group(2)), int(m.group(3)), m.group(1) == "s")
         except ValueError as err:
             raise ValueError(f"{spec!r}: {err}") from None
     raise ValueError(f"unknown format {spec!r}; {VALID_NAMES_HELP}")

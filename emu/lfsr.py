@@ -8,6 +8,7 @@ increasing j, one draw per element whether or not it needed rounding.
 from __future__ import annotations
 
 import copy as _copy
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -23,6 +24,56 @@ from .kernels.lfsr import (
     reverse_bits,
     step_matrix,
 )
+from .validate import flag, integer, optional_integer
+
+
+@runtime_checkable
+class RandomSource(Protocol):
+    """What ``rng=`` must be: anything with this method (emu.LFSR, emu.AmdPrng, a replay).
+
+    ``random_words(n, bits, threads=None)`` returns the n random words R of one call, one per
+    element in C order (DESIGN Part B: one draw per element), as a 1-D numpy integer array
+    (uint64 preferred) of exactly n words, each in [0, 2**bits); ``threads`` is a hint a source
+    may ignore. emu checks every call's words (count, integer dtype, 1-D, < 2**bits) and refuses
+    anything else with an error instead of reading past them.
+
+    Optional, used where present: ``states`` (a tuple of lane states, what manifests record;
+    settable to resume), ``copy()`` (an independent source at the same point of the stream,
+    e.g. to show the words a call will use), ``config_dict()``, ``lanes`` and ``skip(n)``.
+    emu.LFSR and emu.AmdPrng have all of these.
+    """
+
+    def random_words(self, n: int, bits: int, threads: int | None = None) -> np.ndarray: ...
+
+
+def check_source(rng, what: str = "rng") -> RandomSource:
+    """``rng`` itself if it has a callable ``random_words``; TypeError naming what it is."""
+    if not callable(getattr(rng, "random_words", None)):
+        raise TypeError(f"{what}= must be a random source with random_words(n, bits, threads=None) "
+                        f"(e.g. emu.LFSR(seed=1)), not {type(rng).__name__}")
+    return rng
+
+
+def source_words(rng, n: int, bits: int, threads: int | None = None) -> np.ndarray:
+    """The one place emu takes words from a random source: ``rng.random_words(n, bits,
+    threads)``, checked against the RandomSource contract, as a contiguous uint64 array."""
+    check_source(rng)
+    words = rng.random_words(n, bits, threads)
+    name = f"{type(rng).__name__}.random_words({n}, {bits})"
+    if not isinstance(words, np.ndarray) or words.dtype.kind not in "iu":
+        kind = words.dtype if isinstance(words, np.ndarray) else type(words).__name__
+        raise TypeError(f"{name} returned {kind}; a random source must return a numpy array of "
+                        "unsigned integer words")
+    if words.ndim != 1 or words.size != n:
+        raise ValueError(f"{name} returned {words.size} words in shape {words.shape}; need a 1-D "
+                         f"array of exactly {n} (one word per element)")
+    if n:
+        lo, hi = int(words.min()), int(words.max())
+        if lo < 0 or hi >= (1 << bits):
+            i = int(np.argmax(words < 0)) if lo < 0 else int(np.argmax(words == words.dtype.type(hi)))
+            raise ValueError(f"{name} returned word {int(words[i])} at index {i}: random words must "
+                             f"be in [0, 2**{bits})")
+    return np.ascontiguousarray(words, dtype=np.uint64)
 
 # Maximal-length LFSR taps for widths 3..64, Xilinx XAPP052 (P. Alfke, "Efficient Shift
 # Registers, LFSR Counters, and Long Pseudo-Random Sequence Generators", 1996), Table 3.
@@ -80,14 +131,20 @@ def lane_seeds(seed: int, lanes: int, width: int) -> list[int]:
 
 
 def _check_seed(s: int, width: int, what: str) -> int:
-    if not isinstance(s, int | np.integer) or isinstance(s, bool):
-        raise TypeError(f"{what} must be an integer, not {type(s).__name__}")
-    s = int(s)
+    s = integer(s, what)
     if s == 0:
         raise ValueError(f"{what} is 0: the all-zero state is illegal for an LFSR (it never leaves it)")
     if not 0 < s < (1 << width):
         raise ValueError(f"{what} {s:#x} does not fit a {width}-bit LFSR")
     return s
+
+
+def _check_seeds(seeds, width: int) -> list[int]:
+    if isinstance(seeds, str | bytes) or not hasattr(seeds, "__len__"):
+        raise TypeError(f"seeds must be a list of lane states, not {type(seeds).__name__}")
+    if len(seeds) == 0:
+        raise ValueError("seeds is empty: an LFSR bank needs at least one lane")
+    return [_check_seed(s, width, f"seed of lane {k}") for k, s in enumerate(seeds)]
 
 
 class LFSR:
@@ -100,31 +157,28 @@ class LFSR:
     def __init__(self, width: int = 32, poly: int | None = None, config: str = "fibonacci",
                  shifts: int | None = None, seed: int = 1, lanes: int = 1,
                  seeds: list[int] | None = None, reverse: bool = False, invert: bool = False):
-        if not isinstance(width, int) or not 2 <= width <= 64:
-            raise ValueError(f"width={width!r} out of range; valid: 2..64")
+        width = integer(width, "width", 2, 64)
         if poly is None:
             if width not in MAXIMAL_POLYS:
                 raise ValueError(f"no default polynomial for width {width}; pass poly=")
             poly = MAXIMAL_POLYS[width]
+        poly = integer(poly, "poly")
         if not 0 < poly < (1 << width):
             raise ValueError(f"poly {poly:#x} does not fit width {width} (bit j = x^j for j < W; "
                              f"x^W is implicit): valid 1..{(1 << width) - 1:#x}")
         if config not in CONFIGS:
             raise ValueError(f"unknown config {config!r}; valid: {', '.join(CONFIGS)}")
-        if shifts is not None and (not isinstance(shifts, int) or not 1 <= shifts <= 128):
-            raise ValueError(f"shifts={shifts!r} out of range; valid: 1..128")
+        shifts = optional_integer(shifts, "shifts", 1, 128)
         if seeds is not None:
-            if len(seeds) == 0:
-                raise ValueError("seeds is empty: an LFSR bank needs at least one lane")
-            states = [_check_seed(s, width, f"seed of lane {k}") for k, s in enumerate(seeds)]
+            states = _check_seeds(seeds, width)
         else:
-            if not isinstance(lanes, int) or lanes < 1:
-                raise ValueError(f"lanes={lanes!r}: need at least one lane")
-            _check_seed(seed, width, "seed")
+            lanes = integer(lanes, "lanes", 1, hint="need at least one lane")
+            seed = _check_seed(seed, width, "seed")
             states = [_check_seed(s, width, f"seed of lane {k}")
-                      for k, s in enumerate(lane_seeds(int(seed), lanes, width))]
-        self.width, self.poly, self.config = width, int(poly), config
-        self.shifts, self.reverse, self.invert = shifts, bool(reverse), bool(invert)
+                      for k, s in enumerate(lane_seeds(seed, lanes, width))]
+        reverse, invert = flag(reverse, "reverse"), flag(invert, "invert")
+        self.width, self.poly, self.config = width, poly, config
+        self.shifts, self.reverse, self.invert = shifts, reverse, invert
         self.initial_states = tuple(states)
         # internal orientation: verilog-lfsr's REVERSE bit-reverses the state on input/output
         self._states = np.array([self._orient(s) for s in states], dtype=np.uint64)
@@ -163,9 +217,8 @@ class LFSR:
         """Draw n words of D bits (D = shifts, else self.shifts, else width). uint64 for D <= 64;
         Python ints (object array) for wider words. ``threads`` split the draws into blocks
         (each lane jumped ahead to its block's first element: the words do not change)."""
-        d = shifts or self.shifts or self.width
-        if not 1 <= d <= 128:
-            raise ValueError(f"shifts={d} out of range; valid: 1..128")
+        n = integer(n, "n", 0)
+        d = optional_integer(shifts, "shifts", 1, 128) or self.shifts or self.width
         if d <= 64:  # the fast path: per-byte tables of the linear D-step map
             state_t, word_t = self._leap(d)
             out = np.empty(n, np.uint64)
@@ -195,6 +248,7 @@ class LFSR:
         c * (counts[l] // chains) of the block. States are jumped ahead exactly from the
         bank's state (the D-step map is linear: M**c), so the words, and the end state the
         bank is left in, never depend on the split."""
+        threads = optional_integer(threads, "threads", 1)
         lanes = np.arange(self.lanes, dtype=np.int64)
         powers = self._powers(d)
         start = self._states
@@ -218,11 +272,8 @@ class LFSR:
     def skip(self, n: int, shifts: int | None = None) -> None:
         """Advance the bank exactly as ``draw(n)`` would, without producing the words (a jump:
         O(W * log n) per lane). Lets a shard of a long stream start where it belongs."""
-        d = shifts or self.shifts or self.width
-        if not 1 <= d <= 128:
-            raise ValueError(f"shifts={d} out of range; valid: 1..128")
-        if n < 0:
-            raise ValueError(f"cannot skip {n} draws")
+        n = integer(n, "n", 0)
+        d = optional_integer(shifts, "shifts", 1, 128) or self.shifts or self.width
         st = self._states.copy()
         jump(st, self._served(n), self._powers(d))
         self._states = st
@@ -249,6 +300,8 @@ class LFSR:
     def random_words(self, n: int, bits: int, threads: int | None = None) -> np.ndarray:
         """The r-bit words R that stochastic rounding consumes: the r most significant bits of
         each draw word (D = shifts, default r)."""
+        n = integer(n, "n", 0)
+        bits = integer(bits, "bits", 1, 128)
         d = self.shifts or bits
         if d < bits:
             raise ValueError(f"an LFSR drawing {d} bits per element cannot supply {bits} random bits")
@@ -273,11 +326,9 @@ class AmdPrng:
 
     def __init__(self, seed: int = 1, lanes: int = 1, seeds: list[int] | None = None):
         if seeds is None:
-            if not isinstance(lanes, int) or lanes < 1:
-                raise ValueError(f"lanes={lanes!r}: need at least one lane")
+            lanes = integer(lanes, "lanes", 1, hint="need at least one lane")
             seeds = lane_seeds(_check_seed(seed, 32, "seed"), lanes, 32)
-        self.initial_states = tuple(_check_seed(s, 32, f"seed of lane {k}")
-                                    for k, s in enumerate(seeds))
+        self.initial_states = tuple(_check_seeds(seeds, 32))
         # one galois shift with poly 0xC4 | 1 = 0xC5 is exactly V_PRNG_B32's update
         self._lfsr = LFSR(32, 0xC5, "galois", 1, seeds=list(self.initial_states))
 
@@ -302,6 +353,7 @@ class AmdPrng:
 
     def draw(self, n: int, threads: int | None = None) -> np.ndarray:
         """n outputs (each the lane's new state), uint64; ``threads`` as in LFSR.draw."""
+        n = integer(n, "n", 0)
         out = np.empty(n, np.uint64)
         lanes = self.lanes
 
@@ -314,4 +366,6 @@ class AmdPrng:
         return out
 
     def random_words(self, n: int, bits: int, threads: int | None = None) -> np.ndarray:
+        """The top ``bits`` bits of each output (1 <= bits <= 32)."""
+        bits = integer(bits, "bits", 1, 32)
         return self.draw(n, threads) >> np.uint64(32 - bits)

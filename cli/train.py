@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .common import pyplot, threaded
+from .output import check_writable, dumps, progress
 
 
 @click.command()
@@ -30,11 +31,15 @@ from .common import pyplot, threaded
 @click.option("--lr", default=0.5, show_default=True)
 @click.option("--epochs", default=5, show_default=True)
 @click.option("--batch", default=32, show_default=True, help="Minibatch size; 0 = full batch.")
-@click.option("--seed", default=1, show_default=True)
+@click.option("--seed", default=1, show_default=True, help="Data order and initial weights.")
+@click.option("--rng-seed", type=int, default=None,
+              help="The LFSR's start state for stochastic rounding [default: --seed].")
 @click.option("--sr-bits", default=8, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(), default=None,
-              help="Write history.json here (a new directory, or an emu run to replace with --force).")
-@click.option("--plot", is_flag=True, help="Also write loss.png into --out (needs emu[plot]).")
+              help="Write history.json (deterministic) and timing.json here: a new directory, or an "
+              "emu run to replace with --force.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the loss curve to this PNG (needs emu-arith[plot]).")
 @click.option("--trace", "trace_dir", type=click.Path(), default=None,
               help="Write per-step golden vectors (weights, gradients, random words) here.")
 @click.option("--force", is_flag=True, help="Replace an existing emu run at --out / trace at --trace.")
@@ -44,8 +49,8 @@ from .common import pyplot, threaded
 @click.pass_context
 @threaded
 def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, grad_rounding,
-          step_rounding, eps, scheme, lr, epochs, batch, seed, sr_bits, out_dir, plot, trace_dir,
-          force, config_path, as_json) -> None:
+          step_rounding, eps, scheme, lr, epochs, batch, seed, rng_seed, sr_bits, out_dir, plot_path,
+          trace_dir, force, config_path, as_json) -> None:
     """Train a model entirely on emulated registers; per-epoch loss, accuracy, stagnation."""
     from emu.golden.hexio import write_atomic
     from emu.outdir import staged
@@ -54,13 +59,12 @@ def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, 
     from emu.train.options import train_config
 
     o = _read_config(config_path, ctx) if config_path else dict(ctx.params)
-    out_dir, trace_dir = o["out_dir"], o["trace_dir"]
-    if plot and not out_dir:
-        raise click.UsageError("--plot writes loss.png into --out DIR; give --out")
+    out_dir, trace_dir, plot_path = o["out_dir"], o["trace_dir"], o["plot_path"]
     if out_dir and trace_dir and Path(out_dir).resolve() == Path(trace_dir).resolve():
         raise click.UsageError("--out and --trace must be different directories")
-    if plot:
+    if plot_path:
         pyplot()  # matplotlib missing: say so before the training, not after it
+        check_writable(plot_path)
 
     def show(e):
         if not as_json:
@@ -78,16 +82,20 @@ def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, 
                 click.echo(f"{cfg.model} on {ds.name} ({len(ds)} samples), weights {cfg.weights}, "
                            f"update {cfg.rounding}" + (f" eps={cfg.eps}" if cfg.eps else "")
                            + f", scheme {cfg.scheme}, lr {cfg.lr}, batch {cfg.batch}")
-            _, hist = run_train(ds, cfg, progress=show, trace_dir=trace_dir, force=force)
+            steps = cfg.epochs * -(-len(ds) // (cfg.batch or len(ds)))
+            with progress(steps, "steps", quiet=as_json) as advance:
+                _, hist = run_train(ds, cfg, progress=show, trace_dir=trace_dir, force=force,
+                                    on_step=lambda done, total: advance(done))
             doc = {"config": hist.config, "data": ds.name, "epochs": hist.epochs, "steps": hist.steps}
             if tmp is not None:
-                write_atomic(tmp / "history.json", json.dumps(doc, indent=2) + "\n")
-                if plot:
-                    _plot_history(doc, tmp / "loss.png")
+                write_atomic(tmp / "history.json", dumps(doc) + "\n")
+                write_atomic(tmp / "timing.json", dumps({"epoch_seconds": hist.seconds}) + "\n")
+            if plot_path:
+                _plot_history(doc, plot_path)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     if as_json:
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(dumps({**doc, "epoch_seconds": hist.seconds}))
 
 
 def _read_config(path: str, ctx) -> dict:
@@ -99,13 +107,16 @@ def _read_config(path: str, ctx) -> dict:
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     cfg = cfg.get("train", cfg)
-    names = {p.name for p in ctx.command.params}
-    unknown = sorted(set(cfg) - names - {"out"})  # "out" is the TOML spelling of --out
+    if not isinstance(cfg, dict):
+        raise click.UsageError(f"{path}: [train] must be a table of options")
+    aliases = {"out": "out_dir", "trace": "trace_dir", "plot": "plot_path"}  # TOML spellings
+    names = {p.name for p in ctx.command.params} - {"config_path", "as_json", "force", "threads"}
+    names = (names - set(aliases.values())) | set(aliases)
+    unknown = sorted(set(cfg) - names)
     if unknown:
         raise click.UsageError(f"{path}: unknown option(s) {', '.join(unknown)}; valid: "
-                               f"{', '.join(sorted(names - {'config_path', 'as_json', 'plot'}))}")
-    if "out" in cfg:
-        cfg["out_dir"] = cfg.pop("out")
+                               f"{', '.join(sorted(names))}")
+    cfg = {aliases.get(k, k): v for k, v in cfg.items()}
     opts = dict(ctx.params)
     for k, v in cfg.items():
         if ctx.get_parameter_source(k) != click.core.ParameterSource.COMMANDLINE:
@@ -141,11 +152,13 @@ def _plot_history(doc: dict, path) -> None:
               help="Kernel threads inside each task.")
 @click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
               help="Retries of a task that raised.")
-@click.option("--plot", "plot_path", type=click.Path(), default=None,
-              help="Write every run's loss curve to this PNG (needs emu[plot]).")
+@click.option("--max-runs", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Refuse a sweep file that expands to more runs than this.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Write every run's loss curve to this PNG (needs emu-arith[plot]).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def sweep(config_path, out_dir, scheduler, workers, in_process, resume, force, task_threads, retries,
-          plot_path, as_json) -> None:
+          max_runs, plot_path, as_json) -> None:
     """Run a grid of training runs (a sweep file; see emu.train.sweep) on Dask: a local cluster
     on 127.0.0.1 by default. One row per run: options, final loss, accuracy, stagnant share,
     wall time; results also in OUT/results.csv and OUT/results.json."""
@@ -159,24 +172,27 @@ def sweep(config_path, out_dir, scheduler, workers, in_process, resume, force, t
     if resume and force:
         raise click.UsageError("--resume keeps the finished tasks, --force replaces them: give one")
     if plot_path:
-        pyplot()  # matplotlib missing: say so before the sweep, not after it
+        pyplot()  # matplotlib missing or a bad path: say so before the sweep, not after it
+        check_writable(plot_path)
     try:
-        tasks = sw.expand(read_toml(config_path), config_path)
+        tasks = sw.expand(read_toml(config_path), config_path, max_runs)
         out_dir = out_dir or f"sweep-{Path(config_path).stem}"
         if not (is_artefact(Path(out_dir), "sweep") or resume or force):
             check_target(out_dir, "sweep")  # sw.sweep says how to go on with an existing sweep
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     varied = [k for k in sw.OPTIONS if len({json.dumps(t[k]) for t in tasks}) > 1]
-    with click.progressbar(length=len(tasks), label=f"{len(tasks)} runs", file=sys.stderr,
-                           show_pos=True) as bar:
-        def progress(res):
-            bar.update(1)
+    with progress(len(tasks), f"{len(tasks)} runs", quiet=as_json) as advance:
+        finished = []
+
+        def tick(res):
+            finished.append(res)
+            advance(len(finished))
+
         try:
             results = sw.sweep(tasks, out_dir, resume=resume, force=force, scheduler=scheduler,
-                               workers=workers,
-                               local=in_process, task_threads=task_threads, retries=retries,
-                               progress=progress)
+                               workers=workers, local=in_process, task_threads=task_threads,
+                               retries=retries, progress=tick)
         except DaskMissing as err:
             raise click.UsageError(f"{err}; or run with --local") from None
         except (FileExistsError, ValueError) as err:
@@ -194,7 +210,7 @@ def sweep(config_path, out_dir, scheduler, workers, in_process, resume, force, t
         fig.savefig(plot_path, dpi=100)
         plt.close(fig)
     if as_json:
-        click.echo(json.dumps({"results": results}, indent=2))
+        click.echo(dumps({"results": results}))
     else:
         click.echo(" ".join(f"{k:>14}" for k in varied)
                    + f" {'final loss':>11} {'accuracy':>9} {'stagnant':>9} {'wall s':>7}  status")

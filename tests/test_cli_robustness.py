@@ -148,9 +148,15 @@ BAD = [
 
 @pytest.mark.parametrize("argv", [a for _, a in BAD], ids=[i for i, _ in BAD])
 def test_bad_invocation_exits_2_with_one_line(argv, files, tmp_path):
-    args = [a.format(**{k.replace(".", "_"): v for k, v in files.items()}) if "@" in a else a
-            for a in [x.replace(".", "_") if x.startswith("{") else x for x in argv]]
-    args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
+    def resolve(a: str) -> str:
+        if a == "OUT":
+            return str(tmp_path / "out")
+        if a.startswith("@"):
+            name, _, rest = a[1:].partition("/")
+            return str(files[name] / rest) if rest else str(files[name])
+        return a
+
+    args = [resolve(a) for a in argv]
     r = CliRunner().invoke(main, args)
     assert r.exception is None or isinstance(r.exception, SystemExit), \
         f"traceback: {r.exception!r}\n{r.output}"

@@ -3,6 +3,7 @@
 import json
 import sys
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -80,9 +81,12 @@ def test_resume_runs_only_the_missing_tasks(tmp_path):
 
 
 def test_failed_task_is_reported(tmp_path):
-    tasks = sw.expand({"base": {"epochs": 1, "data": str(tmp_path / "missing.npz")}})
+    data = tmp_path / "gone.npz"
+    np.savez(data, X=np.ones((4, 2)), y=np.array([0, 1, 0, 1]))
+    tasks = sw.expand({"base": {"epochs": 1, "data": str(data), "model": "logistic"}})
+    data.unlink()  # expand checked it; by the time the task runs it is gone
     results = sw.sweep(tasks, tmp_path / "o", local=True)
-    assert results[0]["status"] == "failed" and "missing.npz" in results[0]["error"]
+    assert results[0]["status"] == "failed" and "gone.npz" in results[0]["error"]
     assert not list((tmp_path / "o" / "tasks").glob("*.json"))  # a resume would retry it
 
 

@@ -4,6 +4,7 @@ data from .npz / .csv files. No downloads, ever."""
 from __future__ import annotations
 
 import gzip
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,23 +67,59 @@ def load(spec: str) -> Dataset:
         raise ValueError(f"unknown data {spec!r}: use digits, least_squares, logistic, or a "
                          ".npz/.csv file")
     if path.suffix == ".npz":
-        with np.load(path) as z:
-            if "X" not in z or "y" not in z:
-                raise ValueError(f"{path}: needs arrays named X and y (has {', '.join(z.files)})")
-            X, y = np.asarray(z["X"], np.float64), np.asarray(z["y"])
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if "X" not in z or "y" not in z:
+                    raise ValueError(f"{path}: needs arrays named X and y (has {', '.join(z.files)})")
+                X, y = z["X"], z["y"]
+        except (OSError, EOFError, zipfile.BadZipFile, ValueError) as err:
+            if str(err).startswith(str(path)):
+                raise
+            raise ValueError(f"{path}: not a readable .npz file ({err})") from None
     elif path.suffix == ".csv":
         try:
             raw = np.loadtxt(path, delimiter=",", ndmin=2)
-        except ValueError as err:
+        except (OSError, ValueError) as err:
             raise ValueError(f"{path}: {err}") from None
         X, y = raw[:, :-1], raw[:, -1]
     else:
         raise ValueError(f"{path}: unsupported file type (use .npz or .csv)")
-    if X.ndim != 2 or len(X) != len(y):
-        raise ValueError(f"{path}: X must be (n, d) and y (n,), got {X.shape} and {y.shape}")
-    is_int = np.all(np.equal(np.mod(y, 1), 0))
-    n_classes = int(y.max()) + 1 if is_int and y.min() >= 0 else 0
-    return Dataset(X, y.astype(np.int64) if n_classes else y.astype(np.float64), path.name, n_classes)
+    return dataset(X, y, path.name, str(path))
+
+
+MAX_CLASSES = 4096
+
+
+def dataset(X, y, name: str, where: str, n_classes: int | None = None) -> Dataset:
+    """A checked Dataset: X an (n, d) array of finite numbers, y (n,) finite numbers; integer
+    labels >= 0 make a classification problem with max(y) + 1 classes (at most MAX_CLASSES, or
+    exactly ``n_classes``), any other targets a regression. Errors name ``where``."""
+    X, y = np.asarray(X), np.asarray(y)
+    for arr, what in ((X, "X"), (y, "y")):
+        if arr.dtype.kind not in "fiu":
+            raise ValueError(f"{where}: {what} must hold numbers, not {arr.dtype}")
+    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y) or not len(y) or not X.shape[1]:
+        raise ValueError(f"{where}: X must be (n, d) and y (n,) with n, d >= 1, got {X.shape} and "
+                         f"{y.shape}")
+    X, y = X.astype(np.float64), y.astype(np.float64)
+    for arr, what in ((X, "X"), (y, "y")):
+        bad = np.flatnonzero(~np.isfinite(arr.reshape(-1)))
+        if bad.size:
+            raise ValueError(f"{where}: {what} holds a non-finite value (NaN or Inf) at flat index "
+                             f"{bad[0]}")
+    is_int = bool(np.all(np.mod(y, 1) == 0)) and y.min() >= 0
+    if n_classes is not None:
+        if not is_int or y.max() >= n_classes:
+            raise ValueError(f"{where}: labels must be whole numbers 0..{n_classes - 1} (found "
+                             f"{y.max() if is_int else 'a fraction'})")
+    elif is_int:
+        n_classes = int(y.max()) + 1
+        if n_classes > MAX_CLASSES:
+            raise ValueError(f"{where}: label {int(y.max())} implies {n_classes} classes (at most "
+                             f"{MAX_CLASSES}); regression targets should not all be whole numbers")
+    else:
+        n_classes = 0
+    return Dataset(X, y.astype(np.int64) if n_classes else y, name, n_classes)
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -124,4 +161,4 @@ def mnist(directory: str | Path, split: str = "train") -> Dataset:
     y = read_idx(find(f"{prefix}-labels-idx1-ubyte"))
     if len(X) != len(y):
         raise ValueError(f"{d}: {len(X)} images but {len(y)} labels")
-    return Dataset(X.reshape(len(X), -1) / 255.0, y.astype(np.int64), f"mnist-{split}", 10)
+    return dataset(X.reshape(len(X), -1) / 255.0, y, f"mnist-{split}", str(d), n_classes=10)

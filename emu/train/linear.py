@@ -53,11 +53,18 @@ class TrainConfig:
     lr: float = 0.1
     epochs: int = 5
     batch: int = 32                 # 0: full batch
-    seed: int = 1
+    seed: int = 1                   # data order and initial weights
+    rng_seed: int | None = None     # the LFSR's start state (default: seed), apart from seed so
+    #                                 SR noise and data-order noise can be varied separately
     sr_bits: int = 8
     hidden: int = 32                # mlp: hidden ReLU units
 
     def __post_init__(self):
+        for name in ("model", "scheme", "rounding", "grad_rounding", "step_rounding", "weights",
+                     "activations", "grads", "acc"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, str):
+                raise ValueError(f"{name} = {v!r}: needs a name (a string)")
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; valid: {', '.join(MODELS)}")
         if self.scheme not in ("update", "every_op"):
@@ -68,8 +75,11 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None:
                 parse_format(v)  # an unknown name lists the valid ones
-        for name, lo in (("epochs", 0), ("batch", 0), ("seed", 0), ("sr_bits", 1), ("hidden", 1)):
+        for name, lo in (("epochs", 0), ("batch", 0), ("seed", 0), ("rng_seed", 1), ("sr_bits", 1),
+                         ("hidden", 1)):
             v = getattr(self, name)
+            if name == "rng_seed" and v is None:
+                continue
             if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < lo:
                 raise ValueError(f"{name} = {v!r}: needs a whole number >= {lo}")
         for name in ("lr", "eps"):
@@ -86,7 +96,9 @@ class TrainConfig:
 @dataclass
 class History:
     config: dict
-    epochs: list[dict] = field(default_factory=list)   # loss, accuracy, stagnant_share, seconds
+    epochs: list[dict] = field(default_factory=list)   # loss, accuracy, stagnant_share
+    seconds: list[float] = field(default_factory=list)  # wall time per epoch (apart: results
+    #                                                      of identical runs compare byte for byte)
     steps: list[dict] = field(default_factory=list)    # loss (minibatch), stagnant_share
 
 
@@ -150,7 +162,7 @@ class _Model:
         if self.link == "softmax" and data.n_classes < 2:
             raise ValueError(f"{cfg.model} needs class labels")
         self.c = data.n_classes if self.link == "softmax" else 1
-        self.rng = _Recorder(LFSR(seed=cfg.seed))
+        self.rng = _Recorder(LFSR(seed=cfg.seed if cfg.rng_seed is None else cfg.rng_seed))
         self.last: dict = {}
         self.last_grads: dict = {}
 
@@ -306,32 +318,32 @@ def _trace_step(trace_dir, step: int, model: _Model, before: dict) -> None:
 
 
 def train(data: Dataset, cfg: TrainConfig, progress=None, trace_dir=None,
-          threads: int | None = None, force: bool = False) -> tuple[_Model, History]:
+          threads: int | None = None, force: bool = False, on_step=None) -> tuple[_Model, History]:
     """SGD with a fixed step size; minibatches from a numpy permutation seeded by cfg.seed.
     ``trace_dir``: write per-step golden vectors (see _trace_step) into this directory, built
     aside and swapped in at the end (emu.outdir: an existing trace is replaced only with
     ``force``, so two runs never mix their steps). ``threads``: every kernel's thread count
-    (emu.parallel; the trained bits never depend on it)."""
+    (emu.parallel; the trained bits never depend on it). ``progress(epoch record with its
+    seconds)`` after each epoch, ``on_step(steps done, steps in all)`` after each minibatch."""
     with contextlib.ExitStack() as stack:
         if threads is not None:
             stack.enter_context(context(threads=parallel.resolve(threads)))
         if trace_dir is None:
-            return _train(data, cfg, progress, None)
+            return _train(data, cfg, progress, None, on_step)
         tmp = stack.enter_context(staged(trace_dir, "training trace", force))
-        model, hist = _train(data, cfg, progress, tmp)
+        model, hist = _train(data, cfg, progress, tmp, on_step)
         write_atomic(tmp / "trace.json", json.dumps(
             {"kind": "emu training trace", "emu_version": __version__, "config": hist.config,
              "steps": len(hist.steps)}, indent=2, sort_keys=True) + "\n")
         return model, hist
 
 
-def _train(data: Dataset, cfg: TrainConfig, progress, trace_dir) -> tuple[_Model, History]:
+def _train(data: Dataset, cfg: TrainConfig, progress, trace_dir, on_step) -> tuple[_Model, History]:
     model = MLP(data, cfg) if cfg.model == "mlp" else LinearModel(data, cfg)
     hist = History(asdict(cfg))
     order_rng = np.random.default_rng(cfg.seed)
     loss, acc = model.loss_accuracy(data)
-    hist.epochs.append({"epoch": 0, "loss": loss, "accuracy": acc, "stagnant_share": None,
-                        "seconds": 0.0})
+    hist.epochs.append({"epoch": 0, "loss": loss, "accuracy": acc, "stagnant_share": None})
     n = len(data)
     bs = cfg.batch or n
     for ep in range(1, cfg.epochs + 1):
@@ -346,10 +358,13 @@ def _train(data: Dataset, cfg: TrainConfig, progress, trace_dir) -> tuple[_Model
             hist.steps.append({"epoch": ep, **model.batch_metrics, **model.last})
             if trace_dir is not None:
                 _trace_step(trace_dir, len(hist.steps), model, before)
+            if on_step:
+                on_step(len(hist.steps), cfg.epochs * -(-n // bs))
         seconds = time.perf_counter() - t0
         loss, acc = model.loss_accuracy(data)
         hist.epochs.append({"epoch": ep, "loss": loss, "accuracy": acc,
-                            "stagnant_share": float(np.mean(shares)), "seconds": seconds})
+                            "stagnant_share": float(np.mean(shares))})
+        hist.seconds.append(seconds)
         if progress:
-            progress(hist.epochs[-1])
+            progress({**hist.epochs[-1], "seconds": seconds})
     return model, hist

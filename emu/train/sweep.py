@@ -24,6 +24,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import fields
@@ -49,15 +50,27 @@ def _check_keys(where: str, keys) -> None:
                          f"{', '.join(OPTIONS)}")
 
 
-def expand(doc: dict, source: str = "sweep") -> list[dict]:
+MAX_RUNS = 1000
+
+
+def expand(doc: dict, source: str = "sweep", max_runs: int = MAX_RUNS) -> list[dict]:
     """Every run's full option set (defaults filled in), in grid order; invalid options or
-    values raise before anything runs."""
+    values, a missing data file, or more than ``max_runs`` runs raise before anything runs."""
     extra = sorted(set(doc) - set(TABLES))
     if extra:
         raise ValueError(f"{source}: unknown table(s) {', '.join(extra)}; valid: {', '.join(TABLES)}")
     base = doc.get("base", {})
     grid = doc.get("grid", {})
     runs = doc.get("runs", [{}]) or [{}]
+    if not isinstance(base, dict):
+        raise ValueError(f"{source}: base must be a table ([base] with key = value lines)")
+    if not isinstance(grid, dict):
+        raise ValueError(f"{source}: grid must be a table ([grid] with key = [values] lines)")
+    if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
+        raise ValueError(f"{source}: runs must be tables ([[runs]] blocks)")
+    n = len(runs) * math.prod(len(v) if isinstance(v, list) else 1 for v in grid.values())
+    if n > max_runs:
+        raise ValueError(f"{source}: {n} runs; more than {max_runs} needs --max-runs {n}")
     _check_keys(f"{source} [base]", base)
     _check_keys(f"{source} [grid]", grid)
     for k, v in grid.items():
@@ -74,6 +87,13 @@ def expand(doc: dict, source: str = "sweep") -> list[dict]:
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{source}: run {_label(opts)}: {err}") from None
             tasks.append(opts)
+    for data in dict.fromkeys(t["data"] for t in tasks):  # each data set once: it must load
+        try:
+            if not isinstance(data, str):
+                raise ValueError(f"data = {data!r}: needs a name or a file path")
+            load(data)
+        except ValueError as err:
+            raise ValueError(f"{source}: {err}") from None
     return tasks
 
 

@@ -30,8 +30,12 @@ def run_config(path: Path) -> dict:
             "mean_shrinkage": float(np.mean([s["shrinkage"] for s in hist.steps[-20:]]))}
 
 
-def gd_problems(steps: int = 2000) -> list[dict]:
-    """2301.09511's PL problems in s16.8, update rounded; mean over 3 LFSR seeds for SR modes."""
+PL_PROBLEMS = 3
+
+
+def gd_problems(steps: int = 2000, progress=None) -> list[dict]:
+    """2301.09511's PL problems in s16.8, update rounded; mean over 3 LFSR seeds for SR modes.
+    ``progress()`` is called after each row."""
     rows = []
     for name, prob, x0, lr in (("quadratic", SEEDS_QUADRATIC, (2.0, 2.0), 0.1),
                                ("rosenbrock", Rosenbrock(), (-0.5, 0.5), 0.001),
@@ -45,8 +49,26 @@ def gd_problems(steps: int = 2000) -> list[dict]:
                          "final_loss": float(np.mean([r.loss[-1] for r in runs])),
                          "stagnant_share": float(np.mean([np.mean(r.stagnant[-100:]) for r in runs])),
                          "mean_shrinkage": float(np.mean([np.mean(r.shrinkage[-100:]) for r in runs]))})
+            if progress:
+                progress()
     return rows
 
 
-def run_all(steps: int = 2000) -> dict:
-    return {"gd": gd_problems(steps), "train": [run_config(p) for p in configs()]}
+def run_all(steps: int = 2000, progress=None) -> dict:
+    """Every experiment; ``progress(done, total)`` after each one."""
+    paths = configs()
+    total = PL_PROBLEMS * len(GD_MODES) + len(paths)
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total)
+
+    gd = gd_problems(steps, tick)
+    train_rows = []
+    for p in paths:
+        train_rows.append(run_config(p))
+        tick()
+    return {"gd": gd, "train": train_rows}

@@ -1,0 +1,59 @@
+"""What every command prints: strict JSON, and progress bars only where a person watches."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+
+
+def _strict(obj):
+    """Non-finite floats as the strings "nan", "inf", "-inf" (strict JSON has no NaN)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_strict(v) for v in obj]
+    return obj
+
+
+def dumps(obj) -> str:
+    """JSON that strict parsers accept: NaN and infinities become "nan", "inf", "-inf"."""
+    return json.dumps(_strict(obj), indent=2, allow_nan=False)
+
+
+def echo_json(obj) -> None:
+    click.echo(dumps(obj))
+
+
+@contextlib.contextmanager
+def progress(length: int, label: str, quiet: bool = False) -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(done)``: a progress bar on stderr when it is a terminal and not
+    ``quiet`` (--json), else nothing at all, so piped output stays clean."""
+    if quiet or length <= 0 or not sys.stderr.isatty():
+        yield lambda done: None
+        return
+    with click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True,
+                           show_eta=True) as bar:
+        def advance(done: int) -> None:
+            bar.update(done - bar.pos)
+
+        yield advance
+
+
+def check_writable(path: str | Path) -> None:
+    """Refuse (exit 2), before any work, a file path whose directory is missing or read-only."""
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        raise click.UsageError(f"{path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise click.UsageError(f"{path}: directory {parent} is not writable")
+    if Path(path).is_dir():
+        raise click.UsageError(f"{path} is a directory; give a file name")

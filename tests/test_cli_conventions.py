@@ -1,0 +1,140 @@
+"""The CLI's conventions: strict JSON, deterministic result files, separate seeds, checked
+inputs, limits on huge sweeps, quiet when piped."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import struct
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from emu.train.data import load, mnist
+from emu.train.linear import TrainConfig, train
+
+TRAIN = ["train", "--model", "logistic", "--data", "logistic", "--epochs", "2", "--weights", "e5m2"]
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def strict_json(text: str):
+    def no_constant(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=no_constant)
+
+
+def test_train_json_is_strict_even_with_nan_loss():
+    r = run("train", "--model", "least_squares", "--data", "least_squares", "--epochs", "1",
+            "--weights", "fp16", "--lr", "1e4", "--json")
+    assert r.exit_code == 0, r.output
+    doc = strict_json(r.output)
+    assert "nan" in json.dumps(doc["epochs"]) or "inf" in json.dumps(doc["epochs"])
+
+
+def test_demo_and_experiments_json_are_strict():
+    strict_json(run("demo", "--steps", "60", "--json").output)
+    strict_json(run("demo", "--tour", "--json").output)
+
+
+def test_history_is_byte_identical_and_timings_are_apart(tmp_path):
+    for name in ("a", "b"):
+        assert run(*TRAIN, "--out", tmp_path / name).exit_code == 0
+    assert (tmp_path / "a" / "history.json").read_bytes() == (tmp_path / "b" / "history.json").read_bytes()
+    assert "seconds" not in (tmp_path / "a" / "history.json").read_text()
+    t = json.loads((tmp_path / "a" / "timing.json").read_text())
+    assert len(t["epoch_seconds"]) == 2
+
+
+def _weights(**kw):
+    from emu.train.data import synthetic_logistic
+
+    model, hist = train(synthetic_logistic(n=64), TrainConfig(model="logistic", weights="e5m2",
+                                                                 rounding="sr", epochs=1, batch=16, **kw))
+    return model.W.codes.tolist(), hist.epochs
+
+
+def test_rng_seed_is_apart_from_seed():
+    same = _weights(seed=3)
+    assert _weights(seed=3, rng_seed=3) == same  # default: the LFSR starts at --seed
+    other_noise = _weights(seed=3, rng_seed=7)
+    other_order = _weights(seed=4, rng_seed=3)
+    assert other_noise != same and other_order != same and other_noise != other_order
+    with pytest.raises(ValueError, match="rng_seed"):
+        TrainConfig(rng_seed=0)
+
+
+def test_cli_rng_seed_and_toml_spellings(tmp_path):
+    a = strict_json(run(*TRAIN, "--rng-seed", "5", "--json").output)
+    assert a["config"]["rng_seed"] == 5
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'out = "{tmp_path / "o"}"\nrng_seed = 5\nepochs = 2\nmodel = "logistic"\n'
+                   'data = "logistic"\nweights = "e5m2"\n')
+    assert run("train", "--config", cfg).exit_code == 0
+    assert json.loads((tmp_path / "o" / "history.json").read_text())["epochs"] == a["epochs"]
+
+
+def test_sweep_max_runs(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[base]\nepochs = 1\n[grid]\nseed = [1, 2, 3]\nlr = [0.1, 0.2]\n')
+    r = run("sweep", cfg, "--local", "--out", tmp_path / "o", "--max-runs", "5")
+    assert r.exit_code == 2 and "--max-runs 6" in r.output and not (tmp_path / "o").exists()
+    big = tmp_path / "big.toml"  # 10^6 runs: refused at once, without expanding them
+    keys = ("seed", "epochs", "batch", "sr_bits", "hidden", "rng_seed")
+    big.write_text("[grid]\n" + "".join(f"{k} = {list(range(1, 11))}\n" for k in keys))
+    r = run("sweep", big, "--local", "--out", tmp_path / "o")
+    assert r.exit_code == 2 and "1000000 runs" in r.output
+
+
+@pytest.mark.parametrize("arrays, msg", [
+    ({"X": np.ones((4, 2)), "y": np.array(["a", "b", "a", "b"])}, "must hold numbers"),
+    ({"X": np.ones((4, 2)), "y": np.zeros((4, 2))}, "must be (n, d) and y (n,)"),
+    ({"X": np.array([[1.0, np.nan]] * 4), "y": np.array([0, 1, 0, 1])}, "non-finite"),
+    ({"X": np.ones((4, 2)), "y": np.array([0, 1, 0, 1e9])}, "classes"),
+    ({"X": np.ones((4, 2)) + 1j, "y": np.array([0, 1, 0, 1])}, "must hold numbers"),
+    ({"X": np.ones((0, 2)), "y": np.zeros(0)}, "n, d >= 1"),
+])
+def test_bad_training_data_is_refused(tmp_path, arrays, msg):
+    p = tmp_path / "d.npz"
+    np.savez(p, **arrays)
+    with pytest.raises(ValueError, match=msg.replace("(", r"\(").replace(")", r"\)")):
+        load(str(p))
+    r = run("train", "--data", p, "--epochs", "1")
+    assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def _idx(path, arr: np.ndarray) -> None:
+    head = bytes([0, 0, 0x08, arr.ndim]) + b"".join(struct.pack(">I", n) for n in arr.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(head + arr.astype(np.uint8).tobytes())
+
+
+def test_mnist_labels_above_9_are_refused(tmp_path):
+    _idx(tmp_path / "train-images-idx3-ubyte.gz", np.zeros((3, 2, 2)))
+    _idx(tmp_path / "train-labels-idx1-ubyte.gz", np.array([1, 12, 3]))
+    with pytest.raises(ValueError, match="0..9"):
+        mnist(tmp_path)
+    _idx(tmp_path / "train-labels-idx1-ubyte.gz", np.array([1, 9, 3]))
+    assert mnist(tmp_path).n_classes == 10
+
+
+def test_demo_table_is_aligned_with_a_legend():
+    lines = run("demo", "--steps", "60").output.splitlines()
+    h = next(i for i, ln in enumerate(lines) if "rounding" in ln and "final x" in ln)
+    rows = lines[h + 1:h + 5]
+    assert len(rows) == 4 and any("signed_sr_eps" in r for r in rows)
+    for row in rows:  # the columns of every row end where the header's do
+        assert row.rindex("   ") + 3 == lines[h].index("final x"), row
+    assert any(ln.startswith("stagnant:") and "q (shrink)" in ln for ln in lines)
+
+
+def test_piped_runs_print_no_progress_bar():
+    r = CliRunner().invoke(main, TRAIN + ["--json"])
+    strict_json(r.output)  # stdout holds the JSON alone
+    r = CliRunner().invoke(main, TRAIN)
+    assert "steps" not in r.output and "\r" not in r.output

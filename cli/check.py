@@ -1,4 +1,4 @@
-"""``emu check``: compare a device dump with a golden set."""
+"""``emu check``: compare a device dump with a golden set (exit 0 all match, 1 mismatch, 2 bad input)."""
 
 from __future__ import annotations
 
@@ -7,37 +7,56 @@ import sys
 
 import click
 
+from emu.golden.dumps import LAYOUTS
+
 
 @click.command("check")
 @click.argument("set_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("dumps", nargs=-1, required=True, type=click.Path())
-@click.option("--first", default=10, show_default=True, help="Mismatches to show.")
+@click.option("--layout", type=click.Choice(LAYOUTS), default=None,
+              help="How the dump is laid out: one $readmemh file per output port, one packed file "
+                   "(every port's field joined by _) or a CSV [default: csv for a .csv file, else "
+                   "the set's layout].")
+@click.option("--first", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Mismatches to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def check_cmd(set_dir, dumps, first, as_json) -> None:
-    """Compare a device dump (hex per port, packed, or CSV) with a golden set; exit 1 on mismatch."""
-    from emu.golden import DumpError, check
+def check_cmd(set_dir, dumps, layout, first, as_json) -> None:
+    """Compare a device dump with a golden set (or a whole sharded set); exit 1 on mismatch.
+
+    DUMPS: a hex file per output port, a directory of <port>.hex, a packed file, a CSV
+    ('-' reads standard input); for a sharded set, a dump of all its vectors in order or a
+    directory holding one sub-directory per shard."""
+    from emu.golden import check
 
     try:
-        res = check(set_dir, list(dumps))
-    except (DumpError, ValueError) as err:
-        raise click.UsageError(str(err)) from None
+        res = check(set_dir, list(dumps), layout=layout, keep=first)
+    except (ValueError, MemoryError) as err:
+        raise click.UsageError(str(err) or type(err).__name__) from None
     if as_json:
         click.echo(json.dumps(res.to_json(first), indent=2))
-    else:
-        click.echo(f"{res.set_dir}: {res.total} vectors, {len(res.mismatches)} mismatches"
-                   + ("" if res.ok else " (" + ", ".join(
-                       f"{k}: {v}" for k, v in sorted(res.by_class.items())) + ")"))
-        for m in res.mismatches[:first]:
-            ins = " ".join(f"{k}={v['hex']}" + (f" ({v['value']!r})" if "value" in v else "")
-                           for k, v in m["inputs"].items())
-            click.echo(f"  #{m['index']} [{m['class']}] {ins}")
-            for name, v in m.items():
-                if isinstance(v, dict) and "expected" in v:
-                    e, a = v["expected"], v["actual"]
-                    ul = f", {v['ulps']} ulp" if v.get("ulps") is not None else ""
-                    click.echo(f"      {name}: expected {e['hex']} {e.get('fields', '')} "
-                               f"{e.get('value', '')!r}  actual {a['hex']} {a.get('fields', '')} "
-                               f"{a.get('value', '')!r}{ul}")
-        for note in res.diagnosis:
-            click.echo(f"  diagnosis: {note}")
+        sys.exit(0 if res.ok else 1)
+    click.echo(f"{res.set_dir}: {res.total} vectors, {res.n_mismatches} mismatches"
+               + ("" if not res.n_mismatches else " (" + ", ".join(
+                   f"{k}: {v}" for k, v in sorted(res.by_class.items())) + ")"))
+    if res.n_stimulus:
+        click.echo(f"  stimulus: the dump's stimulus differs from the set's at {res.n_stimulus} "
+                   "vector(s): it was not made from this set's inputs")
+        for s in res.stimulus[:first]:
+            click.echo(f"  #{s['index']} " + " ".join(f"{k}: expected {v['expected']} actual {v['actual']}"
+                                                      for k, v in s["inputs"].items()))
+    for m in res.mismatches[:first]:
+        ins = " ".join(f"{k}={v['hex']}" + (f" ({v['value']!r})" if "value" in v else "")
+                       for k, v in m["inputs"].items())
+        click.echo(f"  #{m['index']} [{m['class']}] {ins}")
+        for name, v in m.items():
+            if isinstance(v, dict) and "expected" in v:
+                e, a = v["expected"], v["actual"]
+                ul = f", {v['ulps']} ulp" if v.get("ulps") is not None else ""
+                click.echo(f"      {name}: expected {e['hex']} {e.get('fields', '')} "
+                           f"{e.get('value', '')!r}  actual {a['hex']} {a.get('fields', '')} "
+                           f"{a.get('value', '')!r}{ul}")
+    if res.n_mismatches > min(first, len(res.mismatches)):
+        click.echo(f"  ... and {res.n_mismatches - min(first, len(res.mismatches))} more")
+    for note in res.diagnosis:
+        click.echo(f"  diagnosis: {note}")
     sys.exit(0 if res.ok else 1)

@@ -1,8 +1,16 @@
-"""Cross-check a device dump against a golden set: every mismatch, classified and explained."""
+"""Cross-check a device dump against a golden set: every mismatch, classified and explained.
+
+A verdict is never wrong (DESIGN, "Reliability contract"): the set is verified before any
+expected value is read (verify.py: schema, files inside the set, sha256), the dump is read once,
+streamed, by the layout the manifest (or the caller) names (dumps.py, hexio.py), its stimulus
+(input fields of packed and CSV dumps) is compared as well as its outputs, and anything
+malformed is an error (DumpError / SetError, both ValueError), never a verdict. A sharded set is
+checked as a whole: shard by shard, with global vector indices.
+"""
 
 from __future__ import annotations
 
-import csv
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,117 +21,113 @@ from ..formats import format as parse_format
 from ..ops import convert
 from ..registers import Registers
 from ..rounding import is_stochastic
-from .hexio import DumpError, hex_width, parse_hex, read_hex
-from .vectors import generate, read_manifest
+from .dumps import LAYOUTS, Source, plan, shard_dirs
+from .hexio import DumpError, hex_width
+from .vectors import generate
+from .verify import Part, SetError, Trusted, VerifiedSet, read_expected, trust
 
 CLASSES = ("nan", "inf/overflow", "subnormal", "tie", "normal")
+KEEP = 1000  # mismatches described in full (all are counted and classified)
 
 
 @dataclass
 class CheckResult:
     set_dir: str
     total: int
-    mismatches: list[dict] = field(default_factory=list)
+    mismatches: list[dict] = field(default_factory=list)  # the first ``keep``, described
     by_class: dict = field(default_factory=dict)
     diagnosis: list[str] = field(default_factory=list)
+    n_mismatches: int = 0  # vectors whose outputs differ
+    stimulus: list[dict] = field(default_factory=list)  # the first ``keep`` whose inputs differ
+    n_stimulus: int = 0  # vectors whose inputs (in the dump) differ from the set's
 
     @property
     def ok(self) -> bool:
-        return not self.mismatches
+        return not self.n_mismatches and not self.n_stimulus
 
     def to_json(self, first: int) -> dict:
-        return {"set": self.set_dir, "total": self.total, "mismatches": len(self.mismatches),
+        return {"set": self.set_dir, "total": self.total, "mismatches": self.n_mismatches,
                 "by_class": self.by_class, "diagnosis": self.diagnosis,
-                "first": self.mismatches[:first], "ok": self.ok}
+                "first": self.mismatches[:first], "stimulus_mismatches": self.n_stimulus,
+                "stimulus_first": self.stimulus[:first], "ok": self.ok}
 
 
-def _load_expected(set_dir: Path, manifest: dict) -> dict[str, np.ndarray]:
-    ports = {p["name"]: p for p in manifest["ports"]}
-    if manifest.get("layout") == "packed":
-        return _read_packed(set_dir / "vectors.hex", manifest["ports"], manifest["count"])
-    return {name: read_hex(set_dir / p["file"], p["bits"], manifest["count"])
-            for name, p in ports.items()}
-
-
-def _read_packed(path: Path, ports: list[dict], count: int, only_out: bool = False) -> dict:
-    try:
-        text = Path(path).read_text()
-    except OSError as err:
-        raise DumpError(f"{path}: {err.strerror}") from None
-    fields = [p for p in ports if p["direction"] == "out"] if only_out else ports
-    rows = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("//", 1)[0].strip()
-        if not line:
-            continue
-        parts = line.split("_")
-        if len(parts) == len(ports) and only_out:
-            parts = [x for x, p in zip(parts, ports, strict=True) if p["direction"] == "out"]
-        if len(parts) != len(fields):
-            raise DumpError(f"{path}, line {lineno}: {len(parts)} fields, expected {len(fields)} "
-                            f"({'_'.join(p['name'] for p in fields)})")
-        rows.append([parse_hex(x, p["bits"], f"{path}, line {lineno}")[0]
-                     for x, p in zip(parts, fields, strict=True)])
-    if len(rows) != count:
-        raise DumpError(f"{path}: {'too few' if len(rows) < count else 'too many'} vectors: "
-                        f"{len(rows)}, expected {count}")
-    arr = np.array(rows, dtype=np.uint64).reshape(count, len(fields))
-    return {p["name"]: arr[:, i] for i, p in enumerate(fields)}
-
-
-def _read_csv(path: Path, outs: list[dict], count: int) -> dict:
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as err:
-        raise DumpError(f"{path}: {err.strerror}") from None
-    reader = csv.DictReader(lines)
-    missing = [p["name"] for p in outs if p["name"] not in (reader.fieldnames or [])]
-    if missing:
-        raise DumpError(f"{path}, line 1: no column for output port(s) {', '.join(missing)}")
-    cols = {p["name"]: [] for p in outs}
-    for lineno, row in enumerate(reader, 2):
-        for p in outs:
-            cols[p["name"]].append(parse_hex(row[p["name"]], p["bits"], f"{path}, line {lineno}")[0])
-    res = {}
-    for p in outs:
-        v = np.array(cols[p["name"]], dtype=np.uint64)
-        if v.size != count:
-            raise DumpError(f"{path}: {'too few' if v.size < count else 'too many'} rows: "
-                            f"{v.size}, expected {count}")
-        res[p["name"]] = v
+def check(set_dir: Path | str, dumps: list[Path | str], layout: str | None = None,
+          keep: int = KEEP) -> CheckResult:
+    """Compare a dump with a set (or a whole sharded set). ``layout``: how the dump is laid out
+    (ports, packed, csv; default: csv for one *.csv file, else the set's layout). ``keep``: how
+    many mismatches to describe in full. Raises DumpError / SetError for a malformed dump or
+    an untrusted set."""
+    if layout is not None and layout not in LAYOUTS:
+        raise DumpError(f"unknown dump layout {layout!r}; valid: {', '.join(LAYOUTS)}")
+    if not dumps:
+        raise DumpError("no dump given")
+    ts = trust(set_dir)
+    res = CheckResult(str(set_dir), ts.count)
+    paths = [str(d) for d in dumps]
+    ports = ts.parts[0].vset.ports
+    if ts.sharded and shard_dirs(paths, [p.dir for p in ts.parts], ts.parts[0].vset.outputs):
+        for part in ts.parts:
+            _run(res, [part], plan([str(Path(paths[0]) / part.dir)], ports, ts.layout, layout), keep)
+    else:
+        _run(res, ts.parts, plan(paths, ports, ts.layout, layout), keep)
     return res
 
 
-def load_dump(paths: list[Path], manifest: dict) -> dict[str, np.ndarray]:
-    """A dump: a directory of <port>.hex, .hex files per output port (named by port, or in port
-    order), a packed file (fields joined with _), or a CSV with a column per output port."""
-    outs = [p for p in manifest["ports"] if p["direction"] == "out"]
-    count = manifest["count"]
-    paths = [Path(p) for p in paths]
-    if len(paths) == 1 and paths[0].is_dir():
-        paths = [paths[0] / f"{p['name']}.hex" for p in outs]
-    if len(paths) == 1 and paths[0].suffix == ".csv":
-        return _read_csv(paths[0], outs, count)
-    if len(paths) == 1:
-        first = next((ln for ln in _lines(paths[0]) if ln), "")
-        if "_" in first:
-            return _read_packed(paths[0], manifest["ports"], count, only_out=True)
-    by_name = {p.stem: p for p in paths}
-    if all(p["name"] in by_name for p in outs):
-        chosen = [by_name[p["name"]] for p in outs]
-    elif len(paths) == len(outs):
-        chosen = paths
-    else:
-        raise DumpError(f"give one dump file per output port ({', '.join(p['name'] for p in outs)}),"
-                        " a directory, a packed file or a CSV")
-    return {p["name"]: read_hex(f, p["bits"], count) for p, f in zip(outs, chosen, strict=True)}
+def _run(res: CheckResult, parts: list[Part], sources: list[Source], keep: int) -> None:
+    """Stream every source once, window by window (one window per part), and compare."""
+    sizes = [p.vset.count for p in parts]
+    with contextlib.ExitStack() as stack:
+        gens = [src.windows(stack, sizes) for src in sources]
+        for part in parts:
+            expected = read_expected(part.vset)  # a set at odds with its manifest is reported first
+            got: dict[str, np.ndarray] = {}
+            for g in gens:
+                got.update(next(g))
+            _compare(res, part, expected, got, keep)
 
 
-def _lines(path: Path) -> list[str]:
+def _compare(res: CheckResult, part: Part, expected: dict, got: dict, keep: int) -> None:
+    vs, off = part.vset, part.offset
+    stim = np.zeros(vs.count, bool)
+    for p in vs.inputs:
+        if p["name"] in got:
+            stim |= got[p["name"]] != expected[p["name"]]
+    sidx = np.flatnonzero(stim)
+    res.n_stimulus += int(sidx.size)
+    for i in sidx[:max(0, keep - len(res.stimulus))].tolist():
+        res.stimulus.append({"index": off + i, "inputs": {
+            p["name"]: {"expected": _hex(p["bits"], int(expected[p["name"]][i])),
+                        "actual": _hex(p["bits"], int(got[p["name"]][i]))}
+            for p in vs.inputs if p["name"] in got and got[p["name"]][i] != expected[p["name"]][i]}})
+    bad = np.zeros(vs.count, bool)
+    for p in vs.outputs:
+        bad |= got[p["name"]] != expected[p["name"]]
+    idx = np.flatnonzero(bad)
+    if not idx.size:
+        return
+    res.n_mismatches += int(idx.size)
+    classes = _classify(vs, expected, idx)
+    for c, n in zip(*np.unique(classes, return_counts=True), strict=True):
+        res.by_class[CLASSES[c]] = res.by_class.get(CLASSES[c], 0) + int(n)
+    fmts = vs.formats
+    for n, i in enumerate(idx[:max(0, keep - len(res.mismatches))].tolist()):
+        row = {"index": off + i, "class": CLASSES[classes[n]],
+               "inputs": {p["name"]: _describe(fmts[p["name"]], p["bits"], int(expected[p["name"]][i]))
+                          for p in vs.inputs}}
+        for p in vs.outputs:
+            name = p["name"]
+            e, g = int(expected[name][i]), int(got[name][i])
+            row[name] = {"expected": _describe(fmts[name], p["bits"], e),
+                         "actual": _describe(fmts[name], p["bits"], g)}
+            if fmts[name] is not None:
+                row[name]["ulps"] = _ulps(fmts[name], e, g)
+        res.mismatches.append(row)
     try:
-        return [ln.split("//", 1)[0].strip() for ln in path.read_text().splitlines()]
-    except OSError as err:
-        raise DumpError(f"{path}: {err.strerror}") from None
+        notes = _diagnose_sr(vs.manifest, expected, got)
+    except (ValueError, TypeError, KeyError, OverflowError):
+        notes = []  # a diagnosis is a hint; a spec it cannot use gives none
+    res.diagnosis += [n for n in notes if n not in res.diagnosis]
 
 
 def _ulps(fmt, a: int, b: int) -> int | None:
@@ -140,99 +144,71 @@ def _ulps(fmt, a: int, b: int) -> int | None:
     return abs(fmt.code_int(a) - fmt.code_int(b))
 
 
-def _classify(manifest, expected: dict, idx: np.ndarray) -> list[str]:
-    spec = manifest["spec"]
-    out_port = next(p for p in manifest["ports"] if p["direction"] == "out" and p.get("format"))
-    fmt = parse_format(out_port["format"]) if out_port.get("format") else None
-    classes = []
-    ties = _ties(spec, expected, idx)
-    for n, i in enumerate(idx):
-        code = int(expected[out_port["name"]][i])
-        if fmt is None:
-            classes.append("normal")
-        elif isinstance(fmt, FloatFormat) and fmt.is_nan_code(code):
-            classes.append("nan")
-        elif isinstance(fmt, FloatFormat) and (fmt.is_inf_code(code) or code & (fmt.sign_bit - 1)
-                                               == fmt.max_code):
-            classes.append("inf/overflow")
-        elif (isinstance(fmt, FloatFormat) and code & (fmt.sign_bit - 1)
-              and (code >> fmt.man_bits) & ((1 << fmt.exp_bits) - 1) == 0):
-            classes.append("subnormal")
-        elif ties[n]:
-            classes.append("tie")
-        else:
-            classes.append("normal")
+def _classify(vs: VerifiedSet, expected: dict, idx: np.ndarray) -> np.ndarray:
+    """Index into CLASSES of each mismatch, from the expected code of the first output port that
+    has a format (nan, inf/overflow, subnormal by code; tie when the exact result was one)."""
+    out = next((p for p in vs.outputs if vs.formats[p["name"]] is not None), None)
+    classes = np.full(idx.size, CLASSES.index("normal"), np.int64)
+    if out is None:
+        return classes
+    fmt = vs.formats[out["name"]]
+    codes, inverse = np.unique(expected[out["name"]][idx], return_inverse=True)
+    by_code = np.array([_code_class(fmt, int(c)) for c in codes.tolist()], np.int64)
+    classes = by_code[inverse.reshape(-1)]
+    ties = _ties(vs.manifest["spec"], expected, idx)
+    classes[(classes == CLASSES.index("normal")) & ties] = CLASSES.index("tie")
     return classes
 
 
-def _ties(spec, expected, idx) -> list[bool]:
+def _code_class(fmt, code: int) -> int:
+    if isinstance(fmt, FloatFormat):
+        mag = code & (fmt.sign_bit - 1)
+        if fmt.is_nan_code(code):
+            return CLASSES.index("nan")
+        if fmt.is_inf_code(code) or mag == fmt.max_code:
+            return CLASSES.index("inf/overflow")
+        if mag and (code >> fmt.man_bits) & ((1 << fmt.exp_bits) - 1) == 0:
+            return CLASSES.index("subnormal")
+    return CLASSES.index("normal")
+
+
+def _ties(spec: dict, expected: dict, idx: np.ndarray) -> np.ndarray:
     """Was the exact result a tie? (convert: nearest-away and nearest-toward-zero differ)."""
-    if spec["op"] != "convert" or not len(idx):
-        return [False] * len(idx)
-    src = parse_format(spec.get("src", "fp32"))
-    dst = parse_format(spec["dst"])
-    regs = Registers.from_codes(expected["a"][idx], src)
-    kw = {"saturate": True} if isinstance(dst, FloatFormat) else {"overflow": "sat"}
+    none = np.zeros(idx.size, bool)
+    if spec["op"] != "convert" or not idx.size or "a" not in expected:
+        return none
     try:
+        src = parse_format(spec.get("src", "fp32"))
+        dst = parse_format(spec["dst"])
+        regs = Registers.from_codes(expected["a"][idx], src)
+        kw = {"saturate": True} if isinstance(dst, FloatFormat) else {"overflow": "sat"}
         a = convert(regs, dst, "rna", **kw).codes
         z = convert(regs, dst, "rnz", **kw).codes
     except ValueError:
-        return [False] * len(idx)
-    return list(a != z)
+        return none
+    return np.asarray(a != z, bool)
 
 
-def _describe(fmt, code: int) -> dict:
-    w = hex_width(fmt.bits) if fmt is not None else 16
-    d = {"hex": f"{code:0{w}x}"}
+def _hex(bits: int, code: int) -> str:
+    return f"{code:0{hex_width(bits)}x}"
+
+
+def _describe(fmt, bits: int, code: int) -> dict:
+    d = {"hex": _hex(bits, code)}
     if fmt is not None:
         from ..describe import fields
 
-        v = fmt.code_value(code)
         d["fields"] = fields(fmt, code)
-        d["value"] = float(v)
+        d["value"] = float(fmt.code_value(code))
     return d
-
-
-def check(set_dir: Path | str, dumps: list[Path | str]) -> CheckResult:
-    """Compare a dump with a set. Raises DumpError for malformed files."""
-    set_dir = Path(set_dir)
-    manifest = read_manifest(set_dir)
-    if "shards" in manifest:
-        raise ValueError(f"{set_dir} is a sharded set: check each shard directory against the "
-                         f"dump of its vectors ({manifest['shards'][0]['dir']}, ...)")
-    expected = _load_expected(set_dir, manifest)
-    got = load_dump([Path(d) for d in dumps], manifest)
-    outs = [p for p in manifest["ports"] if p["direction"] == "out"]
-    bad = np.zeros(manifest["count"], bool)
-    for p in outs:
-        bad |= got[p["name"]] != expected[p["name"]]
-    idx = np.nonzero(bad)[0]
-    res = CheckResult(str(set_dir), manifest["count"])
-    if not idx.size:
-        return res
-    classes = _classify(manifest, expected, idx)
-    fmts = {p["name"]: parse_format(p["format"]) if p.get("format") else None for p in manifest["ports"]}
-    for n, i in enumerate(idx.tolist()):
-        row = {"index": i, "class": classes[n],
-               "inputs": {p["name"]: _describe(fmts[p["name"]], int(expected[p["name"]][i]))
-                          for p in manifest["ports"] if p["direction"] == "in"}}
-        for p in outs:
-            e, g = int(expected[p["name"]][i]), int(got[p["name"]][i])
-            row[p["name"]] = {"expected": _describe(fmts[p["name"]], e),
-                              "actual": _describe(fmts[p["name"]], g)}
-            if fmts[p["name"]] is not None:
-                row[p["name"]]["ulps"] = _ulps(fmts[p["name"]], e, g)
-        res.mismatches.append(row)
-        res.by_class[classes[n]] = res.by_class.get(classes[n], 0) + 1
-    res.diagnosis = _diagnose_sr(manifest, expected, got)
-    return res
 
 
 def _diagnose_sr(manifest, expected, got) -> list[str]:
     """For stochastic sets: do the actual outputs fit the random words offset by k draws, or the
     low r bits of each draw word instead of the high ones?"""
     spec = manifest["spec"]
-    if spec.get("op") == "lfsr" or not is_stochastic(spec.get("rounding", "rne")) or "r" not in expected:
+    if (spec.get("op") == "lfsr" or not is_stochastic(spec.get("rounding", "rne")) or "r" not in expected
+            or "a" not in expected or "y" not in got):
         return []
     notes = []
     words = expected["r"]
@@ -275,4 +251,4 @@ def _recompute(spec, expected, words) -> np.ndarray | None:
         return None
 
 
-__all__ = ["CLASSES", "CheckResult", "DumpError", "check", "generate"]
+__all__ = ["CLASSES", "CheckResult", "DumpError", "SetError", "Trusted", "check", "generate"]

@@ -1,24 +1,49 @@
 """Where numba keeps emu's compiled kernels, and the ``njit`` every kernel is declared with.
 
-Kernels are ``cache=True`` so nothing compiles twice on a user's machine. numba looks for a
-writable cache directory in this order: ``NUMBA_CACHE_DIR``, the package's own ``__pycache__``,
-the user-wide ``~/.cache/numba``; if none is writable (a read-only install run by a service
-account whose HOME is read-only, as on EDA farms and in containers) it refuses to define a
-cached function at all. emu then adds a private per-user directory in the system temp
-directory (owned by this user, not writable by others: a cache holds code that will be run),
-and if even that is impossible it compiles without caching, with one warning. See the
-README, "Reliability".
+Kernels are ``cache=True`` so nothing compiles twice on a user's machine. Two things make
+numba's own cache unsafe or unusable for a package like emu, and this module fixes both with
+a cache locator of its own that serves emu's kernels only:
+
+- **Staleness.** numba stamps a cached kernel with its own source file only, but a kernel
+  inlines code from other modules (every conversion inlines the rounding core): after a change
+  to ``kernels/core.py`` the cached kernels of ``kernels/fast.py`` would go on computing the
+  old rounding. emu stamps every kernel with a hash of all the kernel sources, and keeps each
+  set of sources in its own subdirectory.
+- **Read-only installs.** numba refuses to define a cached function when neither the package
+  directory nor ``~/.cache`` is writable (EDA farm service accounts, containers). emu tries, in
+  order: ``NUMBA_CACHE_DIR``/emu, the package's ``__pycache__``, ``$XDG_CACHE_HOME`` (or
+  ``~/.cache``)/emu, and a private per-user directory in the system temp directory (owned by
+  this user, writable by nobody else: a cache holds code that will run); if none is writable it
+  compiles without caching, with one warning.
+
+See the README, "Reliability". Other numba users in the process are not affected.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import warnings
 from pathlib import Path
 
 import numba
-from numba.misc.appdirs import AppDirs
+from numba.core import caching
+
+PACKAGE = Path(__file__).resolve().parent
+# every module whose jitted code may be inlined into a cached kernel
+SOURCES = sorted((PACKAGE / "kernels").glob("*.py")) + [PACKAGE / "bench.py", Path(__file__).resolve()]
+
+
+def sources_hash() -> str:
+    """One stamp for all kernel sources: any change to any of them invalidates every kernel."""
+    h = hashlib.sha256()
+    for p in SOURCES:
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+STAMP = sources_hash()
 
 
 def _writable(path: Path, private: bool = False) -> bool:
@@ -37,31 +62,56 @@ def _writable(path: Path, private: bool = False) -> bool:
 
 
 def private_temp_cache() -> Path:
-    """The per-user fallback directory: <tmp>/emu-numba-<uid>."""
+    """The last fallback: <tmp>/emu-numba-<uid>."""
     return Path(tempfile.gettempdir()) / f"emu-numba-{os.getuid()}"
 
 
-def configure() -> str:
-    """Decide where kernels are cached; returns ``"numba"`` (numba's own choice works),
-    ``"temp"`` (the private temp directory) or ``"off"`` (no caching)."""
-    candidates = [Path(__file__).parent / "kernels" / "__pycache__",
-                  Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)]
+def choose_root() -> tuple[str, Path | None]:
+    """(where, directory): the first writable cache root (see module doc), or ("off", None)."""
+    user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "emu"
+    candidates = [("package", PACKAGE / "__pycache__" / "numba"), ("user", user / "numba")]
     if numba.config.CACHE_DIR:
-        candidates.insert(0, Path(numba.config.CACHE_DIR))
-    if any(_writable(p) for p in candidates):
-        return "numba"
+        candidates.insert(0, ("NUMBA_CACHE_DIR", Path(numba.config.CACHE_DIR) / "emu"))
+    for where, root in candidates:
+        if _writable(root):
+            return where, root
     tmp = private_temp_cache()
     if _writable(tmp, private=True):
-        numba.config.CACHE_DIR = str(tmp)
-        return "temp"
-    warnings.warn("emu: no writable directory for numba's kernel cache (the package directory, "
-                  "~/.cache and the temp directory are read-only); kernels compile in every "
-                  "process. Set NUMBA_CACHE_DIR to a writable directory to cache them.",
+        return "temp", tmp
+    return "off", None
+
+
+CACHE, ROOT = choose_root()
+if CACHE == "off":
+    warnings.warn("emu: no writable directory for numba's kernel cache (NUMBA_CACHE_DIR, the "
+                  "package directory, ~/.cache and the temp directory are read-only); kernels "
+                  "compile in every process. Set NUMBA_CACHE_DIR to a writable directory.",
                   RuntimeWarning, stacklevel=2)
-    return "off"
 
 
-CACHE = configure()
+class EmuCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
+    """Caches emu's kernels under ROOT/STAMP/<source directory>, stamped with all kernel sources."""
+
+    def __init__(self, py_func, py_file):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        self._cache_path = str(ROOT / STAMP / Path(py_file).parent.name)
+
+    def get_cache_path(self) -> str:
+        return self._cache_path
+
+    def get_source_stamp(self) -> str:
+        return STAMP
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if ROOT is None or not Path(py_file).resolve().is_relative_to(PACKAGE):
+            return None  # not emu's: numba's own locators decide
+        return super().from_function(py_func, py_file)
+
+
+if ROOT is not None and EmuCacheLocator not in caching.CacheImpl._locator_classes:
+    caching.CacheImpl._locator_classes.insert(0, EmuCacheLocator)
 
 
 def njit(*args, **kwargs):

@@ -219,7 +219,7 @@ def round_float(x, fs: FloatSpec, mode: str, saturate: bool, **sr) -> int:
         res = choose(m, mag, lo, hi, lo_code_even, **{**sr, "direction": -d if neg else d})
     maxv = fs.max_finite()
     if res > maxv:
-        toward_zero = mode == "rtz" or (mode == "rdn" and not neg) or (mode == "rup" and neg)
+        toward_zero = mode in ("rtz", "rto") or (mode == "rdn" and not neg) or (mode == "rup" and neg)
         if saturate or fs.family == "finite" or toward_zero:
             res = maxv
         else:

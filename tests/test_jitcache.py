@@ -68,6 +68,37 @@ def test_later_processes_compile_nothing(tmp_path):
     assert all(len(b) < 16_384 for b in after3.values()), {k: len(b) for k, b in after3.items()}
 
 
+STALE = """
+import json
+from numba.core import event
+import emu
+with event.install_recorder("numba:compile") as rec:
+    code = int(emu.quantize([1.1], "e4m3", rounding="rtz").codes[0])
+mods = sorted({ev.data["dispatcher"].py_func.__module__ for _, ev in rec.buffer if ev.is_start})
+print(json.dumps({"code": code, "modules": mods}))
+"""
+
+
+@pytest.mark.slow
+def test_a_change_in_the_core_recompiles_the_kernels_that_inline_it(tmp_path):
+    """numba stamps a cached kernel with its own file only; the conversion kernels inline the
+    rounding core, so a changed core must invalidate them too (else they keep the old rounding)."""
+    site = tmp_path / "site"
+    shutil.copytree(Path(emu.__file__).parent, site / "emu", ignore=shutil.ignore_patterns("__pycache__"))
+    env = _env(PYTHONPATH=str(site), NUMBA_CACHE_DIR=str(tmp_path / "nb"))
+    first = _run(STALE, env, tmp_path)
+    assert first["code"] == 0x38 and "emu.kernels.convert" in first["modules"]  # 1.0
+    assert _run(STALE, env, tmp_path)["modules"] == []  # cached
+    core = site / "emu" / "kernels" / "core.py"
+    text = core.read_text()  # a different core: rtz rounds like rup (a deliberate mutation)
+    mutated = text.replace("_TABLES = (0b1010, 0b1111, 0b0000, 0b0011, 0b1100, 0b0000,",
+                           "_TABLES = (0b1010, 0b1111, 0b0000, 0b0011, 0b1100, 0b0011,")
+    assert mutated != text
+    core.write_text(mutated)
+    after = _run(STALE, env, tmp_path)
+    assert "emu.kernels.convert" in after["modules"] and after["code"] == 0x39  # 1.125, not stale
+
+
 def _emu_dispatchers():
     import emu.bench
     import emu.kernels.accumulate

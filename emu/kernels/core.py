@@ -168,7 +168,9 @@ def round_pack(neg, sig, exp, sticky, fmt, mode, overflow, rbits, rword, eoff, d
         if sig == U0 and not sticky_b:
             mag = U0
         if mag > maxmag:
-            toward_zero = mode == RTZ or (mode == RDN and not neg) or (mode == RUP and neg)
+            # rto is truncation with the inexact bit jammed in: it overflows like rtz (docs/semantics.md)
+            toward_zero = (mode == RTZ or mode == RTO or (mode == RDN and not neg)
+                           or (mode == RUP and neg))
             if overflow == OVF_SAT or fam == FAM_FINITE or toward_zero:
                 mag = maxmag
             elif fmt[8] >= 0:

@@ -49,7 +49,9 @@ MAX_RANDOM = 1 << 24  # random vectors or LFSR draws in one set (each shard draw
 @click.option("--layout", type=click.Choice(["ports", "packed"]), default="ports", show_default=True)
 @click.option("--shards", type=click.IntRange(min=1), default=None,
               help="Split the set into K shard directories with one top-level manifest.")
-@click.option("--scheduler", default=None, help="Shards: a running Dask scheduler, tcp://HOST:PORT.")
+@click.option("--scheduler", default=None,
+              help="Shards: a running Dask scheduler, tcp:// or tls://HOST:PORT (tls: credentials from "
+              "DASK_DISTRIBUTED__COMM__TLS__CA_FILE, __CLIENT__CERT, __CLIENT__KEY).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Shards: local cluster worker processes [default: one per core].")
 @click.option("--local", "in_process", is_flag=True, help="Shards: build them here, without Dask.")

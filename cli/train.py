@@ -142,7 +142,9 @@ def _plot_history(doc: dict, path) -> None:
 @click.argument("config_path", metavar="CONFIG.toml", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Results directory [default: sweep-<CONFIG stem>].")
-@click.option("--scheduler", default=None, help="Use a running Dask scheduler, tcp://HOST:PORT.")
+@click.option("--scheduler", default=None,
+              help="Use a running Dask scheduler, tcp:// or tls://HOST:PORT (tls: credentials "
+              "from DASK_DISTRIBUTED__COMM__TLS__CA_FILE, __CLIENT__CERT, __CLIENT__KEY).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Local cluster: worker processes [default: one per core].")
 @click.option("--local", "in_process", is_flag=True, help="No Dask: run the tasks one by one here.")

@@ -1,4 +1,4 @@
-"""emu sweep: grids of training runs on Dask (a LocalCluster on 127.0.0.1), resumable."""
+"""emu sweep: grids of training runs on Dask (emu's private local cluster on 127.0.0.1), resumable."""
 
 import json
 import sys

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -13,15 +14,16 @@ import emu.rounding
 from emu.golden.vectors import GENERATORS, lfsr_from_spec
 from emu.kernels.core import SR_MAX_BITS
 from emu.outdir import OutputError, check_target
-from emu.rounding import mode_code
+from emu.rounding import is_stochastic, mode_code
 
 from .common import threaded
 
 MAX_RANDOM = 1 << 24  # random vectors or LFSR draws in one set (each shard draws them all)
+OPS = ("convert", "sr", "add", "mul", "fma", "lfsr", "mac")
 
 
 @click.command()
-@click.argument("op", type=click.Choice(["convert", "sr", "add", "mul", "fma", "lfsr", "mac"]))
+@click.argument("op", type=click.Choice(OPS))
 @click.option("--out", "out_dir", required=True, type=click.Path(),
               help="Directory of the set: a new path, or an emu set to replace with --force.")
 @click.option("--force", is_flag=True, help="Replace an existing emu vector set at --out.")
@@ -41,6 +43,14 @@ MAX_RANDOM = 1 << 24  # random vectors or LFSR draws in one set (each shard draw
 @click.option("--lfsr-width", default=32, show_default=True)
 @click.option("--lfsr-shifts", type=int, default=None, help="[default: sr bits, or width for lfsr]")
 @click.option("--lfsr-lanes", default=1, show_default=True)
+@click.option("--lfsr-poly", default=None, help="LFSR polynomial word (hex ok) [default: XAPP052 table].")
+@click.option("--lfsr-config", type=click.Choice(["fibonacci", "galois"]), default="fibonacci",
+              show_default=True)
+@click.option("--lfsr-reverse", is_flag=True, help="LFSR: bit-reverse state and words (verilog-lfsr).")
+@click.option("--lfsr-invert", is_flag=True, help="LFSR: complement the words (verilog-lfsr).")
+@click.option("--eps", type=float, default=None, help="sr_eps / signed_sr_eps: eps in [0, 1).")
+@click.option("--direction", type=click.IntRange(-1, 1), default=None,
+              help="signed_sr_eps: the favoured direction -1, 0 or +1 of every vector.")
 @click.option("--k", "k_len", type=click.IntRange(min=1), default=16, show_default=True,
               help="mac: products per dot product.")
 @click.option("--acc", default=None, help="mac: accumulator format [default: product + 16 guards].")
@@ -55,20 +65,32 @@ MAX_RANDOM = 1 << 24  # random vectors or LFSR draws in one set (each shard draw
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Shards: local cluster worker processes [default: one per core].")
 @click.option("--local", "in_process", is_flag=True, help="Shards: build them here, without Dask.")
+@click.pass_context
 @threaded
-def golden(op, out_dir, force, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed, sr_bits,
-           lfsr_seed, lfsr_width, lfsr_shifts, lfsr_lanes, k_len, acc, acc_overflow, out_format,
-           layout, shards, scheduler, workers, in_process) -> None:
+def golden(ctx, op, out_dir, force, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed,
+           sr_bits, lfsr_seed, lfsr_width, lfsr_shifts, lfsr_lanes, lfsr_poly, lfsr_config, lfsr_reverse,
+           lfsr_invert, eps, direction, k_len, acc, acc_overflow, out_format, layout, shards, scheduler,
+           workers, in_process) -> None:
     """Write a golden vector set ($readmemh file per port, manifest.json, vectors.csv)."""
     from emu.golden import generate, write_set
 
+    rounding = rounding or ("sr" if op == "sr" else "rne")
     try:
+        _check_applies(ctx, op, rounding)
+        lfsr = {"width": lfsr_width, "seed": lfsr_seed, "lanes": lfsr_lanes, "config": lfsr_config,
+                "shifts": lfsr_shifts or (lfsr_width if op == "lfsr" else sr_bits),
+                "reverse": lfsr_reverse, "invert": lfsr_invert}
+        if lfsr_poly is not None:
+            lfsr["poly"] = _poly(lfsr_poly)
         spec = _spec(op, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed, sr_bits,
-                     lfsr_seed, lfsr_width, lfsr_shifts, lfsr_lanes, k_len, acc, acc_overflow,
-                     out_format)
+                     lfsr, k_len, acc, acc_overflow, out_format)
+        if eps is not None:
+            spec["eps"] = eps
+        if direction is not None:
+            spec["direction"] = direction
     except ValueError as err:
         raise click.UsageError(str(err)) from None
-    command = "emu " + " ".join(sys.argv[1:]) if sys.argv and "emu" in sys.argv[0] else "emu golden"
+    command = _command()
     if shards is None and (scheduler or workers or in_process):
         raise click.UsageError("--scheduler, --workers and --local apply to --shards K")
     try:
@@ -87,8 +109,62 @@ def golden(op, out_dir, force, src, dst, fmt_name, rounding, saturate, overflow,
                + ", ".join(f"{p.name}[{p.bits}] {p.direction}" for p in vs.ports) + ")")
 
 
-def _spec(op, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed, sr_bits, lfsr_seed,
-          lfsr_width, lfsr_shifts, lfsr_lanes, k_len, acc, acc_overflow, out_format) -> dict:
+# options that apply only to some ops or rounding modes: (ops, needs a stochastic mode, modes)
+APPLIES = {
+    "src": ({"convert", "sr"}, False, None), "dst": ({"convert", "sr", "add", "mul", "fma"}, False, None),
+    "fmt_name": ({"add", "mul", "fma", "mac"}, False, None), "rounding": (set(OPS) - {"lfsr"}, False, None),
+    "saturate": (set(OPS) - {"lfsr"}, False, None), "overflow": (set(OPS) - {"lfsr"}, False, None),
+    "inputs": (set(OPS) - {"lfsr"}, False, None), "seed": (set(OPS) - {"lfsr"}, False, None),
+    "k_len": ({"mac"}, False, None), "acc": ({"mac"}, False, None),
+    "acc_overflow": ({"mac"}, False, None), "out_format": ({"mac"}, False, None),
+    "sr_bits": (set(OPS) - {"lfsr", "mac"}, True, None),
+    "eps": (set(OPS), True, {"sr_eps", "signed_sr_eps"}),
+    "direction": (set(OPS), True, {"signed_sr_eps"}),
+    **{f"lfsr_{k}": (set(OPS), True, None)
+       for k in ("seed", "width", "shifts", "lanes", "poly", "config", "reverse", "invert")},
+}
+def _check_applies(ctx: click.Context, op: str, rounding: str) -> None:
+    """An option given on the command line that the op or rounding mode does not use is an
+    error, not silently ignored (lfsr sets draw from the LFSR without a rounding mode)."""
+    stochastic = op == "lfsr" or (op != "mac" and is_stochastic(rounding))
+    for name, (ops, needs_sr, modes) in APPLIES.items():
+        if ctx.get_parameter_source(name) != click.core.ParameterSource.COMMANDLINE:
+            continue
+        opt = "--" + ("format" if name == "fmt_name" else "k" if name == "k_len" else name).replace("_", "-")
+        if op not in ops:
+            raise ValueError(f"{opt} does not apply to golden {op}")
+        if needs_sr and not stochastic:
+            raise ValueError(f"{opt} applies to stochastic rounding only (--rounding {rounding})")
+        if modes and rounding not in modes:
+            raise ValueError(f"{opt} applies to --rounding {' / '.join(sorted(modes))} only")
+    if rounding in ("sr_eps", "signed_sr_eps") and ctx.params.get("eps") is None:
+        raise ValueError(f"--rounding {rounding} needs --eps (in [0, 1))")
+    if rounding == "signed_sr_eps" and ctx.params.get("direction") is None:
+        raise ValueError("--rounding signed_sr_eps needs --direction -1, 0 or +1")
+
+
+def _poly(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise ValueError(f"--lfsr-poly {text!r} is not a whole number (decimal or 0x hex)") from None
+
+
+def _command() -> str:
+    """The command line as run, for the manifest (--threads left out: it never changes bits)."""
+    args, skip = [], False
+    for a in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif a == "--threads":
+            skip = True
+        elif not a.startswith("--threads="):
+            args.append(a)
+    return shlex.join(["emu", *args]) if sys.argv and "emu" in Path(sys.argv[0]).name else "emu golden"
+
+
+def _spec(op, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed, sr_bits, lfsr,
+          k_len, acc, acc_overflow, out_format) -> dict:
     """The set's spec (emu.golden.vectors) from the options; ValueError for options that are
     wrong or do not fit together, before any work."""
     gens = [g.strip() for g in inputs.split(",") if g.strip()]
@@ -98,7 +174,6 @@ def _spec(op, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, s
     if bad:
         raise ValueError(f"unknown input generator {bad[0]!r}; valid: {', '.join(GENERATORS)}")
     spec = {"op": "convert" if op == "sr" else op, "inputs": gens, "count": count, "seed": seed}
-    rounding = rounding or ("sr" if op == "sr" else "rne")
     mode_code(rounding)  # an unknown name lists the valid ones
     for f in (src, dst, fmt_name, acc, out_format):
         if f:
@@ -128,8 +203,8 @@ def _spec(op, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, s
         if overflow:
             spec["overflow"] = overflow
     if op == "lfsr" or emu.rounding.is_stochastic(rounding):
-        spec["lfsr"] = {"width": lfsr_width, "seed": lfsr_seed, "lanes": lfsr_lanes,
-                        "shifts": lfsr_shifts or (lfsr_width if op == "lfsr" else sr_bits)}
+        defaults = {"config": "fibonacci", "reverse": False, "invert": False}
+        spec["lfsr"] = {k: v for k, v in lfsr.items() if k not in defaults or v != defaults[k]}
         lfsr_from_spec(spec["lfsr"])  # a bad width, seed, lane count or shift count fails here
         if op != "lfsr":
             if not 1 <= sr_bits <= SR_MAX_BITS:

@@ -138,3 +138,45 @@ def test_piped_runs_print_no_progress_bar():
     strict_json(r.output)  # stdout holds the JSON alone
     r = CliRunner().invoke(main, TRAIN)
     assert "steps" not in r.output and "\r" not in r.output
+
+
+def _set(tmp_path, name, *args):
+    r = run("golden", *args, "--count", "40", "--inputs", "random", "--out", tmp_path / name,
+            "--threads", "2")
+    assert r.exit_code == 0, r.output
+    from emu.golden import read_hex
+    from emu.golden.vectors import read_manifest
+
+    m = read_manifest(tmp_path / name)
+    return m, {p["name"]: read_hex(tmp_path / name / p["file"], p["bits"]) for p in m["ports"]}
+
+
+def test_golden_biased_sr_sets_use_eps_and_direction(tmp_path):
+    import emu
+
+    _, plain = _set(tmp_path, "sr", "sr", "--dst", "e4m3")
+    m, eps = _set(tmp_path, "eps", "sr", "--dst", "e4m3", "-r", "signed_sr_eps", "--eps", "0.5",
+                  "--direction", "1")
+    assert (plain["r"] == eps["r"]).all() and (plain["y"] != eps["y"]).any()
+    assert m["spec"]["eps"] == 0.5 and m["spec"]["direction"] == 1
+    assert "--threads" not in m["command"]
+
+    class Words:
+        def random_words(self, n, bits, threads=None):
+            return eps["r"].astype(np.uint64)
+
+    a = emu.Registers.from_codes(eps["a"].astype(np.uint32), "fp32")
+    y = emu.convert(a, "e4m3", "signed_sr_eps", rng=Words(), sr_bits=8, eps=0.5, direction=1)
+    assert y.codes.tolist() == eps["y"].tolist()
+
+
+def test_golden_takes_every_lfsr_parameter(tmp_path):
+    import emu
+
+    m, ports = _set(tmp_path, "g", "sr", "--dst", "e5m2", "--sr-bits", "6", "--lfsr-config", "galois",
+                    "--lfsr-poly", "0x80200003", "--lfsr-reverse", "--lfsr-invert", "--lfsr-lanes", "3",
+                    "--lfsr-seed", "7", "--lfsr-width", "32", "--lfsr-shifts", "9")
+    lf = emu.LFSR(width=32, poly=0x80200003, config="galois", shifts=9, seed=7, lanes=3, reverse=True,
+                  invert=True)
+    assert ports["r"].tolist() == lf.random_words(ports["r"].size, 6).tolist()
+    assert m["random_source"]["config"] == "galois" and m["random_source"]["invert"] is True

@@ -94,6 +94,13 @@ BAD = [
     ("golden: unknown layout", ["golden", "convert", "--dst", "e4m3", "--layout", "bogus", "--out", "OUT"]),
     ("golden: --out is a file", ["golden", "convert", "--dst", "e4m3", "--out", "@a_file"]),
     ("golden: --out is not an emu set", ["golden", "convert", "--dst", "e4m3", "--out", "@notaset/.."]),
+    ("golden: --eps with rne", ["golden", "convert", "--dst", "e4m3", "--eps", "0.25", "--out", "OUT"]),
+    ("golden: --direction with sr", ["golden", "sr", "--dst", "e4m3", "--direction", "1", "--out", "OUT"]),
+    ("golden: sr_eps without --eps", ["golden", "sr", "--dst", "e4m3", "-r", "sr_eps", "--out", "OUT"]),
+    ("golden: --k with convert", ["golden", "convert", "--dst", "e4m3", "--k", "3", "--out", "OUT"]),
+    ("golden: --lfsr-seed with rne", ["golden", "convert", "--dst", "e4m3", "--lfsr-seed", "5",
+                                      "--out", "OUT"]),
+    ("golden: bad --lfsr-poly", ["golden", "sr", "--dst", "e4m3", "--lfsr-poly", "xyz", "--out", "OUT"]),
     ("golden: --threads 0", ["golden", "convert", "--dst", "e4m3", "--threads", "0", "--out", "OUT"]),
     # check
     ("check: no args", ["check"]),

@@ -1,32 +1,63 @@
-"""emu: bit-exact emulation of low-precision accelerator arithmetic."""
+"""emu: bit-exact emulation of low-precision accelerator arithmetic.
 
-from .arith import (
-    abs_,
-    add,
-    compare,
-    context,
-    eq,
-    fma,
-    ge,
-    gt,
-    le,
-    lt,
-    maximum,
-    minimum,
-    mul,
-    ne,
-    neg,
-    sub,
-)
-from .formats import FixedFormat, FloatFormat, format
-from .lfsr import LFSR, AmdPrng
-from .linalg import dot, mac_accumulator, matmul
-from .ops import convert, quantize
-from .registers import Registers
+The public names load on first use (PEP 562), so ``import emu`` and the command line's help
+and format listing start without importing numba; the first kernel call compiles or loads it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = [
-    "AmdPrng", "FixedFormat", "FloatFormat", "LFSR", "Registers", "abs_", "add", "compare",
-    "context", "convert", "dot", "eq", "fma", "format", "ge", "gt", "le", "lt", "mac_accumulator",
-    "matmul", "maximum", "minimum", "mul", "ne", "neg", "quantize", "sub",
-]
+
+# public name -> the module that defines it
+_EXPORTS = {
+    **dict.fromkeys(("abs_", "add", "compare", "context", "eq", "fma", "ge", "gt", "le", "lt",
+                     "maximum", "minimum", "mul", "ne", "neg", "sub"), "arith"),
+    **dict.fromkeys(("FixedFormat", "FloatFormat", "format"), "formats"),
+    **dict.fromkeys(("LFSR", "AmdPrng"), "lfsr"),
+    **dict.fromkeys(("dot", "mac_accumulator", "matmul"), "linalg"),
+    **dict.fromkeys(("convert", "quantize"), "ops"),
+    "Registers": "registers",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emu' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # the next access is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:  # what static tools and IDEs see
+    from .arith import (  # noqa: F401
+        abs_,
+        add,
+        compare,
+        context,
+        eq,
+        fma,
+        ge,
+        gt,
+        le,
+        lt,
+        maximum,
+        minimum,
+        mul,
+        ne,
+        neg,
+        sub,
+    )
+    from .formats import FixedFormat, FloatFormat, format  # noqa: F401
+    from .lfsr import LFSR, AmdPrng  # noqa: F401
+    from .linalg import dot, mac_accumulator, matmul  # noqa: F401
+    from .ops import convert, quantize  # noqa: F401
+    from .registers import Registers  # noqa: F401

@@ -22,27 +22,34 @@ r-bit word R, ``eoff`` the biased modes' integer offset E, ``direction`` the sig
 import numpy as np
 from numba.cpython.unsafe.numbers import leading_zeros
 
+from ..codes import (  # noqa: F401 - re-exported: the kernels' constants live in emu.codes
+    FAM_FINITE,
+    FAM_FN,
+    FAM_FNUZ,
+    FAM_IEEE,
+    KIND_FIXED,
+    KIND_FLOAT,
+    OVF_INF,
+    OVF_SAT,
+    OVF_SAT_SYM,
+    OVF_WRAP,
+    RAZ,
+    RDN,
+    RNA,
+    RND,
+    RNE,
+    RNU,
+    RNZ,
+    RTO,
+    RTZ,
+    RUP,
+    SIGNED_SR_EPS,
+    SR,
+    SR_EPS,
+    SR_EQUAL,
+    SR_MAX_BITS,
+)
 from ..jitcache import njit
-
-KIND_FLOAT = 0
-KIND_FIXED = 1
-
-FAM_IEEE = 0
-FAM_FN = 1
-FAM_FNUZ = 2
-FAM_FINITE = 3
-
-# Rounding modes (names in emu.rounding). Deterministic first, stochastic from SR on.
-RNE, RNA, RNZ, RNU, RND, RTZ, RDN, RUP, RAZ, RTO = range(10)
-SR, SR_EPS, SIGNED_SR_EPS, SR_EQUAL = range(10, 14)
-SR_MAX_BITS = 32
-
-# Overflow policies. Floats: 0 = non-saturating (Inf or NaN), 1 = saturate to max finite.
-# Fixed: 0 = wrap, 1 = sat (clamp to [min, max]), 2 = sat_sym (clamp to [-max, max]).
-OVF_WRAP = 0
-OVF_SAT = 1
-OVF_SAT_SYM = 2
-OVF_INF = 0
 
 U1 = np.uint64(1)
 U0 = np.uint64(0)

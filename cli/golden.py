@@ -17,6 +17,7 @@ from emu.outdir import OutputError, check_target
 from emu.rounding import is_stochastic, mode_code
 
 from .common import threaded
+from .output import echo_json
 
 MAX_RANDOM = 1 << 24  # random vectors or LFSR draws in one set (each shard draws them all)
 OPS = ("convert", "sr", "add", "mul", "fma", "lfsr", "mac")
@@ -65,12 +66,14 @@ OPS = ("convert", "sr", "add", "mul", "fma", "lfsr", "mac")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Shards: local cluster worker processes [default: one per core].")
 @click.option("--local", "in_process", is_flag=True, help="Shards: build them here, without Dask.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"set", "count", "ports": [{name, direction, bits, format, file}], "shards"}.')
 @click.pass_context
 @threaded
 def golden(ctx, op, out_dir, force, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed,
            sr_bits, lfsr_seed, lfsr_width, lfsr_shifts, lfsr_lanes, lfsr_poly, lfsr_config, lfsr_reverse,
            lfsr_invert, eps, direction, k_len, acc, acc_overflow, out_format, layout, shards, scheduler,
-           workers, in_process) -> None:
+           workers, in_process, as_json) -> None:
     """Write a golden vector set ($readmemh file per port, manifest.json, vectors.csv)."""
     from emu.golden import generate, write_set
 
@@ -98,15 +101,35 @@ def golden(ctx, op, out_dir, force, src, dst, fmt_name, rounding, saturate, over
     except OutputError as err:
         raise click.UsageError(str(err)) from None
     if shards is not None:
-        _golden_sharded(spec, out_dir, force, command, shards, layout, scheduler, workers, in_process)
+        path = _golden_sharded(spec, out_dir, force, command, shards, layout, scheduler, workers,
+                               in_process)
+        _report(path, as_json)
         return
     try:
         vs = generate(spec)
         path = write_set(vs, out_dir, command, layout, force)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
-    click.echo(f"wrote {vs.count} vectors to {path} (ports: "
-               + ", ".join(f"{p.name}[{p.bits}] {p.direction}" for p in vs.ports) + ")")
+    _report(path, as_json)
+
+
+def _report(path: Path, as_json: bool) -> None:
+    """What was written, from the manifest: a line, or JSON."""
+    m = json.loads((Path(path) / "manifest.json").read_text())
+    if "shards" in m:
+        first = json.loads((Path(path) / m["shards"][0]["dir"] / "manifest.json").read_text())
+        ports, shards = first["ports"], [e["dir"] for e in m["shards"]]
+    else:
+        ports, shards = m["ports"], None
+    if as_json:
+        echo_json({"set": str(path), "count": m["count"], "shards": shards,
+                   "ports": [{k: p.get(k) for k in ("name", "direction", "bits", "format", "file")}
+                             for p in ports]})
+        return
+    where = f"{path}" if shards is None else (
+        f"{path} in {len(shards)} shards ({', '.join(shards[:3])}{', ...' if len(shards) > 3 else ''})")
+    click.echo(f"wrote {m['count']} vectors to {where} (ports: "
+               + ", ".join(f"{p['name']}[{p['bits']}] {p['direction']}" for p in ports) + ")")
 
 
 # options that apply only to some ops or rounding modes: (ops, needs a stochastic mode, modes)
@@ -227,6 +250,4 @@ def _golden_sharded(spec, out_dir, force, command, shards, layout, scheduler, wo
         raise click.UsageError(f"{err}; or build the shards here with --local") from None
     except ValueError as err:
         raise click.UsageError(str(err)) from None
-    m = json.loads((Path(path) / "manifest.json").read_text())
-    click.echo(f"wrote {m['count']} vectors in {len(m['shards'])} shards to {path} "
-               f"({', '.join(e['dir'] for e in m['shards'][:3])}{', ...' if shards > 3 else ''})")
+    return path

@@ -112,7 +112,7 @@ def test_dump_layouts(tmp_path):
     lines = [f"{int(a):02x}_{int(b):02x}_{int(c):02x}" for a, b, c in
              zip(vs.port("a").values, vs.port("b").values, y, strict=True)]
     (tmp_path / "packed.hex").write_text("\n".join(lines) + "\n")
-    assert check(d, [tmp_path / "packed.hex"]).ok
+    assert check(d, [tmp_path / "packed.hex"], layout="packed").ok  # said, never guessed
     # a packed set round-trips too
     p = write_set(vs, tmp_path / "packed_set", "test", layout="packed")
     assert (p / "vectors.hex").exists() and check(p, [tmp_path / "packed.hex"]).ok

@@ -152,9 +152,10 @@ def _classify(vs: VerifiedSet, expected: dict, idx: np.ndarray) -> np.ndarray:
     if out is None:
         return classes
     fmt = vs.formats[out["name"]]
-    codes, inverse = np.unique(expected[out["name"]][idx], return_inverse=True)
-    by_code = np.array([_code_class(fmt, int(c)) for c in codes.tolist()], np.int64)
-    classes = by_code[inverse.reshape(-1)]
+    if isinstance(fmt, FloatFormat):  # classes by code: once per distinct expected code
+        codes, inverse = np.unique(expected[out["name"]][idx], return_inverse=True)
+        by_code = np.array([_code_class(fmt, int(c)) for c in codes.tolist()], np.int64)
+        classes = by_code[inverse.reshape(-1)]
     ties = _ties(vs.manifest["spec"], expected, idx)
     classes[(classes == CLASSES.index("normal")) & ties] = CLASSES.index("tie")
     return classes

@@ -1,4 +1,4 @@
-"""Slow, obviously correct model of DESIGN.md Part B, in exact rational arithmetic.
+"""Slow, obviously correct model of docs/semantics.md, in exact rational arithmetic.
 
 Nothing here shares code with the kernels: values are ``fractions.Fraction``, neighbours on the
 target grid are found by exact division, and codes are built from their definition. The kernels
@@ -170,7 +170,7 @@ def choose(mode: str, v: Fraction, lo: Fraction, hi: Fraction, lo_even: bool, *,
         return lo if v > 0 else hi
     if mode == "raz":
         return hi if v > 0 else lo
-    # stochastic, DESIGN Part B: T = floor(f * 2**r), f = (v - lo) / (hi - lo)
+    # stochastic, docs/semantics.md §6: T = floor(f * 2**r), f = (v - lo) / (hi - lo)
     f = (v - lo) / (hi - lo)
     t = math.floor(f * 2**rbits)
     if mode == "sr_equal":
@@ -286,7 +286,7 @@ def decode(fmt, code: int):
     return spec(fmt).decode(code)
 
 
-# --- LFSR, bit-serial, straight from DESIGN Part B -------------------------------------------
+# --- LFSR, bit-serial, straight from docs/semantics.md §7.2 -------------------------------------------
 def lfsr_draws(width, poly, config, shifts, state, n, reverse=False, invert=False):
     """Return (words, final state). One bit at a time, Python ints, no shared code."""
     mask = (1 << width) - 1

@@ -30,7 +30,7 @@ def codes(*args):
 
 
 def test_acceptance_codes():
-    # DESIGN Part B: e4m3 464 -> 448 (tie to even), beyond overflows to NaN 0x7F|s; 2^-10 is a
+    # docs/semantics.md §5.1: e4m3 464 -> 448 (tie to even), beyond overflows to NaN 0x7F|s; 2^-10 is a
     # tie between 0 and the smallest subnormal 2^-9 -> 0.
     assert codes("464", "464.5", "-61440", "0.0009765625", "--format", "e4m3") == \
         ["0x7e", "0x7f", "0xff", "0x00"]

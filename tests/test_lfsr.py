@@ -73,7 +73,7 @@ def test_lanes_and_resume():
     for k, seed in enumerate([1, 2, 3]):
         alone = emu.LFSR(16, seed=seed, shifts=8).draw(10)
         assert words[k::3].tolist() == alone.tolist()
-    # resume: element j of each call uses lane j mod L (DESIGN Part B), so calls whose lengths
+    # resume: element j of each call uses lane j mod L (docs/semantics.md §7.3), so calls whose lengths
     # are multiples of L continue the stream exactly; save/restore/copy resume it too
     a, b = emu.LFSR(32, seed=5, lanes=4, shifts=8), emu.LFSR(32, seed=5, lanes=4, shifts=8)
     assert np.array_equal(np.concatenate([a.draw(12), a.draw(8)]), b.draw(20))

@@ -1,4 +1,4 @@
-"""Stochastic rounding: exact round-up counts over one full LFSR period (DESIGN Part B).
+"""Stochastic rounding: exact round-up counts over one full LFSR period (docs/semantics.md §6.3).
 
 An r-bit maximal LFSR drawing D = r bits per draw (gcd(r, 2^r - 1) = 1 for the r used here)
 emits every nonzero r-bit word exactly once per period of 2^r - 1 draws. So for a value whose

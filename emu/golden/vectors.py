@@ -322,7 +322,7 @@ def generate(spec: dict, kept_only: bool = False) -> VectorSet | int:
 
 def _lfsr_set(spec: dict) -> VectorSet:
     """Per vector j: the state of lane j mod L before its draw, and the draw word (one call of
-    n draws, DESIGN Part B "Lanes")."""
+    n draws, docs/semantics.md §7.3)."""
     bank = lfsr_from_spec(spec.get("lfsr"))
     lo, hi, _ = _part(spec, int(spec.get("count", 1000)))
     d = bank.shifts or bank.width

@@ -1,4 +1,4 @@
-"""Dot-product / matmul kernels with hardware accumulator models (DESIGN Part B, "Arithmetic").
+"""Dot-product / matmul kernels with hardware accumulator models (docs/semantics.md §9).
 
 For output element (i, j) the products a[i, k] * b[k, j] are formed exactly (or rounded once into
 a product format) and reduced in a documented order, each addition rounded by the one core:

@@ -1,7 +1,7 @@
 """Arithmetic kernels: exact intermediates for add/sub/mul/fma, then the one rounding core.
 
 Each operation decodes its operands exactly (``split_code``), computes the exact result as
-(neg, sig, exp, sticky) and calls ``round_pack`` once (DESIGN Part B, "Arithmetic": correctly
+(neg, sig, exp, sticky) and calls ``round_pack`` once (docs/semantics.md §8: correctly
 rounded). Specials follow Part B: a NaN operand gives the target's canonical NaN with the sign of
 the first NaN operand; invalid operations (Inf - Inf, 0 x Inf) give the canonical NaN with sign 0;
 Inf results are Inf where the target has it, else NaN (+-max when saturating). An exact zero sum

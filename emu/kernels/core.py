@@ -15,7 +15,7 @@ Format descriptor (a tuple of int64, built by ``emu.formats``):
   [4] float: bias                          [5] float: family (layout)
   [6] float: magnitude code of max finite  [7] float: +NaN code or -1   [8] float: +Inf code or -1
 
-Random-word contract (DESIGN Part B, "Stochastic rounding with r random bits"): ``rword`` is the
+Random-word contract (docs/semantics.md §6): ``rword`` is the
 r-bit word R, ``eoff`` the biased modes' integer offset E, ``direction`` the signed mode's d.
 """
 
@@ -57,7 +57,7 @@ ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 # Per deterministic mode, a 4-bit truth table indexed by (neg << 1 | odd) of the truncated code:
-# nearest modes: move up on an exact tie; directed modes: move up when inexact. (DESIGN Part B.)
+# nearest modes: move up on an exact tie; directed modes: move up when inexact. (docs/semantics.md §4.)
 #                    RNE     RNA     RNZ     RNU     RND     RTZ     RDN     RUP     RAZ     RTO
 _TABLES = (0b1010, 0b1111, 0b0000, 0b0011, 0b1100, 0b0000, 0b1100, 0b0011, 0b1111, 0b0101)
 MODE_TABLES = sum(t << (4 * i) for i, t in enumerate(_TABLES))
@@ -205,7 +205,7 @@ def round_pack(neg, sig, exp, sticky, fmt, mode, overflow, rbits, rword, eoff, d
 
 @njit(cache=True, nogil=True)
 def nan_code(fmt, neg):
-    """Canonical NaN, sign-preserving except in fnuz (DESIGN Part B). Caller checks fmt[7] >= 0."""
+    """Canonical NaN, sign-preserving except in fnuz (docs/semantics.md §3.1). Caller checks fmt[7] >= 0."""
     code = np.uint64(fmt[7])
     if neg and fmt[5] != FAM_FNUZ:
         code |= U1 << np.uint64(fmt[1] - 1)

@@ -1,5 +1,5 @@
-"""LFSR kernels: the semantics of alexforencich verilog-lfsr ``lfsr.v`` (DESIGN Part B, "LFSR
-random source"), one single-bit shift at a time, per lane.
+"""LFSR kernels: the semantics of alexforencich verilog-lfsr ``lfsr.v`` (docs/semantics.md §7.2,
+"LFSR random source"), one single-bit shift at a time, per lane.
 
 One draw performs D shifts; shift i (0-based) produces bit ``fb`` which lands at bit D-1-i of
 the draw word (the first computed bit is the MSB):

@@ -1,4 +1,4 @@
-"""Gradient descent on emulated registers (DESIGN "What emu is"; SEEDS.md).
+"""Gradient descent on emulated registers (docs/semantics.md §11; the literature: README).
 
 Where rounding happens is configuration, not a second code path:
   scheme="update"   x_{k+1} = fl(x_k - t * grad f(x_k)), gradient exact (Xia et al. 2301.09511)

@@ -1,6 +1,6 @@
 // Reference DUT for emu's RTL co-simulation (tests/test_rtl.py).
-// Semantics: ../../shared/DESIGN.md Part B ("LFSR random source", "Stochastic rounding",
-// OCP E4M3: bias 7, max 448, NaN 0x7F|s, no Inf, non-saturating overflow -> NaN).
+// Semantics: docs/semantics.md §7.2 (LFSR random source), §6 (stochastic rounding),
+// OCP E4M3: bias 7, max 448, NaN 0x7F|s, no Inf, non-saturating overflow -> NaN.
 
 // verilog-lfsr style Fibonacci LFSR, W = 32, poly x^32 + x^22 + x^2 + x + 1 (0x00400007),
 // D = 8 single-bit shifts per draw; the first computed bit lands in the MSB of the word.

@@ -1,7 +1,7 @@
 """RTL co-simulation: the reference DUT in tests/rtl (the LFSR of docs/semantics.md §7.2, an
-float32 -> e4m3 rne unit, an SR unit fed by the LFSR) runs under Icarus Verilog on the committed golden sets; ``emu check`` must
-pass on its dumps and fail on a dump with one flipped bit. In CI (CI=true) a missing iverilog is
-a failure; elsewhere the test skips and says why."""
+float32 -> e4m3 rne unit, an SR unit fed by the LFSR) runs under Icarus Verilog on the committed
+golden sets; ``emu check`` must pass on its dumps and fail on a dump with one flipped bit. In CI
+(CI=true) a missing iverilog is a failure; elsewhere the test skips and says why."""
 
 import json
 import os

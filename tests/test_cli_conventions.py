@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,3 +181,16 @@ def test_golden_takes_every_lfsr_parameter(tmp_path):
                   invert=True)
     assert ports["r"].tolist() == lf.random_words(ports["r"].size, 6).tolist()
     assert m["random_source"]["config"] == "galois" and m["random_source"]["invert"] is True
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["formats"], ["quantize", "1.5", "-f", "e4m3", "--json"]])
+def test_stdout_on_a_full_disk_is_one_line_not_a_traceback(args):
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "emu", *args], stdout=full, stderr=subprocess.PIPE,
+                           text=True, timeout=300)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == ["emu: error: No space left on device"]

@@ -195,7 +195,7 @@ class _Lexer:
     def __init__(self, name: str, fields: Fields):
         self.name, self.fields = name, fields
         self.comment = 0  # line where the open /* comment began; 0: none open
-        self.vals: list[tuple[int, ...]] = []
+        self.vals: list = []  # ints (one field) or tuples (packed)
         self.lines: list[int] = []
         self.events: list[tuple] = []
 
@@ -213,6 +213,11 @@ class _Lexer:
         return out
 
     def line(self, text: bytes, lineno: int) -> None:
+        if not self.comment and b"/" not in text:  # the common case: no comment on this line
+            toks = text.split()
+            if toks:
+                self.tokens(toks, lineno)
+            return
         i, n = 0, len(text)
         while i < n:
             if self.comment:
@@ -225,24 +230,26 @@ class _Lexer:
             j = min(x for x in (j1, j2, n) if x >= 0)
             toks = text[i:j].split()
             if toks:
-                where = f"{self.name}, line {lineno}"
-                for tok in toks:
-                    self.token(tok, lineno, where)
+                self.tokens(toks, lineno)
             if j == n or j == j1:
                 return
             self.comment, i = lineno, j + 2
 
-    def token(self, tok: bytes, lineno: int, where: str) -> None:
-        if tok[0] == 64:  # @address
-            try:
-                addr = parse_word(tok[1:], 64, where)
-            except DumpError:
-                raise DumpError(f"{where}: {quote(tok)} is not an address (@ and hex digits)") from None
-            self._pack()
-            self.events.append(("@", addr, lineno))
-        else:
-            self.vals.append(self.fields.parse(tok, where))
-            self.lines.append(lineno)
+    def tokens(self, toks: list[bytes], lineno: int) -> None:
+        where = f"{self.name}, line {lineno}"
+        f = self.fields
+        for tok in toks:
+            if tok[0] == 64:  # @address
+                try:
+                    addr = parse_word(tok[1:], 64, where)
+                except DumpError:
+                    raise DumpError(f"{where}: {quote(tok)} is not an address (@ and hex digits)") from None
+                self._pack()
+                self.events.append(("@", addr, lineno))
+            else:
+                self.vals.append(f.parse(tok, where) if f.packed else
+                                 parse_word(tok, f.bits[0], where, f.hint))
+                self.lines.append(lineno)
 
 
 def scan(stream: BinaryIO, name: str, fields: Fields) -> Iterator[tuple]:
@@ -281,6 +288,7 @@ def scan(stream: BinaryIO, name: str, fields: Fields) -> Iterator[tuple]:
         vals = vals[ok]
         bad = np.flatnonzero(~good).tolist()
         bad.append(ends.size)
+        starts_l, ends_l = (starts.tolist(), ends.tolist()) if len(bad) > 64 else (starts, ends)
         r = g = 0
         for b in bad:
             if b > r:  # rows r..b-1 are one fixed-width word each (inside a comment: ignored)
@@ -289,7 +297,7 @@ def scan(stream: BinaryIO, name: str, fields: Fields) -> Iterator[tuple]:
                     yield ("w", vals[g:g + b - r], first + r)
                 g += b - r
             if b < ends.size:
-                lex.line(block[starts[b]:ends[b]], first + b)
+                lex.line(block[starts_l[b]:ends_l[b]], first + b)
             r = b + 1
         yield from lex.flush()
     if lex.comment:

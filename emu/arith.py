@@ -23,9 +23,11 @@ from .formats import format as parse_format
 from .kernels import arith as k
 from .kernels import fast
 from .kernels.core import RTO
+from .lfsr import check_source
 from .ops import _stochastic
 from .registers import Registers, code_dtype
 from .rounding import mode_code, overflow_code
+from .validate import flag, optional_integer, real
 
 MAX_EXACT_FIXED_WIDTH = 62  # exact fixed-point intermediates are kept in 64-bit integers
 
@@ -50,10 +52,26 @@ _CONTEXT: contextvars.ContextVar[Context] = contextvars.ContextVar(
 )
 
 
+def _checked(ctx: Context) -> Context:
+    """The context with its scalar settings validated (threads, sr_bits: integers; rng: a
+    random source; eps: a real; saturate: a flag), so a bad value fails here, not later."""
+    return replace(
+        ctx, threads=optional_integer(ctx.threads, "threads", 1),
+        sr_bits=optional_integer(ctx.sr_bits, "sr_bits", 1),
+        rng=None if ctx.rng is None else check_source(ctx.rng),
+        eps=None if ctx.eps is None else real(ctx.eps, "eps"),
+        saturate=None if ctx.saturate is None else flag(ctx.saturate, "saturate"))
+
+
 @contextlib.contextmanager
 def context(**settings):
-    """``with emu.context(rounding="rtz", overflow="wrap"): c = a + b`` sets operator defaults."""
-    token = _CONTEXT.set(replace(_CONTEXT.get(), **settings))
+    """``with emu.context(rounding="rtz", overflow="wrap"): c = a + b`` sets operator defaults
+    (any Context field; an unknown name is a TypeError)."""
+    unknown = set(settings) - set(Context.__dataclass_fields__)
+    if unknown:
+        raise TypeError(f"unknown context setting(s) {', '.join(sorted(unknown))}; valid: "
+                        f"{', '.join(Context.__dataclass_fields__)}")
+    token = _CONTEXT.set(_checked(replace(_CONTEXT.get(), **settings)))
     try:
         yield _CONTEXT.get()
     finally:
@@ -147,7 +165,8 @@ def _settings(fmt: Format, rounding, saturate, overflow, rng, sr_bits, eps, form
     else:
         overflow = ctx.overflow if overflow is None else overflow
         saturate = None
-    return (mode_code(rounding), overflow_code(fmt, saturate, overflow), rng or ctx.rng,
+    return (mode_code(rounding), overflow_code(fmt, saturate, overflow),
+            rng if rng is not None else ctx.rng,
             sr_bits if sr_bits is not None else ctx.sr_bits,
             eps if eps is not None else ctx.eps, form or ctx.form)
 
@@ -178,10 +197,11 @@ def _pair_table(op, fa, fb, dst, mode, ovf):
 def _binary(op: str, a: Registers, b: Registers, out, rounding, saturate, overflow, rng, sr_bits,
             eps, direction, form, threads=None) -> Registers:
     _check_operands(op, a, b)
+    threads = optional_integer(threads, "threads", 1)
     dst = _out_format(op, out, (a, b))
     mode, ovf, rng, sr_bits, eps, form = _settings(dst, rounding, saturate, overflow, rng, sr_bits,
                                                    eps, form)
-    ca, cb = np.broadcast_arrays(a.codes, b.codes)
+    ca, cb = np.broadcast_arrays(a._codes, b._codes)
     shape = ca.shape
     fa_, fb_ = (np.ascontiguousarray(x).reshape(-1) for x in (ca, cb))
     res = np.empty(fa_.size, code_dtype(dst.bits))
@@ -208,7 +228,7 @@ def _binary(op: str, a: Registers, b: Registers, out, rounding, saturate, overfl
         raise ValueError(f"{op}: result element {bad} is not representable in {dst.name} "
                          "(NaN without a NaN code, Inf under wrap, or an exact sum too wide to "
                          "wrap: use overflow='sat' or a float target)")
-    return Registers(res.reshape(shape), dst)
+    return Registers._wrap(res.reshape(shape), dst)
 
 
 def _doc(fn):
@@ -266,11 +286,12 @@ def fma(a, b, c, out=None, rounding=None, *, saturate=None, overflow=None, rng=N
         eps=None, direction=None, form=None, threads=None) -> Registers:
     """a * b + c with a single rounding."""
     _check_operands("fma", a, b, c)
+    threads = optional_integer(threads, "threads", 1)
     dst = _out_format("fma", out, (a, b, c))
     mode, ovf, rng, sr_bits, eps, form = _settings(dst, rounding, saturate, overflow, rng, sr_bits,
                                                    eps, form)
-    ca, cb, cc = (_u64(x) for x in np.broadcast_arrays(a.codes, b.codes, c.codes))
-    shape = np.broadcast_shapes(a.codes.shape, b.codes.shape, c.codes.shape)
+    ca, cb, cc = (_u64(x) for x in np.broadcast_arrays(a._codes, b._codes, c._codes))
+    shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
     sr = _stochastic(mode, shape, rng, sr_bits, eps, direction, form, threads)
     rbits, rwords, eoff, dirs, compare = sr if sr else (1, _EMPTY_U64, 0, _EMPTY_I8, False)
     wide = np.empty(ca.size, np.uint64)
@@ -285,11 +306,11 @@ def fma(a, b, c, out=None, rounding=None, *, saturate=None, overflow=None, rng=N
     res = wide.astype(code_dtype(dst.bits))
     if bad >= 0:
         raise ValueError(f"fma: result element {bad} is not representable in {dst.name}")
-    return Registers(res.reshape(shape), dst)
+    return Registers._wrap(res.reshape(shape), dst)
 
 
 def _zero_like(a: Registers) -> Registers:
-    return Registers(np.zeros(a.codes.shape, a.codes.dtype), a.format)
+    return Registers._wrap(np.zeros(a.shape, a._codes.dtype), a.format)
 
 
 def neg(a: Registers, out=None, rounding=None, *, saturate=None, overflow=None) -> Registers:
@@ -297,11 +318,11 @@ def neg(a: Registers, out=None, rounding=None, *, saturate=None, overflow=None) 
     ``out`` is a's format; fixed point: 0 - a exactly, into the exact format by default."""
     _check_operands("neg", a)
     if isinstance(a.format, FloatFormat):
-        f = a.format
-        flipped = a.codes ^ a.codes.dtype.type(f.sign_bit)
+        f, codes = a.format, a._codes
+        flipped = codes ^ codes.dtype.type(f.sign_bit)
         if f.layout == "fnuz":  # no -0, and 0x80 is the NaN: both stay
-            flipped = np.where((a.codes & (f.sign_bit - 1)) == 0, a.codes, flipped)
-        r = Registers(flipped.astype(a.codes.dtype), f)
+            flipped = np.where((codes & (f.sign_bit - 1)) == 0, codes, flipped)
+        r = Registers._wrap(flipped.astype(codes.dtype), f)
         return r if out is None else _convert(r, out, rounding, saturate, None)
     dst = parse_format(out) if out is not None else exact_fixed_format("neg", a.format)
     return sub(_zero_like(a), a, out=dst, rounding=rounding, overflow=overflow)
@@ -311,18 +332,18 @@ def abs_(a: Registers, out=None, rounding=None, *, saturate=None, overflow=None)
     """|a|. Floats: the sign bit clears (NaN included, fnuz NaN stays); fixed point exact."""
     _check_operands("abs", a)
     if isinstance(a.format, FloatFormat):
-        f = a.format
-        cleared = a.codes & a.codes.dtype.type(f.sign_bit - 1)
+        f, codes = a.format, a._codes
+        cleared = codes & codes.dtype.type(f.sign_bit - 1)
         if f.layout == "fnuz":
-            cleared = np.where(a.codes == f.sign_bit, a.codes, cleared)
-        r = Registers(cleared.astype(a.codes.dtype), f)
+            cleared = np.where(codes == f.sign_bit, codes, cleared)
+        r = Registers._wrap(cleared.astype(codes.dtype), f)
         return r if out is None else _convert(r, out, rounding, saturate, None)
     dst = parse_format(out) if out is not None else exact_fixed_format("abs", a.format)
     w = a.format.width
-    negative = ((a.codes >> (w - 1)) & 1).astype(bool) if a.format.signed else np.zeros(a.shape, bool)
+    negative = ((a._codes >> (w - 1)) & 1).astype(bool) if a.format.signed else np.zeros(a.shape, bool)
     pos = sub(a, _zero_like(a), out=dst, rounding=rounding, overflow=overflow)
     negd = sub(_zero_like(a), a, out=dst, rounding=rounding, overflow=overflow)
-    return Registers(np.where(negative, negd.codes, pos.codes), dst)
+    return Registers._wrap(np.where(negative, negd._codes, pos._codes), dst)
 
 
 def _convert(r, out, rounding, saturate, overflow):
@@ -342,7 +363,7 @@ def compare(a: Registers, b: Registers, predicate: str) -> np.ndarray:
     _check_operands(predicate, a, b)
     if predicate not in _CMP:
         raise ValueError(f"unknown predicate {predicate!r}; valid: {', '.join(_CMP)}")
-    ca, cb = (np.ascontiguousarray(x) for x in np.broadcast_arrays(a.codes, b.codes))
+    ca, cb = (np.ascontiguousarray(x) for x in np.broadcast_arrays(a._codes, b._codes))
     res = np.empty(ca.size, np.bool_)
     k.compare_codes(_u64(ca), a.format.descriptor, _u64(cb), b.format.descriptor, _CMP[predicate],
                     res)

@@ -70,7 +70,8 @@ def source_words(rng, n: int, bits: int, threads: int | None = None) -> np.ndarr
     if n:
         lo, hi = int(words.min()), int(words.max())
         if lo < 0 or hi >= (1 << bits):
-            i = int(np.argmax(words < 0)) if lo < 0 else int(np.argmax(words == words.dtype.type(hi)))
+            big = words >= (1 << bits) if hi >= (1 << bits) else np.zeros(n, bool)
+            i = int(np.argmax(big | (words < 0) if lo < 0 else big))  # the first bad word
             raise ValueError(f"{name} returned word {int(words[i])} at index {i}: random words must "
                              f"be in [0, 2**{bits})")
     return np.ascontiguousarray(words, dtype=np.uint64)

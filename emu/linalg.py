@@ -16,14 +16,15 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import parallel
+from . import exact, parallel
 from .formats import FixedFormat, FloatFormat
 from .formats import format as parse_format
 from .kernels import accumulate as kacc
-from .kernels.core import RNE, round_pack
+from .kernels.core import RNE
 from .ops import _stochastic, convert
 from .registers import Registers, code_dtype
 from .rounding import mode_code, overflow_code
+from .validate import integer, optional_integer
 
 ORDERS = {"sequential": kacc.ORDER_SEQ, "pairwise": kacc.ORDER_PAIRWISE,
           "exact": kacc.ORDER_EXACT, "truncating": kacc.ORDER_TRUNC}
@@ -35,6 +36,9 @@ def mac_accumulator(a_fmt, b_fmt, guard_bits: int) -> FixedFormat:
     """Accumulator of a fixed-point MAC: the full-width product format plus ``guard_bits``
     integer bits (so sums of up to 2**guard_bits products cannot overflow)."""
     a_fmt, b_fmt = parse_format(a_fmt), parse_format(b_fmt)
+    guard_bits = integer(guard_bits, "guard_bits", 0)
+    if not isinstance(a_fmt, FixedFormat) or not isinstance(b_fmt, FixedFormat):
+        raise ValueError(f"mac_accumulator takes fixed-point formats, not {a_fmt.name} and {b_fmt.name}")
     signed = a_fmt.signed or b_fmt.signed
     width = a_fmt.width + b_fmt.width - (1 if a_fmt.signed and b_fmt.signed else 0) + guard_bits
     return FixedFormat(width, a_fmt.frac + b_fmt.frac, signed)
@@ -78,6 +82,10 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
         raise ValueError("matmul: cannot mix float and fixed-point operands")
     if order not in ORDERS:
         raise ValueError(f"unknown order {order!r}; valid: {', '.join(ORDERS)}")
+    threads = optional_integer(threads, "threads", 1)
+    chunk = optional_integer(chunk, "chunk", 0) or 0
+    align_bits = integer(align_bits, "align_bits", 1)
+    group = integer(group, "group", 1)
     acc_fmt = parse_format(acc)
     if isinstance(a.format, FixedFormat) and a.format.width + b.format.width > 64:
         raise ValueError("fixed-point products wider than 64 bits are not supported")
@@ -89,12 +97,9 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
     pfmt = parse_format(products) if products is not None else acc_fmt
     pmode = mode_code(product_rounding)
     povf = overflow_code(pfmt, None, None) if products is not None else 0
-    chunk = int(chunk or 0)
     promo = parse_format(promote) if promote is not None else acc_fmt
-    if chunk < 0 or (chunk and promote is None):
-        raise ValueError("chunk=N needs N > 0 and promote= (the wider accumulator)")
-    if align_bits < 1 or group < 1:
-        raise ValueError("align_bits and group must be >= 1")
+    if chunk and promote is None:
+        raise ValueError("chunk=N needs promote= (the wider accumulator)")
     prmode = mode_code(promote_rounding)
     stochastic = amode >= 10 or (pmode >= 10 and not exact_products)
     if stochastic and order != "sequential":
@@ -117,8 +122,8 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
     rows = _row_blocks(m, n * kk, threads)
     res = _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, rows)
     if res is None:  # the core, with codes as uint64 (one compiled kernel for every format)
-        A = np.ascontiguousarray(a.codes, dtype=np.uint64)
-        B = np.ascontiguousarray(b.codes, dtype=np.uint64)
+        A = np.ascontiguousarray(a._codes, dtype=np.uint64)
+        B = np.ascontiguousarray(b._codes, dtype=np.uint64)
         res = np.empty((m, n), np.uint64)
         if order == "exact" and not _exact_fits_int64(a.format, b.format, kk):
             bad = _exact_bigint(a, b, acc_fmt, amode, aovf, res)
@@ -138,7 +143,7 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
             raise ValueError(f"matmul: output element {bad} is not representable in the "
                              f"accumulator {acc_fmt.name} (NaN without a NaN code, or Inf under wrap)")
     final_fmt = promo if chunk else acc_fmt
-    result = Registers(res.astype(code_dtype(final_fmt.bits), copy=False), final_fmt)
+    result = Registers._wrap(res.astype(code_dtype(final_fmt.bits), copy=False), final_fmt)
     if out is None:
         return result
     omode = mode_code(out_rounding)
@@ -163,8 +168,8 @@ def _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk,
         return None
     shape = (a.shape[0], b.shape[1])
     if acc_fmt == _FP32 and amode == RNE and aovf == 0 and _products_exact_in_fp32(a.format, b.format):
-        fa = convert(a, _FP32).codes.view(np.float32)  # exact: the operands fit fp32
-        fb = convert(b, _FP32).codes.view(np.float32)
+        fa = convert(a, _FP32)._codes.view(np.float32)  # exact: the operands fit fp32
+        fb = convert(b, _FP32)._codes.view(np.float32)
         c = np.empty(shape, np.float32)
         parallel.run(lambda i0, i1: kacc.matmul_f32(fa[i0:i1], fb, c[i0:i1]), rows)
         res = c.view(np.uint32)
@@ -172,8 +177,8 @@ def _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk,
         if nan.any():  # Part B NaN signs: recompute those outputs with the core
             one = np.empty((1, 1), np.uint64)
             for i, j in zip(*np.nonzero(nan), strict=True):
-                kacc.matmul_core(np.ascontiguousarray(a.codes[i:i + 1], np.uint64), a.format.descriptor,
-                                 np.ascontiguousarray(b.codes[:, j:j + 1], np.uint64),
+                kacc.matmul_core(np.ascontiguousarray(a._codes[i:i + 1], np.uint64), a.format.descriptor,
+                                 np.ascontiguousarray(b._codes[:, j:j + 1], np.uint64),
                                  b.format.descriptor, True, acc_fmt.descriptor, RNE, 0, _EMPTY_U64,
                                  acc_fmt.descriptor, RNE, 0, _EMPTY_U64, kacc.ORDER_SEQ, 0,
                                  acc_fmt.descriptor, RNE, 0, 13, 32, 1, False, one)
@@ -192,7 +197,7 @@ def _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk,
 
 def _ints(r: Registers) -> np.ndarray:
     """Sign-extended integer values of fixed-point codes."""
-    v = r.codes.astype(np.int64)
+    v = r._codes.astype(np.int64)
     if r.format.signed:
         w = r.format.width
         v = np.where(v >= (1 << (w - 1)), v - (1 << w), v)
@@ -203,8 +208,8 @@ def _exact_bigint(a, b, acc_fmt, amode, aovf, res) -> int:
     """order='exact' when the exact sum does not fit 64 bits: Python integers, one rounding.
     Specials as in the kernels: the first NaN operand's sign, invalid NaN with sign 0."""
     va, vb = a.to_exact(), b.to_exact()
-    sign_a = (a.codes >> (a.format.bits - 1)) & 1
-    sign_b = (b.codes >> (b.format.bits - 1)) & 1
+    sign_a = (a._codes >> (a.format.bits - 1)) & 1
+    sign_b = (b._codes >> (b.format.bits - 1)) & 1
     for i in range(a.shape[0]):
         for j in range(b.shape[1]):
             e = i * b.shape[1] + j
@@ -238,24 +243,13 @@ def _exact_bigint(a, b, acc_fmt, amode, aovf, res) -> int:
 
 
 def _round_fraction(v, fmt, mode, ovf) -> int:
-    """Round an exact dyadic Fraction (or +-inf) with the core."""
+    """Round an exact Fraction (or +-inf) with the core; an exact zero sum is +0."""
     if isinstance(v, float):
         from .ops import quantize
 
         return int(quantize(np.array([v]), fmt, "rne", **({"saturate": bool(ovf)} if isinstance(
             fmt, FloatFormat) else {"overflow": "sat"})).codes[0])
-    neg = v < 0
-    num, den = abs(v.numerator), v.denominator
-    exp = -(den.bit_length() - 1)  # den is a power of two
-    sticky = 0
-    extra = num.bit_length() - 64
-    if extra > 0:
-        sticky = int(num & ((1 << extra) - 1) != 0)
-        num >>= extra
-        exp += extra
-        num |= sticky  # jam: >= 30 bits below the LSB of any format of at most 32 bits
-    return int(round_pack(neg, np.uint64(num), np.int64(exp), 0, fmt.descriptor, mode, ovf, 1, 0,
-                          0, 0, False))
+    return exact.round_rational(v, fmt, mode, ovf) if v else 0
 
 
 def dot(a: Registers, b: Registers, acc="fp32", out=None, **kw) -> Registers:

@@ -6,14 +6,16 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import parallel
+from . import exact, parallel
 from .formats import FixedFormat, FloatFormat, Format
 from .formats import format as parse_format
 from .kernels import convert as kconvert
 from .kernels import fast
 from .kernels.core import SIGNED_SR_EPS, SR, SR_EPS, SR_MAX_BITS
+from .lfsr import check_source, source_words
 from .registers import Registers, code_dtype
 from .rounding import mode_code, overflow_code
+from .validate import integer, optional_integer, real
 
 # Host arrays are codes of host formats (see emu.kernels.convert): dtype -> descriptor.
 _HOST = {
@@ -28,8 +30,43 @@ _EMPTY_I8 = np.empty(0, np.int8)
 _EMPTY_U8 = np.empty(0, np.uint8)
 
 
-def _host_codes(x) -> tuple[np.ndarray, tuple, np.ndarray]:
-    arr = np.asarray(x)
+_FLOATS = (float, np.float64, np.float32, np.float16)
+_INTS = (int, np.integer)
+
+
+def _numeric(x) -> np.ndarray | None:
+    """``x`` as an array of a host dtype when that holds every value exactly, else None (the
+    exact path: strings, Fractions, Decimals, ints beyond 64 bits, ints > 2**53 among floats)."""
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind in "OUS":
+            return None
+        return x
+    if isinstance(x, bool | np.bool_ | np.ndarray | np.generic) or isinstance(x, float):
+        return np.asarray(x)
+    if isinstance(x, int):
+        return np.asarray(x) if -(1 << 63) <= x < (1 << 64) else None
+    if isinstance(x, str | bytes | Fraction) or not hasattr(x, "__len__"):
+        return None
+    obj = np.array(x, dtype=object)  # a nested sequence: look at what it holds
+    flat = obj.reshape(-1).tolist()
+    kinds = set(map(type, flat))
+    if kinds <= set(_FLOATS):
+        return obj.astype(np.float64)
+    if all(issubclass(k, _INTS) and not issubclass(k, bool | np.bool_) for k in kinds):
+        if all(-(1 << 63) <= v < (1 << 63) for v in flat):
+            return obj.astype(np.int64)
+        if all(0 <= v < (1 << 64) for v in flat):
+            return obj.astype(np.uint64)
+        return None
+    if all(k in _FLOATS or (issubclass(k, _INTS) and not issubclass(k, bool | np.bool_))
+           for k in kinds):
+        if all(isinstance(v, _FLOATS) or -(1 << 53) <= v <= (1 << 53) for v in flat):
+            return obj.astype(np.float64)  # every int is exact in float64
+    return None
+
+
+def _host_codes(arr: np.ndarray) -> tuple[np.ndarray, tuple, np.ndarray]:
+    """Host values as codes of a host format: (codes view, descriptor, contiguous values)."""
     if arr.dtype.kind == "b" or arr.dtype.kind not in "fiu":
         raise TypeError(f"quantize takes float or integer values, not {arr.dtype}")
     if arr.dtype.kind in "iu" and arr.dtype not in _HOST:
@@ -97,13 +134,14 @@ def _stochastic(mode: int, shape: tuple, rng, sr_bits, eps, direction, form,
         return None
     if rng is None:
         raise ValueError("stochastic rounding needs a random source: rng=emu.LFSR(...)")
-    r = 8 if sr_bits is None else sr_bits
-    if not isinstance(r, int) or not 1 <= r <= SR_MAX_BITS:
-        raise ValueError(f"sr_bits={sr_bits!r} out of range; valid: 1..{SR_MAX_BITS}")
+    check_source(rng)
+    r = integer(8 if sr_bits is None else sr_bits, "sr_bits", 1, SR_MAX_BITS)
     if form not in ("carry", "compare"):
         raise ValueError(f"unknown SR form {form!r}; valid: carry, compare")
     eoff = 0
     if mode in (SR_EPS, SIGNED_SR_EPS):
+        if eps is not None:
+            eps = real(eps, "eps")
         if eps is None or not 0 <= eps < 1:
             raise ValueError(f"eps={eps!r}: the biased modes need eps in [0, 1)")
         eoff = round(Fraction(eps) * 2**r)  # E = round(eps * 2^r), ties to even
@@ -124,8 +162,7 @@ def _stochastic(mode: int, shape: tuple, rng, sr_bits, eps, direction, form,
         dirs = np.ascontiguousarray(d, dtype=np.int8).reshape(-1)
     elif direction is not None:
         raise ValueError("direction= only applies to signed_sr_eps")
-    rwords = np.ascontiguousarray(rng.random_words(n, r, threads), dtype=np.uint64)
-    return r, rwords, eoff, dirs, form == "compare"
+    return r, source_words(rng, n, r, threads), eoff, dirs, form == "compare"
 
 
 def _is_nan(code, desc) -> bool:
@@ -137,21 +174,56 @@ def quantize(x, fmt: Format | str, rounding: str = "rne", *, saturate: bool | No
              overflow: str | None = None, rng=None, sr_bits: int | None = None,
              eps: float | None = None, direction=None, form: str = "carry",
              threads: int | None = None) -> Registers:
-    """Round float (or integer) values to ``fmt`` once, exactly as hardware would.
+    """Round values to ``fmt`` once, exactly as hardware would.
 
+    ``x``: float16/32/64 or integer arrays (every value exact, int64/uint64 included), Python
+    numbers, or exact values float64 cannot hold: ``Fraction``, ``Decimal``, ints of any size,
+    and number strings (decimals such as ``"1.00000000000000000001"``, ``"inf"``, hex floats
+    such as ``"0x1.8p3"``), alone, in lists or in object/str arrays. Each is rounded once from
+    its exact value (see emu.exact), never via float64.
     ``saturate`` (floats, default False: overflow gives Inf, or NaN where the format has no Inf)
     and ``overflow`` (fixed: "wrap" | "sat" | "sat_sym", default "sat") set the overflow policy.
     Stochastic modes (sr, sr_eps, signed_sr_eps, sr_equal) take ``rng`` (an emu.LFSR or
-    emu.AmdPrng; one draw per element, the source's state advances), ``sr_bits`` r (default 8),
-    ``form`` ("carry" | "compare"), ``eps`` for the biased modes, and ``direction`` (-1/0/+1 per
-    element) for signed_sr_eps. ``threads``: see emu.parallel (the codes never depend on it).
+    emu.AmdPrng, or any emu.lfsr.RandomSource; one draw per element, the source's state
+    advances), ``sr_bits`` r (default 8), ``form`` ("carry" | "compare"), ``eps`` for the biased
+    modes, and ``direction`` (-1/0/+1 per element) for signed_sr_eps. ``threads``: see
+    emu.parallel (the codes never depend on it).
     """
     fmt = parse_format(fmt)
     mode = mode_code(rounding)
     ovf = overflow_code(fmt, saturate, overflow)
-    codes, desc, host = _host_codes(x)
+    threads = optional_integer(threads, "threads", 1)
+    arr = _numeric(x)
+    elems = None
+    if arr is None:  # exact values: float64 approximations now, the exact path below
+        elems = np.array(x, dtype=object) if not isinstance(x, np.ndarray) else x
+        arr = exact.approximate(elems)
+    codes, desc, host = _host_codes(arr)
     sr = _stochastic(mode, codes.shape, rng, sr_bits, eps, direction, form, threads)
-    return Registers(_run(codes, desc, fmt, mode, ovf, "input", host, sr, threads), fmt)
+    rationals = []
+    if elems is not None:
+        host = host.copy()
+        flat, items = host.reshape(-1), elems.reshape(-1)
+        for i in exact.suspects(host, fmt, mode, sr[0] if sr else 1).tolist():
+            v = exact.exact_value(items[i])
+            if isinstance(v, Fraction) and not _is_float64(v, flat[i]):
+                rationals.append((i, v))
+                flat[i] = 0.0  # its code comes from round_rational
+            else:
+                flat[i] = float(v)
+        codes = host.view(np.uint64)
+    out = _run(codes, desc, fmt, mode, ovf, "input", host, sr, threads)
+    flat_out = out.reshape(-1)
+    for i, v in rationals:
+        word, eoff, d = (int(sr[1][i]), sr[2], int(sr[3][i]) if sr[3].size else 0) if sr else (0, 0, 0)
+        flat_out[i] = exact.round_rational(v, fmt, mode, ovf, sr[0] if sr else 1, word, eoff, d,
+                                           bool(sr and sr[4]))
+    return Registers._wrap(out, fmt)
+
+
+def _is_float64(v: Fraction, x: float) -> bool:
+    """Is the exact value v the float64 x?"""
+    return bool(np.isfinite(x)) and Fraction(float(x)) == v
 
 
 def convert(r: Registers, fmt: Format | str, rounding: str = "rne", *,
@@ -165,14 +237,16 @@ def convert(r: Registers, fmt: Format | str, rounding: str = "rne", *,
     fmt = parse_format(fmt)
     mode = mode_code(rounding)
     ovf = overflow_code(fmt, saturate, overflow)
-    sr = _stochastic(mode, r.codes.shape, rng, sr_bits, eps, direction, form, threads)
-    return Registers(_run(r.codes, r.format.descriptor, fmt, mode, ovf, "register", None, sr,
-                          threads), fmt)
+    threads = optional_integer(threads, "threads", 1)
+    sr = _stochastic(mode, r._codes.shape, rng, sr_bits, eps, direction, form, threads)
+    return Registers._wrap(_run(r._codes, r.format.descriptor, fmt, mode, ovf, "register", None, sr,
+                                threads), fmt)
 
 
 def decode(r: Registers, threads: int | None = None) -> np.ndarray:
     """Registers -> float64: a conversion into the host float64 format under rne."""
-    out = _run(r.codes, r.format.descriptor, _F64_FORMAT, 0, 0, "register", threads=threads)
+    out = _run(r._codes, r.format.descriptor, _F64_FORMAT, 0, 0, "register",
+               threads=optional_integer(threads, "threads", 1))
     return out.view(np.float64)
 
 

@@ -57,7 +57,10 @@ def is_stochastic(name: str) -> bool:
 def overflow_code(fmt, saturate: bool | None, overflow: str | None) -> int:
     """Kernel overflow policy for a target format. Floats take ``saturate``, fixed ``overflow``."""
     from .formats import FixedFormat
+    from .validate import flag
 
+    if saturate is not None:
+        saturate = flag(saturate, "saturate")
     if isinstance(fmt, FixedFormat):
         if saturate is not None:
             raise ValueError(
@@ -65,7 +68,7 @@ def overflow_code(fmt, saturate: bool | None, overflow: str | None) -> int:
                 f"use overflow= one of {', '.join(FIXED_OVERFLOW)}"
             )
         name = "sat" if overflow is None else overflow
-        if name not in FIXED_OVERFLOW:
+        if not isinstance(name, str) or name not in FIXED_OVERFLOW:
             raise ValueError(f"unknown overflow policy {name!r}; valid: {', '.join(FIXED_OVERFLOW)}")
         return FIXED_OVERFLOW[name]
     if overflow is not None:

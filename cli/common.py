@@ -9,6 +9,7 @@ import click
 import numpy as np
 
 import emu
+from emu import exact
 
 
 def format_option(name: str):
@@ -18,45 +19,122 @@ def format_option(name: str):
         raise click.BadParameter(str(err), param_hint="'--format'") from None
 
 
-def _number(token: str) -> float:
-    """A decimal, inf/nan, or hex float (0x1.8p+3) token; ValueError otherwise."""
-    if "0x" in token.lower():
-        return float.fromhex(token)
-    return float(token)
-
-
-def value_option(token: str) -> float:
+def _is_number(token: str) -> bool:
     try:
-        return _number(token)
+        exact.parse_number(token)
     except ValueError:
-        raise click.BadParameter(f"{token!r} is not a number (decimal, inf, nan or hex float)",
-                                 param_hint="VALUES") from None
+        return False
+    return True
 
 
-def load_values(path: str) -> np.ndarray:
-    """Values from a .npy file or a text file (numbers separated by blanks or commas; '#' and
-    '//' start comments). Errors name the file and line."""
-    p = Path(path)
-    try:
-        if p.suffix == ".npy":
-            arr = np.load(p, allow_pickle=False)
-        else:
-            vals = []
-            for lineno, line in enumerate(p.read_text().splitlines(), 1):
-                body = line.split("#", 1)[0].split("//", 1)[0].replace(",", " ")
-                for tok in body.split():
-                    try:
-                        vals.append(_number(tok))
-                    except ValueError:
-                        raise click.BadParameter(f"{path}, line {lineno}: {tok!r} is not a number",
-                                                 param_hint="'--input'") from None
-            arr = np.array(vals, np.float64)
-    except (OSError, ValueError) as err:
-        raise click.BadParameter(f"{path}: {err}", param_hint="'--input'") from None
-    if arr.dtype.kind not in "fiu":
-        raise click.BadParameter(f"{path}: holds {arr.dtype} values, not numbers",
-                                 param_hint="'--input'")
-    return arr.reshape(-1)
+def value_option(token: str) -> str:
+    """A typed value, kept as text so it is rounded from its exact value (emu.exact)."""
+    if not _is_number(token):
+        raise click.BadParameter(f"{token!r} is not a number ({exact.NUMBER_SYNTAX})",
+                                 param_hint="VALUES")
+    return token
+
+
+class ValuesCommand(click.Command):
+    """A command whose VALUES may be negative numbers typed without ``--`` (``-1.5``, ``-inf``,
+    ``-0x1.fp3``): before click parses, every positional token (a token not starting with '-',
+    or a number) moves, in order, behind a ``--``; options, their values (``--direction -1``)
+    and unknown options (``--bogus``, still an error) stay in front."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value = {o for p in self.get_params(ctx) if isinstance(p, click.Option)
+                       and not p.is_flag and not p.count for o in p.opts}
+        front: list[str] = []
+        values: list[str] = []
+        i = 0
+        while i < len(args):
+            a = args[i]
+            if a == "--":
+                values.extend(args[i + 1:])
+                break
+            if a.startswith("-") and len(a) > 1 and not _is_number(a):
+                front.append(a)
+                if a in takes_value and i + 1 < len(args):
+                    front.append(args[i + 1])
+                    i += 1
+            else:
+                values.append(a)
+            i += 1
+        return super().parse_args(ctx, front + (["--", *values] if values else []))
+
+
+CHUNK = 1 << 16  # values per block: memory stays bounded whatever the input's size
+
+
+class ValueSource:
+    """The values of ``emu quantize``: typed VALUES, then an --input file, read in blocks of
+    about CHUNK values (``blocks()`` can be called again: the second pass prints what the first
+    checked). Text files: numbers (emu.exact.NUMBER_SYNTAX) separated by blanks or commas, '#'
+    and '//' start comments; tokens stay text, so decimals are exact. .npy files: float or
+    integer arrays, read through a memory map; integers stay integers (exact beyond 2**53)."""
+
+    def __init__(self, typed: list[str], path: str | None):
+        self.typed, self.path = typed, path
+        self.npy = None
+        if path is not None:
+            p = Path(path)
+            try:
+                if p.suffix == ".npy":
+                    self.npy = np.load(p, mmap_mode="r", allow_pickle=False)
+                else:
+                    p.open("rb").close()
+            except (OSError, ValueError) as err:
+                raise click.BadParameter(f"{path}: {err}", param_hint="'--input'") from None
+            if self.npy is not None and (self.npy.dtype.kind not in "fiu" or self.npy.dtype.itemsize > 8):
+                raise click.BadParameter(f"{path}: holds {self.npy.dtype} values, not numbers",
+                                         param_hint="'--input'")
+
+    def blocks(self):
+        """Yield (values, where): values a numeric array or an object array of number strings;
+        ``where(i)`` says where value i of the block came from (for error messages)."""
+        if self.typed:
+            yield np.array(self.typed, dtype=object), lambda i: f"VALUES[{i}]"
+        if self.path is None:
+            return
+        if self.npy is not None:
+            flat = self.npy.reshape(-1)
+            for a in range(0, flat.size, CHUNK):
+                yield np.array(flat[a:a + CHUNK]), lambda i, a=a: f"{self.path}, element {a + i}"
+            return
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as f:
+                lineno = 0
+                tokens: list[str] = []
+                lines: list[int] = []
+                for line in f:
+                    lineno += 1
+                    if "#" in line or "//" in line:
+                        line = line.split("#", 1)[0].split("//", 1)[0]
+                    toks = line.replace(",", " ").split()
+                    if toks:
+                        tokens += toks
+                        lines += [lineno] * len(toks)
+                    if len(tokens) >= CHUNK:
+                        yield self._text_block(tokens, lines)
+                        tokens, lines = [], []
+                if tokens:
+                    yield self._text_block(tokens, lines)
+        except OSError as err:
+            raise click.BadParameter(f"{self.path}: {err}", param_hint="'--input'") from None
+
+    def _text_block(self, tokens: list[str], lines: list[int]):
+        return np.array(tokens, dtype=object), lambda i: f"{self.path}, line {lines[i]}"
+
+
+def check_values(values: np.ndarray, where) -> None:
+    """Usage error (exit 2) naming the first token of a block that is not a number."""
+    if values.dtype != object:
+        return
+    for i, tok in enumerate(values.tolist()):
+        if not _is_number(tok):
+            raise click.BadParameter(f"{where(i)}: {tok!r} is not a number ({exact.NUMBER_SYNTAX})",
+                                     param_hint="'--input'" if not where(i).startswith("VALUES")
+                                     else "VALUES")
 
 
 def threaded(cmd):

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 
 import click
-import numpy as np
 
 import emu
 import emu.rounding
-from emu.describe import describe, value_str
+from emu.describe import describe_values
 from emu.formats import NAMED_FORMATS
 from emu.rounding import MODES
 
-from .common import format_option, load_values, threaded, value_option
+from .common import ValuesCommand, ValueSource, check_values, format_option, threaded, value_option
 
 
 @click.command()
@@ -35,7 +35,7 @@ def formats(as_json: bool) -> None:
     click.echo("Generic names: eXmY[ieee|fn|fnuz|finite], sW.F, uW.F (see emu.format).")
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(cls=ValuesCommand)
 @click.argument("values", nargs=-1)
 @click.option("--format", "-f", "fmt_name", required=True, help="Target format, e.g. e4m3, s16.8.")
 @click.option("--rounding", "-r", default="rne", show_default=True,
@@ -57,13 +57,15 @@ def quantize(values, fmt_name, rounding, saturate, overflow, input_path, sr_bits
              form, as_json) -> None:
     """Quantize VALUES to a format: code, bit fields, decoded value, rounding error.
 
-    Stochastic modes draw from the default LFSR (32-bit fibonacci, poly 0x00400007, D = r
-    shifts per draw) seeded with --seed, and print the random word each value used."""
+    Every value is rounded once from its exact value: decimals as typed (1.00000000000000000001
+    is not 1.0), hex floats, integers of any size (also from .npy files); negative values need
+    no "--". The error is value - input, exact, then rounded to float64. Stochastic modes draw
+    from the default LFSR (32-bit fibonacci, poly 0x00400007, D = r shifts per draw) seeded with
+    --seed, and print the random word each value used."""
     fmt = format_option(fmt_name)
-    xs = [value_option(v) for v in values]
-    if input_path:
-        xs += load_values(input_path).astype(np.float64).tolist()
-    if not xs:
+    typed = [value_option(v) for v in values]
+    source = ValueSource(typed, input_path)
+    if not typed and not input_path:
         raise click.UsageError("give VALUES or --input FILE")
     if rounding not in MODES:
         raise click.BadParameter(f"{rounding!r}; valid: {', '.join(MODES)}", param_hint="'--rounding'")
@@ -74,37 +76,69 @@ def quantize(values, fmt_name, rounding, saturate, overflow, input_path, sr_bits
         raise click.BadParameter("--overflow is for fixed-point formats; use --saturate",
                                  param_hint="'--overflow'")
     kw = {"saturate": saturate} if isinstance(fmt, emu.FloatFormat) else {"overflow": overflow}
-    words = None
-    try:
-        sr = {}
-        if emu.rounding.is_stochastic(rounding):
-            rng = emu.LFSR(seed=seed)
-            words = rng.copy().random_words(len(xs), sr_bits) if 1 <= sr_bits <= 32 else None
-            sr = {"rng": rng, "sr_bits": sr_bits, "eps": eps, "form": form,
-                  "direction": direction}
-            if rounding != "signed_sr_eps":
-                sr.pop("direction")
-        regs = emu.quantize(np.array(xs, np.float64), fmt, rounding, **kw, **sr)
-    except ValueError as err:
-        raise click.UsageError(str(err)) from None
-    rows = [describe(fmt, x, int(c)) for x, c in zip(xs, regs.codes.tolist(), strict=True)]
-    if words is not None:
-        w = (sr_bits + 3) // 4
-        for row, word in zip(rows, words.tolist(), strict=True):
-            row["random_word"] = f"0x{word:0{w}x}"
+    sr, show_words = {}, False
+    if emu.rounding.is_stochastic(rounding):
+        sr = {"rng": emu.LFSR(seed=seed), "sr_bits": sr_bits, "eps": eps, "form": form,
+              "direction": direction}
+        if rounding != "signed_sr_eps":
+            sr.pop("direction")
+        show_words = 1 <= sr_bits <= 32
+    # Pass 1 rounds every value and prints nothing, so a bad value anywhere is a usage error
+    # before any output; pass 2 reads the input again and prints (codes and words kept: a few
+    # bytes per value).
+    codes, words, count = [], [], 0
+    for block, where in source.blocks():
+        try:
+            if show_words:
+                words.append(sr["rng"].copy().random_words(block.size, sr_bits))
+            codes.append(emu.quantize(block, fmt, rounding, **kw, **sr).codes)
+        except (ValueError, TypeError) as err:
+            check_values(block, where)
+            m = re.search(r"element (\d+)", str(err))
+            place = f"{where(int(m.group(1)))}: " if m and int(m.group(1)) < block.size else ""
+            raise click.UsageError(place + str(err)) from None
+        count += block.size
+    if not count:
+        raise click.UsageError(f"no values in {input_path}")
     if as_json:
-        click.echo(json.dumps({"format": fmt.name, "rounding": rounding, **kw, "values": rows},
-                              indent=2, allow_nan=True))
-        return
-    click.echo(f"format {fmt.name}, rounding {rounding}"
-               + (f", saturate={saturate}" if "saturate" in kw else f", overflow={overflow or 'sat'}"))
-    click.echo(f"{'input':>16}  {'code':>6}  {'fields':<16} {'value':>14}  {'error':>12}"
-               + ("  random word" if words is not None else ""))
-    for r in rows:
-        err = "" if r["error"] is None else f"{r['error']:.6g}"
-        click.echo(f"{r['input']!r:>16}  {r['code']:>6}  {r['fields']:<16} "
-                   f"{value_str(fmt.code_value(int(r['code'], 16))):>14}  {err:>12}"
-                   + (f"  {r['random_word']}" if words is not None else ""))
+        head = {"format": fmt.name, "rounding": rounding, **kw}
+        click.echo(json.dumps(head, indent=2)[:-2] + ',\n  "values": [')
+    else:
+        click.echo(f"format {fmt.name}, rounding {rounding}"
+                   + (f", saturate={saturate}" if "saturate" in kw else f", overflow={overflow or 'sat'}"))
+        click.echo(f"{'input':>16}  {'code':>6}  {'fields':<16} {'value':>14}  {'error':>12}"
+                   + ("  random word" if show_words else ""))
+    wd = (sr_bits + 3) // 4
+    done = 0
+    for k, (block, _) in enumerate(source.blocks()):
+        c = describe_values(fmt, block, codes[k], json=as_json)
+        n = len(c["code"])
+        ws = [f"0x{w:0{wd}x}" for w in words[k].tolist()] if show_words else [None] * n
+        if as_json:
+            lines = [_json_row(*row) for row in zip(c["input_json"], c["code"], c["fields"], c["value"],
+                                                    c["class"], c["error"], ws, strict=True)]
+            done += n
+            click.echo(",\n".join(lines) + ("," if done < count else ""))
+            continue
+        tail = [f"  {w}" for w in ws] if show_words else [""] * n
+        click.echo("\n".join(
+            f"{i:>16}  {code:>6}  {f:<16} {v:>14}  {'' if e is None else format(e, '.6g'):>12}{t}"
+            for i, code, f, v, e, t in zip(c["input"], c["code"], c["fields"], c["value_text"],
+                                           c["error"], tail, strict=True)))
+    if as_json:
+        click.echo("  ]\n}")
+
+
+def _json_row(inp, code, fields, value, kind, error, word) -> str:
+    """One value as a JSON object; the input is written as the exact number it is."""
+    err = "null" if error is None else _json_float(error)
+    out = (f'    {{"input": {inp}, "code": "{code}", "fields": "{fields}", '
+           f'"value": {_json_float(value)}, "class": "{kind}", "error": {err}')
+    return out + (f', "random_word": "{word}"}}' if word else "}")
+
+
+def _json_float(v: float) -> str:
+    return json.dumps(v, allow_nan=True)
 
 
 @click.command()

@@ -59,6 +59,7 @@ class Source:
 
 
 def open_dump(path: str, stack: contextlib.ExitStack) -> BinaryIO:
+    """Open a dump for reading, once ("-": standard input); DumpError naming it if it cannot be."""
     if path == "-":
         return sys.stdin.buffer
     try:

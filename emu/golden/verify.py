@@ -205,6 +205,7 @@ def inside(root: Path, name, where: str, kind: str = "file") -> Path:
 
 
 def sha256_of(path: Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     try:
         with open(path, "rb") as f:

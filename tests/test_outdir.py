@@ -311,3 +311,15 @@ def test_sweep_resume_reports_a_malformed_task_file(tmp_path):
         r = run("sweep", cfg, "--local", "--out", out, "--resume")
         assert r.exit_code == 2 and bad.name in r.output and "Traceback" not in r.output, r.output
 
+
+
+def test_files_written_into_an_existing_directory_respect_the_umask(tmp_path):
+    """Sweeps write task files straight into their directory (no staged swap)."""
+    from emu.golden.hexio import write_atomic
+
+    old = os.umask(0o027)
+    try:
+        write_atomic(tmp_path / "t.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "t.json").stat().st_mode & 0o777 == 0o640

@@ -60,10 +60,14 @@ def format_hex(values: np.ndarray, bits: int, comment: str | None = None) -> str
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same directory and a rename."""
+    """Write ``text`` to ``path`` via a temp file in the same directory and a rename; the file
+    gets the mode the umask allows (tempfile's own is private 0600)."""
+    from ..outdir import umask
+
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, "w", newline="\n") as f:
             f.write(text)
         os.replace(tmp, path)

@@ -32,7 +32,8 @@ def formats(as_json: bool) -> None:
         click.echo(f"{r['name']:9} {r['family']:7} {r['bits']:>4} {r['bias']:>5} {r['max']:>12.6g} "
                    f"{r['min_normal']:>11.4g} {r['min_subnormal']:>11.4g} {inf:>13} {nan:>13} "
                    f"{r['finite_codes']:>10}")
-    click.echo("Generic names: eXmY[ieee|fn|fnuz|finite], sW.F, uW.F (see emu.format).")
+    click.echo("Generic names: eXmY[ieee|fn|fnuz|finite][b<bias>] (e4m3ieee, e5m2b10), sW.F, uW.F "
+               "(see emu.format).")
 
 
 @click.command(cls=ValuesCommand)
@@ -78,8 +79,11 @@ def quantize(values, fmt_name, rounding, saturate, overflow, input_path, sr_bits
     kw = {"saturate": saturate} if isinstance(fmt, emu.FloatFormat) else {"overflow": overflow}
     sr, show_words = {}, False
     if emu.rounding.is_stochastic(rounding):
-        sr = {"rng": emu.LFSR(seed=seed), "sr_bits": sr_bits, "eps": eps, "form": form,
-              "direction": direction}
+        try:
+            rng = emu.LFSR(seed=seed)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="'--seed'") from None
+        sr = {"rng": rng, "sr_bits": sr_bits, "eps": eps, "form": form, "direction": direction}
         if rounding != "signed_sr_eps":
             sr.pop("direction")
         show_words = 1 <= sr_bits <= 32
@@ -111,6 +115,8 @@ def quantize(values, fmt_name, rounding, saturate, overflow, input_path, sr_bits
     wd = (sr_bits + 3) // 4
     done = 0
     for k, (block, _) in enumerate(source.blocks()):
+        if k >= len(codes) or block.size != codes[k].size:
+            raise click.ClickException(f"{input_path} changed while it was being read")
         c = describe_values(fmt, block, codes[k], json=as_json)
         n = len(c["code"])
         ws = [f"0x{w:0{wd}x}" for w in words[k].tolist()] if show_words else [None] * n
@@ -151,12 +157,16 @@ def _json_float(v: float) -> str:
 @click.option("--lanes", type=int, default=1, show_default=True)
 @click.option("--reverse", is_flag=True)
 @click.option("--invert", is_flag=True)
-@click.option("--count", type=int, default=8, show_default=True, help="Draws.")
+@click.option("--count", type=click.IntRange(min=0), default=8, show_default=True, help="Draws.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def lfsr(width, poly, config, shifts, seed, lanes, reverse, invert, count, as_json) -> None:
     """Draw words from an LFSR (verilog-lfsr semantics) and print them with the lane states."""
     try:
         p = None if poly is None else int(poly, 0)
+    except ValueError:
+        raise click.BadParameter(f"{poly!r} is not an integer (decimal, or hex such as 0x00400007)",
+                                 param_hint="'--poly'") from None
+    try:
         gen = emu.LFSR(width, p, config, shifts, seed=seed, lanes=lanes, reverse=reverse,
                        invert=invert)
     except ValueError as err:

@@ -24,7 +24,7 @@ from .kernels.lfsr import (
     reverse_bits,
     step_matrix,
 )
-from .validate import flag, integer, optional_integer
+from .validate import ArgumentTypeError, flag, integer, optional_integer
 
 
 @runtime_checkable
@@ -49,8 +49,8 @@ class RandomSource(Protocol):
 def check_source(rng, what: str = "rng") -> RandomSource:
     """``rng`` itself if it has a callable ``random_words``; TypeError naming what it is."""
     if not callable(getattr(rng, "random_words", None)):
-        raise TypeError(f"{what}= must be a random source with random_words(n, bits, threads=None) "
-                        f"(e.g. emu.LFSR(seed=1)), not {type(rng).__name__}")
+        raise ArgumentTypeError(f"{what}= must be a random source with random_words(n, bits, "
+                                f"threads=None) (e.g. emu.LFSR(seed=1)), not {type(rng).__name__}")
     return rng
 
 
@@ -62,8 +62,8 @@ def source_words(rng, n: int, bits: int, threads: int | None = None) -> np.ndarr
     name = f"{type(rng).__name__}.random_words({n}, {bits})"
     if not isinstance(words, np.ndarray) or words.dtype.kind not in "iu":
         kind = words.dtype if isinstance(words, np.ndarray) else type(words).__name__
-        raise TypeError(f"{name} returned {kind}; a random source must return a numpy array of "
-                        "unsigned integer words")
+        raise ArgumentTypeError(f"{name} returned {kind}; a random source must return a numpy "
+                                "array of unsigned integer words")
     if words.ndim != 1 or words.size != n:
         raise ValueError(f"{name} returned {words.size} words in shape {words.shape}; need a 1-D "
                          f"array of exactly {n} (one word per element)")

@@ -41,7 +41,9 @@ def _numeric(x) -> np.ndarray | None:
         if x.dtype.kind in "OUS":
             return None
         return x
-    if isinstance(x, bool | np.bool_ | np.ndarray | np.generic) or isinstance(x, float):
+    if isinstance(x, str | bytes | np.str_ | np.bytes_):
+        return None
+    if isinstance(x, bool | np.bool_ | np.generic) or isinstance(x, float):
         return np.asarray(x)
     if isinstance(x, int):
         return np.asarray(x) if -(1 << 63) <= x < (1 << 64) else None

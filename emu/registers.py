@@ -50,7 +50,7 @@ class Registers:
 
     def __init__(self, codes: np.ndarray, fmt: Format | str):
         fmt = parse_format(fmt)
-        if not isinstance(codes, np.ndarray):
+        if not isinstance(codes, np.ndarray | np.generic):
             raise TypeError(f"Registers takes a numpy array of {code_dtype(fmt.bits)} codes, not "
                             f"{type(codes).__name__}; use Registers.from_codes for lists")
         if codes.dtype != code_dtype(fmt.bits):

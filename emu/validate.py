@@ -5,6 +5,7 @@ counts) goes through ``integer``: Python ints and numpy integer scalars are acce
 returned as Python ints, so descriptors and hashes never see numpy types); bools, floats (even
 integral ones such as 8.0), strings and anything else raise TypeError naming the parameter.
 Real parameters (eps) go through ``real``: ints, floats and numpy scalars of either kind.
+Wrong types raise ``ArgumentTypeError``, a TypeError that is also a ValueError.
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ import math
 from fractions import Fraction
 
 import numpy as np
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """A parameter of the wrong type (8.0 for a width, True for sr_bits). A TypeError, and also
+    a ValueError so the callers that turn bad values into usage errors (the CLI, configuration
+    readers) catch it as well instead of showing a traceback."""
 
 
 def _range_text(lo: int | None, hi: int | None) -> str:
@@ -27,7 +34,7 @@ def integer(value, name: str, lo: int | None = None, hi: int | None = None, hint
     """``value`` as a Python int in [lo, hi]: TypeError if it is not an integer (bool, float,
     str, ...), ValueError naming the valid range (and ``hint``) if it is outside."""
     if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an integer, not {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name} must be an integer, not {type(value).__name__} {value!r}")
     v = int(value)
     if (lo is not None and v < lo) or (hi is not None and v > hi):
         raise ValueError(f"{name}={v} out of range; valid: {_range_text(lo, hi)}"
@@ -45,7 +52,7 @@ def real(value, name: str) -> float | Fraction:
     floats stay floats, ints and Fractions stay exact."""
     if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | Fraction | np.integer
                                                              | np.floating):
-        raise TypeError(f"{name} must be a real number, not {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name} must be a real number, not {type(value).__name__} {value!r}")
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, float | np.floating):
@@ -58,5 +65,5 @@ def real(value, name: str) -> float | Fraction:
 def flag(value, name: str) -> bool:
     """A bool (or numpy bool): a flag given as 1, "yes" or None is refused, not guessed."""
     if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False, not {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name} must be True or False, not {type(value).__name__} {value!r}")
     return bool(value)

@@ -236,3 +236,25 @@ def test_ranges_and_unknown_settings():
         emu.LFSR().draw(-1)
     with pytest.raises(TypeError, match="unknown context setting"):
         emu.context(round="rtz").__enter__()
+
+
+def test_wrong_types_are_value_errors_too():
+    """Callers that turn ValueError into a usage error (the CLI, config readers) catch them."""
+    from emu.validate import ArgumentTypeError
+
+    for call in (lambda: FixedFormat(8, 4.5), lambda: emu.LFSR(lanes=2.0),
+                 lambda: emu.quantize([1.0], "e4m3", "sr", rng=object())):
+        with pytest.raises(ArgumentTypeError) as err:
+            call()
+        assert isinstance(err.value, TypeError) and isinstance(err.value, ValueError)
+
+
+def test_cli_lfsr_usage_errors():
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    r = CliRunner().invoke(main, ["lfsr", "--poly", "2.5"])
+    assert r.exit_code == 2 and "'2.5' is not an integer" in r.output
+    r = CliRunner().invoke(main, ["lfsr", "--count", "-1"])
+    assert r.exit_code == 2 and "--count" in r.output

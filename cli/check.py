@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from emu.golden.dumps import LAYOUTS
+from emu.golden.layouts import LAYOUTS
 
 
 @click.command("check")

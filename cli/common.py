@@ -6,10 +6,8 @@ import functools
 from pathlib import Path
 
 import click
-import numpy as np
 
 import emu
-from emu import exact
 
 
 def format_option(name: str):
@@ -20,6 +18,8 @@ def format_option(name: str):
 
 
 def _is_number(token: str) -> bool:
+    from emu import exact
+
     try:
         exact.parse_number(token)
     except ValueError:
@@ -29,6 +29,8 @@ def _is_number(token: str) -> bool:
 
 def value_option(token: str) -> str:
     """A typed value, kept as text so it is rounded from its exact value (emu.exact)."""
+    from emu import exact
+
     if not _is_number(token):
         raise click.BadParameter(f"{token!r} is not a number ({exact.NUMBER_SYNTAX})",
                                  param_hint="VALUES")
@@ -74,6 +76,8 @@ class ValueSource:
     integer arrays, read through a memory map; integers stay integers (exact beyond 2**53)."""
 
     def __init__(self, typed: list[str], path: str | None):
+        import numpy as np
+
         self.typed, self.path = typed, path
         self.npy = None
         if path is not None:
@@ -90,6 +94,8 @@ class ValueSource:
                                          param_hint="'--input'")
 
     def blocks(self):
+        import numpy as np
+
         """Yield (values, where): values a numeric array or an object array of number strings;
         ``where(i)`` says where value i of the block came from (for error messages)."""
         if self.typed:
@@ -123,11 +129,15 @@ class ValueSource:
             raise click.BadParameter(f"{self.path}: {err}", param_hint="'--input'") from None
 
     def _text_block(self, tokens: list[str], lines: list[int]):
+        import numpy as np
+
         return np.array(tokens, dtype=object), lambda i: f"{self.path}, line {lines[i]}"
 
 
-def check_values(values: np.ndarray, where) -> None:
+def check_values(values, where) -> None:
     """Usage error (exit 2) naming the first token of a block that is not a number."""
+    from emu import exact
+
     if values.dtype != object:
         return
     for i, tok in enumerate(values.tolist()):

@@ -11,8 +11,8 @@ import click
 
 import emu
 import emu.rounding
-from emu.golden.vectors import GENERATORS, lfsr_from_spec
-from emu.kernels.core import SR_MAX_BITS
+from emu.codes import SR_MAX_BITS
+from emu.golden.layouts import SET_LAYOUTS
 from emu.outdir import OutputError, check_target
 from emu.rounding import is_stochastic, mode_code
 
@@ -57,7 +57,7 @@ OPS = ("convert", "sr", "add", "mul", "fma", "lfsr", "mac")
 @click.option("--acc", default=None, help="mac: accumulator format [default: product + 16 guards].")
 @click.option("--acc-overflow", type=click.Choice(["wrap", "sat"]), default="wrap", show_default=True)
 @click.option("--out-format", default=None, help="mac: requantized output format [default: --format].")
-@click.option("--layout", type=click.Choice(["ports", "packed"]), default="ports", show_default=True)
+@click.option("--layout", type=click.Choice(SET_LAYOUTS), default="ports", show_default=True)
 @click.option("--shards", type=click.IntRange(min=1), default=None,
               help="Split the set into K shard directories with one top-level manifest.")
 @click.option("--scheduler", default=None,
@@ -190,6 +190,8 @@ def _spec(op, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, s
           k_len, acc, acc_overflow, out_format) -> dict:
     """The set's spec (emu.golden.vectors) from the options; ValueError for options that are
     wrong or do not fit together, before any work."""
+    from emu.golden.vectors import GENERATORS, lfsr_from_spec
+
     gens = [g.strip() for g in inputs.split(",") if g.strip()]
     if not gens:
         raise ValueError(f"--inputs names no generator; valid: {', '.join(GENERATORS)}")

@@ -9,7 +9,6 @@ import click
 
 import emu
 import emu.rounding
-from emu.describe import describe_values
 from emu.formats import NAMED_FORMATS
 from emu.rounding import MODES
 
@@ -63,6 +62,8 @@ def quantize(values, fmt_name, rounding, saturate, overflow, input_path, sr_bits
     no "--". The error is value - input, exact, then rounded to float64. Stochastic modes draw
     from the default LFSR (32-bit fibonacci, poly 0x00400007, D = r shifts per draw) seeded with
     --seed, and print the random word each value used."""
+    from emu.describe import describe_values
+
     fmt = format_option(fmt_name)
     typed = [value_option(v) for v in values]
     source = ValueSource(typed, input_path)

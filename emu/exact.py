@@ -30,8 +30,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from .codes import KIND_FIXED, OVF_SAT, OVF_WRAP, RNE, SR
 from .formats import FloatFormat, Format
-from .kernels.core import KIND_FIXED, OVF_SAT, OVF_WRAP, RNE, SR, round_pack
 
 NUMBER_SYNTAX = "a decimal (1.5, -2e-3, 1_000), inf, infinity, nan, or a hex float (0x1.8p3)"
 _HEX = re.compile(r"\s*([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?\s*\Z")
@@ -183,6 +183,8 @@ def suspects(x: np.ndarray, fmt: Format, mode: int, rbits: int) -> np.ndarray:
 
 def _core(neg: bool, sig: int, exp: int, sticky: int, desc: tuple, mode: int, ovf: int,
           rbits: int, rword: int, eoff: int, direction: int, compare: bool) -> int:
+    from .kernels.core import round_pack  # loads numba: only when a value needs the core
+
     return int(round_pack(neg, np.uint64(sig), np.int64(exp), sticky, desc, mode, ovf, rbits, rword,
                           eoff, direction, compare))
 

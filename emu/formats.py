@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .kernels.core import (
+from .codes import (
     FAM_FINITE,
     FAM_FN,
     FAM_FNUZ,

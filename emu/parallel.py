@@ -37,9 +37,9 @@ def resolve(threads: int | None) -> int:
         threads = current_context().threads
     if threads is None:
         return cores()
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads={threads!r}: need a positive integer")
-    return threads
+    from .validate import integer
+
+    return integer(threads, "threads", 1)
 
 
 def blocks(n: int, threads: int, min_block: int = MIN_BLOCK) -> list[tuple[int, int]]:

@@ -7,7 +7,7 @@ AP_TRN = rdn, AP_TRN_ZERO = rtz.
 
 from __future__ import annotations
 
-from .kernels import core
+from . import codes as core
 
 DETERMINISTIC_MODES = {
     "rne": core.RNE,  # nearest, ties to even (default)

@@ -11,9 +11,15 @@ Wrong types raise ``ArgumentTypeError``, a TypeError that is also a ValueError.
 from __future__ import annotations
 
 import math
+import sys
 from fractions import Fraction
 
-import numpy as np
+
+def _numpy_types() -> tuple[tuple, tuple, tuple]:
+    """numpy's (bool, integer, floating) scalar types, or empty tuples while numpy is not
+    imported (no numpy scalar can exist then): formats and the CLI's help load without it."""
+    np = sys.modules.get("numpy")
+    return ((np.bool_,), (np.integer,), (np.floating,)) if np is not None else ((), (), ())
 
 
 class ArgumentTypeError(TypeError, ValueError):
@@ -33,7 +39,8 @@ def _range_text(lo: int | None, hi: int | None) -> str:
 def integer(value, name: str, lo: int | None = None, hi: int | None = None, hint: str = "") -> int:
     """``value`` as a Python int in [lo, hi]: TypeError if it is not an integer (bool, float,
     str, ...), ValueError naming the valid range (and ``hint``) if it is outside."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+    nb, ni, _ = _numpy_types()
+    if isinstance(value, (bool, *nb)) or not isinstance(value, (int, *ni)):
         raise ArgumentTypeError(f"{name} must be an integer, not {type(value).__name__} {value!r}")
     v = int(value)
     if (lo is not None and v < lo) or (hi is not None and v > hi):
@@ -50,12 +57,12 @@ def optional_integer(value, name: str, lo: int | None = None, hi: int | None = N
 def real(value, name: str) -> float | Fraction:
     """A finite real number (int, float, Fraction, numpy scalar; not bool), unchanged in value:
     floats stay floats, ints and Fractions stay exact."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | Fraction | np.integer
-                                                             | np.floating):
+    nb, ni, nf = _numpy_types()
+    if isinstance(value, (bool, *nb)) or not isinstance(value, (int, float, Fraction, *ni, *nf)):
         raise ArgumentTypeError(f"{name} must be a real number, not {type(value).__name__} {value!r}")
-    if isinstance(value, np.integer):
+    if isinstance(value, ni):
         return int(value)
-    if isinstance(value, float | np.floating):
+    if isinstance(value, (float, *nf)):
         if not math.isfinite(value):
             raise ValueError(f"{name}={value!r} must be finite")
         return float(value)
@@ -64,6 +71,6 @@ def real(value, name: str) -> float | Fraction:
 
 def flag(value, name: str) -> bool:
     """A bool (or numpy bool): a flag given as 1, "yes" or None is refused, not guessed."""
-    if not isinstance(value, bool | np.bool_):
+    if not isinstance(value, (bool, *_numpy_types()[0])):
         raise ArgumentTypeError(f"{name} must be True or False, not {type(value).__name__} {value!r}")
     return bool(value)

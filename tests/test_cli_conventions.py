@@ -194,3 +194,21 @@ def test_stdout_on_a_full_disk_is_one_line_not_a_traceback(args):
                            text=True, timeout=300)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines() == ["emu: error: No space left on device"]
+
+
+def test_help_and_format_listing_import_neither_numba_nor_numpy():
+    """Start-up: `emu --help` and `emu formats` must not pay for numba (0.5 s) or numpy."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from cli.main import main\n"
+            "for args in (['--help'], ['formats'], ['golden', '--help'], ['check', '--help']):\n"
+            "    try:\n"
+            "        main(args)\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "print([m for m in ('numba', 'numpy', 'emu.kernels.core') if m in sys.modules])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       cwd=Path(__file__).resolve().parent.parent)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"

@@ -1,9 +1,37 @@
-"""Golden vector sets for RTL test benches and hardware-dump cross-checks."""
+"""Golden vector sets for RTL test benches and hardware-dump cross-checks.
 
-from .check import CheckResult, check
-from .hexio import DumpError, format_hex, parse_hex, read_hex
-from .vectors import VectorSet, generate, read_manifest, regenerate, write_set
-from .verify import SetError
+Names load on first use (as in ``emu``), so the command line's help does not import the
+kernels through this package."""
 
-__all__ = ["CheckResult", "DumpError", "SetError", "VectorSet", "check", "format_hex", "generate",
-           "parse_hex", "read_hex", "read_manifest", "regenerate", "write_set"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    **dict.fromkeys(("CheckResult", "check"), "check"),
+    **dict.fromkeys(("DumpError", "format_hex", "parse_hex", "read_hex"), "hexio"),
+    **dict.fromkeys(("VectorSet", "generate", "read_manifest", "regenerate", "write_set"), "vectors"),
+    "SetError": "verify",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emu.golden' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:
+    from .check import CheckResult, check  # noqa: F401
+    from .hexio import DumpError, format_hex, parse_hex, read_hex  # noqa: F401
+    from .vectors import VectorSet, generate, read_manifest, regenerate, write_set  # noqa: F401
+    from .verify import SetError  # noqa: F401

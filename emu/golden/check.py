@@ -21,8 +21,9 @@ from ..formats import format as parse_format
 from ..ops import convert
 from ..registers import Registers
 from ..rounding import is_stochastic
-from .dumps import LAYOUTS, Source, plan, shard_dirs
+from .dumps import Source, plan, shard_dirs
 from .hexio import DumpError, hex_width
+from .layouts import LAYOUTS
 from .vectors import generate
 from .verify import Part, SetError, Trusted, VerifiedSet, read_expected, trust
 

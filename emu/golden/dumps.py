@@ -27,8 +27,8 @@ from typing import BinaryIO
 import numpy as np
 
 from .hexio import DumpError, Fields, parse_word, place, quote, scan, text_lines
+from .layouts import LAYOUTS
 
-LAYOUTS = ("ports", "packed", "csv")
 DIR_FILES = {"packed": "vectors.hex", "csv": "vectors.csv"}  # a directory dump's file per layout
 _ROWS = 1 << 16  # CSV rows parsed per event
 

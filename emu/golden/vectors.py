@@ -32,6 +32,7 @@ from ..outdir import staged
 from ..registers import Registers, code_dtype
 from ..rounding import is_stochastic
 from .hexio import format_hex, hex_width, write_atomic
+from .layouts import SET_LAYOUTS
 
 SCHEMA_VERSION = 1
 OPS = ("convert", "add", "mul", "fma", "lfsr", "mac")
@@ -400,8 +401,8 @@ def write_set(vs: VectorSet, directory: Path | str, command: str, layout: str = 
     """Write the set into ``directory`` atomically (emu.outdir): built in a temporary sibling
     and swapped into place, so an interrupted run never leaves a half-written set. An existing
     ``directory`` is replaced only if it is an emu vector set and ``force`` is given."""
-    if layout not in ("ports", "packed"):
-        raise ValueError(f"unknown layout {layout!r}; valid: ports, packed")
+    if layout not in SET_LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(SET_LAYOUTS)}")
     directory = Path(directory)
     with staged(directory, "vector set", force) as tmp:
         files = {}

@@ -25,10 +25,10 @@ import numpy as np
 
 from ..formats import format as parse_format
 from .hexio import DumpError, Fields, quote, read_words
+from .layouts import SET_LAYOUTS
 from .vectors import OPS, SCHEMA_VERSION, read_manifest
 
 SUPPORTED_SCHEMAS = (SCHEMA_VERSION,)
-SET_LAYOUTS = ("ports", "packed")
 MAX_MANIFEST_BYTES = 64 << 20
 _PORT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")

@@ -34,13 +34,15 @@ _FP32 = FloatFormat(8, 23, 127, "ieee", name="fp32")
 
 def mac_accumulator(a_fmt, b_fmt, guard_bits: int) -> FixedFormat:
     """Accumulator of a fixed-point MAC: the full-width product format plus ``guard_bits``
-    integer bits (so sums of up to 2**guard_bits products cannot overflow)."""
+    integer bits, so sums of up to 2**guard_bits products cannot overflow. The product of a
+    wa-bit and a wb-bit code needs wa + wb bits, signed or not: (-2**(wa-1)) * (-2**(wb-1)) =
+    2**(wa+wb-2) does not fit wa + wb - 1 signed bits."""
     a_fmt, b_fmt = parse_format(a_fmt), parse_format(b_fmt)
     guard_bits = integer(guard_bits, "guard_bits", 0)
     if not isinstance(a_fmt, FixedFormat) or not isinstance(b_fmt, FixedFormat):
         raise ValueError(f"mac_accumulator takes fixed-point formats, not {a_fmt.name} and {b_fmt.name}")
     signed = a_fmt.signed or b_fmt.signed
-    width = a_fmt.width + b_fmt.width - (1 if a_fmt.signed and b_fmt.signed else 0) + guard_bits
+    width = a_fmt.width + b_fmt.width + guard_bits
     return FixedFormat(width, a_fmt.frac + b_fmt.frac, signed)
 
 

@@ -201,7 +201,7 @@ def test_fast_paths_equal_core():
         assert np.array_equal(fast, core.astype(np.uint32)), fin
     A = emu.Registers.from_codes(rng.integers(0, 256, (5, 64)), "s8.4")
     B = emu.Registers.from_codes(rng.integers(0, 256, (64, 4)), "s8.4")
-    acc = emu.mac_accumulator("s8.4", "s8.4", 0)  # s15.8: overflows, wraps
+    acc = emu.mac_accumulator("s8.4", "s8.4", 0)  # s16.8: sums of 64 products overflow, wrap
     fast = emu.matmul(A, B, acc=acc, acc_overflow="wrap").codes
     core = np.empty((5, 4), np.uint64)
     kacc.matmul_core(A.codes.astype(np.uint64), A.format.descriptor, B.codes.astype(np.uint64),

@@ -16,7 +16,7 @@ _EXPORTS = {
     **dict.fromkeys(("abs_", "add", "compare", "context", "eq", "fma", "ge", "gt", "le", "lt",
                      "maximum", "minimum", "mul", "ne", "neg", "sub"), "arith"),
     **dict.fromkeys(("FixedFormat", "FloatFormat", "format"), "formats"),
-    **dict.fromkeys(("LFSR", "AmdPrng"), "lfsr"),
+    **dict.fromkeys(("LFSR", "AmdPrng", "RandomSource"), "lfsr"),
     **dict.fromkeys(("dot", "mac_accumulator", "matmul"), "linalg"),
     **dict.fromkeys(("convert", "quantize"), "ops"),
     "Registers": "registers",
@@ -57,7 +57,7 @@ if TYPE_CHECKING:  # what static tools and IDEs see
         sub,
     )
     from .formats import FixedFormat, FloatFormat, format  # noqa: F401
-    from .lfsr import LFSR, AmdPrng  # noqa: F401
+    from .lfsr import LFSR, AmdPrng, RandomSource  # noqa: F401
     from .linalg import dot, mac_accumulator, matmul  # noqa: F401
     from .ops import convert, quantize  # noqa: F401
     from .registers import Registers  # noqa: F401

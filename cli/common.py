@@ -169,3 +169,44 @@ def pyplot():
     except ImportError:
         raise click.UsageError("--plot needs matplotlib: pip install 'emu[plot]'") from None
     return plt
+
+
+def lfsr_options(cmd, seed_aliases: tuple[str, ...] = ()):
+    """The LFSR's parameters as options (verilog-lfsr semantics, docs/semantics.md §7.2):
+    --lfsr-seed, --lfsr-width, --lfsr-poly, --lfsr-config, --lfsr-shifts, --lfsr-lanes,
+    --lfsr-reverse, --lfsr-invert (one set of names for every command that draws)."""
+    for deco in reversed([
+        click.option("--lfsr-seed", *seed_aliases, "lfsr_seed", default=1, show_default=True,
+                     help="LFSR start state (lane 0; other lanes derive from it)."),
+        click.option("--lfsr-width", default=32, show_default=True, help="LFSR state width W."),
+        click.option("--lfsr-poly", default=None,
+                     help="LFSR polynomial word (hex ok) [default: XAPP052 table for W]."),
+        click.option("--lfsr-config", type=click.Choice(["fibonacci", "galois"]), default="fibonacci",
+                     show_default=True),
+        click.option("--lfsr-shifts", type=int, default=None,
+                     help="Shifts per draw D [default: the random bits r]."),
+        click.option("--lfsr-lanes", default=1, show_default=True, help="Independent LFSR lanes."),
+        click.option("--lfsr-reverse", is_flag=True, help="Bit-reverse state and words."),
+        click.option("--lfsr-invert", is_flag=True, help="Complement the words."),
+    ]):
+        cmd = deco(cmd)
+    return cmd
+
+
+def parse_poly(text: str | None) -> int | None:
+    """An --lfsr-poly value: decimal or 0x hex; ValueError naming the option otherwise."""
+    if text is None:
+        return None
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise ValueError(f"--lfsr-poly {text!r} is not a whole number (decimal or 0x hex)") from None
+
+
+def refuse_unused(ctx: click.Context, reasons: dict[str, str | None]) -> None:
+    """An option given on the command line that the command will not use is an error, not
+    silently ignored: ``reasons`` maps a parameter to why it does not apply (None: it does)."""
+    for name, why in reasons.items():
+        if why and ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+            opt = next(p.opts[0] for p in ctx.command.params if p.name == name)
+            raise click.UsageError(f"{opt} {why}")

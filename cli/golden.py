@@ -14,9 +14,9 @@ import emu.rounding
 from emu.codes import SR_MAX_BITS
 from emu.golden.layouts import SET_LAYOUTS
 from emu.outdir import OutputError, check_target
-from emu.rounding import is_stochastic, mode_code
+from emu.rounding import canonical, is_stochastic, mode_code
 
-from .common import threaded
+from .common import lfsr_options, parse_poly, refuse_unused, threaded
 from .output import echo_json
 
 MAX_RANDOM = 1 << 24  # random vectors or LFSR draws in one set (each shard draws them all)
@@ -40,15 +40,7 @@ OPS = ("convert", "sr", "add", "mul", "fma", "lfsr", "mac")
               help="random: vectors; lfsr: draws.")
 @click.option("--seed", default=1, show_default=True, help="random: numpy seed.")
 @click.option("--sr-bits", default=8, show_default=True)
-@click.option("--lfsr-seed", default=1, show_default=True)
-@click.option("--lfsr-width", default=32, show_default=True)
-@click.option("--lfsr-shifts", type=int, default=None, help="[default: sr bits, or width for lfsr]")
-@click.option("--lfsr-lanes", default=1, show_default=True)
-@click.option("--lfsr-poly", default=None, help="LFSR polynomial word (hex ok) [default: XAPP052 table].")
-@click.option("--lfsr-config", type=click.Choice(["fibonacci", "galois"]), default="fibonacci",
-              show_default=True)
-@click.option("--lfsr-reverse", is_flag=True, help="LFSR: bit-reverse state and words (verilog-lfsr).")
-@click.option("--lfsr-invert", is_flag=True, help="LFSR: complement the words (verilog-lfsr).")
+@lfsr_options
 @click.option("--eps", type=float, default=None, help="sr_eps / signed_sr_eps: eps in [0, 1).")
 @click.option("--direction", type=click.IntRange(-1, 1), default=None,
               help="signed_sr_eps: the favoured direction -1, 0 or +1 of every vector.")
@@ -79,12 +71,13 @@ def golden(ctx, op, out_dir, force, src, dst, fmt_name, rounding, saturate, over
 
     rounding = rounding or ("sr" if op == "sr" else "rne")
     try:
+        rounding = canonical(rounding)  # any case, or an ap_fixed name
         _check_applies(ctx, op, rounding)
         lfsr = {"width": lfsr_width, "seed": lfsr_seed, "lanes": lfsr_lanes, "config": lfsr_config,
                 "shifts": lfsr_shifts or (lfsr_width if op == "lfsr" else sr_bits),
                 "reverse": lfsr_reverse, "invert": lfsr_invert}
         if lfsr_poly is not None:
-            lfsr["poly"] = _poly(lfsr_poly)
+            lfsr["poly"] = parse_poly(lfsr_poly)
         spec = _spec(op, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed, sr_bits,
                      lfsr, k_len, acc, acc_overflow, out_format)
         if eps is not None:
@@ -150,27 +143,19 @@ def _check_applies(ctx: click.Context, op: str, rounding: str) -> None:
     """An option given on the command line that the op or rounding mode does not use is an
     error, not silently ignored (lfsr sets draw from the LFSR without a rounding mode)."""
     stochastic = op == "lfsr" or (op != "mac" and is_stochastic(rounding))
+    reasons = {}
     for name, (ops, needs_sr, modes) in APPLIES.items():
-        if ctx.get_parameter_source(name) != click.core.ParameterSource.COMMANDLINE:
-            continue
-        opt = "--" + ("format" if name == "fmt_name" else "k" if name == "k_len" else name).replace("_", "-")
         if op not in ops:
-            raise ValueError(f"{opt} does not apply to golden {op}")
-        if needs_sr and not stochastic:
-            raise ValueError(f"{opt} applies to stochastic rounding only (--rounding {rounding})")
-        if modes and rounding not in modes:
-            raise ValueError(f"{opt} applies to --rounding {' / '.join(sorted(modes))} only")
+            reasons[name] = f"does not apply to golden {op}"
+        elif needs_sr and not stochastic:
+            reasons[name] = f"applies to stochastic rounding only (--rounding {rounding})"
+        elif modes and rounding not in modes:
+            reasons[name] = f"applies to --rounding {' / '.join(sorted(modes))} only"
+    refuse_unused(ctx, reasons)
     if rounding in ("sr_eps", "signed_sr_eps") and ctx.params.get("eps") is None:
         raise ValueError(f"--rounding {rounding} needs --eps (in [0, 1))")
     if rounding == "signed_sr_eps" and ctx.params.get("direction") is None:
         raise ValueError("--rounding signed_sr_eps needs --direction -1, 0 or +1")
-
-
-def _poly(text: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise ValueError(f"--lfsr-poly {text!r} is not a whole number (decimal or 0x hex)") from None
 
 
 def _command() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -12,7 +13,18 @@ import emu.rounding
 from emu.formats import NAMED_FORMATS
 from emu.rounding import MODES
 
-from .common import ValuesCommand, ValueSource, check_values, format_option, threaded, value_option
+from .common import (
+    ValuesCommand,
+    ValueSource,
+    check_values,
+    format_option,
+    lfsr_options,
+    parse_poly,
+    refuse_unused,
+    threaded,
+    value_option,
+)
+from .output import dumps
 
 
 @click.command()
@@ -46,22 +58,27 @@ def formats(as_json: bool) -> None:
 @click.option("--input", "input_path", type=click.Path(), default=None,
               help="Read values from a .npy or text file (one or more per line).")
 @click.option("--sr-bits", type=int, default=8, show_default=True, help="Stochastic: random bits r.")
-@click.option("--seed", type=int, default=1, show_default=True, help="Stochastic: LFSR seed.")
 @click.option("--eps", type=float, default=None, help="sr_eps / signed_sr_eps: eps in [0, 1).")
 @click.option("--direction", type=click.IntRange(-1, 1), default=None,
               help="signed_sr_eps: favoured direction -1, 0 or +1 (all values).")
 @click.option("--form", type=click.Choice(["carry", "compare"]), default="carry", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"format", "rounding", "saturate" | "overflow", "values": [{input, code, '
+              'fields, value, class, error, random_word?}]}.')
+@functools.partial(lfsr_options, seed_aliases=("--seed",))
+@click.pass_context
 @threaded
-def quantize(values, fmt_name, rounding, saturate, overflow, input_path, sr_bits, seed, eps, direction,
-             form, as_json) -> None:
+def quantize(ctx, values, fmt_name, rounding, saturate, overflow, input_path, sr_bits, eps, direction,
+             form, as_json, lfsr_seed, lfsr_width, lfsr_poly, lfsr_config, lfsr_shifts, lfsr_lanes,
+             lfsr_reverse, lfsr_invert) -> None:
     """Quantize VALUES to a format: code, bit fields, decoded value, rounding error.
 
     Every value is rounded once from its exact value: decimals as typed (1.00000000000000000001
     is not 1.0), hex floats, integers of any size (also from .npy files); negative values need
     no "--". The error is value - input, exact, then rounded to float64. Stochastic modes draw
     from the default LFSR (32-bit fibonacci, poly 0x00400007, D = r shifts per draw) seeded with
-    --seed, and print the random word each value used."""
+    --lfsr-seed (alias --seed; every LFSR parameter is an option), and print the random word each
+    value used."""
     from emu.describe import describe_values
 
     fmt = format_option(fmt_name)
@@ -69,8 +86,11 @@ def quantize(values, fmt_name, rounding, saturate, overflow, input_path, sr_bits
     source = ValueSource(typed, input_path)
     if not typed and not input_path:
         raise click.UsageError("give VALUES or --input FILE")
-    if rounding not in MODES:
-        raise click.BadParameter(f"{rounding!r}; valid: {', '.join(MODES)}", param_hint="'--rounding'")
+    try:
+        rounding = emu.rounding.canonical(rounding)  # any case, or an ap_fixed name
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="'--rounding'") from None
+    _check_applies(ctx, rounding)
     if isinstance(fmt, emu.FixedFormat) and saturate:
         raise click.BadParameter("--saturate is for float formats; use --overflow sat",
                                  param_hint="'--saturate'")
@@ -81,9 +101,10 @@ def quantize(values, fmt_name, rounding, saturate, overflow, input_path, sr_bits
     sr, show_words = {}, False
     if emu.rounding.is_stochastic(rounding):
         try:
-            rng = emu.LFSR(seed=seed)
+            rng = emu.LFSR(lfsr_width, parse_poly(lfsr_poly), lfsr_config, lfsr_shifts, seed=lfsr_seed,
+                           lanes=lfsr_lanes, reverse=lfsr_reverse, invert=lfsr_invert)
         except ValueError as err:
-            raise click.BadParameter(str(err), param_hint="'--seed'") from None
+            raise click.UsageError(str(err)) from None
         sr = {"rng": rng, "sr_bits": sr_bits, "eps": eps, "form": form, "direction": direction}
         if rounding != "signed_sr_eps":
             sr.pop("direction")
@@ -136,6 +157,20 @@ def quantize(values, fmt_name, rounding, saturate, overflow, input_path, sr_bits
         click.echo("  ]\n}")
 
 
+def _check_applies(ctx: click.Context, rounding: str) -> None:
+    """Options that the rounding mode does not use are errors, not silently ignored."""
+    stochastic = emu.rounding.is_stochastic(rounding)
+    not_sr = None if stochastic else f"applies to stochastic rounding only (--rounding {rounding})"
+    reasons = {name: not_sr for name in ("sr_bits", "form", "lfsr_seed", "lfsr_width", "lfsr_poly",
+                                         "lfsr_config", "lfsr_shifts", "lfsr_lanes", "lfsr_reverse",
+                                         "lfsr_invert")}
+    reasons["eps"] = None if rounding in ("sr_eps", "signed_sr_eps") else \
+        "applies to --rounding sr_eps / signed_sr_eps only"
+    reasons["direction"] = None if rounding == "signed_sr_eps" else \
+        "applies to --rounding signed_sr_eps only"
+    refuse_unused(ctx, reasons)
+
+
 def _json_row(inp, code, fields, value, kind, error, word) -> str:
     """One value as a JSON object; the input is written as the exact number it is."""
     err = "null" if error is None else _json_float(error)
@@ -145,7 +180,7 @@ def _json_row(inp, code, fields, value, kind, error, word) -> str:
 
 
 def _json_float(v: float) -> str:
-    return json.dumps(v, allow_nan=True)
+    return dumps(v)
 
 
 @click.command()

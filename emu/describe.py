@@ -53,17 +53,19 @@ def _to_float(x) -> float:
 
 
 def _json_float(v: float) -> str:
+    """A float as strict JSON: non-finite values as the strings "nan", "inf", "-inf" (the
+    convention of every emu --json output)."""
     if math.isnan(v):
-        return "NaN"
+        return '"nan"'
     if math.isinf(v):
-        return "Infinity" if v > 0 else "-Infinity"
+        return '"inf"' if v > 0 else '"-inf"'
     return repr(v)
 
 
 def input_json(item) -> str:
     """The input as a JSON number, exactly: a decimal as typed (normalised where JSON needs it:
     ``+1.5`` -> ``1.5``), an integer as an integer, a float by its shortest repr; a hex float
-    as its exact decimal; NaN/Infinity as Python's json writes them."""
+    as its exact decimal; NaN and infinities as the strings "nan", "inf", "-inf"."""
     if isinstance(item, str | bytes):
         tok = (item.decode("ascii", "replace") if isinstance(item, bytes) else item).strip()
         if _JSON_NUMBER.match(tok):

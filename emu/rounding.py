@@ -50,6 +50,13 @@ def mode_code(name: str) -> int:
     return MODES[key]
 
 
+def canonical(name: str) -> str:
+    """The canonical (lowercase emu) name of a rounding mode given in any case or as an ap_fixed
+    name; ValueError listing the valid names otherwise."""
+    code = mode_code(name)
+    return next(k for k, v in MODES.items() if v == code)
+
+
 def is_stochastic(name: str) -> bool:
     return mode_code(name) >= core.SR
 

@@ -212,3 +212,26 @@ def test_help_and_format_listing_import_neither_numba_nor_numpy():
                        cwd=Path(__file__).resolve().parent.parent)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("name, canonical", [("RNE", "rne"), ("AP_RND", "rnu"), ("ap_trn_zero", "rtz"),
+                                             ("Sr", "sr")])
+def test_rounding_names_any_case_and_ap_fixed_everywhere(tmp_path, name, canonical):
+    q = strict_json(run("quantize", "1.3", "-f", "e4m3", "-r", name, "--json").output)
+    assert q["rounding"] == canonical
+    r = run("golden", "convert", "--dst", "e4m3", "-r", name, "--count", "5", "--out", tmp_path / "g")
+    assert r.exit_code == 0, r.output
+    r = run("train", "--model", "logistic", "--data", "logistic", "--epochs", "1", "-r", name, "--json")
+    assert r.exit_code == 0, r.output
+
+
+def test_quantize_json_is_strict_and_takes_every_lfsr_parameter():
+    import emu
+
+    doc = strict_json(run("quantize", "nan", "-inf", "1.3", "-f", "e5m2", "--json").output)
+    assert [v["value"] for v in doc["values"]][:2] == ["nan", "-inf"]
+    doc = strict_json(run("quantize", "1.3", "0.7", "-1.1", "-f", "e4m3", "-r", "sr", "--sr-bits", "6",
+                          "--lfsr-seed", "9", "--lfsr-config", "galois", "--lfsr-lanes", "2",
+                          "--lfsr-reverse", "--lfsr-invert", "--lfsr-width", "20", "--json").output)
+    lf = emu.LFSR(width=20, config="galois", seed=9, lanes=2, reverse=True, invert=True)
+    assert [int(v["random_word"], 16) for v in doc["values"]] == lf.random_words(3, 6).tolist()

@@ -62,6 +62,10 @@ BAD = [
     ("quantize: threads 0", ["quantize", "-f", "e4m3", "--threads", "0", "1"]),
     ("quantize: NaN into e2m1", ["quantize", "-f", "e2m1", "nan"]),
     ("quantize: Inf cannot wrap", ["quantize", "-f", "s8.4", "--overflow", "wrap", "inf"]),
+    ("quantize: --eps with rne", ["quantize", "-f", "e4m3", "--eps", "0.25", "1"]),
+    ("quantize: --direction with sr", ["quantize", "-f", "e4m3", "-r", "sr", "--direction", "1", "1"]),
+    ("quantize: --seed with rne", ["quantize", "-f", "e4m3", "--seed", "5", "1"]),
+    ("quantize: bad --lfsr-poly", ["quantize", "-f", "e4m3", "-r", "sr", "--lfsr-poly", "x", "1"]),
     # lfsr
     ("lfsr: width 1", ["lfsr", "--width", "1"]),
     ("lfsr: width 65", ["lfsr", "--width", "65"]),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from .common import threaded
+from .output import echo_json, status
 
 
 def _rate(v: float) -> str:
@@ -28,9 +28,9 @@ def bench(size, repeat, quick, as_json) -> None:
 
     if quick:
         size, repeat = 100_000, 3
-    jobs = run_suite(size=size, repeat=repeat)
+    jobs = run_suite(size=size, repeat=repeat, progress=status(quiet=as_json))
     if as_json:
-        click.echo(json.dumps({"jobs": jobs}, indent=2))
+        echo_json({"jobs": jobs})
         return
     t = jobs[0]["threads"]
     click.echo(f"{t} thread{'s' * (t > 1)} (1-thread rate and speedup beside it); references run on one "

@@ -17,7 +17,7 @@ from emu.outdir import OutputError, check_target
 from emu.rounding import canonical, is_stochastic, mode_code
 
 from .common import lfsr_options, parse_poly, refuse_unused, threaded
-from .output import echo_json
+from .output import echo_json, progress
 
 MAX_RANDOM = 1 << 24  # random vectors or LFSR draws in one set (each shard draws them all)
 OPS = ("convert", "sr", "add", "mul", "fma", "lfsr", "mac")
@@ -95,7 +95,7 @@ def golden(ctx, op, out_dir, force, src, dst, fmt_name, rounding, saturate, over
         raise click.UsageError(str(err)) from None
     if shards is not None:
         path = _golden_sharded(spec, out_dir, force, command, shards, layout, scheduler, workers,
-                               in_process)
+                               in_process, as_json)
         _report(path, as_json)
         return
     try:
@@ -224,15 +224,18 @@ def _spec(op, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, s
 
 
 def _golden_sharded(spec, out_dir, force, command, shards, layout, scheduler, workers,
-                    in_process) -> None:
+                    in_process, quiet) -> Path:
     import contextlib
 
     from emu.cluster import DaskMissing, client
     from emu.golden.shards import write_sharded
 
     try:
-        with contextlib.nullcontext() if in_process else client(scheduler, workers) as c:
-            path = write_sharded(spec, out_dir, command, shards, layout, c, force)
+        rounds = 2 if spec["op"] not in ("lfsr", "mac") and is_stochastic(spec.get("rounding", "rne")) else 1
+        with contextlib.nullcontext() if in_process else client(scheduler, workers) as c, \
+                progress(rounds * shards, "shards", quiet=quiet) as advance:
+            path = write_sharded(spec, out_dir, command, shards, layout, c, force,
+                                 progress=lambda done, total: advance(done))
     except DaskMissing as err:
         raise click.UsageError(f"{err}; or build the shards here with --local") from None
     except ValueError as err:

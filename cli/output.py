@@ -57,3 +57,11 @@ def check_writable(path: str | Path) -> None:
         raise click.UsageError(f"{path}: directory {parent} is not writable")
     if Path(path).is_dir():
         raise click.UsageError(f"{path} is a directory; give a file name")
+
+
+def status(quiet: bool = False) -> Callable[[str], None]:
+    """``say(text)``: a line on stderr when it is a terminal and not ``quiet`` (--json), for
+    work whose steps have names rather than a count (bench jobs); else nothing."""
+    if quiet or not sys.stderr.isatty():
+        return lambda text: None
+    return lambda text: click.echo(f"... {text}", err=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -50,6 +51,7 @@ def _on(threads: int, fn: Callable[[], object]) -> Callable[[], object]:
 
 
 def _job(name, emu_fn, n, repeat, ceiling, ref_name=None, ref_fn=None, ref_n=None):
+    _starting(name)
     threads = parallel.resolve(None)  # the suite's, from run_suite's context
     emu_out = _on(threads, emu_fn)()
     emu_rate = _rate(_on(threads, emu_fn), n, repeat)
@@ -74,13 +76,27 @@ def _job(name, emu_fn, n, repeat, ceiling, ref_name=None, ref_fn=None, ref_n=Non
     }
 
 
+_ANNOUNCE: ContextVar = ContextVar("emu_bench_announce", default=None)
+
+
 def run_suite(size: int = 10_000_000, repeat: int = 7, seed: int = 0,
-              threads: int | None = None) -> list[dict]:
+              threads: int | None = None, progress: Callable[[str], None] | None = None) -> list[dict]:
     """Run every job; each dict has job, emu_melem_s (at ``threads``, default every core),
     reference, reference_melem_s, ratio, ceiling_melem_s, agrees (bit-exact agreement with the
-    reference, None without one), threads, emu_1thread_melem_s and speedup."""
-    with context(threads=parallel.resolve(threads)):
-        return _jobs(size, repeat, seed)
+    reference, None without one), threads, emu_1thread_melem_s and speedup. ``progress(job
+    name)`` is called as each job starts."""
+    token = _ANNOUNCE.set(progress)
+    try:
+        with context(threads=parallel.resolve(threads)):
+            return _jobs(size, repeat, seed)
+    finally:
+        _ANNOUNCE.reset(token)
+
+
+def _starting(name: str) -> None:
+    announce = _ANNOUNCE.get()
+    if announce is not None:
+        announce(name)
 
 
 def _jobs(size: int, repeat: int, seed: int) -> list[dict]:
@@ -136,6 +152,7 @@ def _jobs(size: int, repeat: int, seed: int) -> list[dict]:
 def _training_job(repeat: int) -> dict:
     """One epoch of softmax regression on the shipped digits, fully emulated (e4m3 weights, fp32
     sequential accumulation, sr updates, batch 32); rate in samples/s (as Melem/s)."""
+    _starting("digits softmax, 1 epoch")
     from .train.data import digits
     from .train.linear import TrainConfig, train
 

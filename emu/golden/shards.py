@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import __version__
@@ -51,27 +52,46 @@ def _kept(spec: dict) -> int:
     return generate(spec, kept_only=True)
 
 
-def _run(fn, specs: list[dict], client) -> list:
+def _run(fn, specs: list[dict], client, tick=None) -> list:
+    """fn(spec) for every spec, here or on Dask; ``tick()`` after each one finishes."""
     if client is None:
-        return [fn(s) for s in specs]
+        out = []
+        for s in specs:
+            out.append(fn(s))
+            if tick:
+                tick()
+        return out
     from ..cluster import run_all
 
-    out: list = [None] * len(specs)
+    out = [None] * len(specs)
     for i, res, err in run_all(client, fn, [(s,) for s in specs], retries=1):
         if err is not None:
             raise err
         out[i] = res
+        if tick:
+            tick()
     return out
 
 
 def write_sharded(spec: dict, directory: Path | str, command: str, shards: int,
-                  layout: str = "ports", client=None, force: bool = False) -> Path:
+                  layout: str = "ports", client=None, force: bool = False,
+                  progress: Callable[[int, int], None] | None = None) -> Path:
     """Generate and write a sharded set (see module doc); ``client``: a Dask client, or None
-    to build the shards in this process. ``directory`` follows emu.outdir's rules."""
+    to build the shards in this process. ``directory`` follows emu.outdir's rules.
+    ``progress(done, total)`` counts shard tasks (two rounds for stochastic sets)."""
     check_target(directory, "vector set", force)  # before any work
     specs = shard_specs(spec, shards)
+    rounds = 2 if _stochastic(spec) else 1
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, rounds * len(specs))
+
     if _stochastic(spec):
-        kept = _run(_kept, specs, client)
+        kept = _run(_kept, specs, client, tick)
         skip = 0
         for s, n in zip(specs, kept, strict=True):
             s["shard"]["skip"] = skip
@@ -79,7 +99,7 @@ def write_sharded(spec: dict, directory: Path | str, command: str, shards: int,
     directory = Path(directory)
     with staged(directory, "vector set", force) as tmp:
         entries = []
-        for s, vs in zip(specs, _run(generate, specs, client), strict=True):
+        for s, vs in zip(specs, _run(generate, specs, client, tick), strict=True):
             name = f"shard-{s['shard']['index']:04d}"
             write_set(vs, tmp / name, command, layout)
             entries.append({"dir": name, "lo": s["shard"]["lo"], "hi": s["shard"]["hi"],

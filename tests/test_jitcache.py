@@ -31,6 +31,8 @@ with event.install_recorder("numba:compile") as rec:
     emu.quantize(x, "e4m3", rounding="sr", sr_bits=8, rng=emu.LFSR(seed=5, lanes=3))
     emu.quantize(x, "e5m2", rounding="sr", sr_bits=6, rng=emu.LFSR(width=40, seed=9))
     emu.LFSR(width=20, config="galois", shifts=70).draw(3)
+    for mode in ("rne", "rtz", "rdn", "rup"):  # the host-FPU fixed-point paths
+        emu.quantize(np.linspace(-3, 3, 70_000), "s16.8", rounding=mode)
     emu.quantize(x, "s16.8")
 print(json.dumps({"compiles": sum(1 for _, ev in rec.buffer if ev.is_start)}))
 """
@@ -124,6 +126,12 @@ def test_no_cached_kernel_takes_a_function():
     a = emu.quantize(x[:12].reshape(3, 4), "e4m3")
     emu.matmul(a, a.reshape(4, 3), acc="e8m13", out="e4m3", acc_rounding="rtz")
     emu.add(a, a, rounding="sr", rng=emu.LFSR())
+    big = np.linspace(-3, 3, 70_000)
+    for mode in ("rne", "rtz", "rdn", "rup"):  # table and host-FPU fast paths
+        emu.quantize(big, "s16.8", rounding=mode)
+        emu.quantize(big.astype(np.float32), "e4m3", rounding=mode)
+    emu.quantize(big.astype(np.float32), "e4m3", rounding="sr", rng=emu.LFSR())
+    emu.mul(emu.quantize(big, "e4m3"), emu.quantize(big, "e4m3"))
     bad = []
     for name, d in _emu_dispatchers():
         if not d._cache.__class__.__name__ == "FunctionCache":

@@ -177,13 +177,14 @@ def _ceil(y):
     return np.ceil(y)
 
 
-_ROUNDERS = {RNE: _rint, RTZ: _trunc, RDN: _floor, RUP: _ceil}
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, inline="always")
 def _fpu_round(x, out, scale, lo, hi, mask, rounder, clamp):
     """One loop per rounding function (a compile-time argument), so LLVM can vectorize it.
-    Returns False if some element needs the core (|r| >= 2**62, Inf or NaN: the test fails)."""
+    Returns False if some element needs the core (|r| >= 2**62, Inf or NaN: the test fails).
+    Not cached itself: a cached kernel never takes a function argument (its type differs in
+    every process, so each process would add a cache entry); the entry points below fix it."""
     limit = 2.0 ** 62
     fine = True
     for i in range(x.size):
@@ -195,6 +196,29 @@ def _fpu_round(x, out, scale, lo, hi, mask, rounder, clamp):
     return fine
 
 
+@njit(cache=True, nogil=True)
+def _fpu_rint(x, out, scale, lo, hi, mask, clamp):
+    return _fpu_round(x, out, scale, lo, hi, mask, _rint, clamp)
+
+
+@njit(cache=True, nogil=True)
+def _fpu_trunc(x, out, scale, lo, hi, mask, clamp):
+    return _fpu_round(x, out, scale, lo, hi, mask, _trunc, clamp)
+
+
+@njit(cache=True, nogil=True)
+def _fpu_floor(x, out, scale, lo, hi, mask, clamp):
+    return _fpu_round(x, out, scale, lo, hi, mask, _floor, clamp)
+
+
+@njit(cache=True, nogil=True)
+def _fpu_ceil(x, out, scale, lo, hi, mask, clamp):
+    return _fpu_round(x, out, scale, lo, hi, mask, _ceil, clamp)
+
+
+_FPU_ROUND = {RNE: _fpu_rint, RTZ: _fpu_trunc, RDN: _fpu_floor, RUP: _fpu_ceil}
+
+
 def fpu_to_fixed(x, out, frac, signed, width, mode, overflow):
     """Host-FPU path, float -> fixed with frac >= 0 (see module doc). Returns False when some
     element needs the core (NaN, Inf, or a magnitude >= 2**62 after scaling)."""
@@ -203,7 +227,7 @@ def fpu_to_fixed(x, out, frac, signed, width, mode, overflow):
     if overflow == OVF_SAT_SYM and signed:
         lo = -hi
     mask = (1 << width) - 1 if width < 64 else -1
-    return _fpu_round(x, out, 2.0 ** frac, lo, hi, mask, _ROUNDERS[mode], overflow != OVF_WRAP)
+    return _FPU_ROUND[mode](x, out, 2.0 ** frac, lo, hi, mask, overflow != OVF_WRAP)
 
 
 def sr_fast_ok(src, dst, rbits) -> bool:

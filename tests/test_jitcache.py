@@ -190,8 +190,10 @@ def _run_read_only(tmp_path, code: str, tmpdir: Path | None) -> subprocess.Compl
 
 QUANTIZE = """
 import emu
+codes = emu.quantize([1.3, -0.7], "e4m3", rounding="sr", rng=emu.LFSR()).codes.tolist()
+import emu.jitcache
 print(emu.__file__, emu.jitcache.CACHE)
-print(emu.quantize([1.3, -0.7], "e4m3", rounding="sr", rng=emu.LFSR()).codes.tolist())
+print(codes)
 """
 
 

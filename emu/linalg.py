@@ -71,8 +71,11 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
            promote_rounding: str = "rne", align_bits: int = 13, group: int = 32,
            acc_saturate: bool | None = None, acc_overflow: str | None = None,
            saturate: bool | None = None, overflow: str | None = None, rng=None,
-           sr_bits: int | None = None, form: str = "carry", threads: int | None = None) -> Registers:
+           sr_bits: int | None = None, form: str = "carry", eps=None, direction=None,
+           threads: int | None = None) -> Registers:
     """C = A @ B on registers (A: (M, K), B: (K, N)); see the module doc for the model.
+    ``eps`` and ``direction`` belong to the output rounding (``out_rounding`` sr_eps /
+    signed_sr_eps; direction broadcasts to the (M, N) result).
     ``threads`` split the output rows into blocks (each output is summed by one thread in the
     documented order, so results never depend on the thread count)."""
     for r in (a, b):
@@ -151,7 +154,10 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
     omode = mode_code(out_rounding)
     kw = {}
     if omode >= 10:
-        kw = {"rng": rng, "sr_bits": r}
+        kw = {"rng": rng, "sr_bits": r, "form": form, "eps": eps, "direction": direction}
+    elif eps is not None or direction is not None:
+        raise ValueError("eps= and direction= apply to a stochastic out_rounding (sr_eps, "
+                         "signed_sr_eps)")
     return convert(result, out, out_rounding, saturate=saturate, overflow=overflow,
                    threads=threads, **kw)
 

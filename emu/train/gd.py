@@ -11,7 +11,7 @@ from ..formats import FixedFormat
 from ..formats import format as parse_format
 from ..lfsr import LFSR
 from ..ops import quantize
-from ..rounding import mode_code
+from ..rounding import canonical, mode_code
 
 SCHEMES = ("update", "every_op")
 
@@ -52,6 +52,7 @@ def rounding_kwargs(fmt, mode: str, eps: float, rng, sr_bits: int, direction=Non
     """Keyword arguments for quantize/arith in the training engine: saturate (floats) or sat
     (fixed), and for stochastic modes the random source, r, eps and the direction."""
     kw = {"overflow": "sat"} if isinstance(fmt, FixedFormat) else {"saturate": True}
+    mode = canonical(mode)  # any case, or an ap_fixed name
     if mode_code(mode) >= 10:
         kw.update(rng=rng, sr_bits=sr_bits)
         if mode in ("sr_eps", "signed_sr_eps"):
@@ -85,8 +86,10 @@ def run_gd(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, seed: in
             g_hat = (xv - new.to_float()) / lr
         else:
             g_reg = quantize(g, fmt, policy.grad, **rounding_kwargs(fmt, policy.grad, policy.eps, rng, r))
+            # signed_sr_eps for s = t*g favours the larger step, the way g points (-d): w - s
+            # then moves further downhill
             s_reg = mul(t_reg, g_reg, out=fmt, rounding=policy.step,
-                        **rounding_kwargs(fmt, policy.step, policy.eps, rng, r))
+                        **rounding_kwargs(fmt, policy.step, policy.eps, rng, r, -d))
             new = sub(x, s_reg, out=fmt, rounding=policy.update,
                       **rounding_kwargs(fmt, policy.update, policy.eps, rng, r, d))
             g_hat = (xv - new.to_float()) / lr

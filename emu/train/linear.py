@@ -71,6 +71,12 @@ class TrainConfig:
             raise ValueError(f"unknown scheme {self.scheme!r}; valid: update, every_op")
         for m in (self.rounding, self.grad_rounding, self.step_rounding):
             mode_code(m)
+        if mode_code(self.grad_rounding) == mode_code("signed_sr_eps"):
+            raise ValueError("grad_rounding = signed_sr_eps: a gradient has no descent direction to "
+                             "favour; use sr_eps for gradients (2202.12276) and signed_sr_eps for "
+                             "the update (rounding)")
+        uses_eps = any(mode_code(m) in (mode_code("sr_eps"), mode_code("signed_sr_eps"))
+                       for m in (self.rounding, self.grad_rounding, self.step_rounding))
         for name in ("weights", "activations", "grads", "acc"):
             v = getattr(self, name)
             if v is not None:
@@ -91,6 +97,9 @@ class TrainConfig:
             raise ValueError(f"lr = {self.lr!r}: needs a number > 0")
         if not 0 <= self.eps < 1:
             raise ValueError(f"eps = {self.eps!r}: needs a number in [0, 1)")
+        if self.eps and not uses_eps:
+            raise ValueError(f"eps = {self.eps!r} applies to sr_eps / signed_sr_eps, and no rounding "
+                             "here is one of them")
 
 
 @dataclass
@@ -197,8 +206,10 @@ class _Model:
         if cfg.scheme == "update":
             return quantize(w.to_float() - cfg.lr * g.to_float(), self.wf, cfg.rounding,
                             **_kw(self.wf, cfg.rounding, cfg, self.rng, d))
+        # signed_sr_eps for s = t*g favours the larger step, the way g points (-d): w - s then
+        # moves further downhill
         s = mul(t, g, out=self.wf, rounding=cfg.step_rounding,
-                **_kw(self.wf, cfg.step_rounding, cfg, self.rng))
+                **_kw(self.wf, cfg.step_rounding, cfg, self.rng, -d))
         return sub(w, s, out=self.wf, rounding=cfg.rounding, **_kw(self.wf, cfg.rounding, cfg, self.rng, d))
 
     def _apply(self, params: list[Registers], grads: list[Registers]) -> tuple[list, float]:

@@ -210,3 +210,21 @@ def refuse_unused(ctx: click.Context, reasons: dict[str, str | None]) -> None:
         if why and ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
             opt = next(p.opts[0] for p in ctx.command.params if p.name == name)
             raise click.UsageError(f"{opt} {why}")
+
+
+def dask_options(what: str):
+    """--scheduler, --workers and --local for a command that runs ``what`` on Dask."""
+    def add(cmd):
+        for deco in reversed([
+            click.option("--scheduler", default=None,
+                         help=f"Run {what} on a running Dask scheduler, tcp:// or tls://HOST:PORT "
+                         "(tls: credentials from DASK_DISTRIBUTED__COMM__TLS__CA_FILE, "
+                         "__CLIENT__CERT, __CLIENT__KEY)."),
+            click.option("--workers", type=click.IntRange(min=1), default=None,
+                         help="Local Dask cluster: worker processes [default: one per core]."),
+            click.option("--local", "in_process", is_flag=True,
+                         help=f"No Dask: run {what} one by one in this process."),
+        ]):
+            cmd = deco(cmd)
+        return cmd
+    return add

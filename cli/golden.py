@@ -16,7 +16,7 @@ from emu.golden.layouts import SET_LAYOUTS
 from emu.outdir import OutputError, check_target
 from emu.rounding import canonical, is_stochastic, mode_code
 
-from .common import lfsr_options, parse_poly, refuse_unused, threaded
+from .common import dask_options, lfsr_options, parse_poly, refuse_unused, threaded
 from .output import echo_json, progress
 
 MAX_RANDOM = 1 << 24  # random vectors or LFSR draws in one set (each shard draws them all)
@@ -52,12 +52,7 @@ OPS = ("convert", "sr", "add", "mul", "fma", "lfsr", "mac")
 @click.option("--layout", type=click.Choice(SET_LAYOUTS), default="ports", show_default=True)
 @click.option("--shards", type=click.IntRange(min=1), default=None,
               help="Split the set into K shard directories with one top-level manifest.")
-@click.option("--scheduler", default=None,
-              help="Shards: a running Dask scheduler, tcp:// or tls://HOST:PORT (tls: credentials from "
-              "DASK_DISTRIBUTED__COMM__TLS__CA_FILE, __CLIENT__CERT, __CLIENT__KEY).")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Shards: local cluster worker processes [default: one per core].")
-@click.option("--local", "in_process", is_flag=True, help="Shards: build them here, without Dask.")
+@dask_options("the shards")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"set", "count", "ports": [{name, direction, bits, format, file}], "shards"}.')
 @click.pass_context

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .common import pyplot, threaded
+from .common import dask_options, pyplot, threaded
 from .output import check_writable, dumps, progress
 
 
@@ -142,12 +142,7 @@ def _plot_history(doc: dict, path) -> None:
 @click.argument("config_path", metavar="CONFIG.toml", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Results directory [default: sweep-<CONFIG stem>].")
-@click.option("--scheduler", default=None,
-              help="Use a running Dask scheduler, tcp:// or tls://HOST:PORT (tls: credentials "
-              "from DASK_DISTRIBUTED__COMM__TLS__CA_FILE, __CLIENT__CERT, __CLIENT__KEY).")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Local cluster: worker processes [default: one per core].")
-@click.option("--local", "in_process", is_flag=True, help="No Dask: run the tasks one by one here.")
+@dask_options("the runs")
 @click.option("--resume", is_flag=True, help="Keep finished tasks in --out and run the rest.")
 @click.option("--force", is_flag=True, help="Replace an existing emu sweep at --out.")
 @click.option("--task-threads", type=click.IntRange(min=1), default=1, show_default=True,

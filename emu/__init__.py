@@ -6,8 +6,9 @@ and format listing start without importing numba; the first kernel call compiles
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from ._lazy import exports
 
 __version__ = "0.1.0"
 
@@ -24,18 +25,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'emu' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # the next access is a plain attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
-
+__getattr__, __dir__ = exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # what static tools and IDEs see
     from .arith import (  # noqa: F401

@@ -5,8 +5,9 @@ kernels through this package."""
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .._lazy import exports
 
 _EXPORTS = {
     **dict.fromkeys(("CheckResult", "check"), "check"),
@@ -17,18 +18,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'emu.golden' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
-
+__getattr__, __dir__ = exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from .check import CheckResult, check  # noqa: F401

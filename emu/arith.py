@@ -142,6 +142,11 @@ def _check_operands(op: str, *regs) -> None:
     if len(kinds) > 1:
         raise ValueError(f"{op}: cannot mix float and fixed-point operands "
                          f"({', '.join(r.format.name for r in regs)}); convert one first")
+    if op in ("mul", "fma") and isinstance(regs[0].format, FixedFormat) \
+            and regs[0].format.width + regs[1].format.width > 64:
+        # the kernels form the exact product in 64 bits (as matmul, which refuses the same)
+        raise ValueError(f"{op}: fixed-point products wider than 64 bits are not supported "
+                         f"({regs[0].format.name} x {regs[1].format.name})")
 
 
 def _out_format(op: str, out, regs) -> Format:

@@ -36,3 +36,14 @@ def test_s8_products_summed_in_the_accumulator_are_exact():
     acc = emu.mac_accumulator("s8.0", "s8.0", 1)
     got = emu.matmul(A, B, acc=acc, acc_overflow="wrap")
     assert got.to_float().tolist() == [[32768.0]]
+
+
+@pytest.mark.parametrize("op", ["mul", "fma"])
+def test_fixed_products_wider_than_64_bits_are_refused_not_wrong(op):
+    """The first build returned a wrong product for s40 x s40 into s64.-20, without an error."""
+    a = emu.Registers.from_codes([(1 << 39) - 1], "s40.0")
+    args = (a, a) if op == "mul" else (a, a, emu.Registers.from_codes([0], "s40.0"))
+    with pytest.raises(ValueError, match="wider than 64 bits"):
+        getattr(emu, op)(*args, out="s64.-20")
+    b = emu.Registers.from_codes([(1 << 31) - 1], "s32.0")  # 64 bits: still exact
+    assert int(emu.mul(b, b, out="s64.0").to_exact()[0]) == ((1 << 31) - 1) ** 2

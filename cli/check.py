@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from emu.golden.layouts import LAYOUTS
+
+from .output import echo_json
 
 
 @click.command("check")
@@ -33,7 +34,7 @@ def check_cmd(set_dir, dumps, layout, first, as_json) -> None:
     except (ValueError, MemoryError) as err:
         raise click.UsageError(str(err) or type(err).__name__) from None
     if as_json:
-        click.echo(json.dumps(res.to_json(first), indent=2))
+        echo_json(res.to_json(first))
         sys.exit(0 if res.ok else 1)
     click.echo(f"{res.set_dir}: {res.total} vectors, {res.n_mismatches} mismatches"
                + ("" if not res.n_mismatches else " (" + ", ".join(

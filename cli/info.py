@@ -24,7 +24,7 @@ from .common import (
     threaded,
     value_option,
 )
-from .output import dumps
+from .output import dumps, echo_json
 
 
 @click.command()
@@ -33,7 +33,7 @@ def formats(as_json: bool) -> None:
     """Table of the named formats and their properties."""
     rows = [emu.format(n).properties() for n in NAMED_FORMATS]
     if as_json:
-        click.echo(json.dumps({"formats": rows}, indent=2))
+        echo_json({"formats": rows})
         return
     click.echo(f"{'name':9} {'family':7} {'bits':>4} {'bias':>5} {'max':>12} {'min normal':>11} "
                f"{'min subnorm':>11} {'inf':>13} {'nan':>13} {'finite':>10}")
@@ -221,7 +221,7 @@ def lfsr(width, poly, config, shifts, seed, lanes, reverse, invert, count, as_js
                 for j, w in enumerate(words)]
     final = [f"0x{s:0{(width + 3) // 4}x}" for s in gen.states]
     if as_json:
-        click.echo(json.dumps({"config": initial, "draws": rows, "final_states": final}, indent=2))
+        echo_json({"config": initial, "draws": rows, "final_states": final})
         return
     click.echo(f"LFSR width {width}, poly {gen.poly:#x}, {config}, {d} shifts/draw, lanes {gen.lanes}, "
                f"initial states {', '.join(initial['states'])}")

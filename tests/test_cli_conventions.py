@@ -235,3 +235,18 @@ def test_quantize_json_is_strict_and_takes_every_lfsr_parameter():
                           "--lfsr-reverse", "--lfsr-invert", "--lfsr-width", "20", "--json").output)
     lf = emu.LFSR(width=20, config="galois", seed=9, lanes=2, reverse=True, invert=True)
     assert [int(v["random_word"], 16) for v in doc["values"]] == lf.random_words(3, 6).tolist()
+
+
+def test_every_json_output_is_strict(tmp_path):
+    """formats, lfsr, golden and check (with NaN values in its mismatch report) print strict JSON."""
+    for args in (["formats", "--json"], ["lfsr", "--count", "3", "--json"]):
+        r = run(*args)
+        assert r.exit_code == 0 and strict_json(r.output), args
+    r = run("golden", "convert", "--dst", "e4m3", "--count", "40", "--out", tmp_path / "s", "--json")
+    assert r.exit_code == 0 and strict_json(r.output)["count"] > 40
+    y = (tmp_path / "s" / "y.hex").read_text()
+    (tmp_path / "bad.hex").write_text(y.replace("\n7e\n", "\n7f\n"))  # 448 -> NaN in the dump
+    r = run("check", tmp_path / "s", tmp_path / "bad.hex", "--json")
+    doc = strict_json(r.output)
+    assert r.exit_code == 1 and doc["mismatches"] > 0
+    assert doc["first"][0]["y"]["actual"]["value"] == "nan"

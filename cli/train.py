@@ -59,9 +59,16 @@ def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, 
     from emu.train.options import train_config
 
     o = _read_config(config_path, ctx) if config_path else dict(ctx.params)
+    for key in ("out_dir", "trace_dir", "plot_path", "data"):
+        if o[key] is not None and not isinstance(o[key], str):
+            raise click.UsageError(f"{key.replace('_dir', '').replace('_path', '')} = {o[key]!r}: "
+                                   "needs a path or name (a string)")
     out_dir, trace_dir, plot_path = o["out_dir"], o["trace_dir"], o["plot_path"]
-    if out_dir and trace_dir and Path(out_dir).resolve() == Path(trace_dir).resolve():
-        raise click.UsageError("--out and --trace must be different directories")
+    if out_dir and trace_dir:
+        o_, t_ = Path(out_dir).resolve(), Path(trace_dir).resolve()
+        if o_ == t_ or o_.is_relative_to(t_) or t_.is_relative_to(o_):
+            raise click.UsageError("--out and --trace must be different directories, neither inside "
+                                   "the other (each is replaced whole)")
     if plot_path:
         pyplot()  # matplotlib missing: say so before the training, not after it
         check_writable(plot_path)
@@ -214,7 +221,7 @@ def sweep(config_path, out_dir, scheduler, workers, in_process, resume, force, t
         for r in results:
             cfg = " ".join(f"{str(r['config'][k]):>14}" for k in varied)
             if r["status"] != "ok":
-                click.echo(f"{cfg} {'-':>11} {'-':>9} {'-':>9} {'-':>7}  {r['error']}")
+                click.echo(f"{cfg} {'-':>11} {'-':>9} {'-':>9} {'-':>7}  {r.get('error', r['status'])}")
                 continue
             acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.4f}"
             click.echo(f"{cfg} {r['final_loss']:>11.5g} {acc:>9} {r['stagnant_share']:>9.1%} "

@@ -54,6 +54,9 @@ def check_source(rng, what: str = "rng") -> RandomSource:
     return rng
 
 
+MAX_LANES = 1 << 16  # a vector unit's lanes; each holds a state and tables of its own
+
+
 def source_words(rng, n: int, bits: int, threads: int | None = None) -> np.ndarray:
     """The one place emu takes words from a random source: ``rng.random_words(n, bits,
     threads)``, checked against the RandomSource contract, as a contiguous uint64 array."""
@@ -173,7 +176,7 @@ class LFSR:
         if seeds is not None:
             states = _check_seeds(seeds, width)
         else:
-            lanes = integer(lanes, "lanes", 1, hint="need at least one lane")
+            lanes = integer(lanes, "lanes", 1, MAX_LANES, hint="need at least one lane")
             seed = _check_seed(seed, width, "seed")
             states = [_check_seed(s, width, f"seed of lane {k}")
                       for k, s in enumerate(lane_seeds(seed, lanes, width))]
@@ -327,7 +330,7 @@ class AmdPrng:
 
     def __init__(self, seed: int = 1, lanes: int = 1, seeds: list[int] | None = None):
         if seeds is None:
-            lanes = integer(lanes, "lanes", 1, hint="need at least one lane")
+            lanes = integer(lanes, "lanes", 1, MAX_LANES, hint="need at least one lane")
             seeds = lane_seeds(_check_seed(seed, 32, "seed"), lanes, 32)
         self.initial_states = tuple(_check_seeds(seeds, 32))
         # one galois shift with poly 0xC4 | 1 = 0xC5 is exactly V_PRNG_B32's update

@@ -21,6 +21,7 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import glob
 import json
 import os
 import shutil
@@ -164,7 +165,7 @@ def move_into_place(new: Path, path: Path) -> Path | None:
 
 
 def _clean_leftovers(path: Path) -> None:
-    for p in path.parent.glob(_staging_prefix(path) + "*"):
+    for p in path.parent.glob(glob.escape(_staging_prefix(path)) + "*"):  # a name may hold [ or *
         shutil.rmtree(p, ignore_errors=True)
 
 

@@ -7,6 +7,7 @@ Python traceback.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -37,6 +38,10 @@ def files(tmp_path_factory):
     (d / "sweep_missing.toml").write_text('[base]\ndata = "/nonexistent/data.npz"\nepochs = 1\n')
     (d / "sweep_ok.toml").write_text('[base]\nepochs = 1\nmodel = "logistic"\ndata = "logistic"\n')
     (d / "corrupt.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    np.save(d / "array.npy", np.ones((4, 2)))
+    (d / "array.npy").rename(d / "array.npz")  # a single array under an .npz name
+    (d / "data_int.toml").write_text("data = 5\n")
+    (d / "out_int.toml").write_text("out = 5\n")
     (d / "values.txt").write_text("1.5\nabc\n")
     return {"set": s, **{p.name: p for p in d.iterdir()}}
 
@@ -125,6 +130,11 @@ BAD = [
     ("train: unknown weights format", ["train", "--weights", "e99"]),
     ("train: missing data", ["train", "--data", "/nonexistent/data.npz"]),
     ("train: corrupt npz", ["train", "--data", "@corrupt.npz"]),
+    ("train: .npy named .npz", ["train", "--data", "@array.npz"]),
+    ("train: config data an int", ["train", "--config", "@data_int.toml"]),
+    ("train: config out an int", ["train", "--config", "@out_int.toml"]),
+    ("train: --trace inside --out", ["train", "--out", "OUT", "--trace", "OUT/trace"]),
+    ("lfsr: 10^8 lanes", ["lfsr", "--lanes", "100000000"]),
     ("train: negative epochs", ["train", "--epochs", "-1"]),
     ("train: negative batch", ["train", "--batch", "-1"]),
     ("train: lr nan", ["train", "--lr", "nan"]),
@@ -160,8 +170,8 @@ BAD = [
 @pytest.mark.parametrize("argv", [a for _, a in BAD], ids=[i for i, _ in BAD])
 def test_bad_invocation_exits_2_with_one_line(argv, files, tmp_path):
     def resolve(a: str) -> str:
-        if a == "OUT":
-            return str(tmp_path / "out")
+        if a == "OUT" or a.startswith("OUT/"):
+            return str(tmp_path / "out" / a[4:])
         if a.startswith("@"):
             name, _, rest = a[1:].partition("/")
             return str(files[name] / rest) if rest else str(files[name])

@@ -323,3 +323,13 @@ def test_files_written_into_an_existing_directory_respect_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "t.json").stat().st_mode & 0o777 == 0o640
+
+
+def test_leftover_cleaning_matches_its_own_name_only(tmp_path):
+    """A name with glob characters must not match (and delete) another path's staging dir."""
+    busy = tmp_path / ".set1.emu-tmp-abcd"  # another writer's work in progress for "set1"
+    busy.mkdir()
+    write_set(generate(SPEC), tmp_path / "set[1]", "test")
+    assert busy.exists()
+    write_set(generate(SPEC), tmp_path / "*", "test")
+    assert busy.exists()

@@ -68,7 +68,11 @@ def load(spec: str) -> Dataset:
                          ".npz/.csv file")
     if path.suffix == ".npz":
         try:
-            with np.load(path, allow_pickle=False) as z:
+            z = np.load(path, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError(f"{path}: not an .npz archive (a single array? save X and y with "
+                                 "numpy.savez)")
+            with z:
                 if "X" not in z or "y" not in z:
                     raise ValueError(f"{path}: needs arrays named X and y (has {', '.join(z.files)})")
                 X, y = z["X"], z["y"]

@@ -68,6 +68,26 @@ class ValuesCommand(click.Command):
 CHUNK = 1 << 16  # values per block: memory stays bounded whatever the input's size
 
 
+def _spool(path: str) -> Path:
+    """A pipe, FIFO or standard input ('-') copied once into a private temporary file, removed
+    at exit: the values are read twice (check, then print), and a pipe can be read only once."""
+    import atexit
+    import os
+    import shutil
+    import sys
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix="emu-input-", suffix=Path(path).suffix if path != "-" else "")
+    atexit.register(lambda: os.path.exists(tmp) and os.unlink(tmp))
+    with os.fdopen(fd, "wb") as out:
+        if path == "-":
+            shutil.copyfileobj(sys.stdin.buffer, out)
+        else:
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, out)
+    return Path(tmp)
+
+
 class ValueSource:
     """The values of ``emu quantize``: typed VALUES, then an --input file, read in blocks of
     about CHUNK values (``blocks()`` can be called again: the second pass prints what the first
@@ -79,10 +99,13 @@ class ValueSource:
         import numpy as np
 
         self.typed, self.path = typed, path
+        self.file = path  # what is read (a spooled copy of a pipe; see _spool)
         self.npy = None
         if path is not None:
             p = Path(path)
             try:
+                if path == "-" or (p.exists() and not p.is_file()):
+                    self.file = p = _spool(path)
                 if p.suffix == ".npy":
                     self.npy = np.load(p, mmap_mode="r", allow_pickle=False)
                 else:
@@ -108,7 +131,7 @@ class ValueSource:
                 yield np.array(flat[a:a + CHUNK]), lambda i, a=a: f"{self.path}, element {a + i}"
             return
         try:
-            with open(self.path, encoding="utf-8", errors="replace") as f:
+            with open(self.file, encoding="utf-8", errors="replace") as f:
                 lineno = 0
                 tokens: list[str] = []
                 lines: list[int] = []

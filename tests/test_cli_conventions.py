@@ -250,3 +250,16 @@ def test_every_json_output_is_strict(tmp_path):
     doc = strict_json(r.output)
     assert r.exit_code == 1 and doc["mismatches"] > 0
     assert doc["first"][0]["y"]["actual"]["value"] == "nan"
+
+
+@pytest.mark.parametrize("src", ["-", "/dev/stdin"])
+def test_quantize_reads_values_from_a_pipe(src):
+    """The values are read twice (check, then print): a pipe is spooled once, not read empty."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "emu", "quantize", "-f", "e4m3", "--input", src, "--json"],
+                       input="1.5 -2.5\n3e3\n", capture_output=True, text=True, timeout=300,
+                       cwd=Path(__file__).resolve().parent.parent)
+    assert r.returncode == 0, r.stderr
+    assert [v["code"] for v in strict_json(r.stdout)["values"]] == ["0x3c", "0xc2", "0x7f"]

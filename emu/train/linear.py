@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from ..ops import quantize
 from ..outdir import staged
 from ..registers import Registers
 from ..rounding import mode_code
+from ..validate import integer, optional_integer, real
 from .data import Dataset
 from .gd import rounding_kwargs
 
@@ -81,18 +81,11 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None:
                 parse_format(v)  # an unknown name lists the valid ones
-        for name, lo in (("epochs", 0), ("batch", 0), ("seed", 0), ("rng_seed", 1), ("sr_bits", 1),
-                         ("hidden", 1)):
-            v = getattr(self, name)
-            if name == "rng_seed" and v is None:
-                continue
-            if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < lo:
-                raise ValueError(f"{name} = {v!r}: needs a whole number >= {lo}")
-        for name in ("lr", "eps"):
-            v = getattr(self, name)
-            if not isinstance(v, int | float | np.integer | np.floating) or isinstance(v, bool) \
-                    or not math.isfinite(v):
-                raise ValueError(f"{name} = {v!r}: needs a finite number")
+        for name, lo in (("epochs", 0), ("batch", 0), ("seed", 0), ("sr_bits", 1), ("hidden", 1)):
+            integer(getattr(self, name), name, lo)
+        optional_integer(self.rng_seed, "rng_seed", 1)  # None: the LFSR starts at seed
+        real(self.lr, "lr")
+        real(self.eps, "eps")
         if not self.lr > 0:
             raise ValueError(f"lr = {self.lr!r}: needs a number > 0")
         if not 0 <= self.eps < 1:

@@ -52,8 +52,7 @@ def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, 
           step_rounding, eps, scheme, lr, epochs, batch, seed, rng_seed, sr_bits, out_dir, plot_path,
           trace_dir, force, config_path, as_json) -> None:
     """Train a model entirely on emulated registers; per-epoch loss, accuracy, stagnation."""
-    from emu.golden.hexio import write_atomic
-    from emu.outdir import staged
+    from emu.outdir import staged, write_atomic
     from emu.train.data import load
     from emu.train.linear import train as run_train
     from emu.train.options import train_config

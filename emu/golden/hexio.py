@@ -21,14 +21,15 @@ and reading stops at the first word past the expected count.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
+from ..hexwords import format_hex, hex_width  # noqa: F401 - the one hex writer
+from ..outdir import write_atomic  # noqa: F401 - re-exported
 
 MAX_LINE = 4096  # bytes in one line, newline excluded
 CHUNK = 1 << 20  # bytes read at a time
@@ -45,36 +46,6 @@ _MAX_JUMPS = 1 << 20  # address jumps remembered per window (to name the line of
 
 class DumpError(ValueError):
     """A malformed vector file or dump; the message names the file and line."""
-
-
-def hex_width(bits: int) -> int:
-    return (bits + 3) // 4
-
-
-def format_hex(values: np.ndarray, bits: int, comment: str | None = None) -> str:
-    """The text of a $readmemh file for ``values`` (unsigned, each < 2**bits)."""
-    w = hex_width(bits)
-    lines = [f"// {comment}"] if comment else []
-    lines += [f"{int(v):0{w}x}" for v in np.asarray(values).reshape(-1).tolist()]
-    return "\n".join(lines) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same directory and a rename; the file
-    gets the mode the umask allows (tempfile's own is private 0600)."""
-    from ..outdir import umask
-
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~umask())
-        with os.fdopen(fd, "w", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # --- words ------------------------------------------------------------------------------------

@@ -24,11 +24,11 @@ from .. import __version__, parallel
 from ..arith import add, context, mul, sub
 from ..formats import FixedFormat
 from ..formats import format as parse_format
-from ..golden.hexio import format_hex, write_atomic
+from ..hexwords import format_hex
 from ..lfsr import LFSR
 from ..linalg import mac_accumulator, matmul
 from ..ops import quantize
-from ..outdir import staged
+from ..outdir import staged, write_atomic
 from ..registers import Registers
 from ..rounding import mode_code
 from ..validate import integer, optional_integer, real

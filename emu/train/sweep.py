@@ -31,8 +31,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .. import __version__
-from ..golden.hexio import write_atomic
-from ..outdir import check_target, is_artefact, locked, staged
+from ..outdir import check_target, is_artefact, locked, staged, write_atomic
 from .data import load
 from .linear import TrainConfig, train
 from .options import TRAIN_FIELDS, train_config

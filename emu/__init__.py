@@ -14,10 +14,14 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it
 _EXPORTS = {
-    **dict.fromkeys(("abs_", "add", "compare", "context", "eq", "fma", "ge", "gt", "le", "lt",
+    **dict.fromkeys(("abs_", "add", "compare", "eq", "fma", "ge", "gt", "le", "lt",
                      "maximum", "minimum", "mul", "ne", "neg", "sub"), "arith"),
     **dict.fromkeys(("FixedFormat", "FloatFormat", "format"), "formats"),
-    **dict.fromkeys(("LFSR", "AmdPrng", "RandomSource"), "lfsr"),
+    **dict.fromkeys(("LFSR", "AmdPrng"), "lfsr"),
+    **dict.fromkeys(("Rounding",), "rounding"),
+    **dict.fromkeys(("RandomSource",), "sources"),
+    **dict.fromkeys(("ReplaySource",), "replay"),
+    **dict.fromkeys(("context",), "defaults"),
     **dict.fromkeys(("dot", "mac_accumulator", "matmul"), "linalg"),
     **dict.fromkeys(("convert", "quantize"), "ops"),
     "Registers": "registers",
@@ -32,7 +36,6 @@ if TYPE_CHECKING:  # what static tools and IDEs see
         abs_,
         add,
         compare,
-        context,
         eq,
         fma,
         ge,
@@ -46,8 +49,12 @@ if TYPE_CHECKING:  # what static tools and IDEs see
         neg,
         sub,
     )
+    from .defaults import context  # noqa: F401
     from .formats import FixedFormat, FloatFormat, format  # noqa: F401
-    from .lfsr import LFSR, AmdPrng, RandomSource  # noqa: F401
+    from .lfsr import LFSR, AmdPrng  # noqa: F401
     from .linalg import dot, mac_accumulator, matmul  # noqa: F401
     from .ops import convert, quantize  # noqa: F401
     from .registers import Registers  # noqa: F401
+    from .replay import ReplaySource  # noqa: F401
+    from .rounding import Rounding  # noqa: F401
+    from .sources import RandomSource  # noqa: F401

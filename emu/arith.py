@@ -10,76 +10,23 @@ else from the innermost ``emu.context(...)``, else rne / non-saturating / sat.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import numpy as np
 
 from . import parallel
+from .defaults import Context, context, current_context, rounding_for  # noqa: F401 - re-exported
 from .formats import FixedFormat, FloatFormat, Format
 from .formats import format as parse_format
 from .kernels import arith as k
 from .kernels import fast
 from .kernels.core import RTO
-from .lfsr import check_source
-from .ops import _stochastic
 from .registers import Registers, code_dtype
-from .rounding import mode_code, overflow_code
-from .validate import flag, optional_integer, real
+from .rounding import Rounding
+from .sources import NO_DRAWS, draws, with_words
+from .validate import optional_integer
 
 MAX_EXACT_FIXED_WIDTH = 62  # exact fixed-point intermediates are kept in 64-bit integers
-
-
-@dataclass(frozen=True)
-class Context:
-    """Defaults for arithmetic: rounding mode, float saturation, fixed overflow, SR options, and
-    the thread count of every kernel (quantize, convert and matmul included)."""
-
-    rounding: str = "rne"
-    saturate: bool | None = None
-    overflow: str | None = None
-    rng: object = None
-    sr_bits: int | None = None
-    eps: float | None = None
-    form: str = "carry"
-    threads: int | None = None  # None: every core (see emu.parallel)
-
-
-_CONTEXT: contextvars.ContextVar[Context] = contextvars.ContextVar(
-    "emu_context", default=Context()  # noqa: B039 - Context is a frozen dataclass
-)
-
-
-def _checked(ctx: Context) -> Context:
-    """The context with its scalar settings validated (threads, sr_bits: integers; rng: a
-    random source; eps: a real; saturate: a flag), so a bad value fails here, not later."""
-    return replace(
-        ctx, threads=optional_integer(ctx.threads, "threads", 1),
-        sr_bits=optional_integer(ctx.sr_bits, "sr_bits", 1),
-        rng=None if ctx.rng is None else check_source(ctx.rng),
-        eps=None if ctx.eps is None else real(ctx.eps, "eps"),
-        saturate=None if ctx.saturate is None else flag(ctx.saturate, "saturate"))
-
-
-@contextlib.contextmanager
-def context(**settings):
-    """``with emu.context(rounding="rtz", overflow="wrap"): c = a + b`` sets operator defaults
-    (any Context field; an unknown name is a TypeError)."""
-    unknown = set(settings) - set(Context.__dataclass_fields__)
-    if unknown:
-        raise TypeError(f"unknown context setting(s) {', '.join(sorted(unknown))}; valid: "
-                        f"{', '.join(Context.__dataclass_fields__)}")
-    token = _CONTEXT.set(_checked(replace(_CONTEXT.get(), **settings)))
-    try:
-        yield _CONTEXT.get()
-    finally:
-        _CONTEXT.reset(token)
-
-
-def current_context() -> Context:
-    return _CONTEXT.get()
 
 
 # --- exact fixed-point result formats -----------------------------------------------------------
@@ -161,23 +108,14 @@ def _out_format(op: str, out, regs) -> Format:
                      f"({', '.join(f.name for f in fmts)}); pass out= to say where to round")
 
 
-def _settings(fmt: Format, rounding, saturate, overflow, rng, sr_bits, eps, form):
-    ctx = current_context()
-    rounding = ctx.rounding if rounding is None else rounding
-    if isinstance(fmt, FloatFormat):
-        saturate = ctx.saturate if saturate is None else saturate
-        overflow = None
-    else:
-        overflow = ctx.overflow if overflow is None else overflow
-        saturate = None
-    return (mode_code(rounding), overflow_code(fmt, saturate, overflow),
-            rng if rng is not None else ctx.rng,
-            sr_bits if sr_bits is not None else ctx.sr_bits,
-            eps if eps is not None else ctx.eps, form or ctx.form)
+def _settings(rounding, saturate, overflow, rng, sr_bits, eps, form) -> tuple[Rounding, object]:
+    """The call's Rounding (its arguments, else the context's) and random source (its own, else
+    the context's for a stochastic mode; an rng given to a deterministic mode is refused)."""
+    rnd = rounding_for(rounding, saturate=saturate, overflow=overflow, sr_bits=sr_bits, eps=eps,
+                       form=form)
+    return rnd, rng if rng is not None or not rnd.stochastic else current_context().rng
 
 
-_EMPTY_U64 = np.empty(0, np.uint64)
-_EMPTY_I8 = np.empty(0, np.int8)
 _OPS = {"add": k.OP_ADD, "sub": k.OP_SUB, "mul": k.OP_MUL, "min": k.OP_MIN, "max": k.OP_MAX}
 _PAIR_TABLES: dict = {}
 
@@ -194,27 +132,27 @@ def _pair_table(op, fa, fb, dst, mode, ovf):
         b = np.tile(np.arange(1 << fb.bits, dtype=np.uint64), 1 << fa.bits)
         table = np.empty(a.size, np.uint64)
         bad = k.binary_codes(_OPS[op], a, fa.descriptor, b, fb.descriptor, table, dst.descriptor,
-                             mode, ovf, 1, _EMPTY_U64, 0, _EMPTY_I8, False)
+                             mode, ovf, *NO_DRAWS)
         _PAIR_TABLES[key] = table.astype(code_dtype(dst.bits)) if bad < 0 else None
     return _PAIR_TABLES[key]
 
 
 def _binary(op: str, a: Registers, b: Registers, out, rounding, saturate, overflow, rng, sr_bits,
-            eps, direction, form, threads=None) -> Registers:
+            eps, direction, form, threads=None, return_words=False) -> Registers:
     _check_operands(op, a, b)
     threads = optional_integer(threads, "threads", 1)
     dst = _out_format(op, out, (a, b))
-    mode, ovf, rng, sr_bits, eps, form = _settings(dst, rounding, saturate, overflow, rng, sr_bits,
-                                                   eps, form)
+    rnd, rng = _settings(rounding, saturate, overflow, rng, sr_bits, eps, form)
+    mode, ovf = rnd.mode_code, rnd.overflow_code(dst)
     ca, cb = np.broadcast_arrays(a._codes, b._codes)
     shape = ca.shape
     fa_, fb_ = (np.ascontiguousarray(x).reshape(-1) for x in (ca, cb))
     res = np.empty(fa_.size, code_dtype(dst.bits))
-    sr = _stochastic(mode, shape, rng, sr_bits, eps, direction, form, threads)
+    sr = draws(rnd, shape, rng, direction, threads)
     table = None
-    if sr is None and mode <= RTO and a.format.bits <= 8 and b.format.bits <= 8 and fa_.size > 4096:
+    if mode <= RTO and a.format.bits <= 8 and b.format.bits <= 8 and fa_.size > 4096:
         table = _pair_table(op, a.format, b.format, dst, mode, ovf)
-    rbits, rwords, eoff, dirs, compare = sr if sr else (1, _EMPTY_U64, 0, _EMPTY_I8, False)
+    rbits, rwords, eoff, dirs, compare = sr
 
     def block(s: int, e: int) -> int:  # elementwise: any split gives the same codes
         if table is not None:
@@ -233,41 +171,42 @@ def _binary(op: str, a: Registers, b: Registers, out, rounding, saturate, overfl
         raise ValueError(f"{op}: result element {bad} is not representable in {dst.name} "
                          "(NaN without a NaN code, Inf under wrap, or an exact sum too wide to "
                          "wrap: use overflow='sat' or a float target)")
-    return Registers._wrap(res.reshape(shape), dst)
+    return with_words(Registers._wrap(res.reshape(shape), dst), sr, return_words)
 
 
 def _doc(fn):
     fn.__doc__ = (fn.__doc__ or "") + """
 
-    ``out``: output format (default: see module doc). ``rounding``: any mode name; stochastic
-    modes take ``rng``, ``sr_bits``, ``eps``, ``direction``, ``form`` as in ``emu.quantize``
-    (one draw per output element). ``saturate`` (float out) / ``overflow`` (fixed out).
-    ``threads``: see emu.parallel (results never depend on it)."""
+    ``out``: output format (default: see module doc). ``rounding``: any mode name or an
+    emu.Rounding; stochastic modes take ``rng``, ``sr_bits``, ``eps``, ``direction``, ``form``
+    as in ``emu.quantize`` (one draw per output element; ``return_words=True`` also returns the
+    words). ``saturate`` (float out) / ``overflow`` (fixed out). ``threads``: see emu.parallel
+    (results never depend on it)."""
     return fn
 
 
 @_doc
 def add(a, b, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
-        eps=None, direction=None, form=None, threads=None) -> Registers:
+        eps=None, direction=None, form=None, threads=None, return_words=False) -> Registers:
     """a + b, rounded once."""
     return _binary("add", a, b, out, rounding, saturate, overflow, rng, sr_bits, eps, direction,
-                   form, threads)
+                   form, threads, return_words)
 
 
 @_doc
 def sub(a, b, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
-        eps=None, direction=None, form=None, threads=None) -> Registers:
+        eps=None, direction=None, form=None, threads=None, return_words=False) -> Registers:
     """a - b, rounded once."""
     return _binary("sub", a, b, out, rounding, saturate, overflow, rng, sr_bits, eps, direction,
-                   form, threads)
+                   form, threads, return_words)
 
 
 @_doc
 def mul(a, b, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
-        eps=None, direction=None, form=None, threads=None) -> Registers:
+        eps=None, direction=None, form=None, threads=None, return_words=False) -> Registers:
     """a * b, rounded once."""
     return _binary("mul", a, b, out, rounding, saturate, overflow, rng, sr_bits, eps, direction,
-                   form, threads)
+                   form, threads, return_words)
 
 
 @_doc
@@ -288,17 +227,17 @@ def maximum(a, b, out=None, rounding=None, *, saturate=None, overflow=None,
 
 @_doc
 def fma(a, b, c, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
-        eps=None, direction=None, form=None, threads=None) -> Registers:
+        eps=None, direction=None, form=None, threads=None, return_words=False) -> Registers:
     """a * b + c with a single rounding."""
     _check_operands("fma", a, b, c)
     threads = optional_integer(threads, "threads", 1)
     dst = _out_format("fma", out, (a, b, c))
-    mode, ovf, rng, sr_bits, eps, form = _settings(dst, rounding, saturate, overflow, rng, sr_bits,
-                                                   eps, form)
+    rnd, rng = _settings(rounding, saturate, overflow, rng, sr_bits, eps, form)
+    mode, ovf = rnd.mode_code, rnd.overflow_code(dst)
     ca, cb, cc = (_u64(x) for x in np.broadcast_arrays(a._codes, b._codes, c._codes))
     shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
-    sr = _stochastic(mode, shape, rng, sr_bits, eps, direction, form, threads)
-    rbits, rwords, eoff, dirs, compare = sr if sr else (1, _EMPTY_U64, 0, _EMPTY_I8, False)
+    sr = draws(rnd, shape, rng, direction, threads)
+    rbits, rwords, eoff, dirs, compare = sr
     wide = np.empty(ca.size, np.uint64)
 
     def block(s: int, e: int) -> int:
@@ -311,7 +250,7 @@ def fma(a, b, c, out=None, rounding=None, *, saturate=None, overflow=None, rng=N
     res = wide.astype(code_dtype(dst.bits))
     if bad >= 0:
         raise ValueError(f"fma: result element {bad} is not representable in {dst.name}")
-    return Registers._wrap(res.reshape(shape), dst)
+    return with_words(Registers._wrap(res.reshape(shape), dst), sr, return_words)
 
 
 def _zero_like(a: Registers) -> Registers:
@@ -354,8 +293,7 @@ def abs_(a: Registers, out=None, rounding=None, *, saturate=None, overflow=None)
 def _convert(r, out, rounding, saturate, overflow):
     from .ops import convert
 
-    return convert(r, out, rounding or current_context().rounding, saturate=saturate,
-                   overflow=overflow)
+    return convert(r, out, rounding_for(rounding, saturate=saturate, overflow=overflow))
 
 
 _CMP = {"eq": k.CMP_EQ, "ne": k.CMP_NE, "lt": k.CMP_LT, "le": k.CMP_LE, "gt": k.CMP_GT,

@@ -8,7 +8,6 @@ increasing j, one draw per element whether or not it needed rounding.
 from __future__ import annotations
 
 import copy as _copy
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -24,60 +23,10 @@ from .kernels.lfsr import (
     reverse_bits,
     step_matrix,
 )
-from .validate import ArgumentTypeError, flag, integer, optional_integer
-
-
-@runtime_checkable
-class RandomSource(Protocol):
-    """What ``rng=`` must be: anything with this method (emu.LFSR, emu.AmdPrng, a replay).
-
-    ``random_words(n, bits, threads=None)`` returns the n random words R of one call, one per
-    element in C order (DESIGN Part B: one draw per element), as a 1-D numpy integer array
-    (uint64 preferred) of exactly n words, each in [0, 2**bits); ``threads`` is a hint a source
-    may ignore. emu checks every call's words (count, integer dtype, 1-D, < 2**bits) and refuses
-    anything else with an error instead of reading past them.
-
-    Optional, used where present: ``states`` (a tuple of lane states, what manifests record;
-    settable to resume), ``copy()`` (an independent source at the same point of the stream,
-    e.g. to show the words a call will use), ``config_dict()``, ``lanes`` and ``skip(n)``.
-    emu.LFSR and emu.AmdPrng have all of these.
-    """
-
-    def random_words(self, n: int, bits: int, threads: int | None = None) -> np.ndarray: ...
-
-
-def check_source(rng, what: str = "rng") -> RandomSource:
-    """``rng`` itself if it has a callable ``random_words``; TypeError naming what it is."""
-    if not callable(getattr(rng, "random_words", None)):
-        raise ArgumentTypeError(f"{what}= must be a random source with random_words(n, bits, "
-                                f"threads=None) (e.g. emu.LFSR(seed=1)), not {type(rng).__name__}")
-    return rng
-
+from .sources import RandomSource, check_source, source_words  # noqa: F401 - re-exported
+from .validate import flag, integer, optional_integer
 
 MAX_LANES = 1 << 16  # a vector unit's lanes; each holds a state and tables of its own
-
-
-def source_words(rng, n: int, bits: int, threads: int | None = None) -> np.ndarray:
-    """The one place emu takes words from a random source: ``rng.random_words(n, bits,
-    threads)``, checked against the RandomSource contract, as a contiguous uint64 array."""
-    check_source(rng)
-    words = rng.random_words(n, bits, threads)
-    name = f"{type(rng).__name__}.random_words({n}, {bits})"
-    if not isinstance(words, np.ndarray) or words.dtype.kind not in "iu":
-        kind = words.dtype if isinstance(words, np.ndarray) else type(words).__name__
-        raise ArgumentTypeError(f"{name} returned {kind}; a random source must return a numpy "
-                                "array of unsigned integer words")
-    if words.ndim != 1 or words.size != n:
-        raise ValueError(f"{name} returned {words.size} words in shape {words.shape}; need a 1-D "
-                         f"array of exactly {n} (one word per element)")
-    if n and type(rng) not in (LFSR, AmdPrng):  # emu's own sources give r-bit words by construction
-        lo, hi = int(words.min()), int(words.max())
-        if lo < 0 or hi >= (1 << bits):
-            big = words >= (1 << bits) if hi >= (1 << bits) else np.zeros(n, bool)
-            i = int(np.argmax(big | (words < 0) if lo < 0 else big))  # the first bad word
-            raise ValueError(f"{name} returned word {int(words[i])} at index {i}: random words must "
-                             f"be in [0, 2**{bits})")
-    return np.ascontiguousarray(words, dtype=np.uint64)
 
 # Maximal-length LFSR taps for widths 3..64, Xilinx XAPP052 (P. Alfke, "Efficient Shift
 # Registers, LFSR Counters, and Long Pseudo-Random Sequence Generators", 1996), Table 3.
@@ -273,11 +222,13 @@ class LFSR:
         parallel.run(block, parallel.blocks(n, parallel.resolve(threads)))
         self._states = jumped(served(n))
 
-    def skip(self, n: int, shifts: int | None = None) -> None:
-        """Advance the bank exactly as ``draw(n)`` would, without producing the words (a jump:
-        O(W * log n) per lane). Lets a shard of a long stream start where it belongs."""
+    def skip(self, n: int, bits: int | None = None, *, shifts: int | None = None) -> None:
+        """Advance the bank exactly as ``words(n, bits)`` (D = shifts, else bits, else the
+        width) would, without producing the words (a jump: O(W * log n) per lane). Lets a shard
+        of a long stream start where it belongs."""
         n = integer(n, "n", 0)
-        d = optional_integer(shifts, "shifts", 1, 128) or self.shifts or self.width
+        d = (optional_integer(shifts, "shifts", 1, 128) or self.shifts
+             or optional_integer(bits, "bits", 1, 128) or self.width)
         st = self._states.copy()
         jump(st, self._served(n), self._powers(d))
         self._states = st
@@ -301,7 +252,18 @@ class LFSR:
                                      self.reverse)
         return _LEAP[key]
 
-    def random_words(self, n: int, bits: int, threads: int | None = None) -> np.ndarray:
+    r_bit_words = True  # words() gives r-bit words by construction: no range scan needed
+
+    @property
+    def state(self) -> tuple[int, ...]:
+        """The lane states (RandomSource protocol; settable to resume)."""
+        return self.states
+
+    @state.setter
+    def state(self, values) -> None:
+        self.states = values
+
+    def words(self, n: int, bits: int, threads: int | None = None) -> np.ndarray:
         """The r-bit words R that stochastic rounding consumes: the r most significant bits of
         each draw word (D = shifts, default r)."""
         n = integer(n, "n", 0)
@@ -315,6 +277,8 @@ class LFSR:
         if d > bits:
             words >>= np.uint64(d - bits)
         return words
+
+    random_words = words  # the protocol's former name
 
     def __repr__(self) -> str:
         return (f"LFSR(width={self.width}, poly={self.poly:#x}, config={self.config!r}, "
@@ -340,9 +304,19 @@ class AmdPrng:
     def lanes(self) -> int:
         return self._lfsr.lanes
 
+    r_bit_words = True
+
     @property
     def states(self) -> tuple[int, ...]:
         return self._lfsr.states
+
+    @property
+    def state(self) -> tuple[int, ...]:
+        return self._lfsr.states
+
+    @state.setter
+    def state(self, values) -> None:
+        self._lfsr.states = values
 
     @states.setter
     def states(self, values) -> None:
@@ -369,7 +343,13 @@ class AmdPrng:
         self._lfsr._blocked(n, 1, threads, 1, kernel)
         return out
 
-    def random_words(self, n: int, bits: int, threads: int | None = None) -> np.ndarray:
+    def words(self, n: int, bits: int, threads: int | None = None) -> np.ndarray:
         """The top ``bits`` bits of each output (1 <= bits <= 32)."""
         bits = integer(bits, "bits", 1, 32)
         return self.draw(n, threads) >> np.uint64(32 - bits)
+
+    random_words = words  # the protocol's former name
+
+    def skip(self, n: int, bits: int | None = None) -> None:
+        """Advance as ``words(n, bits)`` would (one shift per output, whatever ``bits``)."""
+        self._lfsr.skip(integer(n, "n", 0), shifts=1)

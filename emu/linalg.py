@@ -13,6 +13,7 @@ The accumulator value is then converted into ``out`` (default: the accumulator's
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,14 +22,14 @@ from .formats import FixedFormat, FloatFormat
 from .formats import format as parse_format
 from .kernels import accumulate as kacc
 from .kernels.core import RNE
-from .ops import _stochastic, convert
+from .ops import convert
 from .registers import Registers, code_dtype
-from .rounding import mode_code, overflow_code
-from .validate import integer, optional_integer
+from .rounding import EPS_MODES, KernelRounding, Rounding, as_rounding, canonical, is_stochastic
+from .sources import NO_DRAWS, draws
+from .validate import flag, integer, optional_integer
 
 ORDERS = {"sequential": kacc.ORDER_SEQ, "pairwise": kacc.ORDER_PAIRWISE,
           "exact": kacc.ORDER_EXACT, "truncating": kacc.ORDER_TRUNC}
-_EMPTY_U64 = np.empty(0, np.uint64)
 _FP32 = FloatFormat(8, 23, 127, "ieee", name="fp32")
 
 
@@ -65,17 +66,62 @@ def _exact_fits_int64(fa, fb, kk: int) -> bool:
     return (ha + hb) - (la + lb) + max(kk, 1).bit_length() + 1 <= 62
 
 
+class _Plan(NamedTuple):
+    """One matmul's accumulation model, as the kernel takes it (emu.kernels.accumulate)."""
+
+    exact_products: bool
+    products: object  # format of the rounded products (the accumulator's when exact)
+    product_rounding: KernelRounding
+    acc: object
+    acc_rounding: KernelRounding
+    order: int
+    chunk: int
+    promote: object
+    promote_rounding: KernelRounding
+    align_bits: int
+    group: int
+
+    def run(self, A: np.ndarray, fa, B: np.ndarray, fb, product_words: np.ndarray,
+            acc_words: np.ndarray, out: np.ndarray) -> int:
+        """The core over uint64 codes A (rows) and B; the first bad output or -1."""
+        p, ac, pr = self.product_rounding, self.acc_rounding, self.promote_rounding
+        rbits = ac.rbits if ac.mode >= 10 else p.rbits
+        return kacc.matmul_core(A, fa.descriptor, B, fb.descriptor, self.exact_products,
+                                self.products.descriptor, p.mode, p.overflow, product_words,
+                                self.acc.descriptor, ac.mode, ac.overflow, acc_words, self.order,
+                                self.chunk, self.promote.descriptor, pr.mode, pr.overflow,
+                                self.align_bits, self.group, rbits, ac.compare or p.compare, out)
+
+
+def _rounding(rounding, fmt, what: str, **options) -> Rounding:
+    """A matmul rounding (a name or an emu.Rounding) with the shared SR options applied where
+    they fit its mode."""
+    mode = rounding.mode if isinstance(rounding, Rounding) else rounding
+    if not isinstance(mode, str):
+        raise TypeError(f"{what} must be a mode name or an emu.Rounding, not {type(rounding).__name__}")
+    mode = canonical(mode.partition(":")[0])
+    if not is_stochastic(mode):
+        options = {k: v for k, v in options.items() if k in ("saturate", "overflow")}
+    elif mode not in EPS_MODES:
+        options.pop("eps", None)
+    return as_rounding(rounding, fmt=fmt, **options)
+
+
 def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
-           product_rounding: str = "rne", acc_rounding: str = "rne", out_rounding: str = "rne",
-           order: str = "sequential", chunk: int | None = None, promote=None,
-           promote_rounding: str = "rne", align_bits: int = 13, group: int = 32,
-           acc_saturate: bool | None = None, acc_overflow: str | None = None,
-           saturate: bool | None = None, overflow: str | None = None, rng=None,
-           sr_bits: int | None = None, form: str = "carry", eps=None, direction=None,
-           threads: int | None = None) -> Registers:
+           product_rounding: str | Rounding = "rne", acc_rounding: str | Rounding = "rne",
+           out_rounding: str | Rounding = "rne", order: str = "sequential",
+           chunk: int | None = None, promote=None, promote_rounding: str | Rounding = "rne",
+           align_bits: int = 13, group: int = 32, acc_saturate: bool | None = None,
+           acc_overflow: str | None = None, saturate: bool | None = None,
+           overflow: str | None = None, rng=None, sr_bits: int | None = None,
+           form: str | None = None, eps=None, direction=None, threads: int | None = None,
+           return_words: bool = False) -> Registers:
     """C = A @ B on registers (A: (M, K), B: (K, N)); see the module doc for the model.
-    ``eps`` and ``direction`` belong to the output rounding (``out_rounding`` sr_eps /
-    signed_sr_eps; direction broadcasts to the (M, N) result).
+    Each ``*_rounding`` is a mode name or an emu.Rounding; ``sr_bits`` and ``form`` apply to
+    every stochastic one given by name (products and accumulator share r and the form: the
+    kernel draws one word per rounding). ``eps`` and ``direction`` belong to the output rounding
+    (``out_rounding`` sr_eps / signed_sr_eps; direction broadcasts to the (M, N) result).
+    ``return_words=True`` also returns the random words consumed, in draw order.
     ``threads`` split the output rows into blocks (each output is summed by one thread in the
     documented order, so results never depend on the thread count)."""
     for r in (a, b):
@@ -96,51 +142,44 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
         raise ValueError("fixed-point products wider than 64 bits are not supported")
     m, kk = a.shape
     n = b.shape[1]
-    amode = mode_code(acc_rounding)
-    aovf = overflow_code(acc_fmt, acc_saturate, acc_overflow)
+    sr_opts = {"sr_bits": sr_bits, "form": form}
+    arnd = _rounding(acc_rounding, acc_fmt, "acc_rounding", saturate=acc_saturate,
+                     overflow=acc_overflow, **sr_opts)
     exact_products = products is None
     pfmt = parse_format(products) if products is not None else acc_fmt
-    pmode = mode_code(product_rounding)
-    povf = overflow_code(pfmt, None, None) if products is not None else 0
+    prnd = _rounding(product_rounding, pfmt, "product_rounding", **sr_opts)
     promo = parse_format(promote) if promote is not None else acc_fmt
     if chunk and promote is None:
         raise ValueError("chunk=N needs promote= (the wider accumulator)")
-    prmode = mode_code(promote_rounding)
-    stochastic = amode >= 10 or (pmode >= 10 and not exact_products)
-    if stochastic and order != "sequential":
+    promo_rnd = _rounding(promote_rounding, promo, "promote_rounding")
+    products_sr = prnd.stochastic and not exact_products
+    if (arnd.stochastic or products_sr) and order != "sequential":
         raise ValueError("stochastic accumulation is defined for order='sequential'")
-    if prmode >= 10:
+    if promo_rnd.stochastic:
         raise ValueError("promote_rounding must be deterministic")
-    r = sr_bits
-    prw = arw = _EMPTY_U64
-    compare = form == "compare"
-    if not exact_products and pmode >= 10:
-        sr = _stochastic(pmode, (m, n, kk), rng, r, None, None, form, threads)
-        r, prw = sr[0], sr[1]
-    if amode >= 10:
-        if amode not in (10, 13):
-            raise ValueError("accumulators take sr or sr_equal (biased modes need a direction)")
-        sr = _stochastic(amode, (m, n, kk), rng, r, None, None, form, threads)
-        r, arw = sr[0], sr[1]
-    rbits = r or 1
+    if arnd.stochastic and arnd.mode not in ("sr", "sr_equal"):
+        raise ValueError("accumulators take sr or sr_equal (biased modes need a direction)")
+    if products_sr and arnd.stochastic and (prnd.bits, prnd.form) != (arnd.bits, arnd.form):
+        raise ValueError(f"product_rounding {prnd} and acc_rounding {arnd} must share r and the SR "
+                         "form (one random word per rounding)")
+    prw = draws(prnd, (m, n, kk), rng, threads=threads).words if products_sr else NO_DRAWS.words
+    arw = draws(arnd, (m, n, kk), rng, threads=threads).words if arnd.stochastic else NO_DRAWS.words
+    plan = _Plan(exact_products, pfmt, prnd.kernel(pfmt) if not exact_products else
+                 Rounding().kernel(pfmt), acc_fmt, arnd.kernel(acc_fmt), ORDERS[order], chunk,
+                 promo, promo_rnd.kernel(promo), align_bits, group)
 
     rows = _row_blocks(m, n * kk, threads)
-    res = _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk, rows)
+    res = _fast_paths(a, b, plan, kk, rows)
     if res is None:  # the core, with codes as uint64 (one compiled kernel for every format)
         A = np.ascontiguousarray(a._codes, dtype=np.uint64)
         B = np.ascontiguousarray(b._codes, dtype=np.uint64)
         res = np.empty((m, n), np.uint64)
         if order == "exact" and not _exact_fits_int64(a.format, b.format, kk):
-            bad = _exact_bigint(a, b, acc_fmt, amode, aovf, res)
+            bad = _exact_bigint(a, b, acc_fmt, plan.acc_rounding.mode, plan.acc_rounding.overflow, res)
         else:
             def block(i0: int, i1: int) -> int:
                 w0, w1 = i0 * n * kk, i1 * n * kk  # words of these rows, (i, j, k) C order
-                bad = kacc.matmul_core(A[i0:i1], a.format.descriptor, B, b.format.descriptor,
-                                       exact_products, pfmt.descriptor, pmode, povf,
-                                       prw[w0:w1], acc_fmt.descriptor, amode, aovf, arw[w0:w1],
-                                       ORDERS[order], chunk, promo.descriptor, prmode,
-                                       overflow_code(promo, None, None), align_bits, group,
-                                       rbits, compare, res[i0:i1])
+                bad = plan.run(A[i0:i1], a.format, B, b.format, prw[w0:w1], arw[w0:w1], res[i0:i1])
                 return bad if bad < 0 else i0 * n + bad
 
             bad = next((x for x in parallel.run(block, rows) if x >= 0), -1)  # blocks in order
@@ -149,17 +188,20 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
                              f"accumulator {acc_fmt.name} (NaN without a NaN code, or Inf under wrap)")
     final_fmt = promo if chunk else acc_fmt
     result = Registers._wrap(res.astype(code_dtype(final_fmt.bits), copy=False), final_fmt)
-    if out is None:
-        return result
-    omode = mode_code(out_rounding)
-    kw = {}
-    if omode >= 10:
-        kw = {"rng": rng, "sr_bits": r, "form": form, "eps": eps, "direction": direction}
-    elif eps is not None or direction is not None:
-        raise ValueError("eps= and direction= apply to a stochastic out_rounding (sr_eps, "
-                         "signed_sr_eps)")
-    return convert(result, out, out_rounding, saturate=saturate, overflow=overflow,
-                   threads=threads, **kw)
+    used = [prw, arw]
+    if out is not None:
+        out_fmt = parse_format(out)
+        ornd = _rounding(out_rounding, out_fmt, "out_rounding", saturate=saturate,
+                         overflow=overflow, sr_bits=sr_bits if sr_bits is not None else (
+                             arnd.bits if arnd.stochastic else prnd.bits if products_sr else None),
+                         form=form, eps=eps)
+        if not ornd.stochastic and (eps is not None or direction is not None):
+            raise ValueError("eps= and direction= apply to a stochastic out_rounding (sr_eps, "
+                             "signed_sr_eps)")
+        result, words = convert(result, out_fmt, ornd, rng=rng if ornd.stochastic else None,
+                                direction=direction, threads=threads, return_words=True)
+        used.append(words)
+    return (result, np.concatenate(used)) if flag(return_words, "return_words") else result
 
 
 def _row_blocks(m: int, work_per_row: int, threads: int | None) -> list[tuple[int, int]]:
@@ -168,12 +210,12 @@ def _row_blocks(m: int, work_per_row: int, threads: int | None) -> list[tuple[in
                            max(1, parallel.MIN_BLOCK // max(work_per_row, 1)))
 
 
-def _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk,
-                rows) -> np.ndarray | None:
+def _fast_paths(a, b, plan: _Plan, kk, rows) -> np.ndarray | None:
     """Exact native shortcuts: the accumulator codes, identical to the core's (NaN outputs are
     recomputed by the core so their codes follow Part B), or None when none applies."""
-    if order != "sequential" or chunk or not exact_products:
+    if plan.order != ORDERS["sequential"] or plan.chunk or not plan.exact_products:
         return None
+    acc_fmt, amode, aovf = plan.acc, plan.acc_rounding.mode, plan.acc_rounding.overflow
     shape = (a.shape[0], b.shape[1])
     if acc_fmt == _FP32 and amode == RNE and aovf == 0 and _products_exact_in_fp32(a.format, b.format):
         fa = convert(a, _FP32)._codes.view(np.float32)  # exact: the operands fit fp32
@@ -185,11 +227,9 @@ def _fast_paths(a, b, acc_fmt, amode, aovf, order, chunk, exact_products, kk,
         if nan.any():  # Part B NaN signs: recompute those outputs with the core
             one = np.empty((1, 1), np.uint64)
             for i, j in zip(*np.nonzero(nan), strict=True):
-                kacc.matmul_core(np.ascontiguousarray(a._codes[i:i + 1], np.uint64), a.format.descriptor,
-                                 np.ascontiguousarray(b._codes[:, j:j + 1], np.uint64),
-                                 b.format.descriptor, True, acc_fmt.descriptor, RNE, 0, _EMPTY_U64,
-                                 acc_fmt.descriptor, RNE, 0, _EMPTY_U64, kacc.ORDER_SEQ, 0,
-                                 acc_fmt.descriptor, RNE, 0, 13, 32, 1, False, one)
+                plan.run(np.ascontiguousarray(a._codes[i:i + 1], np.uint64), a.format,
+                         np.ascontiguousarray(b._codes[:, j:j + 1], np.uint64), b.format,
+                         NO_DRAWS.words, NO_DRAWS.words, one)
                 res[i, j] = one[0, 0]
         return res
     if (isinstance(a.format, FixedFormat) and isinstance(acc_fmt, FixedFormat)

@@ -11,11 +11,11 @@ from .formats import FixedFormat, FloatFormat, Format
 from .formats import format as parse_format
 from .kernels import convert as kconvert
 from .kernels import fast
-from .kernels.core import SIGNED_SR_EPS, SR, SR_EPS, SR_MAX_BITS
-from .lfsr import check_source, source_words
+from .kernels.core import SR
 from .registers import Registers, code_dtype
-from .rounding import mode_code, overflow_code
-from .validate import integer, optional_integer, real
+from .rounding import Rounding, as_rounding
+from .sources import NO_DRAWS, Draws, draws, with_words
+from .validate import optional_integer
 
 # Host arrays are codes of host formats (see emu.kernels.convert): dtype -> descriptor.
 _HOST = {
@@ -25,8 +25,6 @@ _HOST = {
     np.dtype(np.int64): FixedFormat(64, 0, True).descriptor,
     np.dtype(np.uint64): FixedFormat(64, 0, False).descriptor,
 }
-_EMPTY_U64 = np.empty(0, np.uint64)
-_EMPTY_I8 = np.empty(0, np.int8)
 _EMPTY_U8 = np.empty(0, np.uint8)
 
 
@@ -82,7 +80,7 @@ def _host_codes(arr: np.ndarray) -> tuple[np.ndarray, tuple, np.ndarray]:
 
 
 def _run(src_codes: np.ndarray, src_desc: tuple, dst: Format, mode: int, ovf: int,
-         what: str, host: np.ndarray | None = None, sr: tuple | None = None,
+         what: str, host: np.ndarray | None = None, sr: Draws | None = None,
          threads: int | None = None) -> np.ndarray:
     flat = src_codes.reshape(-1)
     out = np.empty(flat.shape, code_dtype(dst.bits))
@@ -91,7 +89,7 @@ def _run(src_codes: np.ndarray, src_desc: tuple, dst: Format, mode: int, ovf: in
 
     def block(a: int, b: int) -> int:  # elementwise: any split gives the same codes
         hb = None if host_flat is None else host_flat[a:b]
-        srb = None if sr is None else (sr[0], sr[1][a:b], sr[2], sr[3][a:b], sr[4])
+        srb = None if sr is None else sr.block(a, b)
         return _convert_block(flat[a:b], src_desc, out[a:b], dst.descriptor, mode, ovf, hb, srb)
 
     bad = parallel.first_bad(parallel.run(block, ranges), ranges)
@@ -107,7 +105,8 @@ def _run(src_codes: np.ndarray, src_desc: tuple, dst: Format, mode: int, ovf: in
 def _convert_block(flat, src_desc, out, dst_desc, mode, ovf, host_flat, sr) -> int:
     """One block: a fast path when one applies, else the core; the first bad element or -1."""
     if sr is not None:
-        if mode == SR and fast.convert_sr(flat, src_desc, out, dst_desc, ovf, sr[0], sr[1], sr[4]):
+        if mode == SR and fast.convert_sr(flat, src_desc, out, dst_desc, ovf, sr.rbits, sr.words,
+                                          sr.compare):
             return -1
         return _core(flat, src_desc, out, dst_desc, mode, ovf, sr)
     if fast.convert(flat, src_desc, out, dst_desc, mode, ovf, host_flat):
@@ -117,7 +116,7 @@ def _convert_block(flat, src_desc, out, dst_desc, mode, ovf, host_flat, sr) -> i
 
 def _core(flat, src_desc, out, dst_desc, mode, ovf, sr) -> int:
     """The rounding core over uint64 codes (one compiled kernel for every format pair)."""
-    rbits, rwords, eoff, dirs, compare = sr if sr else (1, _EMPTY_U64, 0, _EMPTY_I8, False)
+    rbits, rwords, eoff, dirs, compare = sr or NO_DRAWS
     wide = np.empty(flat.size, np.uint64)
     bad = kconvert.convert_codes(np.ascontiguousarray(flat, dtype=np.uint64), src_desc, wide,
                                  dst_desc, mode, ovf, rbits, rwords, eoff, dirs, compare,
@@ -126,56 +125,21 @@ def _core(flat, src_desc, out, dst_desc, mode, ovf, sr) -> int:
     return bad
 
 
-def _stochastic(mode: int, shape: tuple, rng, sr_bits, eps, direction, form,
-                threads: int | None = None) -> tuple | None:
-    """Random words and offsets for a stochastic mode (DESIGN Part B): one draw per element."""
-    if mode < SR:
-        for name, v in (("rng", rng), ("sr_bits", sr_bits), ("eps", eps), ("direction", direction)):
-            if v is not None:
-                raise ValueError(f"{name}= only applies to stochastic rounding modes")
-        return None
-    if rng is None:
-        raise ValueError("stochastic rounding needs a random source: rng=emu.LFSR(...)")
-    check_source(rng)
-    r = integer(8 if sr_bits is None else sr_bits, "sr_bits", 1, SR_MAX_BITS)
-    if form not in ("carry", "compare"):
-        raise ValueError(f"unknown SR form {form!r}; valid: carry, compare")
-    eoff = 0
-    if mode in (SR_EPS, SIGNED_SR_EPS):
-        if eps is not None:
-            eps = real(eps, "eps")
-        if eps is None or not 0 <= eps < 1:
-            raise ValueError(f"eps={eps!r}: the biased modes need eps in [0, 1)")
-        eoff = round(Fraction(eps) * 2**r)  # E = round(eps * 2^r), ties to even
-    elif eps is not None:
-        raise ValueError("eps= only applies to sr_eps and signed_sr_eps")
-    n = int(np.prod(shape))
-    dirs = _EMPTY_I8
-    if mode == SIGNED_SR_EPS:
-        if direction is None:
-            raise ValueError("signed_sr_eps needs direction= (-1, 0 or +1 per element)")
-        d = np.asarray(direction)
-        try:
-            d = np.broadcast_to(d, shape)
-        except ValueError:
-            raise ValueError(f"direction shape {d.shape} does not broadcast to {shape}") from None
-        if not np.isin(d, (-1, 0, 1)).all():
-            raise ValueError("direction values must be -1, 0 or +1")
-        dirs = np.ascontiguousarray(d, dtype=np.int8).reshape(-1)
-    elif direction is not None:
-        raise ValueError("direction= only applies to signed_sr_eps")
-    return r, source_words(rng, n, r, threads), eoff, dirs, form == "compare"
-
-
 def _is_nan(code, desc) -> bool:
     cls, *_ = kconvert.split_code(code, desc)
     return cls == kconvert.CLS_NAN
 
 
-def quantize(x, fmt: Format | str, rounding: str = "rne", *, saturate: bool | None = None,
-             overflow: str | None = None, rng=None, sr_bits: int | None = None,
-             eps: float | None = None, direction=None, form: str = "carry",
-             threads: int | None = None) -> Registers:
+def _rounding(fmt, rounding, saturate, overflow, sr_bits, eps, form) -> Rounding:
+    return as_rounding(rounding, saturate=saturate, overflow=overflow, sr_bits=sr_bits, eps=eps,
+                       form=form, fmt=fmt)
+
+
+def quantize(x, fmt: Format | str, rounding: str | Rounding = "rne", *,
+             saturate: bool | None = None, overflow: str | None = None, rng=None,
+             sr_bits: int | None = None, eps: float | None = None, direction=None,
+             form: str | None = None, threads: int | None = None,
+             return_words: bool = False) -> Registers:
     """Round values to ``fmt`` once, exactly as hardware would.
 
     ``x``: float16/32/64 or integer arrays (every value exact, int64/uint64 included), Python
@@ -185,15 +149,18 @@ def quantize(x, fmt: Format | str, rounding: str = "rne", *, saturate: bool | No
     its exact value (see emu.exact), never via float64.
     ``saturate`` (floats, default False: overflow gives Inf, or NaN where the format has no Inf)
     and ``overflow`` (fixed: "wrap" | "sat" | "sat_sym", default "sat") set the overflow policy.
-    Stochastic modes (sr, sr_eps, signed_sr_eps, sr_equal) take ``rng`` (an emu.LFSR or
-    emu.AmdPrng, or any emu.lfsr.RandomSource; one draw per element, the source's state
-    advances), ``sr_bits`` r (default 8), ``form`` ("carry" | "compare"), ``eps`` for the biased
-    modes, and ``direction`` (-1/0/+1 per element) for signed_sr_eps. ``threads``: see
-    emu.parallel (the codes never depend on it).
+    ``rounding``: a mode name or an emu.Rounding (which carries the options below; keyword
+    options given as well override it). Stochastic modes (sr, sr_eps, signed_sr_eps, sr_equal)
+    take ``rng`` (an emu.LFSR, emu.AmdPrng, emu.ReplaySource or any emu.RandomSource; one draw
+    per element, the source's state advances), ``sr_bits`` r (default 8), ``form`` ("carry" |
+    "compare"), ``eps`` for the biased modes, and ``direction`` (-1/0/+1 per element) for
+    signed_sr_eps. ``return_words=True`` returns ``(registers, words)``: the random words the
+    call consumed, one per element in C order. ``threads``: see emu.parallel (the codes never
+    depend on it).
     """
     fmt = parse_format(fmt)
-    mode = mode_code(rounding)
-    ovf = overflow_code(fmt, saturate, overflow)
+    rnd = _rounding(fmt, rounding, saturate, overflow, sr_bits, eps, form)
+    mode, ovf = rnd.mode_code, rnd.overflow_code(fmt)
     threads = optional_integer(threads, "threads", 1)
     arr = _numeric(x)
     elems = None
@@ -201,12 +168,13 @@ def quantize(x, fmt: Format | str, rounding: str = "rne", *, saturate: bool | No
         elems = np.array(x, dtype=object) if not isinstance(x, np.ndarray) else x
         arr = exact.approximate(elems)
     codes, desc, host = _host_codes(arr)
-    sr = _stochastic(mode, codes.shape, rng, sr_bits, eps, direction, form, threads)
+    drawn = draws(rnd, codes.shape, rng, direction, threads)  # NO_DRAWS unless stochastic
+    sr = drawn if rnd.stochastic else None
     rationals = []
     if elems is not None:
         host = host.copy()
         flat, items = host.reshape(-1), elems.reshape(-1)
-        for i in exact.suspects(host, fmt, mode, sr[0] if sr else 1).tolist():
+        for i in exact.suspects(host, fmt, mode, sr.rbits if sr else 1).tolist():
             v = exact.exact_value(items[i])
             if isinstance(v, Fraction) and not _is_float64(v, flat[i]):
                 rationals.append((i, v))
@@ -217,10 +185,10 @@ def quantize(x, fmt: Format | str, rounding: str = "rne", *, saturate: bool | No
     out = _run(codes, desc, fmt, mode, ovf, "input", host, sr, threads)
     flat_out = out.reshape(-1)
     for i, v in rationals:
-        word, eoff, d = (int(sr[1][i]), sr[2], int(sr[3][i]) if sr[3].size else 0) if sr else (0, 0, 0)
-        flat_out[i] = exact.round_rational(v, fmt, mode, ovf, sr[0] if sr else 1, word, eoff, d,
-                                           bool(sr and sr[4]))
-    return Registers._wrap(out, fmt)
+        word, eoff, d = sr.element(i) if sr else (0, 0, 0)
+        flat_out[i] = exact.round_rational(v, fmt, mode, ovf, sr.rbits if sr else 1, word, eoff, d,
+                                           bool(sr and sr.compare))
+    return with_words(Registers._wrap(out, fmt), sr, return_words)
 
 
 def _is_float64(v: Fraction, x: float) -> bool:
@@ -228,21 +196,23 @@ def _is_float64(v: Fraction, x: float) -> bool:
     return bool(np.isfinite(x)) and Fraction(float(x)) == v
 
 
-def convert(r: Registers, fmt: Format | str, rounding: str = "rne", *,
+def convert(r: Registers, fmt: Format | str, rounding: str | Rounding = "rne", *,
             saturate: bool | None = None, overflow: str | None = None, rng=None,
             sr_bits: int | None = None, eps: float | None = None, direction=None,
-            form: str = "carry", threads: int | None = None) -> Registers:
+            form: str | None = None, threads: int | None = None,
+            return_words: bool = False) -> Registers:
     """Convert registers to another format with one rounding (fixed <-> float included);
-    stochastic options and ``threads`` as in ``quantize``."""
+    ``rounding``, stochastic options, ``return_words`` and ``threads`` as in ``quantize``."""
     if not isinstance(r, Registers):
         raise TypeError(f"convert takes Registers, not {type(r).__name__}; use emu.quantize")
     fmt = parse_format(fmt)
-    mode = mode_code(rounding)
-    ovf = overflow_code(fmt, saturate, overflow)
+    rnd = _rounding(fmt, rounding, saturate, overflow, sr_bits, eps, form)
     threads = optional_integer(threads, "threads", 1)
-    sr = _stochastic(mode, r._codes.shape, rng, sr_bits, eps, direction, form, threads)
-    return Registers._wrap(_run(r._codes, r.format.descriptor, fmt, mode, ovf, "register", None, sr,
-                                threads), fmt)
+    drawn = draws(rnd, r._codes.shape, rng, direction, threads)
+    sr = drawn if rnd.stochastic else None
+    out = _run(r._codes, r.format.descriptor, fmt, rnd.mode_code, rnd.overflow_code(fmt),
+               "register", None, sr, threads)
+    return with_words(Registers._wrap(out, fmt), sr, return_words)
 
 
 def decode(r: Registers, threads: int | None = None) -> np.ndarray:

@@ -32,7 +32,7 @@ def cores() -> int:
 def resolve(threads: int | None) -> int:
     """The thread count to use: ``threads``, else the context's, else all cores."""
     if threads is None:
-        from .arith import current_context
+        from .defaults import current_context
 
         threads = current_context().threads
     if threads is None:

@@ -115,9 +115,9 @@ def quantize(ctx, values, fmt_name, rounding, saturate, overflow, input_path, sr
     codes, words, count = [], [], 0
     for block, where in source.blocks():
         try:
-            if show_words:
-                words.append(sr["rng"].copy().random_words(block.size, sr_bits))
-            codes.append(emu.quantize(block, fmt, rounding, **kw, **sr).codes)
+            regs, used = emu.quantize(block, fmt, rounding, **kw, **sr, return_words=True)
+            codes.append(regs.codes)
+            words.append(used)
         except (ValueError, TypeError) as err:
             check_values(block, where)
             m = re.search(r"element (\d+)", str(err))

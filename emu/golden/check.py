@@ -20,11 +20,12 @@ from ..formats import FloatFormat
 from ..formats import format as parse_format
 from ..ops import convert
 from ..registers import Registers
+from ..replay import ReplaySource
 from ..rounding import is_stochastic
 from .dumps import Source, plan, shard_dirs
 from .hexio import DumpError, hex_width
 from .layouts import LAYOUTS
-from .vectors import generate
+from .vectors import SATURATING_RNE, generate, spec_rounding
 from .verify import Part, SetError, Trusted, VerifiedSet, read_expected, trust
 
 CLASSES = ("nan", "inf/overflow", "subnormal", "tie", "normal")
@@ -183,9 +184,8 @@ def _ties(spec: dict, expected: dict, idx: np.ndarray) -> np.ndarray:
         src = parse_format(spec.get("src", "fp32"))
         dst = parse_format(spec["dst"])
         regs = Registers.from_codes(expected["a"][idx], src)
-        kw = {"saturate": True} if isinstance(dst, FloatFormat) else {"overflow": "sat"}
-        a = convert(regs, dst, "rna", **kw).codes
-        z = convert(regs, dst, "rnz", **kw).codes
+        a = convert(regs, dst, SATURATING_RNE.replace(mode="rna")).codes
+        z = convert(regs, dst, SATURATING_RNE.replace(mode="rnz")).codes
     except ValueError:
         return none
     return np.asarray(a != z, bool)
@@ -237,18 +237,14 @@ def _diagnose_sr(manifest, expected, got) -> list[str]:
 
 
 def _recompute(spec, expected, words) -> np.ndarray | None:
-    from .vectors import _Words
-
     if spec["op"] != "convert":
         return None
     src, dst = parse_format(spec.get("src", "fp32")), parse_format(spec["dst"])
-    kw = {"saturate": bool(spec.get("saturate", False))} if isinstance(dst, FloatFormat) else \
-        {"overflow": spec.get("overflow") or "sat"}
-    extra = {"eps": spec.get("eps", 0.0)} if spec.get("rounding") in ("sr_eps", "signed_sr_eps") else {}
+    rnd = spec_rounding(spec)
+    extra = {"direction": spec.get("direction", 0)} if rnd.needs_direction else {}
     try:
-        return convert(Registers.from_codes(expected["a"], src), dst, spec["rounding"],
-                       rng=_Words(words.astype(np.uint64)), sr_bits=int(spec.get("sr_bits", 8)),
-                       form=spec.get("form", "carry"), **kw, **extra).codes.astype(np.uint64)
+        return convert(Registers.from_codes(expected["a"], src), dst, rnd,
+                       rng=ReplaySource(words.astype(np.uint64)), **extra).codes.astype(np.uint64)
     except ValueError:
         return None
 

@@ -30,7 +30,8 @@ from ..linalg import mac_accumulator
 from ..ops import convert
 from ..outdir import staged
 from ..registers import Registers, code_dtype
-from ..rounding import is_stochastic
+from ..replay import ReplaySource
+from ..rounding import EPS_MODES, Rounding, canonical, is_stochastic
 from .hexio import format_hex, hex_width, write_atomic
 from .layouts import SET_LAYOUTS
 
@@ -105,8 +106,7 @@ def _corner_codes(src, dst) -> np.ndarray:
         vals = vals[np.isfinite(vals)]
     from ..ops import quantize
 
-    kw = {"saturate": True} if isinstance(src, FloatFormat) else {"overflow": "sat"}
-    codes = quantize(vals, src, "rne", **kw).codes.astype(np.int64)
+    codes = quantize(vals, src, SATURATING_RNE).codes.astype(np.int64)
     if isinstance(src, FloatFormat):
         finite = ~np.isin(codes, [c for c in (src.nan_code, src.inf_code) if c is not None])
         near = np.concatenate([codes[finite] + 1, codes[finite] - 1])
@@ -189,17 +189,6 @@ def _inputs(spec: dict, fmts: list, rng: np.random.Generator, dst, lo: int = 0,
     return [np.concatenate(p).astype(np.uint64) if p else np.empty(0, np.uint64) for p in parts]
 
 
-class _Words:
-    """A random source that replays given words (so the stored port is exactly what was used);
-    emu.lfsr.source_words checks their count and width like any source's."""
-
-    def __init__(self, words):
-        self.words = words
-
-    def random_words(self, n, bits, threads=None):
-        return self.words
-
-
 def lfsr_from_spec(cfg: dict) -> LFSR:
     cfg = dict(cfg or {})
     poly = cfg.get("poly")
@@ -209,10 +198,19 @@ def lfsr_from_spec(cfg: dict) -> LFSR:
                 invert=cfg.get("invert", False))
 
 
-def _kw(fmt, spec) -> dict:
-    if isinstance(fmt, FloatFormat):
-        return {"saturate": bool(spec.get("saturate", False))}
-    return {"overflow": spec.get("overflow") or "sat"}
+SATURATING_RNE = Rounding("rne", saturate=True, overflow="sat")
+
+
+def spec_rounding(spec: dict) -> Rounding:
+    """The Rounding a vector-set spec describes (its saturate applies to float outputs, its
+    overflow to fixed-point ones; the SR options where the mode takes them)."""
+    mode = spec.get("rounding", "rne")
+    opts = {"saturate": bool(spec.get("saturate", False)), "overflow": spec.get("overflow") or "sat"}
+    if is_stochastic(mode):
+        opts.update(bits=int(spec.get("sr_bits", 8)), form=spec.get("form", "carry"))
+        if canonical(mode) in EPS_MODES:
+            opts["eps"] = spec.get("eps", 0.0)
+    return Rounding(mode, **opts)
 
 
 def _drop_unrepresentable(fn, ins: list[Registers]):
@@ -271,7 +269,6 @@ def generate(spec: dict, kept_only: bool = False) -> VectorSet | int:
     if op not in OPS:
         raise ValueError(f"unknown op {op!r}; valid: {', '.join(OPS)}")
     rng = np.random.default_rng(int(spec.get("seed", 1)))
-    rounding = spec.get("rounding", "rne")
     if op == "lfsr":
         return _lfsr_set(spec)
     if op == "mac":
@@ -280,34 +277,32 @@ def generate(spec: dict, kept_only: bool = False) -> VectorSet | int:
     lo, hi, skip = _part(spec, candidates(spec))
     codes = _inputs(spec, fmts, rng, dst, lo, hi)
     ins = [Registers.from_codes(c, f) for c, f in zip(codes, fmts, strict=True)]
-    stochastic = is_stochastic(rounding)
-    r = int(spec.get("sr_bits", 8))
-    kw = _kw(dst, spec)
+    rnd = spec_rounding(spec)
+    stochastic, r = rnd.stochastic, rnd.bits
 
-    def run(*regs, words=None):
+    def run(*regs, rng=None):
         extra = {}
         if stochastic:
-            extra = {"rng": _Words(words), "sr_bits": r, "form": spec.get("form", "carry")}
-            if rounding in ("sr_eps", "signed_sr_eps"):
-                extra["eps"] = spec.get("eps", 0.0)
-            if rounding == "signed_sr_eps":
+            extra = {"rng": rng, "return_words": True}
+            if rnd.needs_direction:
                 extra["direction"] = spec.get("direction", 0)
         if op == "convert":
-            return convert(regs[0], dst, rounding, **kw, **extra)
+            return convert(regs[0], dst, rnd, **extra)
         fn = {"add": add, "mul": mul, "fma": fma}[op]
-        return fn(*regs, out=dst, rounding=rounding, **kw, **extra)
+        return fn(*regs, out=dst, rounding=rnd, **extra)
 
     if stochastic:
-        # drop undefined vectors first (deterministically), then draw one word per vector
-        ins, _ = _drop_unrepresentable(lambda *x: run(*x, words=np.zeros(x[0].size, np.uint64)), ins)
+        # drop undefined vectors first (deterministically: zero words), then draw one word per
+        # vector; the words stored are the ones the call reports it used
+        zeros = ReplaySource(np.zeros(ins[0].size, np.uint64))
+        ins, _ = _drop_unrepresentable(lambda *x: run(*x, rng=zeros.copy()), ins)
         if kept_only:
             return ins[0].size
         source = lfsr_from_spec(spec.get("lfsr"))
-        source.skip(skip, source.shifts or r)
+        source.skip(skip, r)
         st = source.states  # the shard's first element is element `skip` of the whole call:
         source.states = st[skip % len(st):] + st[:skip % len(st)]  # its lane leads
-        words = source.random_words(ins[0].size, r)
-        out = run(*ins, words=words)
+        out, words = run(*ins, rng=source)
     elif kept_only:
         return _drop_unrepresentable(run, ins)[0][0].size
     else:

@@ -106,7 +106,7 @@ def quantize(ctx, values, fmt_name, rounding, saturate, overflow, input_path, sr
         except ValueError as err:
             raise click.UsageError(str(err)) from None
         sr = {"rng": rng, "sr_bits": sr_bits, "eps": eps, "form": form, "direction": direction}
-        if rounding != "signed_sr_eps":
+        if not emu.rounding.takes_direction(rounding):
             sr.pop("direction")
         show_words = 1 <= sr_bits <= 32
     # Pass 1 rounds every value and prints nothing, so a bad value anywhere is a usage error
@@ -164,9 +164,9 @@ def _check_applies(ctx: click.Context, rounding: str) -> None:
     reasons = {name: not_sr for name in ("sr_bits", "form", "lfsr_seed", "lfsr_width", "lfsr_poly",
                                          "lfsr_config", "lfsr_shifts", "lfsr_lanes", "lfsr_reverse",
                                          "lfsr_invert")}
-    reasons["eps"] = None if rounding in ("sr_eps", "signed_sr_eps") else \
+    reasons["eps"] = None if emu.rounding.takes_eps(rounding) else \
         "applies to --rounding sr_eps / signed_sr_eps only"
-    reasons["direction"] = None if rounding == "signed_sr_eps" else \
+    reasons["direction"] = None if emu.rounding.takes_direction(rounding) else \
         "applies to --rounding signed_sr_eps only"
     refuse_unused(ctx, reasons)
 

@@ -72,8 +72,19 @@ def overflow_code(fmt, saturate: bool | None, overflow: str | None) -> int:
     return as_rounding(None, saturate=saturate, overflow=overflow, fmt=fmt).overflow_code(fmt)
 
 
-EPS_MODES = ("sr_eps", "signed_sr_eps")
+EPS_MODES = ("sr_eps", "signed_sr_eps")  # the biased modes: they take eps
+DIRECTION_MODES = ("signed_sr_eps",)  # they take a direction d per element
 DEFAULT_SR_BITS = 8
+
+
+def takes_eps(name) -> bool:
+    """Does the mode (a name or a Rounding) take eps?"""
+    return (name.mode if isinstance(name, Rounding) else canonical(name)) in EPS_MODES
+
+
+def takes_direction(name) -> bool:
+    """Does the mode (a name or a Rounding) take a direction per element?"""
+    return (name.mode if isinstance(name, Rounding) else canonical(name)) in DIRECTION_MODES
 SR_FORMS = ("carry", "compare")
 
 
@@ -158,7 +169,7 @@ class Rounding:
     @property
     def needs_direction(self) -> bool:
         """signed_sr_eps: each element needs a direction d in {-1, 0, +1}."""
-        return self.mode == "signed_sr_eps"
+        return self.mode in DIRECTION_MODES
 
     @property
     def eoff(self) -> int:

@@ -14,16 +14,14 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import parallel
+from . import parallel, paths
 from .defaults import Context, context, current_context, rounding_for  # noqa: F401 - re-exported
 from .formats import FixedFormat, FloatFormat, Format
 from .formats import format as parse_format
 from .kernels import arith as k
-from .kernels import fast
-from .kernels.core import RTO
 from .registers import Registers, code_dtype
 from .rounding import Rounding
-from .sources import NO_DRAWS, draws, with_words
+from .sources import draws, with_words
 from .validate import optional_integer
 
 MAX_EXACT_FIXED_WIDTH = 62  # exact fixed-point intermediates are kept in 64-bit integers
@@ -117,24 +115,10 @@ def _settings(rounding, saturate, overflow, rng, sr_bits, eps, form) -> tuple[Ro
 
 
 _OPS = {"add": k.OP_ADD, "sub": k.OP_SUB, "mul": k.OP_MUL, "min": k.OP_MIN, "max": k.OP_MAX}
-_PAIR_TABLES: dict = {}
 
 
 def _u64(codes: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(codes.reshape(-1), dtype=np.uint64)
-
-
-def _pair_table(op, fa, fb, dst, mode, ovf):
-    """All-pairs table for operands of at most 8 bits, built by the kernels (speed only)."""
-    key = (op, fa.descriptor, fb.descriptor, dst.descriptor, mode, ovf)
-    if key not in _PAIR_TABLES:
-        a = np.repeat(np.arange(1 << fa.bits, dtype=np.uint64), 1 << fb.bits)
-        b = np.tile(np.arange(1 << fb.bits, dtype=np.uint64), 1 << fa.bits)
-        table = np.empty(a.size, np.uint64)
-        bad = k.binary_codes(_OPS[op], a, fa.descriptor, b, fb.descriptor, table, dst.descriptor,
-                             mode, ovf, *NO_DRAWS)
-        _PAIR_TABLES[key] = table.astype(code_dtype(dst.bits)) if bad < 0 else None
-    return _PAIR_TABLES[key]
 
 
 def _binary(op: str, a: Registers, b: Registers, out, rounding, saturate, overflow, rng, sr_bits,
@@ -149,21 +133,12 @@ def _binary(op: str, a: Registers, b: Registers, out, rounding, saturate, overfl
     fa_, fb_ = (np.ascontiguousarray(x).reshape(-1) for x in (ca, cb))
     res = np.empty(fa_.size, code_dtype(dst.bits))
     sr = draws(rnd, shape, rng, direction, threads)
-    table = None
-    if mode <= RTO and a.format.bits <= 8 and b.format.bits <= 8 and fa_.size > 4096:
-        table = _pair_table(op, a.format, b.format, dst, mode, ovf)
     rbits, rwords, eoff, dirs, compare = sr
 
     def block(s: int, e: int) -> int:  # elementwise: any split gives the same codes
-        if table is not None:
-            fast.lut_pairs(fa_[s:e], fb_[s:e], res[s:e], table, b.format.bits)
-            return -1
-        wide = np.empty(e - s, np.uint64)  # uint64 everywhere: one compiled kernel, not 64
-        bad = k.binary_codes(_OPS[op], _u64(fa_[s:e]), a.format.descriptor, _u64(fb_[s:e]),
-                             b.format.descriptor, wide, dst.descriptor, mode, ovf, rbits,
-                             rwords[s:e], eoff, dirs[s:e], compare)
-        res[s:e] = wide
-        return bad
+        return paths.binary(_OPS[op], fa_[s:e], a.format.descriptor, fb_[s:e], b.format.descriptor,
+                            res[s:e], dst.descriptor, mode, ovf, rbits, rwords[s:e], eoff,
+                            dirs[s:e], compare)
 
     ranges = parallel.blocks(fa_.size, parallel.resolve(threads))
     bad = parallel.first_bad(parallel.run(block, ranges), ranges)

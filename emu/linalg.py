@@ -17,11 +17,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import exact, parallel
+from . import exact, parallel, paths
 from .formats import FixedFormat, FloatFormat
 from .formats import format as parse_format
 from .kernels import accumulate as kacc
-from .kernels.core import RNE
 from .ops import convert
 from .registers import Registers, code_dtype
 from .rounding import EPS_MODES, KernelRounding, Rounding, as_rounding, canonical, is_stochastic
@@ -30,7 +29,6 @@ from .validate import flag, integer, optional_integer
 
 ORDERS = {"sequential": kacc.ORDER_SEQ, "pairwise": kacc.ORDER_PAIRWISE,
           "exact": kacc.ORDER_EXACT, "truncating": kacc.ORDER_TRUNC}
-_FP32 = FloatFormat(8, 23, 127, "ieee", name="fp32")
 
 
 def mac_accumulator(a_fmt, b_fmt, guard_bits: int) -> FixedFormat:
@@ -45,15 +43,6 @@ def mac_accumulator(a_fmt, b_fmt, guard_bits: int) -> FixedFormat:
     signed = a_fmt.signed or b_fmt.signed
     width = a_fmt.width + b_fmt.width + guard_bits
     return FixedFormat(width, a_fmt.frac + b_fmt.frac, signed)
-
-
-def _products_exact_in_fp32(fa, fb) -> bool:
-    """Is every product of an fa and an fb value exact in fp32, with no overflow?"""
-    if not (isinstance(fa, FloatFormat) and isinstance(fb, FloatFormat)):
-        return False
-    bits = (fa.man_bits + 1) + (fb.man_bits + 1)
-    lsb = (fa.emin - fa.man_bits) + (fb.emin - fb.man_bits)
-    return bits <= 24 and lsb >= -149 and fa.emax + fb.emax + 2 <= 127
 
 
 def _exact_fits_int64(fa, fb, kk: int) -> bool:
@@ -169,7 +158,8 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
                  promo, promo_rnd.kernel(promo), align_bits, group)
 
     rows = _row_blocks(m, n * kk, threads)
-    res = _fast_paths(a, b, plan, kk, rows)
+    res = paths.matmul(a._codes, a.format, b._codes, b.format, acc_fmt, plan.acc_rounding.mode,
+                       plan.acc_rounding.overflow, plan.order, chunk, exact_products, rows)
     if res is None:  # the core, with codes as uint64 (one compiled kernel for every format)
         A = np.ascontiguousarray(a._codes, dtype=np.uint64)
         B = np.ascontiguousarray(b._codes, dtype=np.uint64)
@@ -208,48 +198,6 @@ def _row_blocks(m: int, work_per_row: int, threads: int | None) -> list[tuple[in
     """Output-row blocks, each worth at least ~2**16 multiply-accumulates."""
     return parallel.blocks(m, parallel.resolve(threads),
                            max(1, parallel.MIN_BLOCK // max(work_per_row, 1)))
-
-
-def _fast_paths(a, b, plan: _Plan, kk, rows) -> np.ndarray | None:
-    """Exact native shortcuts: the accumulator codes, identical to the core's (NaN outputs are
-    recomputed by the core so their codes follow Part B), or None when none applies."""
-    if plan.order != ORDERS["sequential"] or plan.chunk or not plan.exact_products:
-        return None
-    acc_fmt, amode, aovf = plan.acc, plan.acc_rounding.mode, plan.acc_rounding.overflow
-    shape = (a.shape[0], b.shape[1])
-    if acc_fmt == _FP32 and amode == RNE and aovf == 0 and _products_exact_in_fp32(a.format, b.format):
-        fa = convert(a, _FP32)._codes.view(np.float32)  # exact: the operands fit fp32
-        fb = convert(b, _FP32)._codes.view(np.float32)
-        c = np.empty(shape, np.float32)
-        parallel.run(lambda i0, i1: kacc.matmul_f32(fa[i0:i1], fb, c[i0:i1]), rows)
-        res = c.view(np.uint32)
-        nan = np.isnan(c)
-        if nan.any():  # Part B NaN signs: recompute those outputs with the core
-            one = np.empty((1, 1), np.uint64)
-            for i, j in zip(*np.nonzero(nan), strict=True):
-                plan.run(np.ascontiguousarray(a._codes[i:i + 1], np.uint64), a.format,
-                         np.ascontiguousarray(b._codes[:, j:j + 1], np.uint64), b.format,
-                         NO_DRAWS.words, NO_DRAWS.words, one)
-                res[i, j] = one[0, 0]
-        return res
-    if (isinstance(a.format, FixedFormat) and isinstance(acc_fmt, FixedFormat)
-            and acc_fmt.frac == a.format.frac + b.format.frac and aovf == 0
-            and a.format.width + b.format.width + max(kk, 1).bit_length() <= 62):
-        ia = _ints(a)
-        ib = _ints(b)
-        c = np.empty(shape, np.int64)  # exact; wrapping after each add == wrapping the total
-        parallel.run(lambda i0, i1: kacc.matmul_int(ia[i0:i1], ib, c[i0:i1]), rows)
-        return c.view(np.uint64) & np.uint64((1 << acc_fmt.width) - 1)
-    return None
-
-
-def _ints(r: Registers) -> np.ndarray:
-    """Sign-extended integer values of fixed-point codes."""
-    v = r._codes.astype(np.int64)
-    if r.format.signed:
-        w = r.format.width
-        v = np.where(v >= (1 << (w - 1)), v - (1 << w), v)
-    return np.ascontiguousarray(v)
 
 
 def _exact_bigint(a, b, acc_fmt, amode, aovf, res) -> int:

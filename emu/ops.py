@@ -6,12 +6,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import exact, parallel
+from . import exact, parallel, paths
 from .formats import FixedFormat, FloatFormat, Format
 from .formats import format as parse_format
 from .kernels import convert as kconvert
-from .kernels import fast
-from .kernels.core import SR
 from .registers import Registers, code_dtype
 from .rounding import Rounding, as_rounding
 from .sources import NO_DRAWS, Draws, draws, with_words
@@ -25,7 +23,6 @@ _HOST = {
     np.dtype(np.int64): FixedFormat(64, 0, True).descriptor,
     np.dtype(np.uint64): FixedFormat(64, 0, False).descriptor,
 }
-_EMPTY_U8 = np.empty(0, np.uint8)
 
 
 _FLOATS = (float, np.float64, np.float32, np.float16)
@@ -103,26 +100,8 @@ def _run(src_codes: np.ndarray, src_desc: tuple, dst: Format, mode: int, ovf: in
 
 
 def _convert_block(flat, src_desc, out, dst_desc, mode, ovf, host_flat, sr) -> int:
-    """One block: a fast path when one applies, else the core; the first bad element or -1."""
-    if sr is not None:
-        if mode == SR and fast.convert_sr(flat, src_desc, out, dst_desc, ovf, sr.rbits, sr.words,
-                                          sr.compare):
-            return -1
-        return _core(flat, src_desc, out, dst_desc, mode, ovf, sr)
-    if fast.convert(flat, src_desc, out, dst_desc, mode, ovf, host_flat):
-        return -1
-    return _core(flat, src_desc, out, dst_desc, mode, ovf, None)
-
-
-def _core(flat, src_desc, out, dst_desc, mode, ovf, sr) -> int:
-    """The rounding core over uint64 codes (one compiled kernel for every format pair)."""
-    rbits, rwords, eoff, dirs, compare = sr or NO_DRAWS
-    wide = np.empty(flat.size, np.uint64)
-    bad = kconvert.convert_codes(np.ascontiguousarray(flat, dtype=np.uint64), src_desc, wide,
-                                 dst_desc, mode, ovf, rbits, rwords, eoff, dirs, compare,
-                                 _EMPTY_U8)
-    out[:] = wide
-    return bad
+    """One block, by the path emu.paths chooses; the first bad element or -1."""
+    return paths.convert(flat, src_desc, out, dst_desc, mode, ovf, host_flat, *(sr or NO_DRAWS))
 
 
 def _is_nan(code, desc) -> bool:

@@ -1,90 +1,128 @@
-"""Fast paths (emu.kernels.fast) against the rounding core: same codes, bit for bit."""
+"""The public calls take the paths of emu.paths and give the core's codes.
+
+tests/test_paths.py checks each path against its core exhaustively; here each public entry point
+(quantize from lists and arrays, convert, decode, add, matmul) is spied on to show which path it
+took, and its codes are compared with the core's run on the same inputs and words.
+"""
 
 import numpy as np
 import pytest
+from test_paths import EMPTY_I8, EMPTY_U64, core, core_matmul
 
 import emu
-from emu.kernels import convert as kc
-from emu.kernels import fast
-from emu.kernels.core import SR
+from emu import paths
+from emu.codes import OVF_WRAP, SR
+from emu.kernels import arith as karith
+from emu.kernels.convert import F32, F64
+from emu.registers import code_dtype
 
-EMPTY_I8 = np.empty(0, np.int8)
-EMPTY_U8 = np.empty(0, np.uint8)
+N = 5000  # above paths.MIN_TABLE_SIZE
 
 
-def probe_f32(n_random=300_000, seed=1):
-    """Every top-16-bit pattern with low parts 0, 1, half, all-ones, and random patterns."""
+@pytest.fixture
+def chosen(monkeypatch):
+    """The paths the choosers returned during the test."""
+    seen = []
+    for name in ("convert_path", "binary_path", "matmul_path"):
+        real = getattr(paths, name)
+
+        def spy(*args, _real=real, **kw):
+            seen.append(_real(*args, **kw))
+            return seen[-1]
+
+        monkeypatch.setattr(paths, name, spy)
+    return seen
+
+
+def core_codes(codes, src, fmt, mode, ovf, rbits=1, words=EMPTY_U64):
+    """test_paths.core, narrowed to the format's codes; every element representable."""
+    out, bad = core(codes.reshape(-1), src, fmt.descriptor, mode, ovf, rbits, words)
+    assert not bad.any()
+    return out.astype(code_dtype(fmt.bits))
+
+
+def values(seed=1):
+    """Values around the e4m3 range with ties and tiny magnitudes mixed in."""
     rng = np.random.default_rng(seed)
-    hi = np.arange(1 << 16, dtype=np.uint32) << 16
-    lows = np.array([0, 1, 0x8000, 0xFFFF, 0x1234], np.uint32)
-    u = (hi[:, None] | lows[None, :]).reshape(-1)
-    return np.concatenate([u, rng.integers(0, 2**32, n_random, dtype=np.uint64).astype(np.uint32)])
+    x = rng.standard_normal(N) * 10.0 ** rng.integers(-12, 4, N)
+    x[::5] = np.round(x[::5] * 16) / 16 + 1 / 32  # halfway between s8.4 neighbours
+    return x
 
 
-@pytest.mark.parametrize("name", ["e4m3", "e5m2", "e4m3fnuz", "e5m2fnuz", "e4m3ieee"])
-@pytest.mark.parametrize("sat", [0, 1])
-@pytest.mark.parametrize("r,compare", [(1, False), (8, False), (8, True), (13, True), (32, False)])
-def test_sr_lookup_path_equals_core(name, sat, r, compare):
+def test_sr_from_a_python_list_takes_sr_hi16_from_float64(chosen):
+    """Lists of 4,096+ numbers (and CLI inputs) arrive as float64: the sr_hi16 path from float64,
+    the same codes as the core with the words the call used."""
+    x = values()
+    r, words = emu.quantize(x.tolist(), "e4m3", rounding="sr", sr_bits=10, rng=emu.LFSR(seed=3),
+                            return_words=True)
+    assert paths.SR_HI16 in chosen
+    want = core_codes(x.view(np.uint64), F64, r.format, SR, 0, 10, words.astype(np.uint64))
+    assert np.array_equal(r.codes, want)
+
+
+def test_sr_hi16_keeps_tiny_float64_values_at_zero(chosen):
+    """Regression: with r = 11, sr_hi16 rounded a float64 value far below the target's smallest
+    subnormal up when the word was 2**r - 1 (the clamped rounding position gave T = 1, not 0).
+    r = 11 now takes the core; r = 10 takes sr_hi16; both round to zero."""
+    x = [8.599861409603106e-237] * N
+    for r in (10, 11):
+        chosen.clear()
+        rng = emu.ReplaySource(np.full(N, (1 << r) - 1, np.uint64))
+        q = emu.quantize(x, "e4m3", rounding="sr", sr_bits=r, rng=rng)
+        assert chosen == [paths.SR_HI16 if r == 10 else paths.CORE]
+        assert not q.codes.any()
+
+
+@pytest.mark.parametrize("dtype,desc", [(np.float32, F32), (np.float64, F64)])
+@pytest.mark.parametrize("name,mode,path", [("e5m2", "rna", paths.LUT_HI16),
+                                            ("s8.4", "rdn", paths.FPU_FIXED),
+                                            ("s8.4", "rnu", paths.CORE)])
+def test_quantize_arrays(chosen, dtype, desc, name, mode, path):
+    x = values(2).astype(dtype)
     fmt = emu.format(name)
-    u = probe_f32()
-    words = np.random.default_rng(r).integers(0, 2**r, u.size, dtype=np.uint64)
-    out = np.empty(u.size, np.uint8)
-    want = np.empty(u.size, np.uint8)
-    assert fast.convert_sr(u, kc.F32, out, fmt.descriptor, sat, r, words, compare)
-    kc.convert_codes(u, kc.F32, want, fmt.descriptor, SR, sat, r, words, 0, EMPTY_I8, compare, EMPTY_U8)
-    assert np.array_equal(out, want)
+    r = emu.quantize(x, fmt, rounding=mode, saturate=True if fmt.name == "e5m2" else None)
+    assert chosen == [path]
+    want = core_codes(x.view(np.uint32 if dtype == np.float32 else np.uint64), desc, fmt,
+                emu.Rounding(mode).mode_code, 1)
+    assert np.array_equal(r.codes, want)
 
 
-@pytest.mark.parametrize("name", ["e4m3", "e5m2", "e2m1", "e3m2", "e4m3fnuz", "e3m0"])
-@pytest.mark.parametrize("mode", range(10))
-def test_hi16_tables_equal_core_f32(name, mode):
-    fmt = emu.format(name)
-    u = probe_f32(100_000)
-    out = np.empty(u.size, np.uint8)
-    want = np.empty(u.size, np.uint8)
-    bad = np.zeros(u.size, np.uint8)
-    kc.convert_codes(
-        u, kc.F32, want, fmt.descriptor, mode, 0, 1, np.empty(0, np.uint64), 0, EMPTY_I8, False, bad
-    )
-    ok = fast.convert(u, kc.F32, out, fmt.descriptor, mode, 0)
-    assert ok == (not bad.any())
-    keep = bad == 0
-    assert np.array_equal(out[keep], want[keep])
+def test_convert_and_decode_take_lut_direct(chosen):
+    a = emu.quantize(values(3), "e4m3", saturate=True)
+    chosen.clear()
+    b = emu.convert(a, "s8.4", rounding="rtz")
+    f = a.to_float()
+    assert chosen == [paths.LUT_DIRECT, paths.LUT_DIRECT]
+    assert np.array_equal(b.codes, core_codes(a.codes, a.format.descriptor, b.format,
+                                              emu.Rounding("rtz").mode_code, 1))
+    want, _ = core(a.codes, a.format.descriptor, F64, 0, 0)
+    assert np.array_equal(f.view(np.uint64), want)
 
 
-def test_hi16_exactness_condition():
-    f32, f64 = kc.F32, kc.F64
-    assert fast.hi16_exact(f32, emu.format("e4m3").descriptor)
-    assert fast.hi16_exact(f64, emu.format("e5m2").descriptor)
-    assert not fast.hi16_exact(f64, emu.format("e3m4").descriptor)  # M=4: half bit in low 48
-    assert not fast.hi16_exact(f32, emu.format("bf16").descriptor)  # M=7: half bit in low 16
-    assert not fast.hi16_exact(f32, emu.format("s8.4").descriptor)
+def test_add_takes_the_pair_table(chosen):
+    a = emu.quantize(values(4), "e4m3", saturate=True)
+    b = emu.quantize(values(5), "e4m3", saturate=True)
+    chosen.clear()
+    s = emu.add(a, b, rounding="rup")
+    assert chosen == [paths.PAIR_TABLE]
+    want = np.empty(N, np.uint64)
+    assert karith.binary_codes(karith.OP_ADD, a.codes.astype(np.uint64), a.format.descriptor,
+                               b.codes.astype(np.uint64), b.format.descriptor, want,
+                               a.format.descriptor, emu.Rounding("rup").mode_code, 0, 1, EMPTY_U64,
+                               0, EMPTY_I8, False) < 0
+    assert np.array_equal(s.codes, want.astype(np.uint8))
 
 
-def test_fpu_fixed_path_equals_core():
-    rng = np.random.default_rng(2)
-    x = np.concatenate(
-        [rng.standard_normal(200_000) * 300, (rng.integers(-(2**20), 2**20, 100_000) + 0.5) / 256]
-    )
-    for name in ["s16.8", "u8.8", "s8.4", "s32.0", "u12.3"]:
-        fmt = emu.format(name)
-        for mode in (0, 5, 6, 7):  # rne rtz rdn rup
-            for ovf in (0, 1, 2):
-                out = np.empty(x.size, emu.registers.code_dtype(fmt.bits))
-                want = np.empty_like(out)
-                assert fast.convert(x.view(np.uint64), kc.F64, out, fmt.descriptor, mode, ovf, x)
-                kc.convert_codes(
-                    x.view(np.uint64),
-                    kc.F64,
-                    want,
-                    fmt.descriptor,
-                    mode,
-                    ovf,
-                    1,
-                    np.empty(0, np.uint64),
-                    0,
-                    EMPTY_I8,
-                    False,
-                    EMPTY_U8,
-                )
-                assert np.array_equal(out, want), (name, mode, ovf)
+@pytest.mark.parametrize("fmt,acc,path", [("e4m3", "fp32", paths.MATMUL_F32),
+                                          ("s8.4", "s16.8", paths.MATMUL_INT)])  # s16.8 wraps
+def test_matmul_takes_its_native_path(chosen, fmt, acc, path):
+    fmt, acc = emu.format(fmt), emu.format(acc)
+    sat = {"saturate": True} if isinstance(fmt, emu.FloatFormat) else {}
+    ovf = {} if isinstance(acc, emu.FloatFormat) else {"acc_overflow": "wrap"}
+    a = emu.quantize(values(6)[:600].reshape(20, 30), fmt, **sat)
+    b = emu.quantize(values(7)[:600].reshape(30, 20), fmt, **sat)
+    chosen.clear()
+    got = emu.matmul(a, b, acc=acc, **ovf)
+    assert chosen[0] == path  # then the fp32 path's operand conversions
+    want = core_matmul(a.codes, a.format, b.codes, b.format, acc, aovf=OVF_WRAP if ovf else 0)
+    assert np.array_equal(got.codes, want.astype(got.codes.dtype))

@@ -1,0 +1,398 @@
+"""The one place where emu chooses how to compute: a chooser per operation, a function per path.
+
+Paths add speed, never semantics: each is a table *built by* the core, or host arithmetic that is
+exact on the inputs it takes, and tests/test_paths.py runs each against its core bit for bit
+(docs/semantics.md §4-6 define what the core computes). Table paths need ``MIN_TABLE_SIZE``
+elements (below that the core beats building a 2**17-entry table).
+
+| path       | operation, modes          | applies when                    | why it is exact                |
+|------------|---------------------------|---------------------------------|--------------------------------|
+| core       | everything                | always; when a path declines    | it is the semantics            |
+| lut_direct | convert, deterministic    | source codes of <= 16 bits      | table[code], the table built   |
+|            |                           |                                 | by the core over every code    |
+| lut_hi16   | convert, deterministic    | float -> float, ``hi16_exact``  | index: top 16 bits + sticky;   |
+|            |                           |                                 | the other bits lie below the   |
+|            |                           |                                 | half bit: they only say        |
+|            |                           |                                 | "inexact"                      |
+| fpu_fixed  | convert, rne/rtz/rdn/rup  | host floats -> fixed, width     | x * 2**frac is exact; rint,    |
+|            |                           | <= 62, frac >= 0                | trunc, floor, ceil are IEEE    |
+|            |                           |                                 | roundToIntegral                |
+| sr_hi16    | convert, plain sr         | ``sr_fast_ok``                  | neighbours and rounding        |
+|            |                           |                                 | position per top 16 bits from  |
+|            |                           |                                 | the core; per element only the |
+|            |                           |                                 | §6.2 decision remains          |
+| pair_table | add sub mul min max,      | both operands <= 8 bits         | all-pairs table built by the   |
+|            | deterministic             |                                 | arithmetic core                |
+| matmul_f32 | matmul, sequential,       | fp32 accumulator, rne, not      | fp32 sums in k order are the   |
+|            | exact products            | saturating; every product exact | core's sequential roundings;   |
+|            |                           | in fp32                         | NaN outputs redone by the core |
+| matmul_int | matmul, sequential,       | fixed, accumulator frac = fa +  | exact int64 sums; wrapping     |
+|            | exact products            | fb, wrap, sums within 62 bits   | each add = wrapping the total  |
+
+A path function returns True when it filled ``out`` and every element was representable; False
+means "run the core" (an entry the target cannot hold; a NaN, Inf or huge value for the FPU).
+The jitted loops are in ``emu.kernels.fast``; the tables, their cache and its lock are here.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from . import parallel
+from .codes import KIND_FIXED, KIND_FLOAT, OVF_SAT_SYM, OVF_WRAP, RAZ, RDN, RNE, RTO, RTZ, RUP, SR
+from .formats import FixedFormat, FloatFormat, Format
+from .kernels import accumulate as kacc
+from .kernels import arith as karith
+from .kernels import fast
+from .kernels.convert import F32, convert_codes
+from .registers import code_dtype
+
+CORE = "core"
+LUT_DIRECT = "lut_direct"
+LUT_HI16 = "lut_hi16"
+FPU_FIXED = "fpu_fixed"
+SR_HI16 = "sr_hi16"
+PAIR_TABLE = "pair_table"
+MATMUL_F32 = "matmul_f32"
+MATMUL_INT = "matmul_int"
+
+TABLE_BITS = 16
+MIN_TABLE_SIZE = 4096  # below this many elements the core beats building a table
+PAIR_BITS = 8  # operands of at most this many bits take the all-pairs table
+
+_EMPTY_U64 = np.empty(0, np.uint64)
+_EMPTY_I8 = np.empty(0, np.int8)
+_EMPTY_U8 = np.empty(0, np.uint8)
+_TABLES: dict = {}
+_BUILDING = threading.RLock()  # the blocks of one call may ask for a table at the same time
+
+
+# --- tables ------------------------------------------------------------------------------------
+def _cached(key, build):
+    """The table under ``key``, built once (under a lock: blocks of one call run in threads)."""
+    with _BUILDING:
+        if key not in _TABLES:
+            _TABLES[key] = build()
+        return _TABLES[key]
+
+
+def _build(src_codes: np.ndarray, src, dst, mode, overflow, rbits=1, rwords=_EMPTY_U64):
+    """Core results for ``src_codes``, narrowed to the target's code dtype, and a 0/1 table of
+    entries the target cannot hold (empty when there are none)."""
+    out = np.empty(src_codes.size, np.uint64)  # uint64: the core kernel compiles once
+    bad = np.zeros(src_codes.size, np.uint8)
+    first = convert_codes(src_codes, src, out, dst, mode, overflow, rbits, rwords, 0, _EMPTY_I8,
+                          False, bad)
+    return out.astype(code_dtype(dst[1])), (bad if first >= 0 else _EMPTY_U8)
+
+
+def _hi16_codes(src) -> np.ndarray:
+    """The source code standing for each hi16 table index: top 16 bits, then a sticky bit."""
+    idx = np.arange(1 << (TABLE_BITS + 1), dtype=np.uint64)
+    low = src[1] - TABLE_BITS
+    return ((idx >> np.uint64(1)) << np.uint64(low)) | (idx & np.uint64(1))
+
+
+def direct_table(src, dst, mode, overflow):
+    """(table, bad) over every code of a source of at most 16 bits."""
+    return _cached(("direct", src, dst, mode, overflow), lambda: _build(
+        np.arange(1 << src[1], dtype=np.uint64), src, dst, mode, overflow))
+
+
+def hi16_table(src, dst, mode, overflow):
+    """(table, bad) over every hi16 index (see ``_hi16_codes``)."""
+    return _cached(("hi16", src, dst, mode, overflow),
+                   lambda: _build(_hi16_codes(src), src, dst, mode, overflow))
+
+
+def _packed(src, dst, mode, overflow):
+    """The hi16 table of an 8-bit target as uint16 pairs: code for zero low bits in the low byte,
+    for nonzero low bits in the high byte."""
+    def build():
+        pairs = hi16_table(src, dst, mode, overflow)[0].reshape(-1, 2).astype(np.uint16)
+        return (pairs[:, 0] | (pairs[:, 1] << np.uint16(8))).copy()
+
+    return _cached(("packed", src, dst, mode, overflow), build)
+
+
+def sr_tables(src, dst, overflow):
+    """sr_hi16's tables: per top-16 index both neighbours packed (lo: SR with R = 0, never up;
+    hi: RAZ, which moves up with SR's overflow semantics), the rounding position clamped to
+    0..63, the significand's top part, and the bad entries."""
+    def build():
+        codes = _hi16_codes(src)
+        lo, bad = _build(codes, src, dst, SR, overflow, 1, np.zeros(codes.size, np.uint64))
+        hi, _ = _build(codes, src, dst, RAZ, overflow)  # the same entries are bad as for lo
+        shift = np.empty(1 << TABLE_BITS, np.int64)
+        sig_hi = np.empty(1 << TABLE_BITS, np.uint64)
+        fast.positions(codes[::2].copy(), src, dst, shift, sig_hi)
+        shift = np.clip(shift, 0, 63).astype(np.uint8)  # see fast.sr_hi16
+        half = 8 if dst[1] <= 8 else 16 if dst[1] <= 16 else 32
+        wide = {8: np.uint16, 16: np.uint32, 32: np.uint64}[half]
+        pairs = lo.astype(wide) | (hi.astype(wide) << wide(half))
+        return pairs, half, shift, sig_hi, bad
+
+    return _cached(("sr", src, dst, overflow), build)
+
+
+def pair_table(op: int, fa, fb, dst, mode, overflow):
+    """All-pairs table of a binary op (kernel op code) on operands of at most 8 bits, indexed
+    ``a << fb_bits | b``; None when some pair has no code in ``dst``."""
+    def build():
+        a = np.repeat(np.arange(1 << fa[1], dtype=np.uint64), 1 << fb[1])
+        b = np.tile(np.arange(1 << fb[1], dtype=np.uint64), 1 << fa[1])
+        table = np.empty(a.size, np.uint64)
+        bad = karith.binary_codes(op, a, fa, b, fb, table, dst, mode, overflow, 1, _EMPTY_U64, 0,
+                                  _EMPTY_I8, False)
+        return table.astype(code_dtype(dst[1])) if bad < 0 else None
+
+    return _cached(("pairs", op, fa, fb, dst, mode, overflow), build)
+
+
+# --- conditions --------------------------------------------------------------------------------
+def hi16_exact(src, dst) -> bool:
+    """Is every bit below the top 16 of a ``src`` code below the half bit of its rounding
+    position in ``dst``? (float -> float only). The rounding position of a source value
+    ``(-1)**s * sig * 2**exp`` is ``shift = q - exp`` bits above sig's LSB (see the core)."""
+    if src[0] != KIND_FLOAT or dst[0] != KIND_FLOAT or src[1] <= TABLE_BITS:
+        return False
+    m_src, bias_src = src[2], src[4]
+    m_dst, emin_dst = dst[2], 1 - dst[4]
+    emin_src = 1 - bias_src
+    need = src[1] - TABLE_BITS + 1  # half bit (shift - 1) must be >= the low part's width
+    min_shift = m_src - m_dst  # every normal source value
+    for b in range(1, m_src + 1):  # subnormal sources with b significant bits
+        ev = emin_src - m_src + b - 1
+        min_shift = min(min_shift, max(ev, emin_dst) - m_dst - (emin_src - m_src))
+    return min_shift >= need
+
+
+def sr_fast_ok(src, dst, rbits: int) -> bool:
+    """sr_hi16 applies: hi16 tables are exact, the low part is plain significand bits, source
+    subnormals all lie below the target's normal range (so their rounding position does not
+    depend on the low bits), and sig << r < 2**63, so that a rounding position clamped to 63
+    gives T = 0 as the true, larger one does (float64 sources: r <= 10)."""
+    low = src[1] - TABLE_BITS
+    return (hi16_exact(src, dst) and src[2] >= low and 1 - src[4] <= 1 - dst[4]
+            and src[2] + 1 + rbits <= 63 and dst[1] <= 32)
+
+
+def _fpu_fixed_ok(dst, mode) -> bool:
+    """frac >= 0: scaling by 2**frac never underflows; width <= 62: every code is an int64."""
+    return dst[0] == KIND_FIXED and mode in (RNE, RTZ, RDN, RUP) and dst[1] <= 62 \
+        and 0 <= dst[2] < 1000
+
+
+def products_exact_in_fp32(fa: Format, fb: Format) -> bool:
+    """Is every product of an fa and an fb value exact in fp32, with no overflow?"""
+    if not (isinstance(fa, FloatFormat) and isinstance(fb, FloatFormat)):
+        return False
+    bits = (fa.man_bits + 1) + (fb.man_bits + 1)
+    lsb = (fa.emin - fa.man_bits) + (fb.emin - fb.man_bits)
+    return bits <= 24 and lsb >= -149 and fa.emax + fb.emax + 2 <= 127
+
+
+# --- choosers ----------------------------------------------------------------------------------
+def convert_path(n: int, src: tuple, dst: tuple, mode: int, overflow: int, rbits: int = 1,
+                 host: bool = False) -> str:
+    """The path converting ``n`` codes of ``src`` into ``dst`` (descriptors; ``host``: the codes'
+    values are available as a host float array)."""
+    if n < MIN_TABLE_SIZE:
+        return CORE
+    if mode == SR:
+        return SR_HI16 if sr_fast_ok(src, dst, rbits) else CORE
+    if mode > RTO:
+        return CORE
+    if src[1] <= TABLE_BITS:
+        return LUT_DIRECT
+    if hi16_exact(src, dst):
+        return LUT_HI16
+    if host and _fpu_fixed_ok(dst, mode):
+        return FPU_FIXED
+    return CORE
+
+
+def binary_path(n: int, fa: tuple, fb: tuple, mode: int) -> str:
+    """The path of an elementwise binary op on ``n`` operand pairs (descriptors)."""
+    if n >= MIN_TABLE_SIZE and mode <= RTO and fa[1] <= PAIR_BITS and fb[1] <= PAIR_BITS:
+        return PAIR_TABLE
+    return CORE
+
+
+def matmul_path(fa: Format, fb: Format, acc: Format, amode: int, aovf: int, order: int,
+                chunk: int, exact_products: bool, kk: int) -> str:
+    """The path of a matmul with operand formats fa, fb into accumulator ``acc`` (``order``: the
+    kernel's code, emu.kernels.accumulate.ORDER_*)."""
+    if order != kacc.ORDER_SEQ or chunk or not exact_products:
+        return CORE
+    if acc.descriptor == F32 and amode == RNE and aovf == 0 and products_exact_in_fp32(fa, fb):
+        return MATMUL_F32
+    if (isinstance(fa, FixedFormat) and isinstance(fb, FixedFormat)
+            and isinstance(acc, FixedFormat) and acc.frac == fa.frac + fb.frac and aovf == OVF_WRAP
+            and fa.width + fb.width + max(kk, 1).bit_length() <= 62):
+        return MATMUL_INT
+    return CORE
+
+
+# --- conversion paths --------------------------------------------------------------------------
+def core_convert(src_codes, src, out, dst, mode, overflow, rbits=1, rwords=_EMPTY_U64, eoff=0,
+                 dirs=_EMPTY_I8, compare=False) -> int:
+    """The rounding core over uint64 codes (one compiled kernel for every format pair); the
+    first element the target cannot hold, or -1."""
+    wide = np.empty(src_codes.size, np.uint64)
+    bad = convert_codes(np.ascontiguousarray(src_codes, dtype=np.uint64), src, wide, dst, mode,
+                        overflow, rbits, rwords, eoff, dirs, compare, _EMPTY_U8)
+    out[:] = wide
+    return bad
+
+
+def lut_direct(src_codes, src, out, dst, mode, overflow) -> bool:
+    table, bad = direct_table(src, dst, mode, overflow)
+    return not fast.lut_direct(src_codes, out, table, bad)
+
+
+def lut_hi16(src_codes, src, out, dst, mode, overflow) -> bool:
+    table, bad = hi16_table(src, dst, mode, overflow)
+    low_bits = src[1] - TABLE_BITS
+    if dst[1] <= 8 and bad.size == 0:  # one load per element
+        fast.lut_hi16_packed(src_codes, out, _packed(src, dst, mode, overflow), low_bits)
+        return True
+    return not fast.lut_hi16(src_codes, out, table, bad, low_bits)
+
+
+_FPU_ROUND = {RNE: fast.fpu_rint, RTZ: fast.fpu_trunc, RDN: fast.fpu_floor, RUP: fast.fpu_ceil}
+
+
+def fpu_fixed(host, out, dst, mode, overflow) -> bool:
+    """``host``: the float values. False when some element needs the core (NaN, Inf, or a
+    magnitude >= 2**62 after scaling)."""
+    width, frac, signed = dst[1], dst[2], dst[3] != 0
+    hi = float(2 ** (width - 1) - 1) if signed else float(2 ** width - 1)
+    lo = -float(2 ** (width - 1)) if signed else 0.0
+    if overflow == OVF_SAT_SYM and signed:
+        lo = -hi
+    mask = (1 << width) - 1 if width < 64 else -1
+    return _FPU_ROUND[mode](host, out, 2.0 ** frac, lo, hi, mask, overflow != OVF_WRAP)
+
+
+def sr_hi16(src_codes, src, out, dst, overflow, rbits, rwords, compare) -> bool:
+    pairs, half, shift, sig_hi, bad = sr_tables(src, dst, overflow)
+    if bad.size:
+        return False
+    fast.sr_hi16(src_codes, out, pairs, half, shift, sig_hi, src[1] - TABLE_BITS, rwords, rbits,
+                 compare)
+    return True
+
+
+def try_path(path: str, src_codes, src, out, dst, mode, overflow, host=None, rbits=1,
+             rwords=_EMPTY_U64, compare=False) -> bool:
+    """Run conversion path ``path`` (any but the core); False: the core must run."""
+    if path == LUT_DIRECT:
+        return lut_direct(src_codes, src, out, dst, mode, overflow)
+    if path == LUT_HI16:
+        return lut_hi16(src_codes, src, out, dst, mode, overflow)
+    if path == FPU_FIXED:
+        return fpu_fixed(host, out, dst, mode, overflow)
+    if path == SR_HI16:
+        return sr_hi16(src_codes, src, out, dst, overflow, rbits, rwords, compare)
+    return False
+
+
+def convert(src_codes, src, out, dst, mode, overflow, host=None, rbits=1, rwords=_EMPTY_U64,
+            eoff=0, dirs=_EMPTY_I8, compare=False) -> int:
+    """``convert_codes`` by the chosen path: out = src_codes rounded into ``dst``. ``host``: the
+    same values as a float array, or None. Returns the first element the target cannot hold, or
+    -1."""
+    path = convert_path(src_codes.size, src, dst, mode, overflow, rbits, host is not None)
+    if try_path(path, src_codes, src, out, dst, mode, overflow, host, rbits, rwords, compare):
+        return -1
+    return core_convert(src_codes, src, out, dst, mode, overflow, rbits, rwords, eoff, dirs,
+                        compare)
+
+
+# --- elementwise binary ops --------------------------------------------------------------------
+def core_binary(op, a, fa, b, fb, out, dst, mode, overflow, rbits=1, rwords=_EMPTY_U64, eoff=0,
+                dirs=_EMPTY_I8, compare=False) -> int:
+    """The arithmetic core over uint64 codes; the first result the target cannot hold, or -1."""
+    wide = np.empty(a.size, np.uint64)  # uint64 everywhere: one compiled kernel, not 64
+    bad = karith.binary_codes(op, np.ascontiguousarray(a, dtype=np.uint64), fa,
+                              np.ascontiguousarray(b, dtype=np.uint64), fb, wide, dst, mode,
+                              overflow, rbits, rwords, eoff, dirs, compare)
+    out[:] = wide
+    return bad
+
+
+def pairs(op, a, fa, b, fb, out, dst, mode, overflow) -> bool:
+    """out = table[a << fb_bits | b]; False when the table has a pair the target cannot hold."""
+    table = pair_table(op, fa, fb, dst, mode, overflow)
+    if table is None:
+        return False
+    fast.lut_pairs(a, b, out, table, fb[1])
+    return True
+
+
+def binary(op, a, fa, b, fb, out, dst, mode, overflow, rbits=1, rwords=_EMPTY_U64, eoff=0,
+           dirs=_EMPTY_I8, compare=False) -> int:
+    """Elementwise ``op`` (a kernel op code) by the chosen path; the first bad element or -1."""
+    if binary_path(a.size, fa, fb, mode) == PAIR_TABLE and pairs(op, a, fa, b, fb, out, dst, mode,
+                                                                 overflow):
+        return -1
+    return core_binary(op, a, fa, b, fb, out, dst, mode, overflow, rbits, rwords, eoff, dirs,
+                       compare)
+
+
+# --- matmul ------------------------------------------------------------------------------------
+def _ints(codes: np.ndarray, fmt: FixedFormat) -> np.ndarray:
+    """Sign-extended integer values of fixed-point codes."""
+    v = codes.astype(np.int64)
+    if fmt.signed:
+        v = np.where(v >= (1 << (fmt.width - 1)), v - (1 << fmt.width), v)
+    return np.ascontiguousarray(v)
+
+
+def _fp32(codes: np.ndarray, fmt: Format) -> np.ndarray:
+    """Codes as float32 values (exact: the caller checked that they fit)."""
+    out = np.empty(codes.shape, np.uint32)
+    flat = np.ascontiguousarray(codes).reshape(-1)
+    convert(flat, fmt.descriptor, out.reshape(-1), F32, RNE, 0)
+    return out.view(np.float32)
+
+
+def matmul_f32(a, fa: Format, b, fb: Format, rows) -> np.ndarray:
+    """Native fp32 C = A @ B over codes a (M, K), b (K, N), in blocks of output ``rows``.
+    Outputs that are NaN are recomputed by the core, so their codes follow docs/semantics.md
+    §3.3. Returns fp32 codes (uint32)."""
+    xa, xb = _fp32(a, fa), _fp32(b, fb)
+    c = np.empty((a.shape[0], b.shape[1]), np.float32)
+    parallel.run(lambda i0, i1: kacc.matmul_f32(xa[i0:i1], xb, c[i0:i1]), rows)
+    res = c.view(np.uint32)
+    one = np.empty((1, 1), np.uint64)
+    for i, j in zip(*np.nonzero(np.isnan(c)), strict=True):
+        kacc.matmul_core(np.ascontiguousarray(a[i:i + 1], np.uint64), fa.descriptor,
+                         np.ascontiguousarray(b[:, j:j + 1], np.uint64), fb.descriptor, True, F32,
+                         RNE, 0, _EMPTY_U64, F32, RNE, 0, _EMPTY_U64, kacc.ORDER_SEQ, 0, F32, RNE,
+                         0, 13, 32, 1, False, one)
+        res[i, j] = one[0, 0]
+    return res
+
+
+def matmul_int(a, fa: FixedFormat, b, fb: FixedFormat, acc: FixedFormat, rows) -> np.ndarray:
+    """Integer C = A @ B in int64, wrapped to the accumulator's width; accumulator codes."""
+    ia, ib = _ints(a, fa), _ints(b, fb)
+    c = np.empty((a.shape[0], b.shape[1]), np.int64)  # exact: wrapping each add == the total
+    parallel.run(lambda i0, i1: kacc.matmul_int(ia[i0:i1], ib, c[i0:i1]), rows)
+    return c.view(np.uint64) & np.uint64((1 << acc.width) - 1)
+
+
+def matmul(a, fa: Format, b, fb: Format, acc: Format, amode: int, aovf: int, order: int,
+           chunk: int, exact_products: bool, rows) -> np.ndarray | None:
+    """The accumulator codes of A @ B by a native path, identical to the core's, or None when
+    the core must run."""
+    path = matmul_path(fa, fb, acc, amode, aovf, order, chunk, exact_products, a.shape[1])
+    if path == MATMUL_F32:
+        return matmul_f32(a, fa, b, fb, rows)
+    if path == MATMUL_INT:
+        return matmul_int(a, fa, b, fb, acc, rows)
+    return None

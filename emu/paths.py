@@ -78,7 +78,8 @@ def _cached(key, build):
         return _TABLES[key]
 
 
-def _build(src_codes: np.ndarray, src, dst, mode, overflow, rbits=1, rwords=_EMPTY_U64):
+def _build(src_codes: np.ndarray, src: tuple, dst: tuple, mode: int, overflow: int, rbits: int = 1,
+           rwords: np.ndarray = _EMPTY_U64) -> tuple[np.ndarray, np.ndarray]:
     """Core results for ``src_codes``, narrowed to the target's code dtype, and a 0/1 table of
     entries the target cannot hold (empty when there are none)."""
     out = np.empty(src_codes.size, np.uint64)  # uint64: the core kernel compiles once
@@ -95,13 +96,13 @@ def _hi16_codes(src) -> np.ndarray:
     return ((idx >> np.uint64(1)) << np.uint64(low)) | (idx & np.uint64(1))
 
 
-def direct_table(src, dst, mode, overflow):
+def direct_table(src: tuple, dst: tuple, mode: int, overflow: int) -> tuple[np.ndarray, np.ndarray]:
     """(table, bad) over every code of a source of at most 16 bits."""
     return _cached(("direct", src, dst, mode, overflow), lambda: _build(
         np.arange(1 << src[1], dtype=np.uint64), src, dst, mode, overflow))
 
 
-def hi16_table(src, dst, mode, overflow):
+def hi16_table(src: tuple, dst: tuple, mode: int, overflow: int) -> tuple[np.ndarray, np.ndarray]:
     """(table, bad) over every hi16 index (see ``_hi16_codes``)."""
     return _cached(("hi16", src, dst, mode, overflow),
                    lambda: _build(_hi16_codes(src), src, dst, mode, overflow))
@@ -117,7 +118,7 @@ def _packed(src, dst, mode, overflow):
     return _cached(("packed", src, dst, mode, overflow), build)
 
 
-def sr_tables(src, dst, overflow):
+def sr_tables(src: tuple, dst: tuple, overflow: int) -> tuple:
     """sr_hi16's tables: per top-16 index both neighbours packed (lo: SR with R = 0, never up;
     hi: RAZ, which moves up with SR's overflow semantics), the rounding position clamped to
     0..63, the significand's top part, and the bad entries."""
@@ -137,7 +138,8 @@ def sr_tables(src, dst, overflow):
     return _cached(("sr", src, dst, overflow), build)
 
 
-def pair_table(op: int, fa, fb, dst, mode, overflow):
+def pair_table(op: int, fa: tuple, fb: tuple, dst: tuple, mode: int,
+               overflow: int) -> np.ndarray | None:
     """All-pairs table of a binary op (kernel op code) on operands of at most 8 bits, indexed
     ``a << fb_bits | b``; None when some pair has no code in ``dst``."""
     def build():
@@ -152,7 +154,7 @@ def pair_table(op: int, fa, fb, dst, mode, overflow):
 
 
 # --- conditions --------------------------------------------------------------------------------
-def hi16_exact(src, dst) -> bool:
+def hi16_exact(src: tuple, dst: tuple) -> bool:
     """Is every bit below the top 16 of a ``src`` code below the half bit of its rounding
     position in ``dst``? (float -> float only). The rounding position of a source value
     ``(-1)**s * sig * 2**exp`` is ``shift = q - exp`` bits above sig's LSB (see the core)."""
@@ -169,7 +171,7 @@ def hi16_exact(src, dst) -> bool:
     return min_shift >= need
 
 
-def sr_fast_ok(src, dst, rbits: int) -> bool:
+def sr_fast_ok(src: tuple, dst: tuple, rbits: int) -> bool:
     """sr_hi16 applies: hi16 tables are exact, the low part is plain significand bits, source
     subnormals all lie below the target's normal range (so their rounding position does not
     depend on the low bits), and sig << r < 2**63, so that a rounding position clamped to 63
@@ -237,8 +239,9 @@ def matmul_path(fa: Format, fb: Format, acc: Format, amode: int, aovf: int, orde
 
 
 # --- conversion paths --------------------------------------------------------------------------
-def core_convert(src_codes, src, out, dst, mode, overflow, rbits=1, rwords=_EMPTY_U64, eoff=0,
-                 dirs=_EMPTY_I8, compare=False) -> int:
+def core_convert(src_codes: np.ndarray, src: tuple, out: np.ndarray, dst: tuple, mode: int,
+                 overflow: int, rbits: int = 1, rwords: np.ndarray = _EMPTY_U64, eoff: int = 0,
+                 dirs: np.ndarray = _EMPTY_I8, compare: bool = False) -> int:
     """The rounding core over uint64 codes (one compiled kernel for every format pair); the
     first element the target cannot hold, or -1."""
     wide = np.empty(src_codes.size, np.uint64)
@@ -248,12 +251,17 @@ def core_convert(src_codes, src, out, dst, mode, overflow, rbits=1, rwords=_EMPT
     return bad
 
 
-def lut_direct(src_codes, src, out, dst, mode, overflow) -> bool:
+def lut_direct(src_codes: np.ndarray, src: tuple, out: np.ndarray, dst: tuple, mode: int,
+               overflow: int) -> bool:
+    """out = table[code] (sources of at most 16 bits); False when a code hit a bad entry."""
     table, bad = direct_table(src, dst, mode, overflow)
     return not fast.lut_direct(src_codes, out, table, bad)
 
 
-def lut_hi16(src_codes, src, out, dst, mode, overflow) -> bool:
+def lut_hi16(src_codes: np.ndarray, src: tuple, out: np.ndarray, dst: tuple, mode: int,
+             overflow: int) -> bool:
+    """out = table[top 16 bits, sticky] (float -> float, ``hi16_exact``); 8-bit targets without
+    bad entries read the same table packed in pairs. False when a code hit a bad entry."""
     table, bad = hi16_table(src, dst, mode, overflow)
     low_bits = src[1] - TABLE_BITS
     if dst[1] <= 8 and bad.size == 0:  # one load per element
@@ -265,7 +273,7 @@ def lut_hi16(src_codes, src, out, dst, mode, overflow) -> bool:
 _FPU_ROUND = {RNE: fast.fpu_rint, RTZ: fast.fpu_trunc, RDN: fast.fpu_floor, RUP: fast.fpu_ceil}
 
 
-def fpu_fixed(host, out, dst, mode, overflow) -> bool:
+def fpu_fixed(host: np.ndarray, out: np.ndarray, dst: tuple, mode: int, overflow: int) -> bool:
     """``host``: the float values. False when some element needs the core (NaN, Inf, or a
     magnitude >= 2**62 after scaling)."""
     width, frac, signed = dst[1], dst[2], dst[3] != 0
@@ -277,7 +285,10 @@ def fpu_fixed(host, out, dst, mode, overflow) -> bool:
     return _FPU_ROUND[mode](host, out, 2.0 ** frac, lo, hi, mask, overflow != OVF_WRAP)
 
 
-def sr_hi16(src_codes, src, out, dst, overflow, rbits, rwords, compare) -> bool:
+def sr_hi16(src_codes: np.ndarray, src: tuple, out: np.ndarray, dst: tuple, overflow: int, rbits: int,
+            rwords: np.ndarray, compare: bool) -> bool:
+    """Plain sr from a wide float (``sr_fast_ok``), one word per element; False (``out``
+    untouched) when some table entry has no code in the target."""
     pairs, half, shift, sig_hi, bad = sr_tables(src, dst, overflow)
     if bad.size:
         return False
@@ -286,8 +297,9 @@ def sr_hi16(src_codes, src, out, dst, overflow, rbits, rwords, compare) -> bool:
     return True
 
 
-def try_path(path: str, src_codes, src, out, dst, mode, overflow, host=None, rbits=1,
-             rwords=_EMPTY_U64, compare=False) -> bool:
+def try_path(path: str, src_codes: np.ndarray, src: tuple, out: np.ndarray, dst: tuple, mode: int,
+             overflow: int, host: np.ndarray | None = None, rbits: int = 1,
+             rwords: np.ndarray = _EMPTY_U64, compare: bool = False) -> bool:
     """Run conversion path ``path`` (any but the core); False: the core must run."""
     if path == LUT_DIRECT:
         return lut_direct(src_codes, src, out, dst, mode, overflow)
@@ -300,8 +312,9 @@ def try_path(path: str, src_codes, src, out, dst, mode, overflow, host=None, rbi
     return False
 
 
-def convert(src_codes, src, out, dst, mode, overflow, host=None, rbits=1, rwords=_EMPTY_U64,
-            eoff=0, dirs=_EMPTY_I8, compare=False) -> int:
+def convert(src_codes: np.ndarray, src: tuple, out: np.ndarray, dst: tuple, mode: int, overflow: int,
+            host: np.ndarray | None = None, rbits: int = 1, rwords: np.ndarray = _EMPTY_U64,
+            eoff: int = 0, dirs: np.ndarray = _EMPTY_I8, compare: bool = False) -> int:
     """``convert_codes`` by the chosen path: out = src_codes rounded into ``dst``. ``host``: the
     same values as a float array, or None. Returns the first element the target cannot hold, or
     -1."""
@@ -313,8 +326,10 @@ def convert(src_codes, src, out, dst, mode, overflow, host=None, rbits=1, rwords
 
 
 # --- elementwise binary ops --------------------------------------------------------------------
-def core_binary(op, a, fa, b, fb, out, dst, mode, overflow, rbits=1, rwords=_EMPTY_U64, eoff=0,
-                dirs=_EMPTY_I8, compare=False) -> int:
+def core_binary(op: int, a: np.ndarray, fa: tuple, b: np.ndarray, fb: tuple, out: np.ndarray,
+                dst: tuple, mode: int, overflow: int, rbits: int = 1,
+                rwords: np.ndarray = _EMPTY_U64, eoff: int = 0, dirs: np.ndarray = _EMPTY_I8,
+                compare: bool = False) -> int:
     """The arithmetic core over uint64 codes; the first result the target cannot hold, or -1."""
     wide = np.empty(a.size, np.uint64)  # uint64 everywhere: one compiled kernel, not 64
     bad = karith.binary_codes(op, np.ascontiguousarray(a, dtype=np.uint64), fa,
@@ -324,7 +339,8 @@ def core_binary(op, a, fa, b, fb, out, dst, mode, overflow, rbits=1, rwords=_EMP
     return bad
 
 
-def pairs(op, a, fa, b, fb, out, dst, mode, overflow) -> bool:
+def pairs(op: int, a: np.ndarray, fa: tuple, b: np.ndarray, fb: tuple, out: np.ndarray, dst: tuple,
+          mode: int, overflow: int) -> bool:
     """out = table[a << fb_bits | b]; False when the table has a pair the target cannot hold."""
     table = pair_table(op, fa, fb, dst, mode, overflow)
     if table is None:
@@ -333,8 +349,9 @@ def pairs(op, a, fa, b, fb, out, dst, mode, overflow) -> bool:
     return True
 
 
-def binary(op, a, fa, b, fb, out, dst, mode, overflow, rbits=1, rwords=_EMPTY_U64, eoff=0,
-           dirs=_EMPTY_I8, compare=False) -> int:
+def binary(op: int, a: np.ndarray, fa: tuple, b: np.ndarray, fb: tuple, out: np.ndarray, dst: tuple,
+           mode: int, overflow: int, rbits: int = 1, rwords: np.ndarray = _EMPTY_U64, eoff: int = 0,
+           dirs: np.ndarray = _EMPTY_I8, compare: bool = False) -> int:
     """Elementwise ``op`` (a kernel op code) by the chosen path; the first bad element or -1."""
     if binary_path(a.size, fa, fb, mode) == PAIR_TABLE and pairs(op, a, fa, b, fb, out, dst, mode,
                                                                  overflow):
@@ -360,7 +377,8 @@ def _fp32(codes: np.ndarray, fmt: Format) -> np.ndarray:
     return out.view(np.float32)
 
 
-def matmul_f32(a, fa: Format, b, fb: Format, rows) -> np.ndarray:
+def matmul_f32(a: np.ndarray, fa: Format, b: np.ndarray, fb: Format,
+               rows: list[tuple[int, int]]) -> np.ndarray:
     """Native fp32 C = A @ B over codes a (M, K), b (K, N), in blocks of output ``rows``.
     Outputs that are NaN are recomputed by the core, so their codes follow docs/semantics.md
     §3.3. Returns fp32 codes (uint32)."""
@@ -378,7 +396,8 @@ def matmul_f32(a, fa: Format, b, fb: Format, rows) -> np.ndarray:
     return res
 
 
-def matmul_int(a, fa: FixedFormat, b, fb: FixedFormat, acc: FixedFormat, rows) -> np.ndarray:
+def matmul_int(a: np.ndarray, fa: FixedFormat, b: np.ndarray, fb: FixedFormat, acc: FixedFormat,
+               rows: list[tuple[int, int]]) -> np.ndarray:
     """Integer C = A @ B in int64, wrapped to the accumulator's width; accumulator codes."""
     ia, ib = _ints(a, fa), _ints(b, fb)
     c = np.empty((a.shape[0], b.shape[1]), np.int64)  # exact: wrapping each add == the total
@@ -386,8 +405,9 @@ def matmul_int(a, fa: FixedFormat, b, fb: FixedFormat, acc: FixedFormat, rows) -
     return c.view(np.uint64) & np.uint64((1 << acc.width) - 1)
 
 
-def matmul(a, fa: Format, b, fb: Format, acc: Format, amode: int, aovf: int, order: int,
-           chunk: int, exact_products: bool, rows) -> np.ndarray | None:
+def matmul(a: np.ndarray, fa: Format, b: np.ndarray, fb: Format, acc: Format, amode: int, aovf: int,
+           order: int, chunk: int, exact_products: bool,
+           rows: list[tuple[int, int]]) -> np.ndarray | None:
     """The accumulator codes of A @ B by a native path, identical to the core's, or None when
     the core must run."""
     path = matmul_path(fa, fb, acc, amode, aovf, order, chunk, exact_products, a.shape[1])

@@ -51,17 +51,6 @@ def edge_inputs(fmt, rng=None, sample=None) -> np.ndarray:
     return np.concatenate([base, -base, [0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan]])
 
 
-def reference_codes(x, fmt, mode, **kw):
-    """Reference codes, with -1 where the reference says 'unrepresentable'."""
-    out = []
-    for xi in np.asarray(x, np.float64).tolist():
-        try:
-            out.append(ref.round_value(xi, fmt, mode, **kw))
-        except ref.Unrepresentable:
-            out.append(-1)
-    return np.array(out, dtype=object)
-
-
 def core_codes(x, fmt, mode, saturate=None, overflow=None):
     """The rounding core alone (no fast path): float64 values -> codes; -1 where unrepresentable."""
     x = np.ascontiguousarray(x, np.float64)

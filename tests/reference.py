@@ -1,14 +1,38 @@
-"""Slow, obviously correct model of docs/semantics.md, in exact rational arithmetic.
+"""Slow, obviously correct model of docs/semantics.md, in exact rational arithmetic, and the
+slow twin of every computing name of emu's public API.
 
 Nothing here shares code with the kernels: values are ``fractions.Fraction``, neighbours on the
-target grid are found by exact division, and codes are built from their definition. The kernels
-are tested against this model.
+target grid are found by exact division, codes are built from their definition, and every
+accumulation order is the loop the docs write down. Only format *values* come from emu.formats
+(names are parsed by ``emu.format``; their defining fields are read here).
+
+Two layers:
+- values: ``round_value`` (one rounding of an exact value), ``decode``, ``operand``,
+  ``add_values`` / ``mul_values`` / ``fma_values`` (exact results with the specials and zero
+  signs of sections 3 and 8), the accumulation orders of section 9 (``sequential``,
+  ``pairwise``, ``exact_sum``, ``truncating``) and ``lfsr_draws`` (section 7.2, bit-serial);
+- the API twins, name for name: ``quantize``, ``convert``, ``add``, ``sub``, ``mul``, ``fma``,
+  ``neg``, ``abs_``, ``minimum``, ``maximum``, ``compare``/``eq``/.../``ge``, ``dot``,
+  ``matmul``, ``mac_accumulator``, ``LFSR``, ``AmdPrng``. They take emu's arguments, with
+  three differences: operands are emu.Registers of which only ``.codes`` and ``.format`` are
+  read; random words are passed in as ``words=`` (a flat sequence, in the order emu draws them)
+  instead of ``rng=``; and the result is what ``emu.X(...).codes.tolist()`` gives (nested lists
+  of int codes in the result's shape; bools for comparisons). ``bad=c`` puts c where the target
+  cannot hold an element's result (default: raise Unrepresentable). There is no ``emu.context``
+  here: unset modes are ``rne``, unset policies non-saturating / ``sat``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from decimal import Decimal
 from fractions import Fraction
+
+import numpy as np
+
+from emu.formats import FixedFormat
+from emu.formats import format as parse_format
 
 NAN = float("nan")
 INF = float("inf")
@@ -316,44 +340,49 @@ def lfsr_draws(width, poly, config, shifts, state, n, reverse=False, invert=Fals
     return words, (rev(s, width) if reverse else s)
 
 
-# --- arithmetic, from the values ------------------------------------------------------------
-def _signbit(fmt, code: int) -> bool:
-    return bool(code >> (fmt.bits - 1)) if hasattr(fmt, "exp_bits") else False
+# --- values: operands, exact sums and products (sections 3 and 8) -----------------------------
+# A value is a pair (v, neg_zero): v a Fraction, or a float nan (its sign is the NaN's sign) or
+# +-inf; neg_zero marks -0 (v == 0 with the sign bit set).
+def _is_float(fmt) -> bool:
+    return hasattr(fmt, "exp_bits")
+
+
+def _isnan(v) -> bool:
+    return isinstance(v, float) and math.isnan(v)
 
 
 def _nan(neg: bool) -> float:
     return math.copysign(math.nan, -1.0 if neg else 1.0)
 
 
-def exact_binary(op: str, fa, ca: int, fb, cb: int, mode: str):
-    """Exact result of a op b as Fraction (with a -0 marker) or float nan/inf, per Part B and
-    IEEE 754 6.3 for the sign of exact zeros. Returns (value, neg_zero)."""
-    va, vb = decode(fa, ca), decode(fb, cb)
-    sa, sb = _signbit(fa, ca), _signbit(fb, cb)
-    if isinstance(va, float) and math.isnan(va):
-        return _nan(sa), False
-    if isinstance(vb, float) and math.isnan(vb):
-        return _nan(sb), False
-    if op == "sub":
-        vb, sb_eff = -vb, not sb
-    else:
-        sb_eff = sb
-    if op == "mul":
-        inf_a, inf_b = isinstance(va, float), isinstance(vb, float)
-        if inf_a or inf_b:
-            if (not inf_a and va == 0) or (not inf_b and vb == 0):
-                return _nan(False), False
-            return (-math.inf if sa != sb else math.inf), False
-        r = va * vb
-        return r, r == 0 and sa != sb
-    return add_values(va, sa, vb, sb_eff, mode)
+def _signbit(fmt, code: int) -> bool:
+    return bool(code >> (fmt.bits - 1)) if _is_float(fmt) else False
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def operand(fmt, code: int):
+    """The value of a code: (Fraction or signed nan / +-inf, neg_zero). Cached: values are
+    immutable, and all-pairs tests decode each code many times."""
+    v = decode(fmt, code)
+    neg = _signbit(fmt, code)
+    if _isnan(v):
+        return _nan(neg), False
+    return v, bool(v == 0 and neg)
+
+
+def negate(value):
+    """-x of a value; a NaN keeps its sign (sub does not flip a NaN subtrahend, section 3.3)."""
+    v, nz = value
+    if _isnan(v):
+        return value
+    return -v, bool(v == 0 and not nz)
 
 
 def add_values(va, sa: bool, vb, sb: bool, mode: str):
-    """Exact a + b of reference values (Fraction with sign flags for zeros, or float nan/inf):
-    Part B specials, IEEE 754 6.3 zero signs. Returns (value, neg_zero)."""
+    """Exact a + b (a first): the first NaN's sign, Inf - Inf the invalid NaN (sign 0), and the
+    sign of an exact zero sum by section 3.4. ``sa``/``sb`` mark -0. Returns (value, neg_zero)."""
     for v in (va, vb):
-        if isinstance(v, float) and math.isnan(v):
+        if _isnan(v):
             return v, False
     if isinstance(va, float) or isinstance(vb, float):  # an infinity
         if isinstance(va, float) and isinstance(vb, float) and (va > 0) != (vb > 0):
@@ -367,12 +396,581 @@ def add_values(va, sa: bool, vb, sb: bool, mode: str):
     return r, False
 
 
+def mul_values(a, b):
+    """Exact a * b: the first NaN's sign, 0 x Inf the invalid NaN, zeros with the xor sign."""
+    va, vb = a[0], b[0]
+    for v in (va, vb):
+        if _isnan(v):
+            return v, False
+    neg = _negative(a) != _negative(b)
+    if isinstance(va, float) or isinstance(vb, float):
+        if va == 0 or vb == 0:
+            return _nan(False), False
+        return (-INF if neg else INF), False
+    r = va * vb
+    return r, bool(r == 0 and neg)
+
+
+def _negative(value) -> bool:
+    v, nz = value
+    return nz or v < 0
+
+
+def fma_values(a, b, c, mode: str):
+    """Exact a * b + c: a NaN operand first (a, then b, then c), then the invalid operations
+    (0 x Inf; an Inf product plus the opposite Inf), then the exact sum (section 3)."""
+    for v, _ in (a, b, c):
+        if _isnan(v):
+            return v, False
+    return add_values(*mul_values(a, b), *c, mode)
+
+
+def _minmax(op: str, a, b):
+    """IEEE 754-2019 minimum / maximum of two values: NaN first, -0 < +0."""
+    for v, _ in (a, b):
+        if _isnan(v):
+            return v, False
+    (va, za), (vb, zb) = a, b
+    if va == vb:
+        if va == 0:
+            return Fraction(0), (za or zb) if op == "minimum" else (za and zb)
+        return a
+    return a if (va < vb) == (op == "minimum") else b
+
+
 def round_exact(value, neg_zero: bool, fmt, mode: str, **kw) -> int:
+    """Round an exact value (v, neg_zero) once into fmt: the code."""
     if isinstance(value, Fraction) and value == 0 and neg_zero:
         return round_value(-0.0, fmt, mode, **kw)
     return round_value(value, fmt, mode, **kw)
 
 
-def binary(op: str, fa, ca: int, fb, cb: int, dst, mode: str = "rne", **kw) -> int:
-    v, nz = exact_binary(op, fa, ca, fb, cb, mode)
-    return round_exact(v, nz, dst, mode, **kw)
+# --- arguments as emu takes them ---------------------------------------------------------------
+AP_FIXED = {"ap_rnd": "rnu", "ap_rnd_zero": "rnz", "ap_rnd_min_inf": "rnd", "ap_rnd_inf": "rna",
+            "ap_rnd_conv": "rne", "ap_trn": "rdn", "ap_trn_zero": "rtz"}  # section 4's table
+
+
+def _mode(name) -> str:
+    m = str(name).lower()
+    m = AP_FIXED.get(m, m)
+    if m not in NEAREST | DIRECTED | STOCHASTIC:
+        raise ValueError(f"unknown rounding mode {name!r}")
+    return m
+
+
+def _format(fmt):
+    return parse_format(fmt) if isinstance(fmt, str) else fmt
+
+
+def _policy(fmt, saturate=None, overflow=None) -> dict:
+    """Section 5: floats take saturate (default False), fixed targets overflow (default sat)."""
+    if _is_float(fmt):
+        if overflow is not None:
+            raise ValueError("overflow= is for fixed-point targets")
+        return {"saturate": bool(saturate)}
+    if saturate is not None:
+        raise ValueError("saturate= is for float targets")
+    return {"overflow": overflow or "sat"}
+
+
+def _sr(mode: str, n: int, shape, words, sr_bits, eps, direction, form) -> list[dict]:
+    """Per-element stochastic arguments of section 6: word R, r, E = round(eps * 2^r) (ties to
+    even, from eps's exact binary value), direction d, form."""
+    if mode not in STOCHASTIC:
+        if words is not None or eps is not None or direction is not None:
+            raise ValueError("words, eps and direction belong to stochastic modes")
+        return [{}] * n
+    words = [int(w) for w in words]
+    if len(words) != n:
+        raise ValueError(f"{n} elements need {n} random words, got {len(words)}")
+    r = 8 if sr_bits is None else sr_bits
+    if any(not 0 <= w < 1 << r for w in words):
+        raise ValueError(f"random words must be r = {r} bits")
+    eoff = 0
+    if mode in ("sr_eps", "signed_sr_eps"):
+        eoff = round(Fraction(eps) * 2**r)
+    dirs = [0] * n
+    if mode == "signed_sr_eps":
+        dirs = [int(d) for d in np.broadcast_to(np.asarray(direction), shape).reshape(-1).tolist()]
+    return [{"rbits": r, "rword": w, "eoff": eoff, "direction": d, "compare": form == "compare"}
+            for w, d in zip(words, dirs, strict=True)]
+
+
+def _shaped(flat: list, shape):
+    """A flat C-order list as ``ndarray.tolist()`` of that shape gives it."""
+    return np.array(flat, dtype=object).reshape(shape).tolist()
+
+
+_BAD = object()  # an element whose result could not be held at an earlier step
+
+
+def _each(n: int, element, bad) -> list:
+    """[element(i) for i < n], with ``bad`` where the target cannot hold the result."""
+    out = []
+    for i in range(n):
+        try:
+            out.append(element(i))
+        except Unrepresentable:
+            if bad is None:
+                raise
+            out.append(bad)
+    return out
+
+
+def _operands(regs):
+    """Broadcast register operands: (shape, flat list of values per operand, formats)."""
+    fmts = [r.format for r in regs]
+    if len({_is_float(f) for f in fmts}) > 1:
+        raise ValueError("cannot mix float and fixed-point operands")
+    arrays = np.broadcast_arrays(*(np.asarray(r.codes) for r in regs))
+    values = [[operand(f, int(c)) for c in x.reshape(-1).tolist()]
+              for f, x in zip(fmts, arrays, strict=True)]
+    return arrays[0].shape, values, fmts
+
+
+def _exact_input(x):
+    """A host input as round_value takes it: floats as they are (-0, nan, inf included), every
+    other number (int, Fraction, Decimal, decimal string) as its exact Fraction."""
+    if isinstance(x, float):
+        return x
+    if isinstance(x, str):
+        s = x.strip().lower().replace("_", "")
+        if s.lstrip("+-") in ("inf", "infinity", "nan"):
+            return float(s)
+        return Fraction(s)
+    if isinstance(x, Decimal) and not x.is_finite():
+        return float(x)
+    return Fraction(x)
+
+
+# --- API twins: conversions ----------------------------------------------------------------------
+def quantize(x, fmt, rounding="rne", *, saturate=None, overflow=None, words=None, sr_bits=None,
+             eps=None, direction=None, form="carry", bad=None):
+    """Every value of x rounded once into fmt (sections 4-6); words: one per element, C order."""
+    fmt, mode = _format(fmt), _mode(rounding)
+    arr = np.asarray(x)
+    items = arr.reshape(-1).tolist()
+    policy = _policy(fmt, saturate, overflow)
+    sr = _sr(mode, len(items), arr.shape, words, sr_bits, eps, direction, form)
+    return _shaped(_each(len(items), lambda i: round_value(
+        _exact_input(items[i]), fmt, mode, **policy, **sr[i]), bad), arr.shape)
+
+
+def convert(r, fmt, rounding="rne", *, saturate=None, overflow=None, words=None, sr_bits=None,
+            eps=None, direction=None, form="carry", bad=None):
+    """Registers decoded exactly and rounded once into fmt."""
+    shape, (vals,), _ = _operands([r])
+    return _shaped(_round_all(vals, shape, fmt, rounding, saturate, overflow, words, sr_bits, eps,
+                              direction, form, bad), shape)
+
+
+def _round_all(vals, shape, fmt, rounding, saturate, overflow, words, sr_bits, eps, direction,
+               form, bad) -> list:
+    fmt, mode = _format(fmt), _mode(rounding)
+    policy = _policy(fmt, saturate, overflow)
+    sr = _sr(mode, len(vals), shape, words, sr_bits, eps, direction, form)
+
+    def element(i):
+        if vals[i][0] is _BAD:
+            raise Unrepresentable("an earlier step")
+        return round_exact(*vals[i], fmt, mode, **policy, **sr[i])
+
+    return _each(len(vals), element, bad)
+
+
+# --- API twins: elementwise arithmetic (section 8) -----------------------------------------------
+def exact_fixed_format(op: str, *fmts):
+    """Default fixed-point output of op (section 8): the smallest format holding every exact
+    result, at max(Fa, Fb) (add, sub, minimum, maximum), Fa + Fb (mul), max(Fa + Fb, Fc) (fma)
+    or Fa (neg, abs_) fraction bits."""
+    rng = [(Fraction(s.lo, 2**s.frac), Fraction(s.hi, 2**s.frac)) for s in map(FixedSpec.of, fmts)]
+    fr = [f.frac for f in fmts]
+    if op in ("mul", "fma"):
+        ends = [x * y for x in rng[0] for y in rng[1]]
+        lo, hi, frac = min(ends), max(ends), fr[0] + fr[1]
+        if op == "fma":
+            lo, hi, frac = lo + rng[2][0], hi + rng[2][1], max(frac, fr[2])
+    elif op in ("neg", "abs_"):
+        (alo, ahi), frac = rng[0], fr[0]
+        lo, hi = (-ahi, -alo) if op == "neg" else (max(alo, 0), max(-alo, ahi))
+    else:
+        (alo, ahi), (blo, bhi) = rng
+        frac = max(fr)
+        lo, hi = {"add": (alo + blo, ahi + bhi), "sub": (alo - bhi, ahi - blo),
+                  "minimum": (min(alo, blo), min(ahi, bhi)),
+                  "maximum": (max(alo, blo), max(ahi, bhi))}[op]
+    ilo, ihi = int(lo * 2**frac), int(hi * 2**frac)
+    if ilo < 0:
+        width, signed = max(max((-ilo - 1).bit_length(), ihi.bit_length()) + 1, 2), True
+    else:
+        width, signed = max(ihi.bit_length(), 1), False
+    if width > 62:
+        raise ValueError(f"the exact result of {op} needs {width} bits (more than 62)")
+    return FixedFormat(width, frac, signed)
+
+
+def _out_format(op: str, out, fmts):
+    if out is not None:
+        return _format(out)
+    if not _is_float(fmts[0]):
+        return exact_fixed_format(op, *fmts)
+    if any(f != fmts[0] for f in fmts):
+        raise ValueError(f"{op}: different float formats need out=")
+    return fmts[0]
+
+
+def _elementwise(op: str, exact, regs, out, rounding, saturate, overflow, words=None,
+                 sr_bits=None, eps=None, direction=None, form="carry", bad=None):
+    """exact(*operand values, mode) per element of the broadcast operands, rounded once."""
+    shape, vals, fmts = _operands(regs)
+    dst, mode = _out_format(op, out, fmts), _mode(rounding)
+    results = [exact(*xs, mode) for xs in zip(*vals, strict=True)]
+    return _shaped(_round_all(results, shape, dst, mode, saturate, overflow, words, sr_bits, eps,
+                              direction, form, bad), shape)
+
+
+def add(a, b, out=None, rounding="rne", *, saturate=None, overflow=None, words=None,
+        sr_bits=None, eps=None, direction=None, form="carry", bad=None):
+    """a + b, rounded once."""
+    return _elementwise("add", lambda x, y, m: add_values(*x, *y, m), (a, b), out, rounding,
+                        saturate, overflow, words, sr_bits, eps, direction, form, bad)
+
+
+def sub(a, b, out=None, rounding="rne", *, saturate=None, overflow=None, words=None,
+        sr_bits=None, eps=None, direction=None, form="carry", bad=None):
+    """a - b, rounded once (a NaN b keeps its sign)."""
+    return _elementwise("sub", lambda x, y, m: add_values(*x, *negate(y), m), (a, b), out,
+                        rounding, saturate, overflow, words, sr_bits, eps, direction, form, bad)
+
+
+def mul(a, b, out=None, rounding="rne", *, saturate=None, overflow=None, words=None,
+        sr_bits=None, eps=None, direction=None, form="carry", bad=None):
+    """a * b, rounded once."""
+    return _elementwise("mul", lambda x, y, m: mul_values(x, y), (a, b), out, rounding,
+                        saturate, overflow, words, sr_bits, eps, direction, form, bad)
+
+
+def fma(a, b, c, out=None, rounding="rne", *, saturate=None, overflow=None, words=None,
+        sr_bits=None, eps=None, direction=None, form="carry", bad=None):
+    """a * b + c, rounded once."""
+    return _elementwise("fma", fma_values, (a, b, c), out, rounding, saturate, overflow, words,
+                        sr_bits, eps, direction, form, bad)
+
+
+def minimum(a, b, out=None, rounding="rne", *, saturate=None, overflow=None, bad=None):
+    """IEEE 754-2019 minimum, the chosen operand rounded into the output."""
+    return _elementwise("minimum", lambda x, y, m: _minmax("minimum", x, y), (a, b), out,
+                        rounding, saturate, overflow, bad=bad)
+
+
+def maximum(a, b, out=None, rounding="rne", *, saturate=None, overflow=None, bad=None):
+    """IEEE 754-2019 maximum, the chosen operand rounded into the output."""
+    return _elementwise("maximum", lambda x, y, m: _minmax("maximum", x, y), (a, b), out,
+                        rounding, saturate, overflow, bad=bad)
+
+
+def _sign_op(op: str, a, out, rounding, saturate, overflow, bad):
+    """neg / abs_ (section 8): floats change the sign bit alone (fnuz: zero and NaN stay), then
+    convert with out=; fixed point rounds -a / |a| into out (default: the exact format)."""
+    f = a.format
+    if not _is_float(f):
+        flip = negate if op == "neg" else (lambda x: (abs(x[0]), False))
+        return _elementwise(op, lambda x, m: flip(x), (a,), out, rounding, None, overflow,
+                            bad=bad)
+    fs = FloatSpec.of(f)
+    codes = np.asarray(a.codes)
+
+    def sign_op(c: int) -> int:
+        if fs.family == "fnuz" and (c & (fs.sign - 1) == 0):
+            return c  # no -0, and the sign bit alone is the NaN
+        return c ^ fs.sign if op == "neg" else c & (fs.sign - 1)
+
+    flipped = [sign_op(int(c)) for c in codes.reshape(-1).tolist()]
+    if out is None:
+        return _shaped(flipped, codes.shape)
+    return _shaped(_round_all([operand(f, c) for c in flipped], codes.shape, out, rounding,
+                              saturate, overflow, None, None, None, None, "carry", bad),
+                   codes.shape)
+
+
+def neg(a, out=None, rounding="rne", *, saturate=None, overflow=None, bad=None):
+    """-a."""
+    return _sign_op("neg", a, out, rounding, saturate, overflow, bad)
+
+
+def abs_(a, out=None, rounding="rne", *, saturate=None, overflow=None, bad=None):
+    """|a|."""
+    return _sign_op("abs_", a, out, rounding, saturate, overflow, bad)
+
+
+PREDICATES = {"eq": lambda x, y: x == y, "ne": lambda x, y: x != y, "lt": lambda x, y: x < y,
+              "le": lambda x, y: x <= y, "gt": lambda x, y: x > y, "ge": lambda x, y: x >= y}
+
+
+def compare(a, b, predicate: str):
+    """Exact comparison of values (section 3.3): NaN is unordered (only ne holds), -0 == +0."""
+    shape, (xs, ys), _ = _operands((a, b))
+    test = PREDICATES[predicate]
+    flat = [predicate == "ne" if _isnan(x) or _isnan(y) else bool(test(x, y))
+            for (x, _), (y, _) in zip(xs, ys, strict=True)]
+    return _shaped(flat, shape)
+
+
+def _predicate(name: str):
+    def test(a, b):
+        return compare(a, b, name)
+
+    test.__name__ = test.__qualname__ = name
+    return test
+
+
+eq, ne, lt, le, gt, ge = map(_predicate, PREDICATES)
+
+
+# --- accumulation orders (section 9), on exact terms (value, neg_zero) ------------------------
+def sequential(terms, acc, mode="rne", *, words=None, sr_bits=8, form="carry", chunk=None,
+               promote=None, promote_rounding="rne", **policy) -> int:
+    """acc = +0; for k ascending: acc = round_acc(acc + p_k) (one word per addition when
+    stochastic). With chunk N: after every N terms and after the last, pacc = round_P(pacc +
+    acc) (P's default overflow) and acc restarts at +0; the result is pacc, a code of P."""
+    acc = _format(acc)
+    code = pcode = 0
+    for k, term in enumerate(terms):
+        sr = {}
+        if mode in STOCHASTIC:
+            if mode not in ("sr", "sr_equal"):
+                raise ValueError("accumulators take sr or sr_equal")
+            sr = {"rbits": sr_bits, "rword": int(words[k]), "compare": form == "compare"}
+        code = round_exact(*add_values(*operand(acc, code), *term, mode), acc, mode, **policy,
+                           **sr)
+        if chunk and ((k + 1) % chunk == 0 or k == len(terms) - 1):
+            promo = _format(promote)
+            pm = _mode(promote_rounding)
+            pcode = round_exact(*add_values(*operand(promo, pcode), *operand(acc, code), pm),
+                                promo, pm, **_policy(promo))
+            code = 0
+    return pcode if chunk else code
+
+
+def pairwise(terms, acc, mode="rne", **policy) -> int:
+    """Leaves round_acc(+0 + p_k); each level adds adjacent pairs (2t, 2t+1), an odd last
+    element moving up unchanged; K = 0 gives +0."""
+    acc = _format(acc)
+    buf = [round_exact(*add_values(Fraction(0), False, *t, mode), acc, mode, **policy)
+           for t in terms]
+    while len(buf) > 1:
+        nxt = [round_exact(*add_values(*operand(acc, buf[2 * t]), *operand(acc, buf[2 * t + 1]),
+                                       mode), acc, mode, **policy) for t in range(len(buf) // 2)]
+        buf = nxt + buf[len(buf) - len(buf) % 2:]
+    return buf[0] if buf else 0
+
+
+def _special_sum(terms):
+    """The specials of an n-ary sum (section 9): the first NaN in order, +Inf with -Inf the
+    invalid NaN, else an Inf's sign; None when every term is finite."""
+    for v, _ in terms:
+        if _isnan(v):
+            return v
+    infs = {v > 0 for v, _ in terms if isinstance(v, float)}
+    if len(infs) == 2:
+        return _nan(False)
+    return (INF if infs.pop() else -INF) if infs else None
+
+
+def exact_sum(terms, acc, mode="rne", **policy) -> int:
+    """One rounding of the exact sum. A zero sum is -0 when every term is a -0, or when nonzero
+    terms cancel under rdn (section 13.3 states this for sums that fit 64 bits)."""
+    acc = _format(acc)
+    special = _special_sum(terms)
+    if special is not None:
+        return round_exact(special, False, acc, mode, **policy)
+    total = sum((v for v, _ in terms), Fraction(0))
+    if total != 0:
+        return round_exact(total, False, acc, mode, **policy)
+    if all(v == 0 for v, _ in terms):
+        nz = bool(terms) and all(z for _, z in terms)
+    else:
+        nz = mode == "rdn"
+    return round_exact(total, nz, acc, mode, **policy)
+
+
+def truncating(terms, acc, align_bits=13, group=32, **policy) -> int:
+    """FP8 tensor-core model: per group of G products together with the running acc (first),
+    E = the largest leading-bit exponent of the nonzero terms, every term truncated toward zero
+    to a multiple of 2^(E - align_bits), summed exactly, rounded toward zero into acc; a group
+    of zeros gives +0. A special among the group's terms or acc decides as in exact_sum."""
+    acc = _format(acc)
+    code = 0
+    for g0 in range(0, len(terms), group):
+        grp = [operand(acc, code)] + list(terms[g0:g0 + group])
+        special = _special_sum(grp)
+        if special is not None:
+            code = round_exact(special, False, acc, "rtz", **policy)
+            continue
+        nonzero = [abs(v) for v, _ in grp if v != 0]
+        if not nonzero:
+            code = 0
+            continue
+        unit = Fraction(2) ** (max(floor_log2(v) for v in nonzero) - align_bits)
+        total = sum((math.trunc(v / unit) * unit for v, _ in grp), Fraction(0))
+        code = round_exact(total, False, acc, "rtz", **policy)
+    return code
+
+
+# --- API twins: dot products and matmul (section 9) ----------------------------------------------
+def mac_accumulator(a_fmt, b_fmt, guard_bits: int):
+    """The fixed MAC accumulator: Wa + Wb + guard_bits wide, Fa + Fb fraction bits, signed if
+    either operand is."""
+    a, b = _format(a_fmt), _format(b_fmt)
+    return FixedFormat(a.width + b.width + guard_bits, a.frac + b.frac, a.signed or b.signed)
+
+
+def matmul(a, b, acc="fp32", out=None, *, products=None, product_rounding="rne",
+           acc_rounding="rne", out_rounding="rne", order="sequential", chunk=None, promote=None,
+           promote_rounding="rne", align_bits=13, group=32, acc_saturate=None, acc_overflow=None,
+           saturate=None, overflow=None, words=None, sr_bits=None, form="carry", eps=None,
+           direction=None, bad=None):
+    """C = A @ B (section 9): products (exact, or rounded once into ``products``), reduced in
+    ``order`` into ``acc``, then converted into ``out``. ``words``: every random word, in emu's
+    order: product roundings (M*N*K, (i, j, k) C order), accumulator roundings (M*N*K, same
+    order), output conversion (M*N)."""
+    ca, cb = np.asarray(a.codes), np.asarray(b.codes)
+    if len({_is_float(a.format), _is_float(b.format)}) > 1:
+        raise ValueError("cannot mix float and fixed-point operands")
+    (m, kk), n = ca.shape, cb.shape[1]
+    accf, pmode, amode = _format(acc), _mode(product_rounding), _mode(acc_rounding)
+    pfmt = _format(products) if products is not None else None
+    r = 8 if sr_bits is None else sr_bits
+    words = [int(w) for w in words] if words is not None else []
+    n_p = m * n * kk if pfmt is not None and pmode in STOCHASTIC else 0
+    n_a = m * n * kk if amode in STOCHASTIC else 0
+    pw, aw, ow = words[:n_p], words[n_p:n_p + n_a], words[n_p + n_a:]
+    acc_policy = _policy(accf, acc_saturate, acc_overflow)
+
+    def product(i, j, k):
+        p = mul_values(operand(a.format, int(ca[i, k])), operand(b.format, int(cb[k, j])))
+        if pfmt is None:
+            return p
+        sr = _sr(pmode, 1, (), [pw[(i * n + j) * kk + k]] if n_p else None, r, None, None,
+                 form)[0]
+        return operand(pfmt, round_exact(*p, pfmt, pmode, **_policy(pfmt), **sr))
+
+    def output(e):
+        i, j = divmod(e, n)
+        terms = [product(i, j, k) for k in range(kk)]
+        if order == "sequential":
+            return sequential(terms, accf, amode, words=aw[e * kk:(e + 1) * kk], sr_bits=r,
+                              form=form, chunk=chunk, promote=promote,
+                              promote_rounding=promote_rounding, **acc_policy)
+        if amode in STOCHASTIC:
+            raise ValueError("stochastic accumulation is defined for order='sequential'")
+        if order == "pairwise":
+            return pairwise(terms, accf, amode, **acc_policy)
+        if order == "exact":
+            return exact_sum(terms, accf, amode, **acc_policy)
+        if order == "truncating":
+            return truncating(terms, accf, align_bits, group, **acc_policy)
+        raise ValueError(f"unknown order {order!r}")
+
+    codes = _each(m * n, output, bad if out is None else _BAD)
+    if out is None:
+        return _shaped(codes, (m, n))
+    final = _format(promote) if chunk else accf
+    vals = [(_BAD, False) if c is _BAD else operand(final, c) for c in codes]
+    omode = _mode(out_rounding)
+    return _shaped(_round_all(vals, (m, n), out, omode, saturate, overflow,
+                              ow if omode in STOCHASTIC else None, r, eps, direction, form, bad),
+                   (m, n))
+
+
+def dot(a, b, acc="fp32", out=None, **kw):
+    """Dot product over the last axis of a with the vector b: matmul of a's rows with b."""
+    ca, cb = np.asarray(a.codes), np.asarray(b.codes)
+    lead = ca.shape[:-1]
+    rows = _Codes(ca.reshape(-1, ca.shape[-1]), a.format)
+    flat = matmul(rows, _Codes(cb.reshape(-1, 1), b.format), acc, out, **kw)
+    return _shaped([row[0] for row in flat], lead)
+
+
+class _Codes:
+    """Codes and their format: the two things the twins read of an operand."""
+
+    def __init__(self, codes, fmt):
+        self.codes, self.format = codes, fmt
+
+
+# --- API twins: random sources (section 7) -------------------------------------------------------
+GOLDEN = 0x9E3779B97F4A7C15
+M64 = (1 << 64) - 1
+
+
+def splitmix64(x: int) -> int:
+    x = (x + GOLDEN) & M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
+    return x ^ (x >> 31)
+
+
+def lane_seeds(seed: int, lanes: int, width: int) -> list[int]:
+    """Section 7.4: lane 0 is seed; lane k >= 1 the low W bits of splitmix64(seed + k GOLDEN),
+    or 1 if those are 0."""
+    return [seed] + [splitmix64((seed + k * GOLDEN) & M64) & ((1 << width) - 1) or 1
+                     for k in range(1, lanes)]
+
+
+class LFSR:
+    """A bank of verilog-lfsr lanes (sections 7.2-7.4): element j of a call uses lane j mod L,
+    every call starts at lane 0, lane states persist. The default poly is known only for
+    W = 32 (x^32 + x^22 + x^2 + x + 1); pass poly= for other widths."""
+
+    def __init__(self, width=32, poly=None, config="fibonacci", shifts=None, seed=1, lanes=1,
+                 seeds=None, reverse=False, invert=False):
+        if poly is None:
+            if width != 32:
+                raise ValueError("the reference knows the default poly of width 32 only")
+            poly = 0x00400007
+        self.width, self.poly, self.config, self.shifts = width, poly, config, shifts
+        self.reverse, self.invert = reverse, invert
+        self.states = tuple(seeds) if seeds is not None else tuple(lane_seeds(seed, lanes, width))
+
+    def _words(self, n: int, d: int) -> list[int]:
+        lanes, out, states = len(self.states), [0] * n, list(self.states)
+        for lane, state in enumerate(self.states):
+            idx = range(lane, n, lanes)
+            ws, states[lane] = lfsr_draws(self.width, self.poly, self.config, d, state, len(idx),
+                                          self.reverse, self.invert)
+            for j, w in zip(idx, ws, strict=True):
+                out[j] = w
+        self.states = tuple(states)
+        return out
+
+    def draw(self, n: int, shifts=None) -> list[int]:
+        """n words of D bits (D = shifts, else the source's shifts, else W)."""
+        return self._words(n, shifts or self.shifts or self.width)
+
+    def random_words(self, n: int, bits: int) -> list[int]:
+        """The r-bit words of stochastic rounding: R = w >> (D - r), D = shifts or r."""
+        d = self.shifts or bits
+        if d < bits:
+            raise ValueError(f"{d} shifts per draw cannot supply {bits} bits")
+        return [w >> (d - bits) for w in self._words(n, d)]
+
+
+class AmdPrng:
+    """AMD V_PRNG_B32 (section 7.5): s = ((s << 1) mod 2^32) ^ (0xC5 if s >> 31 else 0) per
+    draw, the output the new state; lanes and seeds as the LFSR's with W = 32."""
+
+    def __init__(self, seed=1, lanes=1, seeds=None):
+        self.states = tuple(seeds) if seeds is not None else tuple(lane_seeds(seed, lanes, 32))
+
+    def draw(self, n: int) -> list[int]:
+        out, states = [0] * n, list(self.states)
+        for j in range(n):
+            s = states[j % len(states)]
+            s = ((s << 1) & 0xFFFFFFFF) ^ (0xC5 if s >> 31 else 0)
+            states[j % len(states)] = out[j] = s
+        self.states = tuple(states)
+        return out
+
+    def random_words(self, n: int, bits: int) -> list[int]:
+        return [w >> (32 - bits) for w in self.draw(n)]

@@ -2,8 +2,6 @@
 s8.4 under rne, rtz, rup), against ml_dtypes (e4m3/e5m2 rne add and mul, all pairs) and apytypes
 (fixed point)."""
 
-import math
-
 import numpy as np
 import pytest
 import reference as ref
@@ -20,18 +18,6 @@ def all_pairs(fmt):
     return emu.Registers.from_codes(a, fmt), emu.Registers.from_codes(b, fmt)
 
 
-def reference_pairs(op, fmt, dst, mode, **kw):
-    n = 1 << fmt.bits
-    out = []
-    for ca in range(n):
-        for cb in range(n):
-            try:
-                out.append(ref.binary(op, fmt, ca, fmt, cb, dst, mode, **kw))
-            except ref.Unrepresentable:
-                out.append(-1)
-    return np.array(out)
-
-
 @pytest.mark.parametrize("name", ["e4m3", "e5m2", "s8.4"])
 @pytest.mark.parametrize("op", ["add", "sub", "mul"])
 @pytest.mark.parametrize("mode", ["rne", "rtz", "rup"])
@@ -40,7 +26,7 @@ def test_all_pairs_vs_reference(name, op, mode):
     a, b = all_pairs(fmt)
     dst = fmt if isinstance(fmt, emu.FloatFormat) else emu.format("s8.4")  # fixed: round back
     kw = {"overflow": "sat"} if isinstance(fmt, emu.FixedFormat) else {}
-    want = reference_pairs(op, fmt, dst, mode, **kw)
+    want = np.array(getattr(ref, op)(a, b, out=dst, rounding=mode, bad=-1, **kw))
     got = getattr(emu, op)(a, b, out=dst, rounding=mode, **kw).codes.astype(np.int64)
     bad = np.nonzero(got != want)[0]
     assert bad.size == 0, [(hex(int(a.codes[i])), hex(int(b.codes[i])), hex(got[i]), hex(want[i]))
@@ -52,7 +38,7 @@ def test_fixed_exact_default_format(op):
     fmt = emu.format("s8.4")
     a, b = all_pairs(fmt)
     r = getattr(emu, op)(a, b)
-    assert r.format == emu.arith.exact_fixed_format(op, fmt, fmt)
+    assert r.format == ref.exact_fixed_format(op, fmt, fmt)
     va, vb = a.to_exact(), b.to_exact()
     want = {"add": va + vb, "sub": va - vb, "mul": va * vb}[op]
     assert (r.to_exact() == want).all()  # the default fixed result is exact
@@ -95,6 +81,13 @@ def test_min_max_compare_all_pairs_e4m3():
     want_lo, want_hi = np.minimum(va, vb), np.maximum(va, vb)  # numpy propagates NaN too
     assert np.array_equal(lo.to_float(), want_lo, equal_nan=True)
     assert np.array_equal(hi.to_float(), want_hi, equal_nan=True)
+    for pred in ref.PREDICATES:
+        assert emu.compare(a, b, pred).tolist() == ref.compare(a, b, pred), pred
+    # the reference's codes (NaN signs, zeros) for every code against zeros, NaNs, +-1, +-max
+    pick = np.isin(a.codes, [0x00, 0x80, 0x7F, 0xFF, 0x38, 0xB8, 0x7E, 0xFE, 0x01])
+    pick |= np.isin(b.codes, [0x00, 0x80, 0x7F, 0xFF])
+    assert lo.codes[pick].tolist() == ref.minimum(a[pick], b[pick])
+    assert hi.codes[pick].tolist() == ref.maximum(a[pick], b[pick])
     # -0 / +0: minimum picks -0, maximum +0 (IEEE 754-2019)
     z = emu.Registers.from_codes([0x00], fmt)
     nz = emu.Registers.from_codes([0x80], fmt)
@@ -121,15 +114,10 @@ def test_random_mixed_formats_vs_reference(fa, fb, dst, op, mode, seed, sat):
     rng = np.random.default_rng(seed)
     ca, cb = random_codes(fa, 40, rng), random_codes(fb, 40, rng)
     kw = {"saturate": sat} if isinstance(dst, emu.FloatFormat) else {"overflow": "sat" if sat else "wrap"}
-    want = []
-    for x, y in zip(ca.tolist(), cb.tolist(), strict=True):
-        try:
-            want.append(ref.binary(op, fa, x, fb, y, dst, mode, **kw))
-        except ref.Unrepresentable:
-            want.append(-1)
-    ra, rb = emu.Registers.from_codes(ca, fa), emu.Registers.from_codes(cb, fb)
     if isinstance(fa, emu.FixedFormat) and isinstance(dst, emu.FloatFormat):
         return  # fixed operands round into fixed outputs (float out from fixed: convert after)
+    ra, rb = emu.Registers.from_codes(ca, fa), emu.Registers.from_codes(cb, fb)
+    want = getattr(ref, op)(ra, rb, out=dst, rounding=mode, bad=-1, **kw)
     try:
         got = getattr(emu, op)(ra, rb, out=dst, rounding=mode, **kw).codes.tolist()
     except ValueError as err:
@@ -153,36 +141,35 @@ def test_fma_vs_reference(name, mode, seed):
     fmt = emu.format(name)
     rng = np.random.default_rng(seed)
     ca, cb, cc = (random_codes(fmt, 30, rng) for _ in range(3))
-    is_float = isinstance(fmt, emu.FloatFormat)
-    kw = {} if is_float else {"overflow": "sat"}
-    want = []
-    for x, y, z in zip(ca.tolist(), cb.tolist(), cc.tolist(), strict=True):
-        p, pz = ref.exact_binary("mul", fmt, x, fmt, y, mode)
-        vc = ref.decode(fmt, z)
-        sc = is_float and bool(z >> (fmt.bits - 1))
-        if isinstance(p, float) or isinstance(vc, float):
-            if isinstance(p, float) and math.isnan(p):
-                v, nz = p, False
-            elif isinstance(vc, float) and math.isnan(vc):
-                v, nz = ref._nan(sc), False
-            elif isinstance(p, float) and isinstance(vc, float) and (p > 0) != (vc > 0):
-                v, nz = ref._nan(False), False
-            else:
-                v, nz = (p if isinstance(p, float) else vc), False
-        else:
-            v = p + vc
-            nz = (pz and sc) if (p == 0 and vc == 0 and pz == sc) else (v == 0 and mode == "rdn")
-        try:
-            want.append(ref.round_exact(v, nz, fmt, mode, **kw))
-        except ref.Unrepresentable:
-            want.append(-1)
+    kw = {} if isinstance(fmt, emu.FloatFormat) else {"overflow": "sat"}
     r = [emu.Registers.from_codes(c, fmt) for c in (ca, cb, cc)]
+    want = ref.fma(*r, out=fmt, rounding=mode, bad=-1, **kw)
     try:
         got = emu.fma(*r, out=fmt, rounding=mode, **kw).codes.tolist()
     except ValueError:
         assert -1 in want
         return
     assert got == want
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "fma"])
+@pytest.mark.parametrize("mode,kw", [("sr", {}), ("sr_equal", {}), ("sr_eps", {"eps": 0.3}),
+                                     ("signed_sr_eps", {"eps": 0.25, "direction": [[-1], [0], [1]]})])
+@pytest.mark.parametrize("name,out", [("e4m3", "e4m3"), ("e5m2", "e2m1"), ("s8.4", "s6.1")])
+def test_stochastic_arithmetic_vs_reference(op, mode, kw, name, out):
+    """One word per element of the broadcast (3, 40) result, in C order; direction broadcasts."""
+    fmt = emu.format(name)
+    rng = np.random.default_rng(21)
+    shapes = [(3, 40), (1, 40), (3, 1)][: 3 if op == "fma" else 2]
+    pol = {"saturate": True} if isinstance(fmt, emu.FloatFormat) else {"overflow": "wrap"}
+    regs = [emu.quantize(rng.standard_normal(s) * 3, fmt, **pol) for s in shapes]
+    for form in ("carry", "compare"):
+        words = ref.LFSR(seed=5, shifts=16).random_words(120, 5)
+        want = getattr(ref, op)(*regs, out=out, rounding=mode, words=words, sr_bits=5, form=form,
+                                **kw, **pol)
+        got = getattr(emu, op)(*regs, out=out, rounding=mode, rng=emu.LFSR(seed=5, shifts=16),
+                               sr_bits=5, form=form, **kw, **pol)
+        assert got.codes.tolist() == want, form
 
 
 def test_zero_signs_and_specials():

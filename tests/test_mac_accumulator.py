@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+import reference as ref
 
 import emu
 
@@ -23,6 +24,7 @@ def ends(f) -> tuple[int, int]:
 def test_worst_case_sums_fit(fa, fb, guard):
     a, b = emu.format(fa), emu.format(fb)
     acc = emu.mac_accumulator(a, b, guard)
+    assert acc == ref.mac_accumulator(a, b, guard)
     prods = [x * y for x, y in itertools.product(ends(a), ends(b))]
     lo, hi = (1 << guard) * min(prods), (1 << guard) * max(prods)
     amin, amax = ends(acc)

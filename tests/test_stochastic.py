@@ -122,22 +122,9 @@ def test_biased_modes_exact_counts_vs_reference(name, x, mode, kw, form):
     r = 8
     fmt = emu.format(name)
     codes = full_period(r, x, fmt, mode, form=form, **kw)
-    eoff = round(Fraction(kw.get("eps", 0)) * 2**r)
-    words = ref.lfsr_draws(r, emu.lfsr.MAXIMAL_POLYS[r], "fibonacci", r, 1, 2**r - 1)[0]
-    want = [
-        ref.round_value(
-            x,
-            fmt,
-            mode,
-            rbits=r,
-            rword=w,
-            eoff=eoff,
-            direction=kw.get("direction", 0),
-            compare=form == "compare",
-        )
-        for w in words
-    ]
-    assert codes.tolist() == want
+    words = ref.LFSR(width=r, poly=emu.lfsr.MAXIMAL_POLYS[r], shifts=r).random_words(2**r - 1, r)
+    assert codes.tolist() == ref.quantize([x] * len(words), fmt, mode, words=words, sr_bits=r,
+                                          form=form, **kw)
 
 
 @settings(max_examples=200, deadline=None)
@@ -163,18 +150,8 @@ def test_random_sr_vs_reference(x, r, word, name, mode, d, form, eps):
     if mode == "signed_sr_eps":
         kw["direction"] = d
     got = int(emu.quantize(x, fmt, mode, rng=Fixed(), sr_bits=r, form=form, **kw).codes)
-    eoff = round(Fraction(eps) * 2**r) if "eps" in kw else 0
-    want = ref.round_value(
-        x,
-        fmt,
-        mode,
-        rbits=r,
-        rword=word,
-        eoff=eoff,
-        direction=d if mode == "signed_sr_eps" else 0,
-        compare=form == "compare",
-        **({"overflow": "sat"} if isinstance(fmt, emu.FixedFormat) else {}),
-    )
+    pol = {"overflow": "sat"} if isinstance(fmt, emu.FixedFormat) else {}
+    want = ref.quantize(x, fmt, mode, words=[word], sr_bits=r, form=form, **kw, **pol)
     assert got == want
 
 

@@ -23,7 +23,7 @@ from .formats import format as parse_format
 from .kernels import accumulate as kacc
 from .ops import convert
 from .registers import Registers, code_dtype
-from .rounding import EPS_MODES, KernelRounding, Rounding, as_rounding, canonical, is_stochastic
+from .rounding import KernelRounding, Rounding, as_rounding, canonical, is_stochastic, takes_eps
 from .sources import NO_DRAWS, draws
 from .validate import flag, integer, optional_integer
 
@@ -74,7 +74,7 @@ class _Plan(NamedTuple):
             acc_words: np.ndarray, out: np.ndarray) -> int:
         """The core over uint64 codes A (rows) and B; the first bad output or -1."""
         p, ac, pr = self.product_rounding, self.acc_rounding, self.promote_rounding
-        rbits = ac.rbits if ac.mode >= 10 else p.rbits
+        rbits = ac.rbits if ac.stochastic else p.rbits
         return kacc.matmul_core(A, fa.descriptor, B, fb.descriptor, self.exact_products,
                                 self.products.descriptor, p.mode, p.overflow, product_words,
                                 self.acc.descriptor, ac.mode, ac.overflow, acc_words, self.order,
@@ -91,7 +91,7 @@ def _rounding(rounding, fmt, what: str, **options) -> Rounding:
     mode = canonical(mode.partition(":")[0])
     if not is_stochastic(mode):
         options = {k: v for k, v in options.items() if k in ("saturate", "overflow")}
-    elif mode not in EPS_MODES:
+    elif not takes_eps(mode):
         options.pop("eps", None)
     return as_rounding(rounding, fmt=fmt, **options)
 
@@ -146,7 +146,7 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
         raise ValueError("stochastic accumulation is defined for order='sequential'")
     if promo_rnd.stochastic:
         raise ValueError("promote_rounding must be deterministic")
-    if arnd.stochastic and arnd.mode not in ("sr", "sr_equal"):
+    if takes_eps(arnd):
         raise ValueError("accumulators take sr or sr_equal (biased modes need a direction)")
     if products_sr and arnd.stochastic and (prnd.bits, prnd.form) != (arnd.bits, arnd.form):
         raise ValueError(f"product_rounding {prnd} and acc_rounding {arnd} must share r and the SR "

@@ -98,6 +98,10 @@ class KernelRounding(NamedTuple):
     eoff: int
     compare: bool
 
+    @property
+    def stochastic(self) -> bool:
+        return self.mode >= core.SR
+
 
 @dataclass(frozen=True)
 class Rounding:

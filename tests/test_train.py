@@ -181,13 +181,13 @@ def test_mnist_idx_loader_and_config(tmp_path):
 
 def test_trace_words_and_updates_replay_bit_exactly(tmp_path):
     """--trace: the words of step k are the LFSR stream, and W_next is exactly the SR rounding of
-    W - t * dW with those words (checked with the reference model)."""
+    the exact W - t * dW with those words (checked with the reference model)."""
     import reference as ref
 
     from emu.golden.hexio import read_hex
 
     d = synthetic_logistic(n=64)
-    cfg = TrainConfig(model="logistic", weights="e5m2", rounding="sr", lr=0.5, epochs=1, batch=32, seed=3)
+    cfg = TrainConfig(model="logistic", weights="e5m2", rounding="sr", lr=0.1, epochs=1, batch=32, seed=3)
     _, h = train(d, cfg, trace_dir=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["step_000001", "step_000002", "trace.json"]
     import emu
@@ -199,8 +199,8 @@ def test_trace_words_and_updates_replay_bit_exactly(tmp_path):
         r = read_hex(s / "r.hex", 8)
         assert r.tolist() == words[9 * k: 9 * k + 9].tolist()
         w, g, w2 = (read_hex(s / n, 8) for n in ("W.hex", "W_grad.hex", "W_next.hex"))
-        for i in range(8):
-            x = float(f.code_value(int(w[i])) - Fraction(0.5) * f.code_value(int(g[i])))
+        for i in range(8):  # the exact value, t = the float64 0.1 (not 1/10), rounded once
+            x = f.code_value(int(w[i])) - Fraction(0.1) * f.code_value(int(g[i]))
             assert ref.round_value(x, f, "sr", saturate=True, rbits=8, rword=int(r[i])) == w2[i]
     assert all("shrinkage" in st for st in h.steps)
 
@@ -228,3 +228,61 @@ def test_shipped_experiment_configs_show_the_published_outcome():
     assert res["logistic_s16.8_rne"]["stagnant_share"] == 1.0  # frozen: every weight
     digits_eps, digits_sr = res["softmax_digits_e4m3_signed_sr_eps"], res["softmax_digits_e4m3_sr"]
     assert digits_eps["final_loss"] < digits_sr["final_loss"]
+
+
+# --- one engine ---------------------------------------------------------------------------------
+def test_one_learning_rate_default():
+    """TrainConfig, emu train --lr and sweep files share one default step size."""
+    from cli.train import train as train_cmd
+    from emu.train import sweep
+    from emu.train.engine import LR
+
+    cli_lr = next(p.default for p in train_cmd.params if p.name == "lr")
+    assert TrainConfig().lr == LR == sweep.DEFAULTS["lr"] == cli_lr
+
+
+def test_a_step_returns_its_metrics():
+    """model.step returns the minibatch loss and accuracy, the update's statistics and the
+    gradients; History.steps holds exactly those records (nothing travels on the side)."""
+    from emu.train.linear import LinearModel
+
+    d = synthetic_logistic(n=64)
+    cfg = TrainConfig(model="logistic", weights="e5m2", rounding="rne", epochs=1, batch=0, seed=2)
+    m = LinearModel(d, cfg)
+    W0, b0 = m.W, m.b
+    res = m.step(d, np.arange(64))
+    assert set(res.grads) == {"W", "b"} and res.grads["W"].shape == W0.shape
+    same = np.count_nonzero(m.W.codes == W0.codes) + np.count_nonzero(m.b.codes == b0.codes)
+    assert res.stats.stagnant_share == same / (W0.size + b0.size) < 1
+    _, h = train(d, cfg)
+    assert h.steps == [res.record(1)]
+    assert not hasattr(m, "last") and not hasattr(m, "batch_metrics")
+
+
+def test_run_gd_every_op_rounds_the_gradient_then_the_step():
+    """run_gd's every_op step is the engine's: g rounded with `grad`, s = t*g with `step`, then
+    x - s, each once (checked against the reference, rne and rtz)."""
+    import reference as ref
+
+    import emu
+
+    f = emu.format("e4m3")
+    r = run_gd(Q, (2.0, 2.0), T, 1, PrecisionPolicy("e4m3", "every_op", update="rtz", grad="rne",
+                                                       step="rtz"))
+    x0 = [Fraction(2)] * 2
+    g = Q.grad(np.array([2.0, 2.0]))
+    t = f.code_value(ref.round_value(Fraction(T), f, "rne", saturate=True))
+    for i in range(2):
+        gq = f.code_value(ref.round_value(float(g[i]), f, "rne", saturate=True))
+        s = f.code_value(ref.round_value(t * gq, f, "rtz", saturate=True))
+        assert f.code_value(ref.round_value(x0[i] - s, f, "rtz", saturate=True)) == r.x[i]
+
+
+def test_policy_and_config_share_the_rule_checks():
+    for make, grad in ((PrecisionPolicy, "grad"), (TrainConfig, "grad_rounding")):
+        with pytest.raises(ValueError, match="applies to sr_eps / signed_sr_eps"):
+            make(eps=0.25)
+        with pytest.raises(ValueError, match="no descent direction"):
+            make(**{grad: "signed_sr_eps"})
+    assert TrainConfig(scheme="every_op", step_rounding="sr_eps", eps=0.25).policy == \
+        PrecisionPolicy("e4m3", "every_op", "sr", "rne", "sr_eps", 0.25, 8)

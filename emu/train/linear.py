@@ -5,9 +5,9 @@ Weights, activations and gradients are Registers. The forward product X W and th
 product X^T dZ run through ``emu.matmul`` with the configured accumulator. The nonlinearities
 (sigmoid, softmax) and the loss derivative dZ = (p - y) / B are computed in float64 from the
 registers' exact values and then rounded into the gradient format (documented: the emulated
-datapath starts at the rounded dZ). The update follows the precision policy's scheme:
-``update`` rounds W - t * dW once (Xia et al. 2301.09511), ``every_op`` rounds s = fl(t * dW)
-and then W - s (Xia et al. 2202.12276); signed_sr_eps takes d = -sign(dW).
+datapath starts at the rounded dZ). The update is the training engine's (emu.train.engine, as
+for run_gd): ``update`` rounds the exact W - t * dW once (Xia et al. 2301.09511), ``every_op``
+rounds s = fl(t * dW) and then W - s (Xia et al. 2202.12276); signed_sr_eps takes d = -sign(dW).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, parallel
-from ..arith import add, context, mul, sub
+from ..arith import add, context
 from ..formats import FixedFormat
 from ..formats import format as parse_format
 from ..hexwords import format_hex
@@ -30,10 +30,9 @@ from ..linalg import mac_accumulator, matmul
 from ..ops import quantize
 from ..outdir import staged, write_atomic
 from ..registers import Registers
-from ..rounding import mode_code
 from ..validate import integer, optional_integer, real
 from .data import Dataset
-from .gd import rounding_kwargs
+from .engine import LR, PrecisionPolicy, StepStats, rounding_kwargs
 
 MODELS = {"least_squares": "identity", "logistic": "sigmoid", "softmax": "softmax", "mlp": "softmax"}
 
@@ -50,7 +49,7 @@ class TrainConfig:
     step_rounding: str = "rne"      # every_op: rounding of s = t * dW
     eps: float = 0.0
     scheme: str = "update"
-    lr: float = 0.1
+    lr: float = LR
     epochs: int = 5
     batch: int = 32                 # 0: full batch
     seed: int = 1                   # data order and initial weights
@@ -67,32 +66,23 @@ class TrainConfig:
                 raise ValueError(f"{name} = {v!r}: needs a name (a string)")
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; valid: {', '.join(MODELS)}")
-        if self.scheme not in ("update", "every_op"):
-            raise ValueError(f"unknown scheme {self.scheme!r}; valid: update, every_op")
-        for m in (self.rounding, self.grad_rounding, self.step_rounding):
-            mode_code(m)
-        if mode_code(self.grad_rounding) == mode_code("signed_sr_eps"):
-            raise ValueError("grad_rounding = signed_sr_eps: a gradient has no descent direction to "
-                             "favour; use sr_eps for gradients (2202.12276) and signed_sr_eps for "
-                             "the update (rounding)")
-        uses_eps = any(mode_code(m) in (mode_code("sr_eps"), mode_code("signed_sr_eps"))
-                       for m in (self.rounding, self.grad_rounding, self.step_rounding))
         for name in ("weights", "activations", "grads", "acc"):
             v = getattr(self, name)
             if v is not None:
                 parse_format(v)  # an unknown name lists the valid ones
-        for name, lo in (("epochs", 0), ("batch", 0), ("seed", 0), ("sr_bits", 1), ("hidden", 1)):
+        for name, lo in (("epochs", 0), ("batch", 0), ("seed", 0), ("hidden", 1)):
             integer(getattr(self, name), name, lo)
         optional_integer(self.rng_seed, "rng_seed", 1)  # None: the LFSR starts at seed
         real(self.lr, "lr")
-        real(self.eps, "eps")
         if not self.lr > 0:
             raise ValueError(f"lr = {self.lr!r}: needs a number > 0")
-        if not 0 <= self.eps < 1:
-            raise ValueError(f"eps = {self.eps!r}: needs a number in [0, 1)")
-        if self.eps and not uses_eps:
-            raise ValueError(f"eps = {self.eps!r} applies to sr_eps / signed_sr_eps, and no rounding "
-                             "here is one of them")
+        self.policy  # noqa: B018 - builds (and so checks) scheme, roundings, eps and sr_bits
+
+    @property
+    def policy(self) -> PrecisionPolicy:
+        """The update rule (emu.train.engine) of this configuration."""
+        return PrecisionPolicy(self.weights, self.scheme, self.rounding, self.grad_rounding,
+                               self.step_rounding, self.eps, self.sr_bits)
 
 
 @dataclass
@@ -102,6 +92,22 @@ class History:
     seconds: list[float] = field(default_factory=list)  # wall time per epoch (apart: results
     #                                                      of identical runs compare byte for byte)
     steps: list[dict] = field(default_factory=list)    # loss (minibatch), stagnant_share
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One minibatch step: the minibatch's loss and accuracy (before the update), what the
+    update did, and each parameter's gradient (for --trace)."""
+
+    loss: float
+    accuracy: float | None
+    stats: StepStats
+    grads: dict[str, Registers]
+
+    def record(self, epoch: int) -> dict:
+        """The step's entry in History.steps."""
+        return {"epoch": epoch, "loss": self.loss, "accuracy": self.accuracy,
+                "stagnant_share": self.stats.stagnant_share, "shrinkage": self.stats.shrinkage}
 
 
 def _kw(fmt, mode, cfg, rng, direction=None) -> dict:
@@ -153,7 +159,7 @@ class _Recorder:
 
 
 class _Model:
-    """Shared datapath: formats, the accumulator per product, the rounded update."""
+    """Shared datapath: formats, the accumulator per product; the update is the engine's."""
 
     def __init__(self, data: Dataset, cfg: TrainConfig):
         self.cfg = cfg
@@ -165,8 +171,7 @@ class _Model:
             raise ValueError(f"{cfg.model} needs class labels")
         self.c = data.n_classes if self.link == "softmax" else 1
         self.rng = _Recorder(LFSR(seed=cfg.seed if cfg.rng_seed is None else cfg.rng_seed))
-        self.last: dict = {}
-        self.last_grads: dict = {}
+        self.policy = cfg.policy  # the update rule (emu.train.engine)
 
     def _q(self, x: np.ndarray, fmt) -> Registers:
         return quantize(x, fmt, "rne", **_kw(fmt, "rne", self.cfg, None))
@@ -193,35 +198,14 @@ class _Model:
     def _grads_of_bias(self, dz: Registers) -> Registers:
         return self._mm(self._q(np.ones((1, dz.shape[0])), self.gf), dz, self.gf)
 
-    def _update(self, w: Registers, g: Registers, t: Registers) -> Registers:
-        cfg = self.cfg
-        d = -np.sign(g.to_float()).astype(np.int8)
-        if cfg.scheme == "update":
-            return quantize(w.to_float() - cfg.lr * g.to_float(), self.wf, cfg.rounding,
-                            **_kw(self.wf, cfg.rounding, cfg, self.rng, d))
-        # signed_sr_eps for s = t*g favours the larger step, the way g points (-d): w - s then
-        # moves further downhill
-        s = mul(t, g, out=self.wf, rounding=cfg.step_rounding,
-                **_kw(self.wf, cfg.step_rounding, cfg, self.rng, -d))
-        return sub(w, s, out=self.wf, rounding=cfg.rounding, **_kw(self.wf, cfg.rounding, cfg, self.rng, d))
-
-    def _apply(self, params: list[Registers], grads: list[Registers]) -> tuple[list, float]:
-        """Update every parameter; records the stagnant share and the gradient shrinkage
-        q = <g_hat, g> / |g|^2 with g_hat = (w - w_new) / t (Yun 2025) in ``self.last``."""
-        new, moved, total, dot, gg = [], 0, 0, 0.0, 0.0
-        for w, g in zip(params, grads, strict=True):
-            t = self._q(np.full(w.shape, self.cfg.lr), self.wf)
-            w2 = self._update(w, g, t)
-            moved += int(np.count_nonzero(w2.codes != w.codes))
-            total += w.size
-            gv = g.to_float()
-            dot += float(np.sum((w.to_float() - w2.to_float()) / self.cfg.lr * gv))
-            gg += float(np.sum(gv * gv))
-            new.append(w2)
-        self.last = {"stagnant_share": 1.0 - moved / total, "shrinkage": dot / gg if gg else 1.0}
-        for name, g in zip(self.param_names, grads, strict=True):
-            self.last_grads[name] = g
-        return new, 1.0 - moved / total
+    def _apply(self, metrics: dict, grads: list[Registers]) -> StepResult:
+        """Move every parameter by the engine's update rule; the step's result."""
+        new, stats = self.policy.apply([getattr(self, n) for n in self.param_names], grads,
+                                         self.cfg.lr, self.rng)
+        for name, w in zip(self.param_names, new, strict=True):
+            setattr(self, name, w)
+        return StepResult(metrics["loss"], metrics["accuracy"], stats,
+                          dict(zip(self.param_names, grads, strict=True)))
 
     def inputs(self, X: np.ndarray) -> Registers:
         return self._q(X, self.af)
@@ -231,12 +215,13 @@ class _Model:
         m = _metrics(p, _targets(data, np.arange(len(data)), self.link), data.y, self.link)
         return m["loss"], m["accuracy"]
 
-    def _dz(self, data: Dataset, idx: np.ndarray, p: np.ndarray) -> Registers:
+    def _dz(self, data: Dataset, idx: np.ndarray, p: np.ndarray) -> tuple[Registers, dict]:
+        """dZ = (p - y) / B rounded into the gradient format, and the minibatch's metrics."""
         t = _targets(data, idx, self.link)
-        self.batch_metrics = _metrics(p, t, data.y[idx], self.link)
         dz = (p - t) / len(idx)
         return quantize(dz, self.gf, self.cfg.grad_rounding,
-                        **_kw(self.gf, self.cfg.grad_rounding, self.cfg, self.rng))
+                        **_kw(self.gf, self.cfg.grad_rounding, self.cfg, self.rng)), \
+            _metrics(p, t, data.y[idx], self.link)
 
 
 class LinearModel(_Model):
@@ -254,13 +239,12 @@ class LinearModel(_Model):
         z = self._bias_add(self._mm(Xq, self.W, self.af), self.b)
         return _link(z.to_float(), self.link)
 
-    def step(self, data: Dataset, idx: np.ndarray) -> float:
-        """One (minibatch) gradient step; returns the share of weight codes left unchanged."""
+    def step(self, data: Dataset, idx: np.ndarray) -> StepResult:
+        """One (minibatch) gradient step."""
         Xq = self.inputs(data.X[idx])
-        dz = self._dz(data, idx, self.forward(Xq))
+        dz, metrics = self._dz(data, idx, self.forward(Xq))
         gW = self._mm(self._T(Xq), dz, self.gf, self.cfg.grad_rounding)
-        (self.W, self.b), share = self._apply([self.W, self.b], [gW, self._grads_of_bias(dz)])
-        return share
+        return self._apply(metrics, [gW, self._grads_of_bias(dz)])
 
 
 class MLP(_Model):
@@ -290,29 +274,26 @@ class MLP(_Model):
         z2 = self._bias_add(self._mm(h, self.W2, self.af), self.b2)
         return _link(z2.to_float(), self.link)
 
-    def step(self, data: Dataset, idx: np.ndarray) -> float:
+    def step(self, data: Dataset, idx: np.ndarray) -> StepResult:
         Xq = self.inputs(data.X[idx])
         h, positive = self._hidden(Xq)
         z2 = self._bias_add(self._mm(h, self.W2, self.af), self.b2)
-        dz2 = self._dz(data, idx, _link(z2.to_float(), self.link))
+        dz2, metrics = self._dz(data, idx, _link(z2.to_float(), self.link))
         gr = self.cfg.grad_rounding
         gW2 = self._mm(self._T(h), dz2, self.gf, gr)
         dh = self._mm(dz2, self._T(self.W2), self.gf, gr)
         dz1 = Registers(np.where(positive, dh.codes, 0).astype(dh.codes.dtype), dh.format)  # relu'
         gW1 = self._mm(self._T(Xq), dz1, self.gf, gr)
-        params = [self.W1, self.b1, self.W2, self.b2]
-        grads = [gW1, self._grads_of_bias(dz1), gW2, self._grads_of_bias(dz2)]
-        (self.W1, self.b1, self.W2, self.b2), share = self._apply(params, grads)
-        return share
+        return self._apply(metrics, [gW1, self._grads_of_bias(dz1), gW2, self._grads_of_bias(dz2)])
 
 
-def _trace_step(trace_dir, step: int, model: _Model, before: dict) -> None:
+def _trace_step(trace_dir, step: int, model: _Model, before: dict, result: StepResult) -> None:
     """Per-step golden vectors for a training accelerator: each parameter before and after the
     update, its gradient, and every random word the step drew (in draw order)."""
     d = Path(trace_dir) / f"step_{step:06d}"
     d.mkdir(parents=True, exist_ok=True)
     for name in model.param_names:
-        w_old, w_new, g = before[name], getattr(model, name), model.last_grads[name]
+        w_old, w_new, g = before[name], getattr(model, name), result.grads[name]
         write_atomic(d / f"{name}.hex", format_hex(w_old.codes, w_old.format.bits, f"{name} before, "
                                                    f"{w_old.format.name}, shape {w_old.shape}"))
         write_atomic(d / f"{name}_next.hex", format_hex(w_new.codes, w_new.format.bits, f"{name} after"))
@@ -357,11 +338,11 @@ def _train(data: Dataset, cfg: TrainConfig, progress, trace_dir, on_step) -> tup
         for s in range(0, n, bs):
             before = {k: getattr(model, k) for k in model.param_names}
             model.rng.words.clear()
-            share = model.step(data, perm[s:s + bs])
-            shares.append(share)
-            hist.steps.append({"epoch": ep, **model.batch_metrics, **model.last})
+            result = model.step(data, perm[s:s + bs])
+            shares.append(result.stats.stagnant_share)
+            hist.steps.append(result.record(ep))
             if trace_dir is not None:
-                _trace_step(trace_dir, len(hist.steps), model, before)
+                _trace_step(trace_dir, len(hist.steps), model, before, result)
             if on_step:
                 on_step(len(hist.steps), cfg.epochs * -(-n // bs))
         seconds = time.perf_counter() - t0

@@ -37,7 +37,7 @@ from .linear import TrainConfig, train
 from .options import TRAIN_FIELDS, train_config
 
 OPTIONS = ("data",) + TRAIN_FIELDS
-DEFAULTS = {"data": "digits", **{f.name: f.default for f in fields(TrainConfig)}, "lr": 0.5}
+DEFAULTS = {"data": "digits", **{f.name: f.default for f in fields(TrainConfig)}}
 TABLES = ("base", "grid", "runs")
 COLUMNS = ("id", "status", "final_loss", "accuracy", "stagnant_share", "wall_s")
 

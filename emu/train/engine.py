@@ -1,0 +1,128 @@
+"""The one training engine: how parameters move (the update rule) and what a step reports.
+
+``run_gd`` (the PL problems) and the models of ``emu.train.linear`` both move their parameters
+with ``PrecisionPolicy.apply`` (docs/semantics.md §11):
+
+  scheme="update"    x <- round(x - t*g): the exact value rounded once (emu.train.update), t = lr
+                     as given (a float), g the gradient (registers, or float64 for run_gd)
+  scheme="every_op"  g <- round_grad(g) when it is float64; s = round_step(t*g) with t = lr
+                     rounded rne into x's format; x <- round_update(x - s)
+
+signed_sr_eps takes d = -sign(g) for the update and -d for the step (a larger step moves further
+downhill). One random source feeds every stochastic rounding in that order, parameter by
+parameter. The step's statistics are returned, never kept on the side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..arith import mul, sub
+from ..formats import FixedFormat
+from ..formats import format as parse_format
+from ..ops import quantize
+from ..registers import Registers
+from ..rounding import canonical, is_stochastic
+from ..validate import integer, real
+from .update import exact_update
+
+SCHEMES = ("update", "every_op")
+LR = 0.5  # the one default step size (TrainConfig, emu train --lr, sweep files)
+_EPS_MODES = ("sr_eps", "signed_sr_eps")
+
+
+def rounding_kwargs(fmt, mode: str, eps: float, rng, sr_bits: int, direction=None) -> dict:
+    """Keyword arguments for quantize/arith/matmul in training: saturate (floats) or sat (fixed),
+    and for stochastic modes the random source, r, eps and the direction."""
+    kw = {"overflow": "sat"} if isinstance(fmt, FixedFormat) else {"saturate": True}
+    mode = canonical(mode)  # any case, or an ap_fixed name
+    if is_stochastic(mode):
+        kw.update(rng=rng, sr_bits=sr_bits)
+        if mode in _EPS_MODES:
+            kw["eps"] = eps
+        if mode == "signed_sr_eps":
+            kw["direction"] = direction
+    return kw
+
+
+@dataclass(frozen=True)
+class StepStats:
+    """What one update did: the share of parameter codes it left unchanged, and the gradient
+    shrinkage q = <g_hat, g> / |g|^2 with g_hat = (x - x_new) / lr (Yun 2025; 1 when g = 0)."""
+
+    stagnant_share: float
+    shrinkage: float
+
+
+@dataclass(frozen=True)
+class PrecisionPolicy:
+    """The update rule: the parameters' format and the rounding of each operation of a step
+    (checked here, once, for run_gd and for the models).
+
+    ``fmt``: the parameters (and g and s in the every-op scheme); ``update``: the stored update
+    x - t*g, the exact value rounded once (signed_sr_eps takes d = -sign(g)); ``step``:
+    s = fl(t*g) (every_op); ``grad``: the gradient into its format (run_gd's float64 gradient
+    under every_op; the models' gradient datapath); ``eps`` for sr_eps / signed_sr_eps;
+    ``sr_bits`` r for every stochastic rounding."""
+
+    fmt: str = "s16.8"
+    scheme: str = "update"
+    update: str = "rne"
+    grad: str = "rne"
+    step: str = "rne"
+    eps: float = 0.0
+    sr_bits: int = 8
+
+    def __post_init__(self):
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"unknown scheme {self.scheme!r}; valid: {', '.join(SCHEMES)}")
+        modes = [canonical(m) for m in (self.update, self.grad, self.step)]  # unknown: the list
+        if modes[1] == "signed_sr_eps":
+            raise ValueError("gradient rounding signed_sr_eps: a gradient has no descent direction "
+                             "to favour; use sr_eps for gradients (2202.12276) and signed_sr_eps "
+                             "for the update")
+        integer(self.sr_bits, "sr_bits", 1)
+        real(self.eps, "eps")
+        if not 0 <= self.eps < 1:
+            raise ValueError(f"eps = {self.eps!r}: needs a number in [0, 1)")
+        if self.eps and not any(m in _EPS_MODES for m in modes):
+            raise ValueError(f"eps = {self.eps!r} applies to sr_eps / signed_sr_eps, and no rounding "
+                             "here is one of them")
+        parse_format(self.fmt)
+
+    def kwargs(self, fmt, mode: str, rng, direction=None) -> dict:
+        return rounding_kwargs(fmt, mode, self.eps, rng, self.sr_bits, direction)
+
+    def move(self, x: Registers, g, gv: np.ndarray, lr: float, rng) -> Registers:
+        """One parameter's new value from its gradient ``g`` (Registers, or float64 values) whose
+        values are ``gv``."""
+        fmt = x.format
+        d = -np.sign(gv).astype(np.int8)
+        if self.scheme == "update":
+            return exact_update(x, lr, g, self.update, **self.kwargs(fmt, self.update, rng, d))
+        if not isinstance(g, Registers):
+            g = quantize(gv, fmt, self.grad, **self.kwargs(fmt, self.grad, rng))
+        t = quantize(np.full(x.shape, lr), fmt, "rne", **self.kwargs(fmt, "rne", None))
+        # signed_sr_eps for s = t*g favours the larger step, the way g points (-d): x - s then
+        # moves further downhill
+        s = mul(t, g, out=fmt, rounding=self.step, **self.kwargs(fmt, self.step, rng, -d))
+        return sub(x, s, out=fmt, rounding=self.update, **self.kwargs(fmt, self.update, rng, d))
+
+    def apply(self, params: list[Registers], grads: list, lr: float,
+              rng) -> tuple[list[Registers], StepStats]:
+        """Move every parameter (in order, so the random words keep their order); the new
+        parameters and the step's statistics."""
+        new, same, total, dot, gg = [], 0, 0, 0.0, 0.0
+        for x, g in zip(params, grads, strict=True):
+            gv = g.to_float() if isinstance(g, Registers) else np.asarray(g, np.float64)
+            x2 = self.move(x, g, gv, lr, rng)
+            same += int(np.count_nonzero(x2.codes == x.codes))
+            total += x.size
+            g_hat = (x.to_float() - x2.to_float()) / lr
+            dot += float(g_hat.ravel() @ gv.ravel())
+            gg += float(gv.ravel() @ gv.ravel())
+            new.append(x2)
+        return new, StepStats(same / total, dot / gg if gg > 0 else 1.0)
+

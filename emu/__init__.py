@@ -24,12 +24,13 @@ _EXPORTS = {
     **dict.fromkeys(("context",), "defaults"),
     **dict.fromkeys(("dot", "mac_accumulator", "matmul"), "linalg"),
     **dict.fromkeys(("convert", "quantize"), "ops"),
-    "Registers": "registers",
+    "Registers": "operators",  # emu.registers' class, with the arithmetic plugged in
 }
 __all__ = sorted(_EXPORTS)
 
-
-__getattr__, __dir__ = exports(__name__, _EXPORTS)
+# names that make or take Registers bring the operators along (emu.registers is only a container)
+__getattr__, __dir__ = exports(__name__, _EXPORTS,
+                               loads=dict.fromkeys(("arith", "linalg", "ops"), "operators"))
 
 if TYPE_CHECKING:  # what static tools and IDEs see
     from .arith import (  # noqa: F401

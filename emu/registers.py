@@ -1,11 +1,50 @@
-"""Registers: an array of raw codes together with the format that gives them meaning."""
+"""Registers: an array of raw codes together with the format that gives them meaning.
+
+A container, below the arithmetic: this module imports no rounding or arithmetic. The operators
+(``+ - * @``, unary ``-``, ``abs``, ``< <= > >=``) and the float64 decoder call functions that the
+layers above install (``install``): emu.operators installs emu.arith's and emu.linalg's, and
+``import emu`` loads it with ``emu.Registers``, ``emu.quantize`` and every other name that makes
+or takes registers.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
+from . import interop
 from .formats import Format
 from .formats import format as parse_format
+
+# operator/decoder name -> the function that computes it (filled by ``install``)
+_IMPL: dict[str, Callable] = {}
+OPERATORS = ("add", "sub", "mul", "matmul", "neg", "abs", "lt", "le", "gt", "ge", "decode")
+
+
+def install(**impl: Callable) -> None:
+    """Plug the computing layers into Registers: ``install(add=emu.arith.add, ...)`` makes
+    ``a + b`` call it (names: ``OPERATORS``; ``decode(registers, threads)`` serves
+    ``to_float``). Called by the modules above this one, so this one never imports them."""
+    unknown = sorted(set(impl) - set(OPERATORS))
+    if unknown:
+        raise ValueError(f"unknown Registers operator(s) {', '.join(unknown)}; valid: "
+                         f"{', '.join(OPERATORS)}")
+    bad = [k for k, f in impl.items() if not callable(f)]
+    if bad:
+        raise TypeError(f"install({bad[0]}=...) needs a function")
+    _IMPL.update(impl)
+
+
+def _impl(name: str, symbol: str) -> Callable:
+    """The installed function for operator ``name``; a TypeError saying what to import if the
+    arithmetic is not loaded (only a program that never touches ``emu.<name>`` gets it)."""
+    f = _IMPL.get(name)
+    if f is None:
+        raise TypeError(f"Registers {symbol} needs emu's arithmetic, which is not loaded: "
+                        "import emu.operators (emu.Registers, emu.quantize and the other "
+                        "arithmetic names of emu load it)")
+    return f
 
 
 def code_dtype(bits: int) -> np.dtype:
@@ -14,6 +53,16 @@ def code_dtype(bits: int) -> np.dtype:
         if bits <= np.dtype(dt).itemsize * 8:
             return np.dtype(dt)
     raise ValueError(f"{bits}-bit codes do not fit 64 bits")
+
+
+def _binary(name: str, symbol: str, reflected: bool = False) -> Callable:
+    """The method for a binary operator: the installed function ``name``, on (self, other) or,
+    reflected (a number or array on the left, which it refuses by name), on (other, self)."""
+    def method(self, other):
+        return _impl(name, symbol)(*((other, self) if reflected else (self, other)))
+
+    method.__name__ = f"__{'r' if reflected else ''}{name}__"
+    return method
 
 
 def _check_width(codes: np.ndarray, fmt: Format) -> None:
@@ -43,7 +92,8 @@ class Registers:
     width; ``codes`` is a read-only view (``r.codes[0] = 999`` raises), so a register can never
     hold an out-of-width code that a kernel would index a table with. The copy and the check
     are one memcpy and one vectorised max (about 5 ms for 10 million codes); results computed
-    by emu's own kernels skip both (``Registers._wrap``).
+    by emu's own kernels skip both (``Registers._wrap``). The one exception is asked for:
+    ``from_ml_dtypes`` shares the array it is given, as ``np.asarray`` would (see there).
     """
 
     __slots__ = ("_codes", "_format")
@@ -98,11 +148,13 @@ class Registers:
         _check_width(arr, fmt)
         return cls._wrap(arr.astype(code_dtype(fmt.bits)), fmt)
 
-    # --- decoding -------------------------------------------------------------------------
+    # --- decoding ------------------------------------------------------------------------
     def to_float(self, threads: int | None = None) -> np.ndarray:
-        """Decode to float64. Exact for every float format and fixed point up to 53 bits."""
-        from .ops import decode
-
+        """Decode to float64 (a conversion into float64 under rne, docs/semantics.md §1): exact
+        for every float format and for fixed point up to 53 significant bits."""
+        decode = _IMPL.get("decode")
+        if decode is None:  # until emu.ops installs its decoder (then these two lines go)
+            from .ops import decode
         return decode(self, threads)
 
     def to_exact(self) -> np.ndarray:
@@ -135,51 +187,74 @@ class Registers:
     def reshape(self, *shape) -> Registers:
         return Registers._wrap(self._codes.reshape(*shape), self.format)
 
-    # --- operators (defaults from emu.context; see emu.arith) ------------------------------
-    def __add__(self, other):
-        from . import arith
+    @property
+    def ndim(self) -> int:
+        return self._codes.ndim
 
-        return arith.add(self, other)
+    @property
+    def T(self) -> Registers:  # noqa: N802 - NumPy's name
+        """The transpose (a view of the same codes)."""
+        return Registers._wrap(self._codes.T, self.format)
 
-    def __sub__(self, other):
-        from . import arith
+    # --- NumPy interop --------------------------------------------------------------------
+    __array_ufunc__ = None  # ndarray + registers is a TypeError, not silent float64 arithmetic
 
-        return arith.sub(self, other)
+    def __array__(self, dtype=None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(r)``: the decoded float64 values (``to_float``), a new array; ``dtype``
+        casts them as NumPy does. The codes themselves are ``r.codes``."""
+        if dtype is not None and np.dtype(dtype) == object:
+            raise TypeError("Registers as an object array: use r.to_exact() for exact values "
+                            "or np.asarray(r) for float64")
+        if copy is False:
+            raise ValueError("np.asarray(registers, copy=False): the float64 values are decoded "
+                             "into a new array, so a copy cannot be avoided; r.codes has the codes")
+        values = self.to_float()
+        return values if dtype is None else values.astype(dtype, copy=False)
 
-    def __mul__(self, other):
-        from . import arith
+    def to_ml_dtypes(self) -> np.ndarray:
+        """The codes as the ml_dtypes (or NumPy) array of the same bit layout and specials, a
+        read-only view (no copy): e4m3 -> float8_e4m3fn, bf16 -> bfloat16, fp16 -> float16, ...
+        (``emu.interop.DTYPE_NAMES``); ValueError for a format no dtype holds exactly."""
+        return self.codes.view(interop.dtype_for(self.format))
 
-        return arith.mul(self, other)
+    @classmethod
+    def from_ml_dtypes(cls, arr: np.ndarray, copy: bool | None = None) -> Registers:
+        """Registers holding the bits of an ml_dtypes (or float16/float32) array, in the format
+        of the same layout. ``copy=None`` shares ``arr``'s memory where every bit pattern of its
+        items is a code (later writes to ``arr`` show through, as with ``np.asarray``) and
+        copies the 4- and 6-bit types after checking their codes; ``copy=True`` always copies;
+        ``copy=False`` never does (ValueError where it must)."""
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"from_ml_dtypes takes a numpy array, not {type(arr).__name__}")
+        fmt = interop.format_for(arr.dtype)
+        codes = arr.view(code_dtype(fmt.bits))
+        narrow = fmt.bits < codes.dtype.itemsize * 8  # a byte could hold a code out of width
+        if copy is False and narrow:
+            raise ValueError(f"copy=False: {arr.dtype} stores {fmt.bits}-bit codes in bytes, so "
+                             "the registers keep a checked copy")
+        return cls(codes, fmt) if copy or narrow else cls._wrap(codes, fmt)
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """DLPack export of the codes (read-only, as ``codes``): ``np.from_dlpack(r)``."""
+        given = {"stream": stream, "max_version": max_version, "dl_device": dl_device, "copy": copy}
+        return self.codes.__dlpack__(**{k: v for k, v in given.items() if v is not None})
+
+    def __dlpack_device__(self):
+        return self._codes.__dlpack_device__()
+
+    # --- operators: emu.arith and emu.linalg install them (see ``install``) ----------------
+    __add__, __radd__ = _binary("add", "+"), _binary("add", "+", reflected=True)
+    __sub__, __rsub__ = _binary("sub", "-"), _binary("sub", "-", reflected=True)
+    __mul__, __rmul__ = _binary("mul", "*"), _binary("mul", "*", reflected=True)
+    __matmul__, __rmatmul__ = _binary("matmul", "@"), _binary("matmul", "@", reflected=True)
+    __lt__, __le__ = _binary("lt", "<"), _binary("le", "<=")
+    __gt__, __ge__ = _binary("gt", ">"), _binary("ge", ">=")
 
     def __neg__(self):
-        from . import arith
-
-        return arith.neg(self)
+        return _impl("neg", "unary -")(self)
 
     def __abs__(self):
-        from . import arith
-
-        return arith.abs_(self)
-
-    def __lt__(self, other):
-        from . import arith
-
-        return arith.lt(self, other)
-
-    def __le__(self, other):
-        from . import arith
-
-        return arith.le(self, other)
-
-    def __gt__(self, other):
-        from . import arith
-
-        return arith.gt(self, other)
-
-    def __ge__(self, other):
-        from . import arith
-
-        return arith.ge(self, other)
+        return _impl("abs", "abs()")(self)
 
     def __eq__(self, other) -> bool:  # bitwise identity (same format and codes); values: emu.eq
         return (

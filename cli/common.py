@@ -184,14 +184,13 @@ def threaded(cmd):
 
 
 def pyplot():
-    try:
-        import matplotlib
+    """matplotlib.pyplot (emu.train.plots loads it), or a usage error saying how to install it."""
+    from emu.train.plots import pyplot as load
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    try:
+        return load()
     except ImportError:
         raise click.UsageError("--plot needs matplotlib: pip install 'emu[plot]'") from None
-    return plt
 
 
 def lfsr_options(cmd, seed_aliases: tuple[str, ...] = ()):

@@ -34,21 +34,6 @@ def experiments(steps: int, as_json: bool) -> None:
                    f"{r['mean_shrinkage']:>7.3f}")
 
 
-def _plot_curves(data: dict, path) -> None:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for r in data["runs"]:
-        label = r["rounding"] + (f" eps={r['eps']}" if r["eps"] else "")
-        ax.semilogy([max(v, 1e-12) for v in r["curve"]], label=label)
-    ax.set_xlabel("step")
-    ax.set_ylabel("f(x) - f*")
-    ax.set_title(f"GD in {data['format']}: rne stagnates, SR converges")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--steps", type=click.IntRange(min=51), default=400, show_default=True,
@@ -73,13 +58,14 @@ def demo(as_json: bool, steps: int, tour: bool, plot_path) -> None:
                 click.echo(f"{row['input']!r:>12} " + " ".join(f"{c:>10}" for c in row["values"]))
         return
     from emu.train.demo import stagnation_demo
+    from emu.train.plots import plot_stagnation
 
     if plot_path:
         pyplot()  # matplotlib missing or a bad path: say so before the work
         check_writable(plot_path)
     data = stagnation_demo(steps)
     if plot_path:
-        _plot_curves(data, plot_path)
+        plot_stagnation(data, plot_path)
     if as_json:
         echo_json(data)
         return

@@ -9,18 +9,15 @@ from pathlib import Path
 
 import click
 
-import emu
-import emu.rounding
-from emu.codes import SR_MAX_BITS
 from emu.golden.layouts import SET_LAYOUTS
+from emu.golden.spec import OPS, build_spec, check_mode_settings, op_rounding
 from emu.outdir import OutputError, check_target
-from emu.rounding import canonical, is_stochastic, mode_code
+from emu.rounding import is_stochastic
 
 from .common import dask_options, lfsr_options, parse_poly, refuse_unused, threaded
 from .output import echo_json, progress
 
 MAX_RANDOM = 1 << 24  # random vectors or LFSR draws in one set (each shard draws them all)
-OPS = ("convert", "sr", "add", "mul", "fma", "lfsr", "mac")
 
 
 @click.command()
@@ -64,21 +61,16 @@ def golden(ctx, op, out_dir, force, src, dst, fmt_name, rounding, saturate, over
     """Write a golden vector set ($readmemh file per port, manifest.json, vectors.csv)."""
     from emu.golden import generate, write_set
 
-    rounding = rounding or ("sr" if op == "sr" else "rne")
     try:
-        rounding = canonical(rounding)  # any case, or an ap_fixed name
+        rounding = op_rounding(op, rounding)  # any case, or an ap_fixed name
         _check_applies(ctx, op, rounding)
         lfsr = {"width": lfsr_width, "seed": lfsr_seed, "lanes": lfsr_lanes, "config": lfsr_config,
-                "shifts": lfsr_shifts or (lfsr_width if op == "lfsr" else sr_bits),
-                "reverse": lfsr_reverse, "invert": lfsr_invert}
-        if lfsr_poly is not None:
-            lfsr["poly"] = parse_poly(lfsr_poly)
-        spec = _spec(op, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed, sr_bits,
-                     lfsr, k_len, acc, acc_overflow, out_format)
-        if eps is not None:
-            spec["eps"] = eps
-        if direction is not None:
-            spec["direction"] = direction
+                "shifts": lfsr_shifts or None, "reverse": lfsr_reverse, "invert": lfsr_invert,
+                "poly": parse_poly(lfsr_poly)}
+        spec = build_spec(op, src=src, dst=dst, fmt=fmt_name, rounding=rounding, saturate=saturate,
+                          overflow=overflow, inputs=inputs, count=count, seed=seed, sr_bits=sr_bits,
+                          lfsr=lfsr, eps=eps, direction=direction, k=k_len, acc=acc,
+                          acc_overflow=acc_overflow, out_format=out_format, spell=_option)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     command = _command()
@@ -147,10 +139,13 @@ def _check_applies(ctx: click.Context, op: str, rounding: str) -> None:
         elif modes and rounding not in modes:
             reasons[name] = f"applies to --rounding {' / '.join(sorted(modes))} only"
     refuse_unused(ctx, reasons)
-    if rounding in ("sr_eps", "signed_sr_eps") and ctx.params.get("eps") is None:
-        raise ValueError(f"--rounding {rounding} needs --eps (in [0, 1))")
-    if rounding == "signed_sr_eps" and ctx.params.get("direction") is None:
-        raise ValueError("--rounding signed_sr_eps needs --direction -1, 0 or +1")
+    check_mode_settings(rounding, ctx.params.get("eps"), ctx.params.get("direction"), _option)
+
+
+def _option(name: str, value: object = None) -> str:
+    """A spec setting as this command's option, for emu.golden.spec's messages: --sr-bits 40."""
+    flag = "--" + {"fmt": "format"}.get(name, name).replace("_", "-")
+    return flag if value is None else f"{flag} {value}"
 
 
 def _command() -> str:
@@ -164,58 +159,6 @@ def _command() -> str:
         elif not a.startswith("--threads="):
             args.append(a)
     return shlex.join(["emu", *args]) if sys.argv and "emu" in Path(sys.argv[0]).name else "emu golden"
-
-
-def _spec(op, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed, sr_bits, lfsr,
-          k_len, acc, acc_overflow, out_format) -> dict:
-    """The set's spec (emu.golden.vectors) from the options; ValueError for options that are
-    wrong or do not fit together, before any work."""
-    from emu.golden.vectors import GENERATORS, lfsr_from_spec
-
-    gens = [g.strip() for g in inputs.split(",") if g.strip()]
-    if not gens:
-        raise ValueError(f"--inputs names no generator; valid: {', '.join(GENERATORS)}")
-    bad = [g for g in gens if g not in GENERATORS]
-    if bad:
-        raise ValueError(f"unknown input generator {bad[0]!r}; valid: {', '.join(GENERATORS)}")
-    spec = {"op": "convert" if op == "sr" else op, "inputs": gens, "count": count, "seed": seed}
-    mode_code(rounding)  # an unknown name lists the valid ones
-    for f in (src, dst, fmt_name, acc, out_format):
-        if f:
-            emu.format(f)  # likewise an unknown format
-    if op in ("convert", "sr"):
-        if not dst:
-            raise ValueError(f"{op} needs --dst FORMAT")
-        spec.update(src=src, dst=dst)
-    elif op in ("add", "mul", "fma", "mac"):
-        if not fmt_name:
-            raise ValueError(f"{op} needs --format FORMAT")
-        spec.update(fmt=fmt_name)
-        if dst and op != "mac":
-            spec["dst"] = dst
-    if op == "mac":
-        formats = [emu.format(f) for f in (fmt_name, acc, out_format) if f]
-        if not all(isinstance(f, emu.FixedFormat) for f in formats):
-            raise ValueError("mac models a fixed-point MAC unit: --format, --acc and --out-format "
-                             "must be fixed-point formats (sW.F, uW.F)")
-        spec.update(k=k_len, acc_overflow=acc_overflow, out=out_format or fmt_name)
-        if acc:
-            spec["acc"] = acc
-    if op != "lfsr":
-        spec["rounding"] = rounding
-        if saturate:
-            spec["saturate"] = True
-        if overflow:
-            spec["overflow"] = overflow
-    if op == "lfsr" or emu.rounding.is_stochastic(rounding):
-        defaults = {"config": "fibonacci", "reverse": False, "invert": False}
-        spec["lfsr"] = {k: v for k, v in lfsr.items() if k not in defaults or v != defaults[k]}
-        lfsr_from_spec(spec["lfsr"])  # a bad width, seed, lane count or shift count fails here
-        if op != "lfsr":
-            if not 1 <= sr_bits <= SR_MAX_BITS:
-                raise ValueError(f"--sr-bits {sr_bits} out of range; valid: 1..{SR_MAX_BITS}")
-            spec["sr_bits"] = sr_bits
-    return spec
 
 
 def _golden_sharded(spec, out_dir, force, command, shards, layout, scheduler, workers,

@@ -56,6 +56,7 @@ def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, 
     from emu.train.data import load
     from emu.train.linear import train as run_train
     from emu.train.options import train_config
+    from emu.train.plots import plot_history
 
     o = _read_config(config_path, ctx) if config_path else dict(ctx.params)
     for key in ("out_dir", "trace_dir", "plot_path", "data"):
@@ -97,7 +98,7 @@ def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, 
                 write_atomic(tmp / "history.json", dumps(doc) + "\n")
                 write_atomic(tmp / "timing.json", dumps({"epoch_seconds": hist.seconds}) + "\n")
             if plot_path:
-                _plot_history(doc, plot_path)
+                plot_history(doc, plot_path)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     if as_json:
@@ -130,20 +131,6 @@ def _read_config(path: str, ctx) -> dict:
     return opts
 
 
-def _plot_history(doc: dict, path) -> None:
-    plt = pyplot()
-    ep = [e["epoch"] for e in doc["epochs"]]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.semilogy(ep, [e["loss"] for e in doc["epochs"]], marker="o")
-    c = doc["config"]
-    ax.set_title(f"{c['model']} on {doc['data']}: {c['weights']}, {c['rounding']}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 @click.command()
 @click.argument("config_path", metavar="CONFIG.toml", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
@@ -169,6 +156,7 @@ def sweep(config_path, out_dir, scheduler, workers, in_process, resume, force, t
     from emu.outdir import check_target, is_artefact
     from emu.train import sweep as sw
     from emu.train.options import read_toml
+    from emu.train.plots import plot_sweep
 
     if in_process and (scheduler or workers):
         raise click.UsageError("--local runs in this process; drop --scheduler/--workers")
@@ -201,17 +189,7 @@ def sweep(config_path, out_dir, scheduler, workers, in_process, resume, force, t
         except (FileExistsError, ValueError) as err:
             raise click.UsageError(str(err)) from None
     if plot_path:
-        plt = pyplot()
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for r in results:
-            if r["status"] == "ok":
-                ax.semilogy(r["losses"], label=", ".join(f"{k}={r['config'][k]}" for k in varied))
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
-        ax.legend(fontsize=6)
-        fig.tight_layout()
-        fig.savefig(plot_path, dpi=100)
-        plt.close(fig)
+        plot_sweep(results, varied, plot_path)
     if as_json:
         click.echo(dumps({"results": results}))
     else:

@@ -1,0 +1,130 @@
+"""Build a golden vector set's spec (the dict ``emu.golden.generate`` takes, docs/semantics.md §10)
+from plain settings, checked before any work: what ``emu golden`` does with its options.
+
+>>> spec = build_spec("convert", dst="e4m3", inputs="corners", rounding="AP_RND")
+>>> spec["rounding"], spec["src"]
+('rnu', 'fp32')
+
+Errors are ValueErrors naming the setting: ``sr_bits=40 out of range``; the command line passes
+``spell`` so that they name its options instead (``--sr-bits 40 out of range``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..codes import SR_MAX_BITS
+from ..formats import FixedFormat
+from ..formats import format as parse_format
+from ..rounding import canonical, is_stochastic, mode_code
+
+OPS = ("convert", "sr", "add", "mul", "fma", "lfsr", "mac")  # sr: convert, stochastic by default
+EPS_MODES = ("sr_eps", "signed_sr_eps")
+# the LFSR settings a spec can give, with their defaults (shifts: the random bits r, or the
+# width for an lfsr set); config, reverse and invert are written only when not the default
+LFSR_SETTINGS = {"width": 32, "seed": 1, "lanes": 1, "config": "fibonacci", "shifts": None,
+                 "reverse": False, "invert": False, "poly": None}
+_IMPLIED = ("config", "reverse", "invert")
+
+
+def setting(name: str, value: object = None) -> str:
+    """How errors name a setting: ``sr_bits`` or ``sr_bits=40``."""
+    return name if value is None else f"{name}={value}"
+
+
+def op_rounding(op: str, rounding: str | None) -> str:
+    """The canonical rounding mode of a set: ``rounding`` in any case or as an ap_fixed name,
+    else sr for ``sr`` sets and rne for the others."""
+    return canonical(rounding or ("sr" if op == "sr" else "rne"))
+
+
+def check_mode_settings(rounding: str, eps, direction,
+                        spell: Callable[[str, object], str] = setting) -> None:
+    """The biased stochastic modes need their settings: eps for sr_eps and signed_sr_eps, a
+    direction for signed_sr_eps."""
+    rounding = canonical(rounding)
+    if rounding in EPS_MODES and eps is None:
+        raise ValueError(f"{spell('rounding', rounding)} needs {spell('eps')} (in [0, 1))")
+    if rounding == "signed_sr_eps" and direction is None:
+        raise ValueError(f"{spell('rounding', rounding)} needs {spell('direction')} -1, 0 or +1")
+
+
+def build_spec(op: str, *, src: str = "fp32", dst: str | None = None, fmt: str | None = None,
+               rounding: str | None = None, saturate: bool = False, overflow: str | None = None,
+               inputs: str | Sequence[str] = "corners,random", count: int = 1000, seed: int = 1,
+               sr_bits: int = 8, lfsr: dict | None = None, eps: float | None = None,
+               direction: int | None = None, k: int = 16, acc: str | None = None,
+               acc_overflow: str = "wrap", out_format: str | None = None,
+               spell: Callable[[str, object], str] = setting) -> dict:
+    """The spec of a set of ``op`` (``OPS``): convert/sr take ``src`` and ``dst``; add, mul and fma
+    ``fmt`` (and ``dst``); mac ``fmt``, ``k`` products, ``acc``, ``acc_overflow`` and
+    ``out_format`` (fixed point); every op but lfsr ``rounding``, ``saturate``, ``overflow``,
+    ``inputs`` (generator names, a list or comma-separated), ``count`` and ``seed``; stochastic
+    sets ``sr_bits``, ``eps``, ``direction`` and ``lfsr`` (``LFSR_SETTINGS``). ValueError for
+    settings that are wrong or do not fit together; ``spell`` names them in the messages."""
+    from .vectors import GENERATORS, lfsr_from_spec  # numpy: only when a spec is built
+
+    if op not in OPS:
+        raise ValueError(f"unknown golden op {op!r}; valid: {', '.join(OPS)}")
+    rounding = op_rounding(op, rounding)
+    check_mode_settings(rounding, eps, direction, spell)
+    gens = [g.strip() for g in (inputs.split(",") if isinstance(inputs, str) else inputs) if g.strip()]
+    if not gens:
+        raise ValueError(f"{spell('inputs')} names no generator; valid: {', '.join(GENERATORS)}")
+    bad = [g for g in gens if g not in GENERATORS]
+    if bad:
+        raise ValueError(f"unknown input generator {bad[0]!r}; valid: {', '.join(GENERATORS)}")
+    spec = {"op": "convert" if op == "sr" else op, "inputs": gens, "count": count, "seed": seed}
+    mode_code(rounding)  # an unknown name lists the valid ones
+    for f in (src, dst, fmt, acc, out_format):
+        if f:
+            parse_format(f)  # likewise an unknown format
+    if op in ("convert", "sr"):
+        if not dst:
+            raise ValueError(f"{op} needs {spell('dst', 'FORMAT')}")
+        spec.update(src=src, dst=dst)
+    elif op in ("add", "mul", "fma", "mac"):
+        if not fmt:
+            raise ValueError(f"{op} needs {spell('fmt', 'FORMAT')}")
+        spec.update(fmt=fmt)
+        if dst and op != "mac":
+            spec["dst"] = dst
+    if op == "mac":
+        if not all(isinstance(parse_format(f), FixedFormat) for f in (fmt, acc, out_format) if f):
+            raise ValueError(f"mac models a fixed-point MAC unit: {spell('fmt')}, {spell('acc')} and "
+                             f"{spell('out_format')} must be fixed-point formats (sW.F, uW.F)")
+        spec.update(k=k, acc_overflow=acc_overflow, out=out_format or fmt)
+        if acc:
+            spec["acc"] = acc
+    if op != "lfsr":
+        spec["rounding"] = rounding
+        if saturate:
+            spec["saturate"] = True
+        if overflow:
+            spec["overflow"] = overflow
+    if op == "lfsr" or is_stochastic(rounding):
+        spec["lfsr"] = _lfsr(op, lfsr, sr_bits)
+        lfsr_from_spec(spec["lfsr"])  # a bad width, seed, lane count or shift count fails here
+        if op != "lfsr":
+            if not 1 <= sr_bits <= SR_MAX_BITS:
+                raise ValueError(f"{spell('sr_bits', sr_bits)} out of range; valid: 1..{SR_MAX_BITS}")
+            spec["sr_bits"] = sr_bits
+    if eps is not None:
+        spec["eps"] = eps
+    if direction is not None:
+        spec["direction"] = direction
+    return spec
+
+
+def _lfsr(op: str, lfsr: dict | None, sr_bits: int) -> dict:
+    """A spec's LFSR entry: the given settings over the defaults, shifts defaulting to the width
+    (lfsr sets) or r; config, reverse and invert only when not the default, poly when given."""
+    unknown = sorted(set(lfsr or {}) - set(LFSR_SETTINGS))
+    if unknown:
+        raise ValueError(f"unknown LFSR setting(s) {', '.join(unknown)}; valid: "
+                         f"{', '.join(LFSR_SETTINGS)}")
+    cfg = {**LFSR_SETTINGS, **(lfsr or {})}
+    if cfg["shifts"] is None:
+        cfg["shifts"] = cfg["width"] if op == "lfsr" else sr_bits
+    return {k: v for k, v in cfg.items()
+            if not (k == "poly" and v is None) and not (k in _IMPLIED and v == LFSR_SETTINGS[k])}

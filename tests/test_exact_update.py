@@ -315,6 +315,9 @@ def test_bad_operands_are_named():
         exact_update(x, 0.1, np.ones(2, np.int64))
     with pytest.raises(ValueError, match="g shape"):
         exact_update(x, 0.1, np.ones(3))
+    with pytest.raises(ValueError, match=r"t shape \(3,\) does not broadcast to \(2,\)"):
+        exact_update(x, emu.quantize([1.0, 2.0, 3.0], f), x)
+    assert exact_update(x, emu.quantize([0.5], f), x) == emu.quantize([0.5, 1.0], f)
     with pytest.raises(ValueError, match="sr_bits"):
         exact_update(x, 0.1, np.ones(2), "sr", rng=emu.LFSR(), sr_bits=40)
 

@@ -28,25 +28,28 @@ from ..validate import integer, optional_integer
 
 
 def _operand(v, shape: tuple, name: str) -> tuple[np.ndarray, tuple, object]:
-    """Codes (uint64, flat; one element when v is a scalar), their format descriptor, and a
-    function giving element i's exact value."""
+    """Codes (uint64, flat: one element, or one per element of ``shape``), their format
+    descriptor, and a function giving a code's exact value (a Fraction)."""
     if isinstance(v, Registers):
-        codes = np.ascontiguousarray(np.broadcast_to(v.codes, shape) if v.codes.size > 1 else v.codes,
-                                     dtype=np.uint64).reshape(-1)
-        fmt = v.format
-        return codes, fmt.descriptor, lambda i: fmt.code_value(int(codes[i if codes.size > 1 else 0]))
-    arr = np.asarray(v)
-    if arr.dtype.kind != "f":
-        raise TypeError(f"{name} must be Registers or floats (float16/32/64, exact in float64), "
-                        f"not {arr.dtype}")
-    arr = arr.astype(np.float64)  # exact for every float dtype
-    if arr.size != 1:
+        codes, desc, fmt = v.codes, v.format.descriptor, v.format
+
+        def value(code) -> Fraction:
+            return fmt.code_value(int(code))
+    else:
+        arr = np.asarray(v)
+        if arr.dtype.kind != "f":
+            raise TypeError(f"{name} must be Registers or floats (float16/32/64, exact in float64), "
+                            f"not {arr.dtype}")
+        codes, desc = np.ascontiguousarray(arr, dtype=np.float64).view(np.uint64), F64
+
+        def value(code) -> Fraction:
+            return Fraction(float(np.uint64(code).view(np.float64)))
+    if codes.size != 1:
         try:
-            arr = np.broadcast_to(arr, shape)
+            codes = np.broadcast_to(codes, shape)
         except ValueError:
-            raise ValueError(f"{name} shape {arr.shape} does not broadcast to {shape}") from None
-    flat = np.ascontiguousarray(arr).reshape(-1)
-    return flat.view(np.uint64), F64, lambda i: Fraction(float(flat[i if flat.size > 1 else 0]))
+            raise ValueError(f"{name} shape {codes.shape} does not broadcast to {shape}") from None
+    return np.ascontiguousarray(codes, dtype=np.uint64).reshape(-1), desc, value
 
 
 def exact_update(x: Registers, t, g, rounding: str = "rne", *, saturate: bool | None = None,
@@ -72,7 +75,7 @@ def exact_update(x: Registers, t, g, rounding: str = "rne", *, saturate: bool | 
     xc = np.ascontiguousarray(x.codes, dtype=np.uint64).reshape(-1)
     tc, tf, t_value = _operand(t, shape, "t")
     gc, gf, g_value = _operand(g, shape, "g")
-    if gc.size != xc.size:
+    if gc.size != xc.size:  # one g for every element
         gc = np.ascontiguousarray(np.broadcast_to(gc, xc.shape))
     mode = mode_code(rounding)
     bits = np.empty(xc.size, np.uint64)
@@ -88,7 +91,8 @@ def exact_update(x: Registers, t, g, rounding: str = "rne", *, saturate: bool | 
     if exact.size:  # rounded from the exact rational (emu.exact), in the same call: same words
         values = out.astype(object)
         for i in exact.tolist():
-            values[i] = fmt.code_value(int(xc[i])) - t_value(i) * g_value(i)
+            values[i] = fmt.code_value(int(xc[i])) - t_value(tc[i if tc.size > 1 else 0]) * \
+                g_value(gc[i])
     opts = {"saturate": saturate, "overflow": overflow, "rng": rng, "sr_bits": sr_bits, "eps": eps,
             "direction": direction, "form": form, "threads": threads}
     return quantize(values.reshape(shape), fmt, rounding,

@@ -135,3 +135,45 @@ def with_words(result, sr: Draws | None, return_words):
     if not flag(return_words, "return_words"):
         return result
     return result, (sr or NO_DRAWS).words
+
+
+class Recorder:
+    """A random source that passes another's words through and keeps them, in draw order: for
+    a sequence of calls (a training step), what ``return_words`` is for one call. ``taken()``
+    returns the words so far and starts a new record."""
+
+    def __init__(self, source):
+        self.source = check_source(source, "source")
+        self._words: list[np.ndarray] = []
+
+    def words(self, n: int, bits: int, threads: int | None = None) -> np.ndarray:
+        w = source_words(self.source, n, bits, threads)
+        self._words.append(w)
+        return w
+
+    def taken(self) -> np.ndarray:
+        """The words drawn since the last call, concatenated in draw order."""
+        out = np.concatenate(self._words) if self._words else _EMPTY_U64.copy()
+        self._words.clear()
+        return out
+
+    @property
+    def state(self):
+        return self.source.state
+
+    @state.setter
+    def state(self, value) -> None:
+        self.source.state = value
+
+    def skip(self, n: int, bits: int | None = None) -> None:
+        self.source.skip(n, bits)
+
+    def copy(self) -> Recorder:
+        twin = Recorder(self.source.copy())
+        twin._words = list(self._words)
+        return twin
+
+    def __getattr__(self, name):  # lanes, states, config_dict, ... of the recorded source
+        if name == "source":
+            raise AttributeError(name)
+        return getattr(self.source, name)

@@ -87,16 +87,18 @@ def test_words_checked_for_every_consumer():
 
 
 def test_protocol_and_existing_sources():
-    from emu.golden.vectors import _Words
-    from emu.train.linear import _Recorder
+    from emu.sources import Recorder
 
     assert isinstance(emu.LFSR(), RandomSource) and isinstance(emu.AmdPrng(), RandomSource)
     words = emu.LFSR(seed=3, shifts=8).random_words(6, 8)
-    assert np.array_equal(source_words(_Words(words), 6, 8), words)
-    rec = _Recorder(emu.LFSR(seed=3, shifts=8))
-    assert np.array_equal(source_words(rec, 6, 8), words) and len(rec.words) == 1
+    assert np.array_equal(source_words(emu.ReplaySource(words), 6, 8), words)
+    rec = Recorder(emu.LFSR(seed=3, shifts=8))
+    assert isinstance(rec, RandomSource) and rec.lanes == 1
+    assert np.array_equal(source_words(rec, 4, 8), words[:4])
+    assert np.array_equal(source_words(rec, 2, 8), words[4:])
+    assert np.array_equal(rec.taken(), words) and rec.taken().size == 0
     x = np.linspace(-3, 3, 6)
-    assert emu.quantize(x, "e4m3", "sr", rng=_Words(words)) == \
+    assert emu.quantize(x, "e4m3", "sr", rng=emu.ReplaySource(words)) == \
         emu.quantize(x, "e4m3", "sr", rng=emu.LFSR(seed=3, shifts=8))
 
 

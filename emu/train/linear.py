@@ -30,6 +30,7 @@ from ..linalg import mac_accumulator, matmul
 from ..ops import quantize
 from ..outdir import staged, write_atomic
 from ..registers import Registers
+from ..sources import Recorder
 from ..validate import integer, optional_integer, real
 from .data import Dataset
 from .engine import LR, PrecisionPolicy, StepStats, rounding_kwargs
@@ -145,19 +146,6 @@ def _metrics(p: np.ndarray, t: np.ndarray, y: np.ndarray, link: str) -> dict:
             "accuracy": float(np.mean(p.argmax(axis=1) == y))}
 
 
-class _Recorder:
-    """Wraps the LFSR and keeps the words each step drew (for --trace)."""
-
-    def __init__(self, rng):
-        self.rng = rng
-        self.words: list[np.ndarray] = []
-
-    def random_words(self, n, bits, threads=None):
-        w = self.rng.random_words(n, bits, threads)
-        self.words.append(np.asarray(w, np.uint64).reshape(-1))
-        return w
-
-
 class _Model:
     """Shared datapath: formats, the accumulator per product; the update is the engine's."""
 
@@ -170,7 +158,7 @@ class _Model:
         if self.link == "softmax" and data.n_classes < 2:
             raise ValueError(f"{cfg.model} needs class labels")
         self.c = data.n_classes if self.link == "softmax" else 1
-        self.rng = _Recorder(LFSR(seed=cfg.seed if cfg.rng_seed is None else cfg.rng_seed))
+        self.rng = Recorder(LFSR(seed=cfg.seed if cfg.rng_seed is None else cfg.rng_seed))
         self.policy = cfg.policy  # the update rule (emu.train.engine)
 
     def _q(self, x: np.ndarray, fmt) -> Registers:
@@ -287,7 +275,8 @@ class MLP(_Model):
         return self._apply(metrics, [gW1, self._grads_of_bias(dz1), gW2, self._grads_of_bias(dz2)])
 
 
-def _trace_step(trace_dir, step: int, model: _Model, before: dict, result: StepResult) -> None:
+def _trace_step(trace_dir, step: int, model: _Model, before: dict, result: StepResult,
+                words: np.ndarray) -> None:
     """Per-step golden vectors for a training accelerator: each parameter before and after the
     update, its gradient, and every random word the step drew (in draw order)."""
     d = Path(trace_dir) / f"step_{step:06d}"
@@ -298,7 +287,6 @@ def _trace_step(trace_dir, step: int, model: _Model, before: dict, result: StepR
                                                    f"{w_old.format.name}, shape {w_old.shape}"))
         write_atomic(d / f"{name}_next.hex", format_hex(w_new.codes, w_new.format.bits, f"{name} after"))
         write_atomic(d / f"{name}_grad.hex", format_hex(g.codes, g.format.bits, f"d{name}, {g.format.name}"))
-    words = np.concatenate(model.rng.words) if model.rng.words else np.empty(0, np.uint64)
     write_atomic(d / "r.hex", format_hex(words, model.cfg.sr_bits, "random words in draw order"))
 
 
@@ -337,12 +325,12 @@ def _train(data: Dataset, cfg: TrainConfig, progress, trace_dir, on_step) -> tup
         shares = []
         for s in range(0, n, bs):
             before = {k: getattr(model, k) for k in model.param_names}
-            model.rng.words.clear()
+            model.rng.taken()  # start the step's record
             result = model.step(data, perm[s:s + bs])
             shares.append(result.stats.stagnant_share)
             hist.steps.append(result.record(ep))
             if trace_dir is not None:
-                _trace_step(trace_dir, len(hist.steps), model, before, result)
+                _trace_step(trace_dir, len(hist.steps), model, before, result, model.rng.taken())
             if on_step:
                 on_step(len(hist.steps), cfg.epochs * -(-n // bs))
         seconds = time.perf_counter() - t0

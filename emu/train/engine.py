@@ -20,30 +20,35 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..arith import mul, sub
-from ..formats import FixedFormat
 from ..formats import format as parse_format
 from ..ops import quantize
 from ..registers import Registers
-from ..rounding import canonical, is_stochastic
+from ..rounding import Rounding, canonical, is_stochastic, takes_direction, takes_eps
 from ..validate import integer, real
 from .update import exact_update
 
 SCHEMES = ("update", "every_op")
 LR = 0.5  # the one default step size (TrainConfig, emu train --lr, sweep files)
-_EPS_MODES = ("sr_eps", "signed_sr_eps")
 
 
-def rounding_kwargs(fmt, mode: str, eps: float, rng, sr_bits: int, direction=None) -> dict:
-    """Keyword arguments for quantize/arith/matmul in training: saturate (floats) or sat (fixed),
-    and for stochastic modes the random source, r, eps and the direction."""
-    kw = {"overflow": "sat"} if isinstance(fmt, FixedFormat) else {"saturate": True}
-    mode = canonical(mode)  # any case, or an ap_fixed name
-    if is_stochastic(mode):
-        kw.update(rng=rng, sr_bits=sr_bits)
-        if mode in _EPS_MODES:
-            kw["eps"] = eps
-        if mode == "signed_sr_eps":
-            kw["direction"] = direction
+def training_rounding(mode: str, eps: float = 0.0, sr_bits: int = 8) -> Rounding:
+    """How training rounds with ``mode``: saturating (floats to max finite, fixed point clamps),
+    with r and eps where the mode takes them."""
+    opts = {"bits": sr_bits} if is_stochastic(mode) else {}
+    if takes_eps(mode):
+        opts["eps"] = eps
+    return Rounding(mode, saturate=True, overflow="sat", **opts)
+
+
+def rounding_kwargs(mode: str, eps: float, rng, sr_bits: int, direction=None) -> dict:
+    """Keyword arguments for quantize/arith/exact_update in training: ``rounding`` (a Rounding)
+    and, where the mode takes them, the random source and the direction."""
+    rnd = training_rounding(mode, eps, sr_bits)
+    kw: dict = {"rounding": rnd}
+    if rnd.stochastic:
+        kw["rng"] = rng
+    if rnd.needs_direction:
+        kw["direction"] = direction
     return kw
 
 
@@ -79,7 +84,7 @@ class PrecisionPolicy:
         if self.scheme not in SCHEMES:
             raise ValueError(f"unknown scheme {self.scheme!r}; valid: {', '.join(SCHEMES)}")
         modes = [canonical(m) for m in (self.update, self.grad, self.step)]  # unknown: the list
-        if modes[1] == "signed_sr_eps":
+        if takes_direction(modes[1]):
             raise ValueError("gradient rounding signed_sr_eps: a gradient has no descent direction "
                              "to favour; use sr_eps for gradients (2202.12276) and signed_sr_eps "
                              "for the update")
@@ -87,13 +92,13 @@ class PrecisionPolicy:
         real(self.eps, "eps")
         if not 0 <= self.eps < 1:
             raise ValueError(f"eps = {self.eps!r}: needs a number in [0, 1)")
-        if self.eps and not any(m in _EPS_MODES for m in modes):
+        if self.eps and not any(takes_eps(m) for m in modes):
             raise ValueError(f"eps = {self.eps!r} applies to sr_eps / signed_sr_eps, and no rounding "
                              "here is one of them")
         parse_format(self.fmt)
 
-    def kwargs(self, fmt, mode: str, rng, direction=None) -> dict:
-        return rounding_kwargs(fmt, mode, self.eps, rng, self.sr_bits, direction)
+    def kwargs(self, mode: str, rng, direction=None) -> dict:
+        return rounding_kwargs(mode, self.eps, rng, self.sr_bits, direction)
 
     def move(self, x: Registers, g, gv: np.ndarray, lr: float, rng) -> Registers:
         """One parameter's new value from its gradient ``g`` (Registers, or float64 values) whose
@@ -101,14 +106,14 @@ class PrecisionPolicy:
         fmt = x.format
         d = -np.sign(gv).astype(np.int8)
         if self.scheme == "update":
-            return exact_update(x, lr, g, self.update, **self.kwargs(fmt, self.update, rng, d))
+            return exact_update(x, lr, g, **self.kwargs(self.update, rng, d))
         if not isinstance(g, Registers):
-            g = quantize(gv, fmt, self.grad, **self.kwargs(fmt, self.grad, rng))
-        t = quantize(np.full(x.shape, lr), fmt, "rne", **self.kwargs(fmt, "rne", None))
+            g = quantize(gv, fmt, **self.kwargs(self.grad, rng))
+        t = quantize(np.full(x.shape, lr), fmt, **self.kwargs("rne", None))
         # signed_sr_eps for s = t*g favours the larger step, the way g points (-d): x - s then
         # moves further downhill
-        s = mul(t, g, out=fmt, rounding=self.step, **self.kwargs(fmt, self.step, rng, -d))
-        return sub(x, s, out=fmt, rounding=self.update, **self.kwargs(fmt, self.update, rng, d))
+        s = mul(t, g, out=fmt, **self.kwargs(self.step, rng, -d))
+        return sub(x, s, out=fmt, **self.kwargs(self.update, rng, d))
 
     def apply(self, params: list[Registers], grads: list, lr: float,
               rng) -> tuple[list[Registers], StepStats]:

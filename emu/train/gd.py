@@ -31,7 +31,7 @@ def run_gd(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, seed: in
     """
     fmt = parse_format(policy.fmt)
     rng = LFSR(seed=seed, lanes=lanes)
-    x = quantize(np.asarray(x0, np.float64), fmt, "rne", **rounding_kwargs(fmt, "rne", 0, None, 8))
+    x = quantize(np.asarray(x0, np.float64), fmt, **rounding_kwargs("rne", 0, None, 8))
     res = GDResult(x=x.to_float())
     res.loss.append(problem.loss(x.to_float()) - problem.f_star)
     for _ in range(steps):

@@ -111,8 +111,8 @@ class StepResult:
                 "stagnant_share": self.stats.stagnant_share, "shrinkage": self.stats.shrinkage}
 
 
-def _kw(fmt, mode, cfg, rng, direction=None) -> dict:
-    return rounding_kwargs(fmt, mode, cfg.eps, rng, cfg.sr_bits, direction)
+def _kw(mode, cfg, rng, direction=None) -> dict:
+    return rounding_kwargs(mode, cfg.eps, rng, cfg.sr_bits, direction)
 
 
 def _link(z: np.ndarray, link: str) -> np.ndarray:
@@ -162,7 +162,7 @@ class _Model:
         self.policy = cfg.policy  # the update rule (emu.train.engine)
 
     def _q(self, x: np.ndarray, fmt) -> Registers:
-        return quantize(x, fmt, "rne", **_kw(fmt, "rne", self.cfg, None))
+        return quantize(x, fmt, **_kw("rne", self.cfg, None))
 
     def _mm(self, a: Registers, b: Registers, out, rounding: str = "rne") -> Registers:
         """a @ b with the configured accumulator (fixed point: a MAC with 16 guard bits)."""
@@ -172,12 +172,12 @@ class _Model:
             acc = mac_accumulator(a.format, b.format, 16)
         else:
             acc = parse_format("fp32")
-        return matmul(a, b, acc=acc, out=out, out_rounding=rounding,
-                      **_kw(out, rounding, self.cfg, self.rng))
+        kw = _kw(rounding, self.cfg, self.rng)
+        return matmul(a, b, acc=acc, out=out, out_rounding=kw.pop("rounding"), **kw)
 
     def _bias_add(self, z: Registers, b: Registers) -> Registers:
         return add(z, Registers(np.broadcast_to(b.codes, z.shape).copy(), b.format), out=self.af,
-                   **_kw(self.af, "rne", self.cfg, None))
+                   **_kw("rne", self.cfg, None))
 
     @staticmethod
     def _T(r: Registers) -> Registers:
@@ -207,8 +207,7 @@ class _Model:
         """dZ = (p - y) / B rounded into the gradient format, and the minibatch's metrics."""
         t = _targets(data, idx, self.link)
         dz = (p - t) / len(idx)
-        return quantize(dz, self.gf, self.cfg.grad_rounding,
-                        **_kw(self.gf, self.cfg.grad_rounding, self.cfg, self.rng)), \
+        return quantize(dz, self.gf, **_kw(self.cfg.grad_rounding, self.cfg, self.rng)), \
             _metrics(p, t, data.y[idx], self.link)
 
 

@@ -18,13 +18,12 @@ from fractions import Fraction
 import numpy as np
 
 from .. import parallel
-from ..codes import SR_MAX_BITS
 from ..kernels import update as kernel
 from ..kernels.convert import F64
 from ..ops import quantize
 from ..registers import Registers
-from ..rounding import is_stochastic, mode_code
-from ..validate import integer, optional_integer
+from ..rounding import Rounding, as_rounding
+from ..validate import optional_integer
 
 
 def _operand(v, shape: tuple, name: str) -> tuple[np.ndarray, tuple, object]:
@@ -52,7 +51,7 @@ def _operand(v, shape: tuple, name: str) -> tuple[np.ndarray, tuple, object]:
     return np.ascontiguousarray(codes, dtype=np.uint64).reshape(-1), desc, value
 
 
-def exact_update(x: Registers, t, g, rounding: str = "rne", *, saturate: bool | None = None,
+def exact_update(x: Registers, t, g, rounding: str | Rounding = "rne", *, saturate: bool | None = None,
                  overflow: str | None = None, rng=None, sr_bits: int | None = None,
                  eps: float | None = None, direction=None, form: str | None = None,
                  threads: int | None = None) -> Registers:
@@ -65,19 +64,17 @@ def exact_update(x: Registers, t, g, rounding: str = "rne", *, saturate: bool | 
     """
     if not isinstance(x, Registers):
         raise TypeError(f"x must be Registers, not {type(x).__name__}")
-    if not isinstance(rounding, str):
-        raise TypeError(f"rounding must be a mode name, not {type(rounding).__name__}")
-    threads = optional_integer(threads, "threads", 1)
-    gbits = 1
-    if is_stochastic(rounding):
-        gbits = integer(8 if sr_bits is None else sr_bits, "sr_bits", 1, SR_MAX_BITS)
     fmt, shape = x.format, x.shape
+    rnd = as_rounding(rounding, saturate=saturate, overflow=overflow, sr_bits=sr_bits, eps=eps,
+                      form=form, fmt=fmt)  # validated once, here
+    threads = optional_integer(threads, "threads", 1)
+    gbits = rnd.bits or 1
     xc = np.ascontiguousarray(x.codes, dtype=np.uint64).reshape(-1)
     tc, tf, t_value = _operand(t, shape, "t")
     gc, gf, g_value = _operand(g, shape, "g")
     if gc.size != xc.size:  # one g for every element
         gc = np.ascontiguousarray(np.broadcast_to(gc, xc.shape))
-    mode = mode_code(rounding)
+    mode = rnd.mode_code
     bits = np.empty(xc.size, np.uint64)
     status = np.empty(xc.size, np.uint8)
 
@@ -93,7 +90,4 @@ def exact_update(x: Registers, t, g, rounding: str = "rne", *, saturate: bool | 
         for i in exact.tolist():
             values[i] = fmt.code_value(int(xc[i])) - t_value(tc[i if tc.size > 1 else 0]) * \
                 g_value(gc[i])
-    opts = {"saturate": saturate, "overflow": overflow, "rng": rng, "sr_bits": sr_bits, "eps": eps,
-            "direction": direction, "form": form, "threads": threads}
-    return quantize(values.reshape(shape), fmt, rounding,
-                    **{key: v for key, v in opts.items() if v is not None})
+    return quantize(values.reshape(shape), fmt, rnd, rng=rng, direction=direction, threads=threads)

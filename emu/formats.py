@@ -413,3 +413,13 @@ def format(spec: str | Format) -> Format:  # noqa: A001 - the public name is emu
         except ValueError as err:
             raise ValueError(f"{spec!r}: {err}") from None
     raise ValueError(f"unknown format {spec!r}; {VALID_NAMES_HELP}")
+
+
+def code_dtype(bits: int):
+    """Smallest unsigned integer numpy dtype that holds a ``bits``-wide code."""
+    import numpy as np  # here, not at the top: the CLI's help reads formats without numpy
+
+    for dt in (np.uint8, np.uint16, np.uint32, np.uint64):
+        if bits <= np.dtype(dt).itemsize * 8:
+            return np.dtype(dt)
+    raise ValueError(f"{bits}-bit codes do not fit 64 bits")

@@ -9,6 +9,7 @@ import numpy as np
 from . import exact, parallel, paths
 from .formats import FixedFormat, FloatFormat, Format
 from .formats import format as parse_format
+from .interop import host_array
 from .kernels import convert as kconvert
 from .registers import Registers, code_dtype
 from .rounding import Rounding, as_rounding
@@ -137,6 +138,10 @@ def quantize(x, fmt: Format | str, rounding: str | Rounding = "rne", *,
     call consumed, one per element in C order. ``threads``: see emu.parallel (the codes never
     depend on it).
     """
+    if isinstance(x, Registers):
+        raise TypeError("quantize takes values; to round registers into another format use "
+                        "emu.convert")
+    x = host_array(x)  # ml_dtypes arrays (bfloat16, float8, ...) as exact numpy floats
     fmt = parse_format(fmt)
     rnd = _rounding(fmt, rounding, saturate, overflow, sr_bits, eps, form)
     mode, ovf = rnd.mode_code, rnd.overflow_code(fmt)
@@ -196,17 +201,4 @@ def convert(r: Registers, fmt: Format | str, rounding: str | Rounding = "rne", *
 
 def decode(r: Registers, threads: int | None = None) -> np.ndarray:
     """Registers -> float64: a conversion into the host float64 format under rne."""
-    out = _run(r._codes, r.format.descriptor, _F64_FORMAT, 0, 0, "register",
-               threads=optional_integer(threads, "threads", 1))
-    return out.view(np.float64)
-
-
-class _HostFloat64:
-    """The host float64 format as a conversion target (e11m52 is wider than emu's FloatFormat)."""
-
-    name = "float64"
-    bits = 64
-    descriptor = kconvert.F64
-
-
-_F64_FORMAT = _HostFloat64()
+    return paths.decode(r._codes, r.format.descriptor, optional_integer(threads, "threads", 1))

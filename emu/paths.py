@@ -42,12 +42,11 @@ import numpy as np
 
 from . import parallel
 from .codes import KIND_FIXED, KIND_FLOAT, OVF_SAT_SYM, OVF_WRAP, RAZ, RDN, RNE, RTO, RTZ, RUP, SR
-from .formats import FixedFormat, FloatFormat, Format
+from .formats import FixedFormat, FloatFormat, Format, code_dtype
 from .kernels import accumulate as kacc
 from .kernels import arith as karith
 from .kernels import fast
-from .kernels.convert import F32, convert_codes
-from .registers import code_dtype
+from .kernels.convert import F32, F64, convert_codes
 
 CORE = "core"
 LUT_DIRECT = "lut_direct"
@@ -323,6 +322,17 @@ def convert(src_codes: np.ndarray, src: tuple, out: np.ndarray, dst: tuple, mode
         return -1
     return core_convert(src_codes, src, out, dst, mode, overflow, rbits, rwords, eoff, dirs,
                         compare)
+
+
+def decode(codes: np.ndarray, src: tuple, threads: int | None = None) -> np.ndarray:
+    """Codes of the format ``src`` as float64: a conversion into the host float64 format under
+    rne (exact for every float format and for fixed point up to 53 significant bits; every
+    code has a float64, so it never fails)."""
+    flat = np.ascontiguousarray(codes).reshape(-1)
+    out = np.empty(flat.size, np.uint64)
+    ranges = parallel.blocks(flat.size, parallel.resolve(threads))
+    parallel.run(lambda a, b: convert(flat[a:b], src, out[a:b], F64, RNE, 0), ranges)
+    return out.view(np.float64).reshape(codes.shape)
 
 
 # --- elementwise binary ops --------------------------------------------------------------------

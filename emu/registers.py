@@ -1,10 +1,10 @@
 """Registers: an array of raw codes together with the format that gives them meaning.
 
-A container, below the arithmetic: this module imports no rounding or arithmetic. The operators
-(``+ - * @``, unary ``-``, ``abs``, ``< <= > >=``) and the float64 decoder call functions that the
-layers above install (``install``): emu.operators installs emu.arith's and emu.linalg's, and
-``import emu`` loads it with ``emu.Registers``, ``emu.quantize`` and every other name that makes
-or takes registers.
+A container, below the arithmetic: this module imports no rounding or arithmetic (``to_float`` is
+a conversion kernel, from emu.paths). The operators (``+ - * @``, unary ``-``, ``abs``,
+``< <= > >=``) call functions that the layers above install (``install``): emu.operators
+installs emu.arith's and emu.linalg's, and ``import emu`` loads it with ``emu.Registers``,
+``emu.quantize`` and every other name that makes or takes registers.
 """
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ from collections.abc import Callable
 import numpy as np
 
 from . import interop
-from .formats import Format
+from .formats import Format, code_dtype  # noqa: F401 - code_dtype re-exported
 from .formats import format as parse_format
 
 # operator/decoder name -> the function that computes it (filled by ``install``)
 _IMPL: dict[str, Callable] = {}
-OPERATORS = ("add", "sub", "mul", "matmul", "neg", "abs", "lt", "le", "gt", "ge", "decode")
+OPERATORS = ("add", "sub", "mul", "matmul", "neg", "abs", "lt", "le", "gt", "ge")
 
 
 def install(**impl: Callable) -> None:
     """Plug the computing layers into Registers: ``install(add=emu.arith.add, ...)`` makes
-    ``a + b`` call it (names: ``OPERATORS``; ``decode(registers, threads)`` serves
-    ``to_float``). Called by the modules above this one, so this one never imports them."""
+    ``a + b`` call it (names: ``OPERATORS``). Called by the modules above this one, so this one
+    never imports them."""
     unknown = sorted(set(impl) - set(OPERATORS))
     if unknown:
         raise ValueError(f"unknown Registers operator(s) {', '.join(unknown)}; valid: "
@@ -45,14 +45,6 @@ def _impl(name: str, symbol: str) -> Callable:
                         "import emu.operators (emu.Registers, emu.quantize and the other "
                         "arithmetic names of emu load it)")
     return f
-
-
-def code_dtype(bits: int) -> np.dtype:
-    """Smallest unsigned integer dtype that holds a ``bits``-wide code."""
-    for dt in (np.uint8, np.uint16, np.uint32, np.uint64):
-        if bits <= np.dtype(dt).itemsize * 8:
-            return np.dtype(dt)
-    raise ValueError(f"{bits}-bit codes do not fit 64 bits")
 
 
 def _binary(name: str, symbol: str, reflected: bool = False) -> Callable:
@@ -152,10 +144,9 @@ class Registers:
     def to_float(self, threads: int | None = None) -> np.ndarray:
         """Decode to float64 (a conversion into float64 under rne, docs/semantics.md §1): exact
         for every float format and for fixed point up to 53 significant bits."""
-        decode = _IMPL.get("decode")
-        if decode is None:  # until emu.ops installs its decoder (then these two lines go)
-            from .ops import decode
-        return decode(self, threads)
+        from .paths import decode  # a conversion kernel: below this module, not arithmetic
+
+        return decode(self._codes, self.format.descriptor, threads)
 
     def to_exact(self) -> np.ndarray:
         """Decode to an object array of Fractions (floats inf/nan for specials); any width."""

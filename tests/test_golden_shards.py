@@ -7,8 +7,8 @@ from click.testing import CliRunner
 
 from cli.main import main
 from emu.golden import vectors
-from emu.golden.shards import shard_specs, write_sharded
-from emu.golden.vectors import generate, regenerate
+from emu.golden.shards import regenerate, shard_specs, write_sharded
+from emu.golden.vectors import generate
 
 LFSR3 = {"width": 32, "seed": 1, "lanes": 3, "shifts": 8}
 SPECS = {

@@ -21,18 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"emu": ROOT / "emu", "emu.cli": ROOT / "cli"}  # pyproject: package-dir emu.cli = cli
 ALIASES = {"cli": "emu.cli"}  # the repository's tests import cli/ as a top-level package
 
-# Known breaches, waiting for fixes in other files: the import (importer, imported) that closes
-# a cycle. Each is checked to be still in a cycle (strict xfail): when a fix lands that test
-# fails, and the entry must go.
-_DECODE = ("emu.registers imports emu.ops (Registers.to_float's fallback) until emu/ops.py calls "
-           "emu.registers.install(decode=decode)")
-KNOWN_CYCLE_EDGES: dict[tuple[str, str], str] = {
-    ("emu.registers", "emu.ops"): _DECODE,
-    ("emu.golden.vectors", "emu.golden.shards"):
-        "emu/golden/vectors.py imports emu.golden.shards in a function; shards imports vectors",
-}
-
-
 def _modules() -> dict[str, Path]:
     mods = {}
     for pkg, top in PACKAGES.items():
@@ -208,24 +196,12 @@ def test_cycle_finder_reports_the_cycle():
 
 
 # --- the rules ---------------------------------------------------------------------------------
-def _without_known(g: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
-    return {a: {b: n for b, n in e.items() if (a, b) not in KNOWN_CYCLE_EDGES} for a, e in g.items()}
-
-
 def test_no_import_cycles():
-    g = _without_known(graph())
+    g = graph()
     found = cycles(g)
     assert not found, "import cycles:\n" + "\n".join(describe(c, g) for c in found)
 
 
-@pytest.mark.parametrize("edge", [pytest.param(e, marks=pytest.mark.xfail(strict=True, reason=r),
-                                               id=" -> ".join(e))
-                                  for e, r in KNOWN_CYCLE_EDGES.items()])
-def test_known_cycle_is_gone(edge):
-    assert not any(set(edge) <= c for c in cycles(graph()))
-
-
-@pytest.mark.xfail(strict=True, reason=_DECODE)
 def test_registers_is_below_the_arithmetic():
     """emu.registers is a container: arithmetic and conversions plug into it (emu.operators)."""
     g = graph()

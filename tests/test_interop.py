@@ -208,7 +208,6 @@ def test_host_array_scalars_and_everything_else_unchanged():
         assert host_array(x) is x
 
 
-@pytest.mark.xfail(strict=True, reason="emu.ops.quantize does not call emu.interop.host_array yet")
 @pytest.mark.parametrize("name", ["bfloat16", "float8_e5m2", "float8_e4m3fn", "float4_e2m1fn"])
 def test_quantize_takes_ml_dtypes_arrays(name):
     x = np.array([1.3, -2.7, 100.0, 0.01, -np.inf, np.nan], np.float32).astype(_dtype(name))

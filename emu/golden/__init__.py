@@ -12,7 +12,8 @@ from .._lazy import exports
 _EXPORTS = {
     **dict.fromkeys(("CheckResult", "check"), "check"),
     **dict.fromkeys(("DumpError", "format_hex", "parse_hex", "read_hex"), "hexio"),
-    **dict.fromkeys(("VectorSet", "generate", "read_manifest", "regenerate", "write_set"), "vectors"),
+    **dict.fromkeys(("VectorSet", "generate", "read_manifest", "write_set"), "vectors"),
+    "regenerate": "shards",
     "SetError": "verify",
 }
 __all__ = sorted(_EXPORTS)
@@ -23,5 +24,6 @@ __getattr__, __dir__ = exports(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from .check import CheckResult, check  # noqa: F401
     from .hexio import DumpError, format_hex, parse_hex, read_hex  # noqa: F401
-    from .vectors import VectorSet, generate, read_manifest, regenerate, write_set  # noqa: F401
+    from .shards import regenerate  # noqa: F401
+    from .vectors import VectorSet, generate, read_manifest, write_set  # noqa: F401
     from .verify import SetError  # noqa: F401

@@ -23,7 +23,7 @@ from .. import __version__
 from ..outdir import check_target, staged
 from ..rounding import is_stochastic
 from .hexio import write_atomic
-from .vectors import SCHEMA_VERSION, _source, candidates, generate, write_set
+from .vectors import SCHEMA_VERSION, _source, candidates, generate, read_manifest, write_set
 
 MAX_SHARDS = 1 << 16
 MAX_SHARD_VECTORS = 1 << 24  # candidate vectors per shard (memory of one worker)
@@ -114,3 +114,13 @@ def write_sharded(spec: dict, directory: Path | str, command: str, shards: int,
                     "count": offset, "random_source": _source(spec), "shards": entries}
         write_atomic(tmp / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return directory
+
+
+def regenerate(directory: Path | str, into: Path | str, force: bool = False) -> Path:
+    """Rebuild a set (single or sharded) from its manifest (spec, command, layout) into another
+    directory."""
+    m = read_manifest(directory)
+    if "shards" in m:
+        return write_sharded(m["spec"], into, m["command"], len(m["shards"]), m["layout"],
+                             force=force)
+    return write_set(generate(m["spec"]), into, m["command"], m.get("layout", "ports"), force)

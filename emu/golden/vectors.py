@@ -1,4 +1,4 @@
-"""Golden vector sets: generate from a spec, write ($readmemh per port + manifest), regenerate.
+"""Golden vector sets: generate from a spec, write ($readmemh per port + manifest).
 
 A *spec* is a small JSON-able dict that fully determines a set (it is stored in the manifest):
     {"op": "convert" | "add" | "mul" | "fma" | "lfsr" | "mac",
@@ -446,14 +446,3 @@ def read_manifest(directory: Path | str) -> dict:
         raise ValueError(f"{path}: {err.strerror}; is {directory} a vector set?") from None
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}, line {err.lineno}: malformed JSON ({err.msg})") from None
-
-
-def regenerate(directory: Path | str, into: Path | str, force: bool = False) -> Path:
-    """Rebuild a set from its manifest (spec, command, layout) into another directory."""
-    m = read_manifest(directory)
-    if "shards" in m:
-        from .shards import write_sharded
-
-        return write_sharded(m["spec"], into, m["command"], len(m["shards"]), m["layout"],
-                             force=force)
-    return write_set(generate(m["spec"]), into, m["command"], m.get("layout", "ports"), force)

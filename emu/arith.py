@@ -106,11 +106,13 @@ def _out_format(op: str, out, regs) -> Format:
                      f"({', '.join(f.name for f in fmts)}); pass out= to say where to round")
 
 
-def _settings(rounding, saturate, overflow, rng, sr_bits, eps, form) -> tuple[Rounding, object]:
-    """The call's Rounding (its arguments, else the context's) and random source (its own, else
-    the context's for a stochastic mode; an rng given to a deterministic mode is refused)."""
+def _settings(dst: Format, rounding, saturate, overflow, rng, sr_bits, eps,
+              form) -> tuple[Rounding, object]:
+    """The call's Rounding (its arguments, else the context's; ``saturate`` for a float
+    ``dst``, ``overflow`` for a fixed one) and random source (its own, else the context's for
+    a stochastic mode; an rng given to a deterministic mode is refused)."""
     rnd = rounding_for(rounding, saturate=saturate, overflow=overflow, sr_bits=sr_bits, eps=eps,
-                       form=form)
+                       form=form, fmt=dst)
     return rnd, rng if rng is not None or not rnd.stochastic else current_context().rng
 
 
@@ -126,7 +128,7 @@ def _binary(op: str, a: Registers, b: Registers, out, rounding, saturate, overfl
     _check_operands(op, a, b)
     threads = optional_integer(threads, "threads", 1)
     dst = _out_format(op, out, (a, b))
-    rnd, rng = _settings(rounding, saturate, overflow, rng, sr_bits, eps, form)
+    rnd, rng = _settings(dst, rounding, saturate, overflow, rng, sr_bits, eps, form)
     mode, ovf = rnd.mode_code, rnd.overflow_code(dst)
     ca, cb = np.broadcast_arrays(a._codes, b._codes)
     shape = ca.shape
@@ -207,7 +209,7 @@ def fma(a, b, c, out=None, rounding=None, *, saturate=None, overflow=None, rng=N
     _check_operands("fma", a, b, c)
     threads = optional_integer(threads, "threads", 1)
     dst = _out_format("fma", out, (a, b, c))
-    rnd, rng = _settings(rounding, saturate, overflow, rng, sr_bits, eps, form)
+    rnd, rng = _settings(dst, rounding, saturate, overflow, rng, sr_bits, eps, form)
     mode, ovf = rnd.mode_code, rnd.overflow_code(dst)
     ca, cb, cc = (_u64(x) for x in np.broadcast_arrays(a._codes, b._codes, c._codes))
     shape = np.broadcast_shapes(a.shape, b.shape, c.shape)

@@ -14,8 +14,8 @@ import contextlib
 import contextvars
 from dataclasses import dataclass, fields, replace
 
-from .rounding import EPS_MODES, Rounding, as_rounding, canonical, is_stochastic
-from .validate import flag, optional_integer, real
+from .rounding import EPS_MODES, Rounding, as_rounding, canonical, check_target_options, is_stochastic
+from .validate import optional_integer
 
 
 @dataclass(frozen=True)
@@ -48,22 +48,40 @@ _CONTEXT: contextvars.ContextVar[Context] = contextvars.ContextVar(
 _FIELDS = tuple(f.name for f in fields(Context))
 
 
-def _checked(ctx: Context, rounding) -> Context:
-    """The context with its settings validated (a bad value fails here, not later) and its
-    Rounding rebuilt from the mode and the options that apply to it."""
+_LOOSE = ("saturate", "overflow", "sr_bits", "eps", "form")
+
+
+def _checked(ctx: Context, rounding, given: dict) -> Context:
+    """The context with its settings validated (a bad value fails here, not at the first call)
+    and its Rounding: ``rounding`` (a Rounding or a name; else the current one) with the loose
+    options ``given`` now applied where they fit its mode."""
     from .sources import check_source
 
-    ctx = replace(
-        ctx, threads=optional_integer(ctx.threads, "threads", 1),
-        sr_bits=optional_integer(ctx.sr_bits, "sr_bits", 1),
-        rng=None if ctx.rng is None else check_source(ctx.rng),
-        eps=None if ctx.eps is None else real(ctx.eps, "eps"),
-        saturate=None if ctx.saturate is None else flag(ctx.saturate, "saturate"))
+    ctx = replace(ctx, threads=optional_integer(ctx.threads, "threads", 1),
+                  rng=None if ctx.rng is None else check_source(ctx.rng))
+    # every loose option must be valid for some mode: checked by the one validator, Rounding
+    probe = Rounding("sr_eps", **{"eps": 0.0, **{"bits" if k == "sr_bits" else k: v
+                                                  for k, v in given.items() if v is not None}})
+    norm = {"sr_bits": probe.bits, "eps": probe.eps, "form": probe.form,
+            "saturate": bool(probe.saturate), "overflow": given.get("overflow")}
+    ctx = replace(ctx, **{k: None if v is None else norm[k] for k, v in given.items()})
     if isinstance(rounding, Rounding):
-        return replace(ctx, rounding=rounding)
-    mode = rounding if rounding is not None else ctx.rounding.mode
-    opts = ctx.options(mode.partition(":")[0] if isinstance(mode, str) else mode)
-    return replace(ctx, rounding=as_rounding(mode, **opts))
+        opts = {k: v for k, v in ctx.options(rounding.mode).items() if k in given}
+        return replace(ctx, rounding=as_rounding(rounding, **opts))
+    if rounding is None:
+        opts = {k: v for k, v in ctx.options(ctx.rounding.mode).items() if k in given}
+        return replace(ctx, rounding=as_rounding(None, defaults=ctx.rounding, **opts))
+    return replace(ctx, rounding=_named(rounding, ctx, {}))
+
+
+def _named(rounding: str, ctx: Context, explicit: dict) -> Rounding:
+    """A mode named by a call (or a context): the context's Rounding where its options fit the
+    mode, its loose options over that, the call's own over both."""
+    if not isinstance(rounding, str):
+        raise TypeError(f"rounding must be a mode name or an emu.Rounding, not "
+                        f"{type(rounding).__name__}")
+    opts = ctx.options(rounding.partition(":")[0])
+    return as_rounding(rounding, defaults=ctx.rounding, **{**opts, **explicit})
 
 
 @contextlib.contextmanager
@@ -75,7 +93,8 @@ def context(**settings):
         raise TypeError(f"unknown context setting(s) {', '.join(sorted(unknown))}; valid: "
                         f"{', '.join(_FIELDS)}")
     rounding = settings.pop("rounding", None)
-    token = _CONTEXT.set(_checked(replace(_CONTEXT.get(), **settings), rounding))
+    given = {k: settings.pop(k) for k in _LOOSE if k in settings}
+    token = _CONTEXT.set(_checked(replace(_CONTEXT.get(), **settings), rounding, given))
     try:
         yield _CONTEXT.get()
     finally:
@@ -87,9 +106,12 @@ def current_context() -> Context:
 
 
 def rounding_for(rounding=None, *, saturate=None, overflow=None, sr_bits=None, eps=None,
-                 form=None) -> Rounding:
-    """A call's Rounding: its own arguments, else the context's (options carried over where
-    they apply to the call's mode)."""
+                 form=None, fmt=None) -> Rounding:
+    """A call's Rounding: its own arguments, else the context's (its Rounding's and its loose
+    options carried over where they fit the call's mode). With ``fmt``, keyword ``saturate`` on
+    a fixed-point target and ``overflow`` on a float target are errors."""
+    if fmt is not None:
+        check_target_options(fmt, saturate, overflow)
     ctx = current_context()
     explicit = {k: v for k, v in (("saturate", saturate), ("overflow", overflow),
                                   ("sr_bits", sr_bits), ("eps", eps), ("form", form))
@@ -98,6 +120,4 @@ def rounding_for(rounding=None, *, saturate=None, overflow=None, sr_bits=None, e
         return as_rounding(rounding, **explicit)
     if rounding is None:
         return as_rounding(None, defaults=ctx.rounding, **explicit)
-    mode = ctx.rounding.mode if rounding is None else rounding
-    opts = ctx.options(mode.partition(":")[0] if isinstance(mode, str) else mode)
-    return as_rounding(mode, **{**opts, **explicit})
+    return _named(rounding, ctx, explicit)

@@ -27,6 +27,7 @@ from .sources import RandomSource, check_source, source_words  # noqa: F401 - re
 from .validate import flag, integer, optional_integer
 
 MAX_LANES = 1 << 16  # a vector unit's lanes; each holds a state and tables of its own
+MAX_DRAWS = (1 << 63) - 1  # draws per call or skip: lane counters are int64
 
 # Maximal-length LFSR taps for widths 3..64, Xilinx XAPP052 (P. Alfke, "Efficient Shift
 # Registers, LFSR Counters, and Long Pseudo-Random Sequence Generators", 1996), Table 3.
@@ -226,9 +227,11 @@ class LFSR:
         """Advance the bank exactly as ``words(n, bits)`` (D = shifts, else bits, else the
         width) would, without producing the words (a jump: O(W * log n) per lane). Lets a shard
         of a long stream start where it belongs."""
-        n = integer(n, "n", 0)
-        d = (optional_integer(shifts, "shifts", 1, 128) or self.shifts
-             or optional_integer(bits, "bits", 1, 128) or self.width)
+        n = integer(n, "n", 0, MAX_DRAWS)
+        bits = optional_integer(bits, "bits", 1, 128)
+        d = optional_integer(shifts, "shifts", 1, 128) or self.shifts or bits or self.width
+        if bits is not None and d < bits:
+            raise ValueError(f"an LFSR drawing {d} bits per element cannot supply {bits} random bits")
         st = self._states.copy()
         jump(st, self._served(n), self._powers(d))
         self._states = st
@@ -266,8 +269,8 @@ class LFSR:
     def words(self, n: int, bits: int, threads: int | None = None) -> np.ndarray:
         """The r-bit words R that stochastic rounding consumes: the r most significant bits of
         each draw word (D = shifts, default r)."""
-        n = integer(n, "n", 0)
-        bits = integer(bits, "bits", 1, 128)
+        n = integer(n, "n", 0, MAX_DRAWS)
+        bits = integer(bits, "bits", 1, 64)  # words are uint64
         d = self.shifts or bits
         if d < bits:
             raise ValueError(f"an LFSR drawing {d} bits per element cannot supply {bits} random bits")

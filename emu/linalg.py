@@ -151,6 +151,15 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
     if products_sr and arnd.stochastic and (prnd.bits, prnd.form) != (arnd.bits, arnd.form):
         raise ValueError(f"product_rounding {prnd} and acc_rounding {arnd} must share r and the SR "
                          "form (one random word per rounding)")
+    if out is not None:  # checked before any work or any word is drawn
+        out_fmt = parse_format(out)
+        ornd = _rounding(out_rounding, out_fmt, "out_rounding", saturate=saturate,
+                         overflow=overflow, sr_bits=sr_bits if sr_bits is not None else (
+                             arnd.bits if arnd.stochastic else prnd.bits if products_sr else None),
+                         form=form, eps=eps)
+        if not ornd.stochastic and (eps is not None or direction is not None):
+            raise ValueError("eps= and direction= apply to a stochastic out_rounding (sr_eps, "
+                             "signed_sr_eps)")
     prw = draws(prnd, (m, n, kk), rng, threads=threads).words if products_sr else NO_DRAWS.words
     arw = draws(arnd, (m, n, kk), rng, threads=threads).words if arnd.stochastic else NO_DRAWS.words
     plan = _Plan(exact_products, pfmt, prnd.kernel(pfmt) if not exact_products else
@@ -180,14 +189,6 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
     result = Registers._wrap(res.astype(code_dtype(final_fmt.bits), copy=False), final_fmt)
     used = [prw, arw]
     if out is not None:
-        out_fmt = parse_format(out)
-        ornd = _rounding(out_rounding, out_fmt, "out_rounding", saturate=saturate,
-                         overflow=overflow, sr_bits=sr_bits if sr_bits is not None else (
-                             arnd.bits if arnd.stochastic else prnd.bits if products_sr else None),
-                         form=form, eps=eps)
-        if not ornd.stochastic and (eps is not None or direction is not None):
-            raise ValueError("eps= and direction= apply to a stochastic out_rounding (sr_eps, "
-                             "signed_sr_eps)")
         result, words = convert(result, out_fmt, ornd, rng=rng if ornd.stochastic else None,
                                 direction=direction, threads=threads, return_words=True)
         used.append(words)
@@ -256,4 +257,7 @@ def dot(a: Registers, b: Registers, acc="fp32", out=None, **kw) -> Registers:
         raise ValueError(f"dot shapes {a.shape} and {b.shape}: need (..., K) and (K,)")
     lead = a.shape[:-1]
     r = matmul(a.reshape(-1, a.shape[-1]), b.reshape(-1, 1), acc, out, **kw)
+    if kw.get("return_words"):
+        r, words = r
+        return (r.reshape(lead) if lead else r.reshape(())), words
     return r.reshape(lead) if lead else r.reshape(())

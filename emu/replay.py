@@ -29,6 +29,14 @@ class ReplaySource:
         else:
             self.origin = "array"
             arr = np.asarray(words)
+            if arr.size == 0 and arr.ndim == 1:
+                arr = arr.astype(np.uint64)  # an empty stream: any call that needs words fails
+            if arr.dtype == object and arr.ndim == 1 and all(isinstance(w, int) for w in arr):
+                wide = next((i for i, w in enumerate(arr) if not 0 <= w < 1 << 64), None)
+                if wide is not None:
+                    raise ValueError(f"ReplaySource word {wide} = {arr[wide]} is not a 64-bit "
+                                     "unsigned word")
+                arr = arr.astype(np.uint64)
             if arr.dtype == object or arr.dtype.kind not in "iu" or arr.ndim != 1:
                 raise TypeError(f"ReplaySource takes a 1-D array of unsigned integer words, not "
                                 f"{arr.dtype} with shape {arr.shape}")
@@ -38,6 +46,8 @@ class ReplaySource:
         self._words = np.ascontiguousarray(words, dtype=np.uint64)
         self._words.setflags(write=False)
         self._pos = 0
+
+    lanes = 1  # one stream, served in order
 
     @property
     def remaining(self) -> int:

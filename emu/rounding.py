@@ -47,9 +47,11 @@ def mode_code(name: str) -> int:
     if isinstance(name, str) and name.upper() in AP_FIXED_MODES:
         key = AP_FIXED_MODES[name.upper()]
     if key not in MODES:
+        hint = ("; 'mode:options' text is read by emu.Rounding.parse (the command line takes "
+                "the options as their own flags, e.g. --sr-bits)") if ":" in str(name) else ""
         raise ValueError(
             f"unknown rounding mode {name!r}; valid: {', '.join(MODES)} "
-            f"(or an ap_fixed name: {', '.join(AP_FIXED_MODES)})"
+            f"(or an ap_fixed name: {', '.join(AP_FIXED_MODES)}){hint}"
         )
     return MODES[key]
 
@@ -134,12 +136,14 @@ class Rounding:
 
         set_ = object.__setattr__  # frozen: normalise once, here
         set_(self, "mode", canonical(self.mode))
-        if self.saturate is not None:
-            set_(self, "saturate", flag(self.saturate, "saturate"))
+        if self.saturate is not None:  # False is the default (Inf/NaN): stored as None
+            set_(self, "saturate", flag(self.saturate, "saturate") or None)
         if self.overflow is not None and (not isinstance(self.overflow, str)
                                           or self.overflow not in FIXED_OVERFLOW):
             raise ValueError(f"unknown overflow policy {self.overflow!r}; valid: "
                              f"{', '.join(FIXED_OVERFLOW)}")
+        if self.overflow == "sat":  # the fixed-point default: stored as None
+            set_(self, "overflow", None)
         if not self.stochastic:
             for name in ("bits", "form", "eps"):
                 if getattr(self, name) is not None:
@@ -157,7 +161,7 @@ class Rounding:
             eps = None if self.eps is None else real(self.eps, "eps")
             if eps is None or not 0 <= eps < 1:
                 raise ValueError(f"eps={self.eps!r}: {self.mode} needs eps in [0, 1)")
-            set_(self, "eps", eps)
+            set_(self, "eps", abs(eps) if eps == 0 else eps)  # -0.0 -> 0.0
         elif self.eps is not None:
             raise ValueError(f"eps= only applies to {' and '.join(EPS_MODES)}, not {self.mode}")
 
@@ -181,14 +185,15 @@ class Rounding:
         return round(Fraction(self.eps) * 2**self.bits) if self.eps is not None else 0
 
     def overflow_code(self, fmt) -> int:
-        """The kernel overflow policy for target ``fmt``: ``saturate`` for floats, ``overflow``
-        for fixed point."""
-        if _is_fixed(fmt):
+        """The kernel overflow policy for target ``fmt`` (a format or its name): ``saturate``
+        for floats, ``overflow`` for fixed point."""
+        if _is_fixed(_format(fmt)):
             return FIXED_OVERFLOW["sat" if self.overflow is None else self.overflow]
         return core.OVF_SAT if self.saturate else core.OVF_INF
 
     def kernel(self, fmt) -> KernelRounding:
-        """The compact descriptor the kernels take for rounding into ``fmt``."""
+        """The compact descriptor the kernels take for rounding into ``fmt`` (a format or its
+        name)."""
         return KernelRounding(self.mode_code, self.overflow_code(fmt), self.bits or 1, self.eoff,
                               self.form == "compare")
 
@@ -243,8 +248,11 @@ class Rounding:
             key = key.strip().lower()
             if not eq:  # a bare option
                 value, key = key, _bare_key(mode, key, text)
-            kw[_PARSE_KEYS.get(key, key)] = _parse_value(key, value.strip(), text)
-        unknown = set(kw) - {f.name for f in fields(cls)} - {"mode"}
+            name = _PARSE_KEYS.get(key, key)
+            if name in kw:
+                raise ValueError(f"rounding {text!r}: {name} given twice")
+            kw[name] = _parse_value(key, value.strip(), text)
+        unknown = set(kw) - {f.name for f in fields(cls)} - {"mode"} | ({"mode"} & set(kw))
         if unknown:
             raise ValueError(f"rounding {text!r}: unknown option(s) {', '.join(sorted(unknown))}; "
                              "valid: bits, eps, form, saturate, overflow")
@@ -262,8 +270,8 @@ def _bare_key(mode: str, value: str, text: str) -> str:
     if value in SR_FORMS:
         return "form"
     try:
-        float(value)
-    except ValueError:
+        Fraction(value)
+    except (ValueError, ZeroDivisionError):
         raise ValueError(f"rounding {text!r}: cannot read option {value!r}") from None
     return "eps" if mode.strip().lower() in EPS_MODES else "bits"
 
@@ -292,16 +300,8 @@ def as_rounding(rounding=None, *, saturate=None, overflow=None, sr_bits=None, ep
     apply (``sr_bits`` with rne is an error); options of ``defaults`` carry over where they apply
     to the mode. With ``fmt`` given, ``saturate`` on a fixed target and ``overflow`` on a float
     target are errors (they would be ignored)."""
-    from .validate import flag
-
     if fmt is not None:
-        if saturate is not None and _is_fixed(fmt):
-            flag(saturate, "saturate")
-            raise ValueError(f"saturate= applies to float formats; {fmt.name} is fixed point: "
-                             f"use overflow= one of {', '.join(FIXED_OVERFLOW)}")
-        if overflow is not None and not _is_fixed(fmt):
-            raise ValueError(f"overflow= applies to fixed-point formats; {fmt.name} is floating "
-                             "point: use saturate=True/False")
+        check_target_options(fmt, saturate, overflow)
     explicit = {k: v for k, v in (("saturate", saturate), ("overflow", overflow), ("bits", sr_bits),
                                   ("eps", eps), ("form", form)) if v is not None}
     if isinstance(rounding, Rounding):
@@ -327,7 +327,34 @@ def as_rounding(rounding=None, *, saturate=None, overflow=None, sr_bits=None, ep
 
 
 
+def check_target_options(fmt, saturate=None, overflow=None) -> None:
+    """Keyword ``saturate`` on a fixed-point target and ``overflow`` on a float target are
+    errors: they would be ignored."""
+    from .validate import flag
+
+    if saturate is not None and _is_fixed(fmt):
+        flag(saturate, "saturate")
+        raise ValueError(f"saturate= applies to float formats; {fmt.name} is fixed point: "
+                         f"use overflow= one of {', '.join(FIXED_OVERFLOW)}")
+    if overflow is not None and not _is_fixed(fmt):
+        raise ValueError(f"overflow= applies to fixed-point formats; {fmt.name} is floating "
+                         "point: use saturate=True/False")
+
+
 def _is_fixed(fmt) -> bool:
     from .formats import FixedFormat
 
     return isinstance(fmt, FixedFormat)
+
+
+def _format(fmt):
+    """A format, or the format a name stands for (TypeError for anything else)."""
+    from .formats import FixedFormat, FloatFormat, format
+
+    if isinstance(fmt, FixedFormat | FloatFormat):
+        return fmt
+    if isinstance(fmt, str):
+        return format(fmt)
+    if hasattr(fmt, "descriptor") and hasattr(fmt, "bits"):  # host formats (float64 decode)
+        return fmt
+    raise TypeError(f"a target format is a format or its name, not {type(fmt).__name__}")

@@ -64,7 +64,9 @@ def source_words(rng, n: int, bits: int, threads: int | None = None) -> np.ndarr
     if words.ndim != 1 or words.size != n:
         raise ValueError(f"{name} returned {words.size} words in shape {words.shape}; need a 1-D "
                          f"array of exactly {n} (one word per element)")
-    if n and not getattr(rng, "r_bit_words", False):  # emu's own give r-bit words by construction
+    # emu's own sources give r-bit words by construction (the class itself says so: a subclass
+    # that overrides words() is checked like any other source)
+    if n and not type(rng).__dict__.get("r_bit_words", False):
         lo, hi = int(words.min()), int(words.max())
         if lo < 0 or hi >= (1 << bits):
             big = words >= (1 << bits) if hi >= (1 << bits) else np.zeros(n, bool)

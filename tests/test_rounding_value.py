@@ -4,6 +4,8 @@ reports are the words it used, and a bad source is an error, never a wrong answe
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -198,3 +200,100 @@ def test_bad_sources_are_errors_not_segfaults():
         emu.quantize([1.1, 1.2, 1.3], "e4m3", "sr", rng=_Wide())
     # R = 0 adds nothing below the LSB: 1.1 truncates to 1.0 (neighbours 1.0 and 1.125)
     assert emu.quantize([1.1], "e4m3", "sr", rng=_Legacy()).to_float()[0] == 1.0
+
+
+# --- found by a hostile pass --------------------------------------------------------------------
+def test_dot_returns_its_words():
+    a = emu.quantize(np.linspace(-1, 1, 15).reshape(3, 5), "e4m3")
+    v = emu.quantize(np.linspace(1, -1, 5), "e4m3")
+    y, words = emu.dot(a, v, acc="e5m2", acc_rounding="sr", rng=emu.LFSR(seed=2), return_words=True)
+    assert y.shape == (3,) and words.size == 15
+    again = emu.dot(a, v, acc="e5m2", acc_rounding="sr", rng=emu.ReplaySource(words))
+    assert np.array_equal(y.codes, again.codes)
+    assert emu.dot(a, v, return_words=True)[1].size == 0
+
+
+def test_kernel_descriptor_takes_format_names():
+    assert Rounding("rtz").kernel("s8.4").overflow == 1  # sat, as for the format itself
+    assert Rounding("rtz", overflow="sat_sym").kernel("s8.4").overflow == 2
+    with pytest.raises(TypeError, match="a format or its name"):
+        Rounding("rne").kernel(42)
+
+
+def test_arithmetic_refuses_an_overflow_option_of_the_other_kind():
+    p = emu.quantize([7.5, -8.0], "s4.1")
+    a = emu.quantize([448.0, -448.0], "e4m3")
+    with pytest.raises(ValueError, match="saturate= applies to float formats"):
+        emu.add(p, p, out="s4.1", saturate=True)
+    with pytest.raises(ValueError, match="overflow= applies to fixed-point formats"):
+        emu.add(a, a, overflow="wrap")
+    with emu.context(saturate=True, overflow="wrap"):  # loose defaults: each kind takes its own
+        assert emu.add(a, a).to_float().tolist() == [448.0, -448.0]
+        assert emu.add(p, p, out="s4.1").to_float().tolist() == [-1.0, 0.0]  # 15 and -16 wrap
+
+
+def test_context_rounding_value_and_loose_options_agree():
+    a = emu.quantize([1.1, 1.2, 1.3], "e4m3")
+    b = emu.quantize([0.1, 0.2, 0.3], "e4m3")
+    with emu.context(rounding=Rounding("sr", bits=12), rng=emu.LFSR(seed=1)):
+        by_value = emu.add(a, b, rounding="sr", return_words=True)[1]
+    with emu.context(rounding="sr", sr_bits=12, rng=emu.LFSR(seed=1)):
+        by_loose = emu.add(a, b, rounding="sr", return_words=True)[1]
+    assert np.array_equal(by_value, by_loose) and int(by_value.max()) >= 2**8  # 12-bit words
+    big = emu.quantize([448.0], "e4m3")
+    for ctx in ({"rounding": Rounding("rne", saturate=True)}, {"rounding": "rne", "saturate": True}):
+        with emu.context(**ctx):
+            assert emu.add(big, big, rounding="rne").to_float()[0] == 448.0
+    with emu.context(rounding=Rounding("sr", bits=12), sr_bits=4) as ctx:  # given together: the option wins
+        assert ctx.rounding == Rounding("sr", bits=4)
+
+
+@pytest.mark.parametrize("settings, match", [
+    ({"sr_bits": 99}, "sr_bits=99 out of range"), ({"eps": 5.0}, "needs eps in"),
+    ({"form": "bogus"}, "unknown SR form"), ({"overflow": "clamp"}, "unknown overflow policy"),
+])
+def test_context_options_are_checked_on_entry(settings, match):
+    with pytest.raises(ValueError, match=match):
+        emu.context(**settings).__enter__()
+
+
+def test_matmul_checks_the_output_rounding_before_drawing():
+    a = emu.quantize(np.ones((2, 3)), "e4m3")
+    rng = emu.LFSR(seed=1)
+    before = rng.state
+    with pytest.raises(ValueError, match="sr_eps needs eps"):
+        emu.matmul(a, a.T, acc="e5m10", acc_rounding="sr", rng=rng, out="e4m3", out_rounding="sr_eps")
+    assert rng.state == before
+
+
+def test_parse_refuses_duplicates_and_reads_fractions():
+    with pytest.raises(ValueError, match="bits given twice"):
+        Rounding.parse("sr:bits=8,bits=9")
+    with pytest.raises(ValueError, match="unknown option"):
+        Rounding.parse("rne:mode=sr")
+    assert Rounding.parse("sr_eps:1/3") == Rounding("sr_eps", eps=Fraction(1, 3))
+    assert str(Rounding("sr_eps", eps=-0.0)) == "sr_eps:eps=0.0"
+    assert Rounding("rne") == Rounding("rne", saturate=False) == Rounding("rne", overflow="sat")
+
+
+def test_replay_and_lfsr_edges():
+    assert emu.ReplaySource([]).remaining == 0 and emu.ReplaySource([]).lanes == 1
+    with pytest.raises(ValueError, match="not a 64-bit unsigned word"):
+        emu.ReplaySource([1, 2**64])
+    assert emu.ReplaySource([2**64 - 1]).words(1, 64).tolist() == [2**64 - 1]
+    with pytest.raises(ValueError, match="bits=65 out of range"):
+        emu.LFSR(seed=1).words(2, 65)
+    with pytest.raises(ValueError, match="n=.* out of range"):
+        emu.LFSR(seed=1).skip(2**70, 8)
+    with pytest.raises(ValueError, match="cannot supply 32 random bits"):
+        emu.LFSR(shifts=16).skip(3, 32)
+
+
+class _WideLFSR(emu.LFSR):
+    def words(self, n, bits, threads=None):
+        return np.full(n, 1 << 40, np.uint64)
+
+
+def test_a_subclass_of_an_emu_source_is_checked():
+    with pytest.raises(ValueError, match="must be in"):
+        emu.quantize([1.1], "e4m3", "sr", rng=_WideLFSR(seed=1))

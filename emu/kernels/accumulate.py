@@ -11,56 +11,56 @@ a product format) and reduced in a documented order, each addition rounded by th
   ORDER_TRUNC     FP8 tensor-core model: per group of G products together with acc, align to
                   the largest leading-bit exponent E, truncate every term toward zero to
                   multiples of 2**(E - N), sum exactly, round toward zero into acc
-Specials: a NaN product or operand gives NaN (sign of the first NaN), 0 x Inf and Inf - Inf the
-invalid NaN (sign 0); the add rules are those of emu.kernels.arith.
+Specials (NaN and Inf products and sums, invalid operations, the sign of an exact zero sum) follow
+docs/semantics.md §3 through ``emu.kernels.specials``, as in the elementwise kernels.
 """
 
 import numpy as np
 
 from ..jitcache import njit
-from .arith import _zero_sign, add_exact
-from .convert import CLS_FINITE, CLS_INF, CLS_NAN, emit_special, split_code
-from .core import RDN, RTZ, U0, U1, round_pack
+from .arith import add_exact
+from .convert import split_code
+from .core import RTZ, U0, U1, round_code
+from .descriptors import RND_MODE, RND_OVERFLOW, rounding
+from .specials import (
+    CLS_FINITE,
+    emit,
+    product_special,
+    sum_special,
+    sum_special_terms,
+    zero_sum_sign,
+    zero_sum_sign_terms,
+)
 
 ORDER_SEQ, ORDER_PAIRWISE, ORDER_EXACT, ORDER_TRUNC = range(4)
 
 
 @njit(cache=True, nogil=True)
-def _product(ca, fa, cb, fb, pfmt, pmode, povf, prw, rbits, compare, exact_products):
-    """Exact product (cls, neg, sig, exp), or its rounding into pfmt (then decoded exactly)."""
+def _product(ca, fa, cb, fb, pfmt, pr, prw, exact_products):
+    """Exact product (cls, neg, sig, exp), or its rounding into pfmt under the rounding
+    descriptor pr (then decoded exactly)."""
     cla, na, sa, ea = split_code(ca, fa)
     clb, nb, sb, eb = split_code(cb, fb)
-    if cla == CLS_NAN:
-        return CLS_NAN, na, U0, np.int64(0)
-    if clb == CLS_NAN:
-        return CLS_NAN, nb, U0, np.int64(0)
-    neg = na != nb
-    if cla == CLS_INF or clb == CLS_INF:
-        if (cla == CLS_FINITE and sa == U0) or (clb == CLS_FINITE and sb == U0):
-            return CLS_NAN, False, U0, np.int64(0)
-        return CLS_INF, neg, U0, np.int64(0)
+    cls, neg = product_special(cla, na, sa == U0, clb, nb, sb == U0)
+    if cls != CLS_FINITE:
+        return cls, neg, U0, np.int64(0)
     if exact_products:
         return CLS_FINITE, neg, sa * sb, ea + eb
-    code = round_pack(neg, sa * sb, ea + eb, 0, pfmt, pmode, povf, rbits, prw, 0, 0, compare)
+    code = round_code(neg, sa * sb, ea + eb, 0, pfmt, pr, prw, 0)
     return split_code(code, pfmt)
 
 
 @njit(cache=True, nogil=True)
-def _add_round(c1, n1, s1, e1, c2, n2, s2, e2, fmt, mode, ovf, rbits, rword, compare):
-    """fl(x1 + x2) into fmt for exact operands given as (cls, neg, sig, exp); returns the code
-    and ok (False: the target cannot hold the result)."""
-    if c1 == CLS_NAN:
-        return emit_special(CLS_NAN, n1, fmt, ovf)
-    if c2 == CLS_NAN:
-        return emit_special(CLS_NAN, n2, fmt, ovf)
-    if c1 == CLS_INF or c2 == CLS_INF:
-        if c1 == CLS_INF and c2 == CLS_INF and n1 != n2:
-            return emit_special(CLS_NAN, False, fmt, ovf)
-        return emit_special(CLS_INF, n1 if c1 == CLS_INF else n2, fmt, ovf)
+def _add_round(c1, n1, s1, e1, c2, n2, s2, e2, fmt, rnd, rword):
+    """fl(x1 + x2) into fmt under the rounding descriptor rnd, for exact operands given as
+    (cls, neg, sig, exp); returns the code and ok (False: the target cannot hold the result)."""
+    if c1 != CLS_FINITE or c2 != CLS_FINITE:
+        cls, neg = sum_special(c1, n1, c2, n2, n2)
+        return emit(cls, neg, fmt, rnd[RND_OVERFLOW])
     neg, sig, exp, jammed = add_exact(n1, s1, e1, n2, s2, e2)
     if sig == U0:
-        neg = _zero_sign(n1, s1 == U0, n2, s2 == U0, mode)
-    return round_pack(neg, sig, exp, 0, fmt, mode, ovf, rbits, rword, 0, 0, compare), True
+        neg = zero_sum_sign(n1, s1 == U0, n2, s2 == U0, rnd[RND_MODE])
+    return round_code(neg, sig, exp, 0, fmt, rnd, rword, 0), True
 
 
 @njit(cache=True, nogil=True)
@@ -70,7 +70,13 @@ def matmul_core(A, fa, B, fb, exact_products, pfmt, pmode, povf, prw, acc, amode
 
     prw / arw: random words for product / accumulator roundings, (M*N*K,) in (i, j, k) C order,
     or empty. Returns the first flat output index whose result the accumulator cannot hold, or
-    -1."""
+    -1. Only ORDER_SEQ rounds stochastically (the Python face refuses the others), so the other
+    orders and the promotion use r = 1 and the carry form."""
+    pr = rounding(pmode, povf, rbits, 0, compare)
+    ar = rounding(amode, aovf, rbits, 0, compare)
+    ar_det = rounding(amode, aovf, 1, 0, False)
+    prr = rounding(prmode, prmovf, 1, 0, False)
+    tr = rounding(RTZ, aovf, 1, 0, False)
     m, kk = A.shape
     n = B.shape[1]
     pc = np.empty(kk, np.int64)
@@ -85,22 +91,21 @@ def matmul_core(A, fa, B, fb, exact_products, pfmt, pmode, povf, prw, acc, amode
             e_out = i * n + j
             for k in range(kk):
                 r = np.int64(prw[e_out * kk + k]) if has_pr else np.int64(0)
-                c, ng, s, e = _product(A[i, k], fa, B[k, j], fb, pfmt, pmode, povf, r, rbits,
-                                       compare, exact_products)
+                c, ng, s, e = _product(A[i, k], fa, B[k, j], fb, pfmt, pr, r, exact_products)
                 pc[k] = c
                 pn[k] = ng
                 ps[k] = s
                 pe[k] = e
             ok = True
             if order == ORDER_SEQ:
-                code, ok = _sequential(pc, pn, ps, pe, acc, amode, aovf, arw, e_out * kk, has_ar,
-                                       chunk, promo, prmode, prmovf, rbits, compare)
+                code, ok = _sequential(pc, pn, ps, pe, acc, ar, arw, e_out * kk, has_ar, chunk,
+                                       promo, prr)
             elif order == ORDER_PAIRWISE:
-                code, ok = _pairwise(pc, pn, ps, pe, acc, amode, aovf)
+                code, ok = _pairwise(pc, pn, ps, pe, acc, ar_det)
             elif order == ORDER_TRUNC:
-                code, ok = _truncating(pc, pn, ps, pe, acc, aovf, align_bits, group)
+                code, ok = _truncating(pc, pn, ps, pe, acc, tr, align_bits, group)
             else:
-                code, ok = _exact_small(pc, pn, ps, pe, acc, amode, aovf)
+                code, ok = _exact_small(pc, pn, ps, pe, acc, ar_det)
             if not ok and bad < 0:
                 bad = e_out
             out[i, j] = code
@@ -108,8 +113,7 @@ def matmul_core(A, fa, B, fb, exact_products, pfmt, pmode, povf, prw, acc, amode
 
 
 @njit(cache=True, nogil=True)
-def _sequential(pc, pn, ps, pe, acc, amode, aovf, arw, base, has_ar, chunk, promo, prmode,
-                prmovf, rbits, compare):
+def _sequential(pc, pn, ps, pe, acc, ar, arw, base, has_ar, chunk, promo, prr):
     kk = pc.size
     code = U0  # +0 in every format
     ok = True
@@ -117,14 +121,12 @@ def _sequential(pc, pn, ps, pe, acc, amode, aovf, arw, base, has_ar, chunk, prom
     for k in range(kk):
         r = np.int64(arw[base + k]) if has_ar else np.int64(0)
         c1, n1, s1, e1 = split_code(code, acc)
-        code, ok1 = _add_round(c1, n1, s1, e1, pc[k], pn[k], ps[k], pe[k], acc, amode, aovf,
-                               rbits, r, compare)
+        code, ok1 = _add_round(c1, n1, s1, e1, pc[k], pn[k], ps[k], pe[k], acc, ar, r)
         ok = ok and ok1
         if chunk > 0 and ((k + 1) % chunk == 0 or k == kk - 1):
             c1, n1, s1, e1 = split_code(pcode, promo)
             c2, n2, s2, e2 = split_code(code, acc)
-            pcode, ok2 = _add_round(c1, n1, s1, e1, c2, n2, s2, e2, promo, prmode, prmovf, 1, 0,
-                                    False)
+            pcode, ok2 = _add_round(c1, n1, s1, e1, c2, n2, s2, e2, promo, prr, 0)
             ok = ok and ok2
             code = U0
     if chunk > 0:
@@ -133,7 +135,7 @@ def _sequential(pc, pn, ps, pe, acc, amode, aovf, arw, base, has_ar, chunk, prom
 
 
 @njit(cache=True, nogil=True)
-def _pairwise(pc, pn, ps, pe, acc, amode, aovf):
+def _pairwise(pc, pn, ps, pe, acc, rnd):
     kk = pc.size
     if kk == 0:
         return U0, True
@@ -141,7 +143,7 @@ def _pairwise(pc, pn, ps, pe, acc, amode, aovf):
     ok = True
     for k in range(kk):  # leaves: each product rounded into the accumulator
         code, ok1 = _add_round(CLS_FINITE, False, U0, np.int64(0), pc[k], pn[k], ps[k], pe[k],
-                               acc, amode, aovf, 1, 0, False)
+                               acc, rnd, 0)
         buf[k] = code
         ok = ok and ok1
     width = kk
@@ -150,7 +152,7 @@ def _pairwise(pc, pn, ps, pe, acc, amode, aovf):
         for t in range(half):
             c1, n1, s1, e1 = split_code(buf[2 * t], acc)
             c2, n2, s2, e2 = split_code(buf[2 * t + 1], acc)
-            code, ok1 = _add_round(c1, n1, s1, e1, c2, n2, s2, e2, acc, amode, aovf, 1, 0, False)
+            code, ok1 = _add_round(c1, n1, s1, e1, c2, n2, s2, e2, acc, rnd, 0)
             buf[t] = code
             ok = ok and ok1
         if width % 2 == 1:
@@ -162,32 +164,12 @@ def _pairwise(pc, pn, ps, pe, acc, amode, aovf):
 
 
 @njit(cache=True, nogil=True)
-def _specials(pc, pn):
-    """Class and sign of a sum that has a NaN or Inf term, else CLS_FINITE."""
-    inf_pos = False
-    inf_neg = False
-    for k in range(pc.size):
-        if pc[k] == CLS_NAN:
-            return CLS_NAN, pn[k]
-        if pc[k] == CLS_INF:
-            if pn[k]:
-                inf_neg = True
-            else:
-                inf_pos = True
-    if inf_pos and inf_neg:
-        return CLS_NAN, False
-    if inf_pos or inf_neg:
-        return CLS_INF, inf_neg
-    return CLS_FINITE, False
-
-
-@njit(cache=True, nogil=True)
-def _exact_small(pc, pn, ps, pe, acc, amode, aovf):
+def _exact_small(pc, pn, ps, pe, acc, rnd):
     """One rounding of the exact sum, when it fits a signed 64-bit integer at the smallest
     product LSB (the caller checks the span); otherwise the Python face sums with big ints."""
-    cls, neg = _specials(pc, pn)
+    cls, neg = sum_special_terms(pc, pn, 0, pc.size)
     if cls != CLS_FINITE:
-        return emit_special(cls, neg, acc, aovf)
+        return emit(cls, neg, acc, rnd[RND_OVERFLOW])
     lo = np.int64(1 << 62)
     for k in range(pc.size):
         if ps[k] != U0 and pe[k] < lo:
@@ -197,43 +179,26 @@ def _exact_small(pc, pn, ps, pe, acc, amode, aovf):
         if ps[k] != U0:
             v = np.int64(ps[k] << np.uint64(pe[k] - lo))
             total += -v if pn[k] else v
-    if total == 0:  # IEEE 754 6.3: -0 only for a sum of -0s, or a cancellation under rdn
-        if _all_zero(ps):
-            neg = pc.size > 0
-            for k in range(pc.size):
-                neg = neg and pn[k]
-        else:
-            neg = amode == RDN
-        return round_pack(neg, U0, np.int64(0), 0, acc, amode, aovf, 1, 0, 0, 0, False), True
+    if total == 0:
+        neg = zero_sum_sign_terms(pn, ps, rnd[RND_MODE])
+        return round_code(neg, U0, np.int64(0), 0, acc, rnd, 0, 0), True
     mag = np.uint64(-total) if total < 0 else np.uint64(total)
-    return round_pack(total < 0, mag, lo, 0, acc, amode, aovf, 1, 0, 0, 0, False), True
-
-
-@njit(cache=True, inline="always")
-def _all_zero(ps):
-    for k in range(ps.size):
-        if ps[k] != U0:
-            return False
-    return True
+    return round_code(total < 0, mag, lo, 0, acc, rnd, 0, 0), True
 
 
 @njit(cache=True, nogil=True)
-def _truncating(pc, pn, ps, pe, acc, aovf, align_bits, group):
+def _truncating(pc, pn, ps, pe, acc, rnd, align_bits, group):
+    """ORDER_TRUNC (module doc); rnd: the accumulator's descriptor with mode RTZ."""
     kk = pc.size
     code = U0
     ok = True
     for g0 in range(0, kk, group):
         g1 = min(g0 + group, kk)
         c1, n1, s1, e1 = split_code(code, acc)
-        cls, neg = _specials(pc[g0:g1], pn[g0:g1])
-        if c1 != CLS_FINITE or cls != CLS_FINITE:
-            if c1 == CLS_NAN:
-                cls, neg = CLS_NAN, n1
-            elif c1 == CLS_INF and cls == CLS_INF and neg != n1:
-                cls, neg = CLS_NAN, False
-            elif c1 == CLS_INF and cls != CLS_NAN:
-                cls, neg = CLS_INF, n1
-            code, ok1 = emit_special(cls, neg, acc, aovf)
+        cls, neg = sum_special_terms(pc, pn, g0, g1)
+        if c1 != CLS_FINITE or cls != CLS_FINITE:  # acc + (the group's sum): acc comes first
+            cls, neg = sum_special(c1, n1, cls, neg, neg)
+            code, ok1 = emit(cls, neg, acc, rnd[RND_OVERFLOW])
             ok = ok and ok1
             continue
         # largest leading-bit exponent among the nonzero terms (acc included)
@@ -255,7 +220,7 @@ def _truncating(pc, pn, ps, pe, acc, aovf, align_bits, group):
             v = np.int64(_trunc_to(ps[k], pe[k], lsb))
             total += -v if pn[k] else v
         mag = np.uint64(-total) if total < 0 else np.uint64(total)
-        code = round_pack(total < 0, mag, lsb, 0, acc, RTZ, aovf, 1, 0, 0, 0, False)
+        code = round_code(total < 0, mag, lsb, 0, acc, rnd, 0, 0)
     return code, ok
 
 

@@ -1,26 +1,30 @@
 """Arithmetic kernels: exact intermediates for add/sub/mul/fma, then the one rounding core.
 
 Each operation decodes its operands exactly (``split_code``), computes the exact result as
-(neg, sig, exp, sticky) and calls ``round_pack`` once (docs/semantics.md §8: correctly
-rounded). Specials follow Part B: a NaN operand gives the target's canonical NaN with the sign of
-the first NaN operand; invalid operations (Inf - Inf, 0 x Inf) give the canonical NaN with sign 0;
-Inf results are Inf where the target has it, else NaN (+-max when saturating). An exact zero sum
-of opposite signs is +0, or -0 under rdn (IEEE 754 6.3); fixed targets simply get 0.
+(neg, sig, exp, sticky) and calls ``round_code`` once (docs/semantics.md §8: correctly
+rounded). Results that involve a NaN or Inf operand, invalid operations and the sign of an exact
+zero sum follow docs/semantics.md §3, written once in ``emu.kernels.specials``.
 """
 
 import numpy as np
 
 from ..jitcache import njit
-from .convert import (
+from .convert import element_sr, round_split, split_code
+from .core import OVF_WRAP, U0, U1, round_code
+from .descriptors import FMT_FRAC, RND_MODE, RND_OVERFLOW, is_float, rounding
+from .specials import (
     CLS_FINITE,
-    CLS_INF,
     CLS_NAN,
-    convert_one,
-    element_sr,
-    emit_special,
-    split_code,
+    UNORDERED,
+    compare_special,
+    emit,
+    first_nan_sign,
+    fma_special,
+    minmax_takes_a,
+    product_special,
+    sum_special,
+    zero_sum_sign,
 )
-from .core import KIND_FIXED, OVF_WRAP, RDN, U0, U1, round_pack
 
 OP_ADD, OP_SUB, OP_MUL, OP_FMA, OP_MIN, OP_MAX = range(6)
 CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE = range(6)
@@ -43,7 +47,7 @@ def add_exact(na, sa, ea, nb, sb, eb):
     Returns (neg, sig, exp, jammed). When the aligned sum fits 63 bits it is exact (jammed 0);
     otherwise the larger operand's leading bit goes to bit TOP and the smaller one is
     shifted right with its lost bits jammed into a sticky LSB: the result keeps >= 38 bits below
-    the larger operand's 24th bit, more than round_pack's SR contract asks (r <= 32). (Targets
+    the larger operand's 24th bit, more than round_code's SR contract asks (r <= 32). (Targets
     with more than 27 significand bits, e2m27..e2m29, get fewer guard bits: their SR threshold
     can be inexact for r near 32 in that rare jammed case.)"""
     if sa == U0:
@@ -85,141 +89,99 @@ def add_exact(na, sa, ea, nb, sb, eb):
 
 
 @njit(cache=True, inline="always")
-def _special_add(ca, na, cb, nb, nb_eff):
-    """Class and sign of a + (+-b) when either is Inf/NaN (nb: b's own sign, nb_eff: its sign as
-    an addend). A NaN keeps the sign of the first NaN operand; Inf - Inf is the invalid NaN."""
-    if ca == CLS_NAN:
-        return CLS_NAN, na
-    if cb == CLS_NAN:
-        return CLS_NAN, nb
-    if ca == CLS_INF and cb == CLS_INF and na != nb_eff:
-        return CLS_NAN, False
-    if ca == CLS_INF:
-        return CLS_INF, na
-    return CLS_INF, nb_eff
-
-
-@njit(cache=True, inline="always")
 def wrap_unsafe(jammed, exp, dst, overflow):
     """A jammed sum is exact enough for rounding, but a wrapping fixed target keeps low bits of
     the integer: refuse when the jam reached bits at or just below the target's LSB."""
-    return jammed != 0 and dst[0] == KIND_FIXED and overflow == OVF_WRAP and exp > -dst[2] - 2
-
-
-@njit(cache=True, inline="always")
-def _zero_sign(na, a_zero, nb, b_zero, mode):
-    """IEEE 754 6.3 sign of an exact zero sum: x + x keeps x's sign when both addends are zeros
-    of one sign; otherwise +0, or -0 under rdn."""
-    if a_zero and b_zero and na == nb:
-        return na
-    return mode == RDN
+    return jammed != 0 and not is_float(dst) and overflow == OVF_WRAP and exp > -dst[FMT_FRAC] - 2
 
 
 @njit(cache=True, nogil=True)
-def binary_one(op, ca, fa, cb, fb, dst, mode, overflow, rbits, rword, eoff, direction, compare):
-    """One add/sub/mul of codes ca (format fa) and cb (format fb) into dst. Returns (code, ok)."""
+def binary_one(op, ca, fa, cb, fb, dst, rnd, rword, direction):
+    """One add/sub/mul of codes ca (format fa) and cb (format fb) into dst under the rounding
+    descriptor ``rnd``. Returns (code, ok)."""
     cla, na, sa, ea = split_code(ca, fa)
     clb, nb0, sb, eb = split_code(cb, fb)
-    nb = (not nb0) if op == OP_SUB else nb0
+    nb = (not nb0) if op == OP_SUB else nb0  # b's sign as an addend
+    special = cla != CLS_FINITE or clb != CLS_FINITE
     if op == OP_MUL:
-        neg = na != nb
-        if cla == CLS_NAN:
-            return emit_special(CLS_NAN, na, dst, overflow)
-        if clb == CLS_NAN:
-            return emit_special(CLS_NAN, nb0, dst, overflow)
-        if cla == CLS_INF or clb == CLS_INF:
-            if (cla == CLS_FINITE and sa == U0) or (clb == CLS_FINITE and sb == U0):
-                return emit_special(CLS_NAN, False, dst, overflow)  # 0 x Inf: invalid
-            return emit_special(CLS_INF, neg, dst, overflow)
-        return round_pack(neg, sa * sb, ea + eb, 0, dst, mode, overflow, rbits, rword, eoff,
-                          direction, compare), True
-    if cla != CLS_FINITE or clb != CLS_FINITE:
-        cls, neg = _special_add(cla, na, clb, nb0, nb)
-        return emit_special(cls, neg, dst, overflow)
+        if special:
+            cls, neg = product_special(cla, na, sa == U0, clb, nb0, sb == U0)
+            return emit(cls, neg, dst, rnd[RND_OVERFLOW])
+        return round_code(na != nb, sa * sb, ea + eb, 0, dst, rnd, rword, direction), True
+    if special:
+        cls, neg = sum_special(cla, na, clb, nb0, nb)
+        return emit(cls, neg, dst, rnd[RND_OVERFLOW])
     neg, sig, exp, jammed = add_exact(na, sa, ea, nb, sb, eb)
-    if wrap_unsafe(jammed, exp, dst, overflow):
+    if wrap_unsafe(jammed, exp, dst, rnd[RND_OVERFLOW]):
         return U0, False
     if sig == U0:
-        neg = _zero_sign(na, sa == U0, nb, sb == U0, mode)
-    return round_pack(neg, sig, exp, 0, dst, mode, overflow, rbits, rword, eoff, direction,
-                      compare), True
+        neg = zero_sum_sign(na, sa == U0, nb, sb == U0, rnd[RND_MODE])
+    return round_code(neg, sig, exp, 0, dst, rnd, rword, direction), True
 
 
 @njit(cache=True, nogil=True)
-def fma_one(ca, fa, cb, fb, cc, fc, dst, mode, overflow, rbits, rword, eoff, direction, compare):
+def fma_one(ca, fa, cb, fb, cc, fc, dst, rnd, rword, direction):
     """a*b + c with one rounding. Returns (code, ok)."""
     cla, na, sa, ea = split_code(ca, fa)
     clb, nb, sb, eb = split_code(cb, fb)
     clc, nc, sc, ec = split_code(cc, fc)
-    if cla == CLS_NAN:
-        return emit_special(CLS_NAN, na, dst, overflow)
-    if clb == CLS_NAN:
-        return emit_special(CLS_NAN, nb, dst, overflow)
-    if clc == CLS_NAN:
-        return emit_special(CLS_NAN, nc, dst, overflow)
+    if cla != CLS_FINITE or clb != CLS_FINITE or clc != CLS_FINITE:
+        cls, neg = fma_special(cla, na, sa == U0, clb, nb, sb == U0, clc, nc)
+        return emit(cls, neg, dst, rnd[RND_OVERFLOW])
     np_ = na != nb
-    if cla == CLS_INF or clb == CLS_INF:
-        if (cla == CLS_FINITE and sa == U0) or (clb == CLS_FINITE and sb == U0):
-            return emit_special(CLS_NAN, False, dst, overflow)
-        if clc == CLS_INF and nc != np_:
-            return emit_special(CLS_NAN, False, dst, overflow)
-        return emit_special(CLS_INF, np_, dst, overflow)
-    if clc == CLS_INF:
-        return emit_special(CLS_INF, nc, dst, overflow)
     neg, sig, exp, jammed = add_exact(np_, sa * sb, ea + eb, nc, sc, ec)
-    if wrap_unsafe(jammed, exp, dst, overflow):
+    if wrap_unsafe(jammed, exp, dst, rnd[RND_OVERFLOW]):
         return U0, False
     if sig == U0:
-        neg = _zero_sign(np_, sa * sb == U0, nc, sc == U0, mode)
-    return round_pack(neg, sig, exp, 0, dst, mode, overflow, rbits, rword, eoff, direction,
-                      compare), True
+        neg = zero_sum_sign(np_, sa * sb == U0, nc, sc == U0, rnd[RND_MODE])
+    return round_code(neg, sig, exp, 0, dst, rnd, rword, direction), True
 
 
-@njit(cache=True, nogil=True)
-def compare_values(ca, fa, cb, fb):
-    """-1, 0, 1 for a < b, a == b, a > b; 2 if unordered (a NaN). -0 == +0."""
-    cla, na, sa, ea = split_code(ca, fa)
-    clb, nb, sb, eb = split_code(cb, fb)
-    if cla == CLS_NAN or clb == CLS_NAN:
-        return 2
-    if cla == CLS_INF or clb == CLS_INF:
-        ia = 0 if cla != CLS_INF else (-1 if na else 1)
-        ib = 0 if clb != CLS_INF else (-1 if nb else 1)
-        if ia != ib:
-            return -1 if ia < ib else 1
-        if ia != 0:
-            return 0
-    # exact sign of a - b
-    neg, sig, exp, jammed = add_exact(na, sa, ea, not nb, sb, eb)
+@njit(cache=True, inline="always")
+def compare_split(cla, na, sa, ea, clb, nb, sb, eb):
+    """compare_values on split operands."""
+    decided, c = compare_special(cla, na, clb, nb)
+    if decided:
+        return c
+    neg, sig, exp, jammed = add_exact(na, sa, ea, not nb, sb, eb)  # exact sign of a - b
     if sig == U0:
         return 0
     return -1 if neg else 1
 
 
 @njit(cache=True, nogil=True)
+def compare_values(ca, fa, cb, fb):
+    """-1, 0, 1 for a < b, a == b, a > b; UNORDERED (2) if a NaN is involved. -0 == +0."""
+    cla, na, sa, ea = split_code(ca, fa)
+    clb, nb, sb, eb = split_code(cb, fb)
+    return compare_split(cla, na, sa, ea, clb, nb, sb, eb)
+
+
+@njit(cache=True, nogil=True)
+def minmax_one(is_min, ca, fa, cb, fb, dst, rnd, rword, direction):
+    """IEEE 754-2019 minimum / maximum of codes ca, cb, converted (rounded) into dst; a NaN
+    operand gives NaN. Returns (code, ok)."""
+    cla, na, sa, ea = split_code(ca, fa)
+    clb, nb, sb, eb = split_code(cb, fb)
+    c = compare_split(cla, na, sa, ea, clb, nb, sb, eb)
+    if c == UNORDERED:
+        return emit(CLS_NAN, first_nan_sign(cla, na, clb, nb), dst, rnd[RND_OVERFLOW])
+    a = minmax_takes_a(is_min, c, na)  # the chosen operand, converted into dst
+    return round_split(cla if a else clb, na if a else nb, sa if a else sb, ea if a else eb, dst,
+                       rnd, rword, direction)
+
+
+@njit(cache=True, nogil=True)
 def binary_codes(op, a, fa, b, fb, out, dst, mode, overflow, rbits, rwords, eoff, dirs, compare):
     """Elementwise op over equal-length code arrays; returns the first bad index or -1."""
+    rnd = rounding(mode, overflow, rbits, eoff, compare)
     bad = -1
     for i in range(a.size):
         rword, d = element_sr(rwords, dirs, i)
         if op == OP_MIN or op == OP_MAX:
-            c = compare_values(a[i], fa, b[i], fb)
-            if c == 2:  # NaN propagates (IEEE 754-2019 minimum/maximum)
-                cla, na, _, _ = split_code(a[i], fa)
-                code, ok = emit_special(CLS_NAN, na if cla == CLS_NAN else
-                                         split_code(b[i], fb)[1], dst, overflow)
-            else:
-                pick_a = (c <= 0) if op == OP_MIN else (c >= 0)
-                if c == 0:  # -0 vs +0: minimum takes -0, maximum +0
-                    _, na, _, _ = split_code(a[i], fa)
-                    pick_a = na if op == OP_MIN else not na
-                src = a[i] if pick_a else b[i]
-                sf = fa if pick_a else fb
-                code, ok = convert_one(src, sf, dst, mode, overflow, rbits, rword, eoff, d,
-                                       compare)
+            code, ok = minmax_one(op == OP_MIN, a[i], fa, b[i], fb, dst, rnd, rword, d)
         else:
-            code, ok = binary_one(op, a[i], fa, b[i], fb, dst, mode, overflow, rbits, rword,
-                                  eoff, d, compare)
+            code, ok = binary_one(op, a[i], fa, b[i], fb, dst, rnd, rword, d)
         if not ok and bad < 0:
             bad = i
         out[i] = code
@@ -228,11 +190,12 @@ def binary_codes(op, a, fa, b, fb, out, dst, mode, overflow, rbits, rwords, eoff
 
 @njit(cache=True, nogil=True)
 def fma_codes(a, fa, b, fb, c, fc, out, dst, mode, overflow, rbits, rwords, eoff, dirs, compare):
+    """Elementwise a*b + c over equal-length code arrays; returns the first bad index or -1."""
+    rnd = rounding(mode, overflow, rbits, eoff, compare)
     bad = -1
     for i in range(a.size):
         rword, d = element_sr(rwords, dirs, i)
-        code, ok = fma_one(a[i], fa, b[i], fb, c[i], fc, dst, mode, overflow, rbits, rword, eoff,
-                           d, compare)
+        code, ok = fma_one(a[i], fa, b[i], fb, c[i], fc, dst, rnd, rword, d)
         if not ok and bad < 0:
             bad = i
         out[i] = code

@@ -1,22 +1,21 @@
 """THE rounding core: exact (sign, significand, exponent, sticky) -> code of any format.
 
 Every conversion and every arithmetic operation computes its exact result as
-``(-1)**neg * sig * 2**exp`` (``sig`` a uint64; ``sticky`` = 1 when nonzero bits lie below ``sig``'s
-LSB) and hands it to ``round_pack``, which rounds once under the mode, applies subnormals and the
-overflow policy, and packs the code (the pattern of Berkeley SoftFloat's ``roundPackTo*``).
+``(-1)**neg * (sig + sticky*) * 2**exp`` and hands it to ``round_code`` with the target's format
+descriptor and a rounding descriptor (``emu.kernels.descriptors``); it rounds once under the mode,
+applies subnormals and the overflow policy, and packs the code (the pattern of Berkeley
+SoftFloat's ``roundPackTo*``). NaN/Inf are never its input: see ``emu.kernels.specials``.
 
-Contract for ``sticky``: a caller that sets it keeps at least ``SR_MAX_BITS + 2`` bits of ``sig``
-below the target's LSB, so the top r discarded bits (the stochastic-rounding threshold T) are exact.
-Conversions from float64 and fixed point are exact and never set it.
+``sticky`` (nonzero: bits beyond ``sig``'s LSB are nonzero, i.e. the value lies strictly between
+``sig * 2**exp`` and ``(sig + 1) * 2**exp``) lets a caller round a value wider than 64 bits,
+e.g. an error-free sum: it needs ``sig != 0`` and at least ``SR_MAX_BITS + 2`` bits of ``sig``
+below the target's LSB, so that the half bit and the top r discarded bits (the stochastic-rounding
+threshold T) are exact and the sticky only decides "inexact" and ties. Conversions from float64
+and fixed point are exact and pass 0.
 
-Format descriptor (a tuple of int64, built by ``emu.formats``):
-  [0] kind (KIND_FLOAT / KIND_FIXED)     [1] bits
-  [2] float: mantissa bits M; fixed: frac  [3] float: exponent bits; fixed: 1 if signed
-  [4] float: bias                          [5] float: family (layout)
-  [6] float: magnitude code of max finite  [7] float: +NaN code or -1   [8] float: +Inf code or -1
-
-Random-word contract (docs/semantics.md §6): ``rword`` is the
-r-bit word R, ``eoff`` the biased modes' integer offset E, ``direction`` the signed mode's d.
+Random-word contract (docs/semantics.md §6): ``rword`` is the element's r-bit word R and
+``direction`` the signed mode's d; r, the biased modes' offset E and the SR form are in the
+rounding descriptor.
 """
 
 import numpy as np
@@ -50,11 +49,24 @@ from ..codes import (  # noqa: F401 - re-exported: the kernels' constants live i
     SR_MAX_BITS,
 )
 from ..jitcache import njit
-
-U1 = np.uint64(1)
-U0 = np.uint64(0)
-ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
-
+from .descriptors import (
+    ALL_ONES,
+    FMT_FRAC,
+    FMT_MAN,
+    FMT_MAX_MAG,
+    RND_COMPARE,
+    RND_EOFF,
+    RND_MODE,
+    RND_OVERFLOW,
+    RND_RBITS,
+    U0,
+    U1,
+    emin,
+    fixed_limits,
+    is_float,
+    rounding,
+)
+from .specials import inf_code, with_sign
 
 # Per deterministic mode, a 4-bit truth table indexed by (neg << 1 | odd) of the truncated code:
 # nearest modes: move up on an exact tie; directed modes: move up when inexact. (docs/semantics.md §4.)
@@ -74,29 +86,39 @@ def value_exponent(sig, exp):
 def target_lsb(ev, fmt):
     """Exponent of the target's LSB for a value whose leading bit has exponent ev: floats round
     at M bits below the leading bit, or at the subnormal LSB below emin; fixed at -frac."""
-    if fmt[0] == KIND_FLOAT:
-        emin = 1 - fmt[4]
-        return (ev if ev >= emin else emin) - fmt[2]
-    return -fmt[2]  # fixed: the man slot holds frac
+    if is_float(fmt):
+        lo = emin(fmt)
+        return (ev if ev >= lo else lo) - fmt[FMT_MAN]
+    return -fmt[FMT_FRAC]
+
+
+@njit(cache=True, inline="always")
+def rounds_toward_zero(mode, neg):
+    """Does the mode round this sign's values toward zero? (§5.1 rule 2: such a mode overflows to
+    +-max: rtz; rto, truncation with the inexact bit jammed in; rdn for +; rup for -.)"""
+    return mode == RTZ or mode == RTO or (mode == RDN and not neg) or (mode == RUP and neg)
 
 
 @njit(cache=True, nogil=True)
-def round_pack(neg, sig, exp, sticky, fmt, mode, overflow, rbits, rword, eoff, direction, compare):
-    """Round the exact value (-1)**neg * (sig + sticky*) * 2**exp into format ``fmt``.
+def round_code(neg, sig, exp, sticky, fmt, rnd, rword, direction):
+    """Round the exact value (-1)**neg * (sig + sticky*) * 2**exp into format ``fmt`` under the
+    rounding descriptor ``rnd`` (``descriptors.rounding``); ``rword``/``direction``: this
+    element's R and d. See the module doc for ``sticky``.
 
-    Returns the code as uint64. NaN and Inf inputs are the caller's (they carry no value);
-    ``sig == 0 and sticky == 0`` is zero, signed where the format has -0. Written branch-light
-    (selects, not jumps) because rounding decisions on real data are unpredictable.
+    Returns the code as uint64. ``sig == 0 and sticky == 0`` is zero, signed where the format has
+    -0. Written branch-light (selects, not jumps) because rounding decisions on real data are
+    unpredictable.
     """
-    is_float = fmt[0] == KIND_FLOAT
-    bits = fmt[1]
-    man = fmt[2]
-    fam = fmt[5]
+    mode = rnd[RND_MODE]
+    overflow = rnd[RND_OVERFLOW]
+    rbits = rnd[RND_RBITS]
+    flt = is_float(fmt)
+    man = fmt[FMT_MAN]
     sticky_b = sticky != 0
 
     # 1. Target LSB exponent q for this value (floats: by binade, subnormal below emin).
     ev = value_exponent(sig, exp)
-    emin = 1 - fmt[4]
+    e_min = emin(fmt)
     shift = target_lsb(ev, fmt) - exp
 
     # 2. Split: kept part and discarded part rem (shift > 0), or an exact left shift (shift <= 0).
@@ -123,8 +145,8 @@ def round_pack(neg, sig, exp, sticky, fmt, mode, overflow, rbits, rword, eoff, d
 
     # 3. Truncated magnitude code. Floats: exponent field and mantissa packed so that adding 1
     #    carries from the mantissa into the exponent (SoftFloat's trick); subnormal: kept < 2**M.
-    normal = is_float and ev >= emin
-    mag = kept + (np.uint64(ev - emin if normal else 0) << np.uint64(man if normal else 0))
+    normal = flt and ev >= e_min
+    mag = kept + (np.uint64(ev - e_min if normal else 0) << np.uint64(man if normal else 0))
 
     # 4. Decide whether the magnitude moves up one unit.
     odd = (mag & U1) != U0
@@ -138,7 +160,7 @@ def round_pack(neg, sig, exp, sticky, fmt, mode, overflow, rbits, rword, eoff, d
         # Stochastic: decide "round to hi" in the value's own frame. Floats: lo is the
         # truncated magnitude. Fixed: lo is the floor, so a negative value's discarded
         # fraction is the two's-complement one, 1 - D/2**shift.
-        tc = (not is_float) and neg
+        tc = (not flt) and neg
         k = rsh - rbits  # T = floor(D * 2**r / 2**rsh): the top r discarded bits
         if k <= 0:
             top = rem << np.uint64(-k)
@@ -157,43 +179,28 @@ def round_pack(neg, sig, exp, sticky, fmt, mode, overflow, rbits, rword, eoff, d
             s = np.int64(-1) if tc else np.int64(1)  # favour the neighbour farther from 0
         elif mode == SIGNED_SR_EPS:
             # favour the neighbour toward d*inf: for floats hi is up in magnitude
-            s = -direction if (is_float and neg) else direction
+            s = -direction if (flt and neg) else direction
         r = np.int64(rword)
         if mode == SR_EQUAL:
             hi = (r >> (rbits - 1)) & 1 == 1
-        elif compare:
-            hi = r < t + s * eoff
+        elif rnd[RND_COMPARE] != 0:
+            hi = r < t + s * rnd[RND_EOFF]
         else:
-            hi = t + r + s * eoff >= (np.int64(1) << rbits)
+            hi = t + r + s * rnd[RND_EOFF] >= (np.int64(1) << rbits)
         up = inexact and ((not hi) if tc else hi)
     big = big or (up and mag == ALL_ONES)
     mag = mag + np.uint64(up)
 
-    # 5. Overflow and packing.
-    if is_float:
-        maxmag = np.uint64(fmt[6])
+    # 5. Overflow (§5) and packing.
+    if flt:
+        maxmag = np.uint64(fmt[FMT_MAX_MAG])
         if sig == U0 and not sticky_b:
             mag = U0
         if mag > maxmag:
-            # rto is truncation with the inexact bit jammed in: it overflows like rtz (docs/semantics.md)
-            toward_zero = (mode == RTZ or mode == RTO or (mode == RDN and not neg)
-                           or (mode == RUP and neg))
-            if overflow == OVF_SAT or fam == FAM_FINITE or toward_zero:
-                mag = maxmag
-            elif fmt[8] >= 0:
-                mag = np.uint64(fmt[8])
-            else:
-                return nan_code(fmt, neg)
-        signbit = U1 << np.uint64(bits - 1)
-        return mag | (signbit if neg and not (fam == FAM_FNUZ and mag == U0) else U0)
+            return inf_code(fmt, neg, overflow == OVF_SAT or rounds_toward_zero(mode, neg))
+        return with_sign(fmt, mag, neg)
 
-    mask = ALL_ONES >> np.uint64(64 - bits)
-    if fmt[3] != 0:  # signed
-        maxpos = mask >> U1
-        maxneg = maxpos + U1 if overflow == OVF_SAT else maxpos
-    else:
-        maxpos = mask
-        maxneg = U0
+    mask, maxpos, maxneg = fixed_limits(fmt, overflow)
     if neg:
         if (big or mag > maxneg) and overflow != OVF_WRAP:
             mag = maxneg
@@ -204,34 +211,8 @@ def round_pack(neg, sig, exp, sticky, fmt, mode, overflow, rbits, rword, eoff, d
 
 
 @njit(cache=True, nogil=True)
-def nan_code(fmt, neg):
-    """Canonical NaN, sign-preserving except in fnuz (docs/semantics.md §3.1). Caller checks fmt[7] >= 0."""
-    code = np.uint64(fmt[7])
-    if neg and fmt[5] != FAM_FNUZ:
-        code |= U1 << np.uint64(fmt[1] - 1)
-    return code
-
-
-@njit(cache=True, nogil=True)
-def inf_or_overflow_code(fmt, neg, overflow):
-    """Code for an infinite input: Inf where the family has it, else NaN; +-max when saturating
-    (always for the finite family). Fixed formats clamp under sat/sat_sym; wrap is the caller's
-    error."""
-    if fmt[0] == KIND_FLOAT:
-        if overflow == OVF_SAT or fmt[5] == FAM_FINITE:
-            mag = np.uint64(fmt[6])
-        elif fmt[8] >= 0:
-            mag = np.uint64(fmt[8])
-        else:
-            return nan_code(fmt, neg)
-        if neg:
-            mag |= U1 << np.uint64(fmt[1] - 1)
-        return mag
-    # fixed, saturating (wrap is the caller's error): clamp to the bound of that sign
-    mask = ALL_ONES >> np.uint64(64 - fmt[1])
-    if fmt[3] == 0:
-        return U0 if neg else mask
-    maxpos = mask >> U1
-    if not neg:
-        return maxpos
-    return (U0 - (maxpos + U1 if overflow == OVF_SAT else maxpos)) & mask
+def round_pack(neg, sig, exp, sticky, fmt, mode, overflow, rbits, rword, eoff, direction, compare):
+    """``round_code`` with the rounding descriptor's fields as arguments: the spelling for
+    callers that hold them apart (``emu.exact`` from Python, tests)."""
+    return round_code(neg, sig, exp, sticky, fmt, rounding(mode, overflow, rbits, eoff, compare),
+                      rword, direction)

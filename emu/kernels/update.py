@@ -21,9 +21,9 @@ import numpy as np
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
 from ..jitcache import njit
-from .arith import _zero_sign, fma_one
-from .convert import CLS_FINITE, CLS_INF, CLS_NAN, F64, split_code
-from .core import OVF_INF, RNE, U0, U1, target_lsb
+from .convert import F64, split_code
+from .core import OVF_INF, U0, U1, target_lsb
+from .specials import CLS_FINITE, emit, fma_special, zero_sum_sign
 
 M32 = np.uint64(0xFFFFFFFF)
 MANT = np.uint64((1 << 52) - 1)
@@ -273,18 +273,6 @@ def proxy(neg, s, ev, below, dst, gbits):
     return _float64_bits(neg, s, ev), True
 
 
-@njit(cache=True, inline="always")
-def _negated_class(cls, neg, sig):
-    """A float64 code standing for -t in the specials of fma(-t, g, x): same class, zeroness and
-    flipped sign (a finite nonzero t becomes -+1.0; its magnitude plays no part there)."""
-    sign = np.uint64(0) if neg else np.uint64(1) << np.uint64(63)
-    if cls == CLS_NAN:
-        return sign | np.uint64(0x7FF8000000000000)
-    if cls == CLS_INF:
-        return sign | np.uint64(0x7FF0000000000000)
-    return sign | (np.uint64(0x3FF0000000000000) if sig != U0 else U0)
-
-
 @njit(cache=True, nogil=True)
 def update_proxies(x, fx, t, ft, g, fg, dst, gbits, mode, out, status):
     """out[i] = the bits of the float64 proxy of x[i] - t[i]*g[i] (a t of size 1 serves every
@@ -297,12 +285,12 @@ def update_proxies(x, fx, t, ft, g, fg, dst, gbits, mode, out, status):
         cg, ng, sg, eg = split_code(g[i], fg)
         status[i] = PROXY
         if cx != CLS_FINITE or ct != CLS_FINITE or cg != CLS_FINITE:
-            out[i], _ = fma_one(_negated_class(ct, nt, st), F64, g[i], fg, x[i], fx, F64, RNE,
-                                OVF_INF, 1, 0, 0, 0, False)
+            cls, neg = fma_special(ct, not nt, st == U0, cg, ng, sg == U0, cx, nx)  # (-t)*g + x
+            out[i], _ = emit(cls, neg, F64, OVF_INF)
             continue
         neg, s, ev, below = exact_difference(nx, sx, ex, nt, st, et, ng, sg, eg)
         if s == U0:  # an exact zero: the sign of an exact zero sum
-            zneg = _zero_sign(nx, sx == U0, not (nt != ng), st == U0 or sg == U0, mode)
+            zneg = zero_sum_sign(nx, sx == U0, not (nt != ng), st == U0 or sg == U0, mode)
             out[i] = SIGN if zneg else U0
             continue
         out[i], ok = proxy(neg, s, ev, below, dst, gbits)

@@ -326,7 +326,6 @@ def as_rounding(rounding=None, *, saturate=None, overflow=None, sr_bits=None, ep
     return Rounding(mode, **{k: v for k, v in inherited.items() if v is not None})
 
 
-
 def check_target_options(fmt, saturate=None, overflow=None) -> None:
     """Keyword ``saturate`` on a fixed-point target and ``overflow`` on a float target are
     errors: they would be ignored."""

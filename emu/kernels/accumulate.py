@@ -70,13 +70,11 @@ def matmul_core(A, fa, B, fb, exact_products, pfmt, pmode, povf, prw, acc, amode
 
     prw / arw: random words for product / accumulator roundings, (M*N*K,) in (i, j, k) C order,
     or empty. Returns the first flat output index whose result the accumulator cannot hold, or
-    -1. Only ORDER_SEQ rounds stochastically (the Python face refuses the others), so the other
-    orders and the promotion use r = 1 and the carry form."""
+    -1. Only ORDER_SEQ rounds stochastically (the Python face refuses the others): the other
+    orders and the promotion build deterministic descriptors (r = 1, carry form) where they round,
+    from constants the compiler folds into the core."""
     pr = rounding(pmode, povf, rbits, 0, compare)
     ar = rounding(amode, aovf, rbits, 0, compare)
-    ar_det = rounding(amode, aovf, 1, 0, False)
-    prr = rounding(prmode, prmovf, 1, 0, False)
-    tr = rounding(RTZ, aovf, 1, 0, False)
     m, kk = A.shape
     n = B.shape[1]
     pc = np.empty(kk, np.int64)
@@ -99,13 +97,13 @@ def matmul_core(A, fa, B, fb, exact_products, pfmt, pmode, povf, prw, acc, amode
             ok = True
             if order == ORDER_SEQ:
                 code, ok = _sequential(pc, pn, ps, pe, acc, ar, arw, e_out * kk, has_ar, chunk,
-                                       promo, prr)
+                                       promo, prmode, prmovf)
             elif order == ORDER_PAIRWISE:
-                code, ok = _pairwise(pc, pn, ps, pe, acc, ar_det)
+                code, ok = _pairwise(pc, pn, ps, pe, acc, amode, aovf)
             elif order == ORDER_TRUNC:
-                code, ok = _truncating(pc, pn, ps, pe, acc, tr, align_bits, group)
+                code, ok = _truncating(pc, pn, ps, pe, acc, aovf, align_bits, group)
             else:
-                code, ok = _exact_small(pc, pn, ps, pe, acc, ar_det)
+                code, ok = _exact_small(pc, pn, ps, pe, acc, amode, aovf)
             if not ok and bad < 0:
                 bad = e_out
             out[i, j] = code
@@ -113,7 +111,7 @@ def matmul_core(A, fa, B, fb, exact_products, pfmt, pmode, povf, prw, acc, amode
 
 
 @njit(cache=True, nogil=True)
-def _sequential(pc, pn, ps, pe, acc, ar, arw, base, has_ar, chunk, promo, prr):
+def _sequential(pc, pn, ps, pe, acc, ar, arw, base, has_ar, chunk, promo, prmode, prmovf):
     kk = pc.size
     code = U0  # +0 in every format
     ok = True
@@ -126,7 +124,8 @@ def _sequential(pc, pn, ps, pe, acc, ar, arw, base, has_ar, chunk, promo, prr):
         if chunk > 0 and ((k + 1) % chunk == 0 or k == kk - 1):
             c1, n1, s1, e1 = split_code(pcode, promo)
             c2, n2, s2, e2 = split_code(code, acc)
-            pcode, ok2 = _add_round(c1, n1, s1, e1, c2, n2, s2, e2, promo, prr, 0)
+            pcode, ok2 = _add_round(c1, n1, s1, e1, c2, n2, s2, e2, promo,
+                                    rounding(prmode, prmovf, 1, 0, False), 0)
             ok = ok and ok2
             code = U0
     if chunk > 0:
@@ -135,8 +134,9 @@ def _sequential(pc, pn, ps, pe, acc, ar, arw, base, has_ar, chunk, promo, prr):
 
 
 @njit(cache=True, nogil=True)
-def _pairwise(pc, pn, ps, pe, acc, rnd):
+def _pairwise(pc, pn, ps, pe, acc, amode, aovf):
     kk = pc.size
+    rnd = rounding(amode, aovf, 1, 0, False)
     if kk == 0:
         return U0, True
     buf = np.empty(kk, np.uint64)
@@ -164,10 +164,11 @@ def _pairwise(pc, pn, ps, pe, acc, rnd):
 
 
 @njit(cache=True, nogil=True)
-def _exact_small(pc, pn, ps, pe, acc, rnd):
+def _exact_small(pc, pn, ps, pe, acc, amode, aovf):
     """One rounding of the exact sum, when it fits a signed 64-bit integer at the smallest
     product LSB (the caller checks the span); otherwise the Python face sums with big ints."""
-    cls, neg = sum_special_terms(pc, pn, 0, pc.size)
+    rnd = rounding(amode, aovf, 1, 0, False)
+    cls, neg = sum_special_terms(pc, pn)
     if cls != CLS_FINITE:
         return emit(cls, neg, acc, rnd[RND_OVERFLOW])
     lo = np.int64(1 << 62)
@@ -187,15 +188,16 @@ def _exact_small(pc, pn, ps, pe, acc, rnd):
 
 
 @njit(cache=True, nogil=True)
-def _truncating(pc, pn, ps, pe, acc, rnd, align_bits, group):
-    """ORDER_TRUNC (module doc); rnd: the accumulator's descriptor with mode RTZ."""
+def _truncating(pc, pn, ps, pe, acc, aovf, align_bits, group):
+    """ORDER_TRUNC (module doc): every group's sum rounds toward zero into acc."""
+    rnd = rounding(RTZ, aovf, 1, 0, False)
     kk = pc.size
     code = U0
     ok = True
     for g0 in range(0, kk, group):
         g1 = min(g0 + group, kk)
         c1, n1, s1, e1 = split_code(code, acc)
-        cls, neg = sum_special_terms(pc, pn, g0, g1)
+        cls, neg = sum_special_terms(pc[g0:g1], pn[g0:g1])
         if c1 != CLS_FINITE or cls != CLS_FINITE:  # acc + (the group's sum): acc comes first
             cls, neg = sum_special(c1, n1, cls, neg, neg)
             code, ok1 = emit(cls, neg, acc, rnd[RND_OVERFLOW])

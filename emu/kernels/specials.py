@@ -4,7 +4,8 @@ Operands are classified (``classify``, through ``convert.split_code``) as CLS_FI
 CLS_NAN with a sign; the operation rules below give the class and sign of a result that involves a
 special; ``emit`` turns a special result into a code of the target (or refuses it). The rounding
 core uses ``inf_code`` for overflow and ``with_sign`` to pack a sign. Finite values are the
-core's. All functions are inlined into the kernels that call them.
+core's. All are inlined into the kernels that call them, except ``nan_code`` and
+``inf_or_overflow_code`` (rare paths, compiled once).
 """
 
 import numpy as np
@@ -153,15 +154,16 @@ def fma_special(ca, na, a_zero, cb, nb, b_zero, cc, nc):
 
 
 @njit(cache=True, inline="always")
-def sum_special_terms(cls, negs, lo, hi):
-    """Class and sign of the sum of terms lo..hi-1 (an accumulation, §9): the first NaN term
-    wins over everything, also over an Inf - Inf met before it; else the terms fold by
-    ``sum_special`` (opposite Infs: the invalid NaN; Infs of one sign: that Inf)."""
+def sum_special_terms(cls, negs):
+    """Class and sign of the sum of the terms (classes and signs, as in an accumulation, §9): the
+    first NaN term wins over everything, also over an Inf - Inf met before it; else the terms
+    fold by ``sum_special`` (opposite Infs: the invalid NaN; Infs of one sign: that Inf)."""
     c, n = CLS_FINITE, False
-    for k in range(lo, hi):
-        if cls[k] == CLS_NAN:
-            return CLS_NAN, negs[k]
-        c, n = sum_special(c, n, cls[k], negs[k], negs[k])
+    for k in range(cls.size):
+        if cls[k] != CLS_FINITE:  # a finite term never changes the class: one test per term
+            if cls[k] == CLS_NAN:
+                return CLS_NAN, negs[k]
+            c, n = sum_special(c, n, cls[k], negs[k], negs[k])
     return c, n
 
 

@@ -14,7 +14,7 @@ import contextlib
 import contextvars
 from dataclasses import dataclass, fields, replace
 
-from .rounding import EPS_MODES, Rounding, as_rounding, canonical, check_target_options, is_stochastic
+from .rounding import Rounding, as_rounding, check_target_options, fitting
 from .validate import optional_integer
 
 
@@ -34,12 +34,8 @@ class Context:
 
     def options(self, mode: str) -> dict:
         """The loose options that apply to ``mode`` (a name)."""
-        opts = {"saturate": self.saturate, "overflow": self.overflow}
-        if is_stochastic(mode):
-            opts.update(sr_bits=self.sr_bits, form=self.form)
-            if canonical(mode) in EPS_MODES:
-                opts["eps"] = self.eps
-        return {k: v for k, v in opts.items() if v is not None}
+        return fitting(mode, saturate=self.saturate, overflow=self.overflow,
+                       sr_bits=self.sr_bits, form=self.form, eps=self.eps)
 
 
 _CONTEXT: contextvars.ContextVar[Context] = contextvars.ContextVar(
@@ -80,7 +76,7 @@ def _named(rounding: str, ctx: Context, explicit: dict) -> Rounding:
     if not isinstance(rounding, str):
         raise TypeError(f"rounding must be a mode name or an emu.Rounding, not "
                         f"{type(rounding).__name__}")
-    opts = ctx.options(rounding.partition(":")[0])
+    opts = ctx.options(rounding)
     return as_rounding(rounding, defaults=ctx.rounding, **{**opts, **explicit})
 
 

@@ -23,7 +23,7 @@ from .formats import format as parse_format
 from .kernels import accumulate as kacc
 from .ops import convert
 from .registers import Registers, code_dtype
-from .rounding import KernelRounding, Rounding, as_rounding, canonical, is_stochastic, takes_eps
+from .rounding import KernelRounding, Rounding, as_rounding, fitting, takes_eps
 from .sources import NO_DRAWS, draws
 from .validate import flag, integer, optional_integer
 
@@ -88,12 +88,7 @@ def _rounding(rounding, fmt, what: str, **options) -> Rounding:
     mode = rounding.mode if isinstance(rounding, Rounding) else rounding
     if not isinstance(mode, str):
         raise TypeError(f"{what} must be a mode name or an emu.Rounding, not {type(rounding).__name__}")
-    mode = canonical(mode.partition(":")[0])
-    if not is_stochastic(mode):
-        options = {k: v for k, v in options.items() if k in ("saturate", "overflow")}
-    elif not takes_eps(mode):
-        options.pop("eps", None)
-    return as_rounding(rounding, fmt=fmt, **options)
+    return as_rounding(rounding, fmt=fmt, **fitting(mode, **options))
 
 
 def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,

@@ -79,6 +79,20 @@ DIRECTION_MODES = ("signed_sr_eps",)  # they take a direction d per element
 DEFAULT_SR_BITS = 8
 
 
+def fitting(mode, **options) -> dict:
+    """The options (saturate, overflow, bits or sr_bits, form, eps; None dropped) that apply to
+    ``mode`` (a name, ``mode:...`` text or a Rounding): the overflow fields always, r and the
+    form for stochastic modes, eps for the biased ones. For callers that hold options for
+    whichever mode they meet (a context, a spec, a policy, matmul's shared SR options)."""
+    name = mode.mode if isinstance(mode, Rounding) else canonical(mode.partition(":")[0])
+    keep = {"saturate", "overflow"}
+    if is_stochastic(name):
+        keep |= {"bits", "sr_bits", "form"}
+    if name in EPS_MODES:
+        keep.add("eps")
+    return {k: v for k, v in options.items() if k in keep and v is not None}
+
+
 def takes_eps(name) -> bool:
     """Does the mode (a name or a Rounding) take eps?"""
     return (name.mode if isinstance(name, Rounding) else canonical(name)) in EPS_MODES

@@ -31,7 +31,7 @@ from ..ops import convert
 from ..outdir import staged
 from ..registers import Registers, code_dtype
 from ..replay import ReplaySource
-from ..rounding import EPS_MODES, Rounding, canonical, is_stochastic
+from ..rounding import Rounding, fitting, is_stochastic
 from .hexio import format_hex, hex_width, write_atomic
 from .layouts import SET_LAYOUTS
 
@@ -205,12 +205,9 @@ def spec_rounding(spec: dict) -> Rounding:
     """The Rounding a vector-set spec describes (its saturate applies to float outputs, its
     overflow to fixed-point ones; the SR options where the mode takes them)."""
     mode = spec.get("rounding", "rne")
-    opts = {"saturate": bool(spec.get("saturate", False)), "overflow": spec.get("overflow") or "sat"}
-    if is_stochastic(mode):
-        opts.update(bits=int(spec.get("sr_bits", 8)), form=spec.get("form", "carry"))
-        if canonical(mode) in EPS_MODES:
-            opts["eps"] = spec.get("eps", 0.0)
-    return Rounding(mode, **opts)
+    return Rounding(mode, **fitting(
+        mode, saturate=bool(spec.get("saturate", False)), overflow=spec.get("overflow") or "sat",
+        bits=int(spec.get("sr_bits", 8)), form=spec.get("form", "carry"), eps=spec.get("eps", 0.0)))
 
 
 def _drop_unrepresentable(fn, ins: list[Registers]):

@@ -23,7 +23,7 @@ from ..arith import mul, sub
 from ..formats import format as parse_format
 from ..ops import quantize
 from ..registers import Registers
-from ..rounding import Rounding, canonical, is_stochastic, takes_direction, takes_eps
+from ..rounding import Rounding, canonical, fitting, takes_direction, takes_eps
 from ..validate import integer, real
 from .update import exact_update
 
@@ -34,10 +34,7 @@ LR = 0.5  # the one default step size (TrainConfig, emu train --lr, sweep files)
 def training_rounding(mode: str, eps: float = 0.0, sr_bits: int = 8) -> Rounding:
     """How training rounds with ``mode``: saturating (floats to max finite, fixed point clamps),
     with r and eps where the mode takes them."""
-    opts = {"bits": sr_bits} if is_stochastic(mode) else {}
-    if takes_eps(mode):
-        opts["eps"] = eps
-    return Rounding(mode, saturate=True, overflow="sat", **opts)
+    return Rounding(mode, **fitting(mode, saturate=True, overflow="sat", bits=sr_bits, eps=eps))
 
 
 def rounding_kwargs(mode: str, eps: float, rng, sr_bits: int, direction=None) -> dict:

@@ -26,8 +26,16 @@ elements (below that the core beats building a 2**17-entry table).
 | matmul_f32 | matmul, sequential,       | fp32 accumulator, rne, not      | fp32 sums in k order are the   |
 |            | exact products            | saturating; every product exact | core's sequential roundings;   |
 |            |                           | in fp32                         | NaN outputs redone by the core |
+| matmul_f32 | matmul, sequential,       | fp32 accumulator, rne, not      | each step's float64 sum is     |
+| _odd       | exact products            | saturating; every product exact | rounded to odd (TwoSum error), |
+|            |                           | in float64 (fp32, bf16 ...)     | then to fp32: one rounding     |
+|            |                           |                                 | (Boldo & Melquiond 2008); NaN  |
+|            |                           |                                 | outputs redone by the core     |
 | matmul_int | matmul, sequential,       | fixed, accumulator frac = fa +  | exact int64 sums; wrapping     |
 |            | exact products            | fb, wrap, sums within 62 bits   | each add = wrapping the total  |
+| native_f32 | add sub mul, rne          | fp32 operands and output, not   | IEEE float32 arithmetic is one |
+|            |                           | saturating                      | rne rounding; NaN results      |
+|            |                           |                                 | redone by the core             |
 
 A path function returns True when it filled ``out`` and every element was representable; False
 means "run the core" (an entry the target cannot hold; a NaN, Inf or huge value for the FPU).
@@ -55,7 +63,9 @@ FPU_FIXED = "fpu_fixed"
 SR_HI16 = "sr_hi16"
 PAIR_TABLE = "pair_table"
 MATMUL_F32 = "matmul_f32"
+MATMUL_F32_ODD = "matmul_f32_odd"
 MATMUL_INT = "matmul_int"
+NATIVE_F32 = "native_f32"
 
 TABLE_BITS = 16
 MIN_TABLE_SIZE = 4096  # below this many elements the core beats building a table
@@ -195,6 +205,22 @@ def products_exact_in_fp32(fa: Format, fb: Format) -> bool:
     return bits <= 24 and lsb >= -149 and fa.emax + fb.emax + 2 <= 127
 
 
+def fits_fp32(fmt: Format) -> bool:
+    """Is every finite value of ``fmt`` a float32?"""
+    return (isinstance(fmt, FloatFormat) and fmt.man_bits <= 23
+            and fmt.emin - fmt.man_bits >= -149 and fmt.emax <= 127)
+
+
+def products_exact_in_fp64(fa: Format, fb: Format) -> bool:
+    """Is every product of an fa and an fb value exact in float64, and below 2**1023 (so that
+    adding an fp32 value cannot overflow float64)?"""
+    if not (isinstance(fa, FloatFormat) and isinstance(fb, FloatFormat)):
+        return False
+    bits = (fa.man_bits + 1) + (fb.man_bits + 1)
+    lsb = (fa.emin - fa.man_bits) + (fb.emin - fb.man_bits)
+    return bits <= 53 and lsb >= -1074 and fa.emax + fb.emax + 2 <= 1023
+
+
 # --- choosers ----------------------------------------------------------------------------------
 def convert_path(n: int, src: tuple, dst: tuple, mode: int, overflow: int, rbits: int = 1,
                  host: bool = False) -> str:
@@ -215,10 +241,15 @@ def convert_path(n: int, src: tuple, dst: tuple, mode: int, overflow: int, rbits
     return CORE
 
 
-def binary_path(n: int, fa: tuple, fb: tuple, mode: int) -> str:
-    """The path of an elementwise binary op on ``n`` operand pairs (descriptors)."""
+def binary_path(n: int, fa: tuple, fb: tuple, mode: int, op: int = -1, dst: tuple | None = None,
+                overflow: int = 0) -> str:
+    """The path of an elementwise binary op (kernel op code) on ``n`` operand pairs
+    (descriptors) into ``dst``."""
     if n >= MIN_TABLE_SIZE and mode <= RTO and fa[1] <= PAIR_BITS and fb[1] <= PAIR_BITS:
         return PAIR_TABLE
+    if (op in (karith.OP_ADD, karith.OP_SUB, karith.OP_MUL) and fa == fb == dst == F32
+            and mode == RNE and overflow == 0):
+        return NATIVE_F32
     return CORE
 
 
@@ -230,6 +261,8 @@ def matmul_path(fa: Format, fb: Format, acc: Format, amode: int, aovf: int, orde
         return CORE
     if acc.descriptor == F32 and amode == RNE and aovf == 0 and products_exact_in_fp32(fa, fb):
         return MATMUL_F32
+    if acc.descriptor == F32 and amode == RNE and aovf == 0 and products_exact_in_fp64(fa, fb):
+        return MATMUL_F32_ODD
     if (isinstance(fa, FixedFormat) and isinstance(fb, FixedFormat)
             and isinstance(acc, FixedFormat) and acc.frac == fa.frac + fb.frac and aovf == OVF_WRAP
             and fa.width + fb.width + max(kk, 1).bit_length() <= 62):
@@ -359,12 +392,29 @@ def pairs(op: int, a: np.ndarray, fa: tuple, b: np.ndarray, fb: tuple, out: np.n
     return True
 
 
+def native_f32(op: int, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """fp32 add / sub / mul under rne in host float32 (codes in, codes out); NaN results are
+    redone by the core (its canonical NaN and sign, docs/semantics.md §3.3)."""
+    a, b = (np.ascontiguousarray(x, np.uint32) for x in (a, b))
+    res = np.empty(a.size, np.uint32)
+    fast.f32_binary(op, a.view(np.float32), b.view(np.float32), res.view(np.float32))
+    nan = np.flatnonzero(np.isnan(res.view(np.float32)))
+    if nan.size:
+        redo = np.empty(nan.size, np.uint32)
+        core_binary(op, a[nan], F32, b[nan], F32, redo, F32, RNE, 0)
+        res[nan] = redo
+    out[:] = res
+
+
 def binary(op: int, a: np.ndarray, fa: tuple, b: np.ndarray, fb: tuple, out: np.ndarray, dst: tuple,
            mode: int, overflow: int, rbits: int = 1, rwords: np.ndarray = _EMPTY_U64, eoff: int = 0,
            dirs: np.ndarray = _EMPTY_I8, compare: bool = False) -> int:
     """Elementwise ``op`` (a kernel op code) by the chosen path; the first bad element or -1."""
-    if binary_path(a.size, fa, fb, mode) == PAIR_TABLE and pairs(op, a, fa, b, fb, out, dst, mode,
-                                                                 overflow):
+    path = binary_path(a.size, fa, fb, mode, op, dst, overflow)
+    if path == PAIR_TABLE and pairs(op, a, fa, b, fb, out, dst, mode, overflow):
+        return -1
+    if path == NATIVE_F32:  # every fp32 result has a code: nothing is bad
+        native_f32(op, a, b, out)
         return -1
     return core_binary(op, a, fa, b, fb, out, dst, mode, overflow, rbits, rwords, eoff, dirs,
                        compare)
@@ -379,30 +429,51 @@ def _ints(codes: np.ndarray, fmt: FixedFormat) -> np.ndarray:
     return np.ascontiguousarray(v)
 
 
-def _fp32(codes: np.ndarray, fmt: Format) -> np.ndarray:
-    """Codes as float32 values (exact: the caller checked that they fit)."""
-    out = np.empty(codes.shape, np.uint32)
-    flat = np.ascontiguousarray(codes).reshape(-1)
-    convert(flat, fmt.descriptor, out.reshape(-1), F32, RNE, 0)
-    return out.view(np.float32)
+def _host(codes: np.ndarray, fmt: Format, dtype) -> np.ndarray:
+    """Codes as host floats of ``dtype`` (float32 or float64; exact: the caller checked that
+    they fit). fp32 codes are viewed, not converted."""
+    if dtype == np.float32 and fmt.descriptor == F32:
+        return np.ascontiguousarray(codes, np.uint32).view(np.float32)
+    dst, udt = (F32, np.uint32) if dtype == np.float32 else (F64, np.uint64)
+    out = np.empty(codes.shape, udt)
+    convert(np.ascontiguousarray(codes).reshape(-1), fmt.descriptor, out.reshape(-1), dst, RNE, 0)
+    return out.view(dtype)
 
 
-def matmul_f32(a: np.ndarray, fa: Format, b: np.ndarray, fb: Format,
-               rows: list[tuple[int, int]]) -> np.ndarray:
-    """Native fp32 C = A @ B over codes a (M, K), b (K, N), in blocks of output ``rows``.
-    Outputs that are NaN are recomputed by the core, so their codes follow docs/semantics.md
-    §3.3. Returns fp32 codes (uint32)."""
-    xa, xb = _fp32(a, fa), _fp32(b, fb)
-    c = np.empty((a.shape[0], b.shape[1]), np.float32)
-    parallel.run(lambda i0, i1: kacc.matmul_f32(xa[i0:i1], xb, c[i0:i1]), rows)
-    res = c.view(np.uint32)
+def _nan_by_core(res: np.ndarray, a: np.ndarray, fa: Format, b: np.ndarray, fb: Format) -> None:
+    """Recompute the NaN outputs among fp32 results ``res`` (uint32 codes) by the core, so
+    their codes follow docs/semantics.md §3.3."""
     one = np.empty((1, 1), np.uint64)
-    for i, j in zip(*np.nonzero(np.isnan(c)), strict=True):
+    for i, j in zip(*np.nonzero(np.isnan(res.view(np.float32))), strict=True):
         kacc.matmul_core(np.ascontiguousarray(a[i:i + 1], np.uint64), fa.descriptor,
                          np.ascontiguousarray(b[:, j:j + 1], np.uint64), fb.descriptor, True, F32,
                          RNE, 0, _EMPTY_U64, F32, RNE, 0, _EMPTY_U64, kacc.ORDER_SEQ, 0, F32, RNE,
                          0, 13, 32, 1, False, one)
         res[i, j] = one[0, 0]
+
+
+def matmul_f32(a: np.ndarray, fa: Format, b: np.ndarray, fb: Format,
+               rows: list[tuple[int, int]]) -> np.ndarray:
+    """Native fp32 C = A @ B over codes a (M, K), b (K, N), in blocks of output ``rows``.
+    Outputs that are NaN are recomputed by the core. Returns fp32 codes (uint32)."""
+    xa, xb = _host(a, fa, np.float32), _host(b, fb, np.float32)
+    c = np.empty((a.shape[0], b.shape[1]), np.float32)
+    parallel.run(lambda i0, i1: kacc.matmul_f32(xa[i0:i1], xb, c[i0:i1]), rows)
+    res = c.view(np.uint32)
+    _nan_by_core(res, a, fa, b, fb)
+    return res
+
+
+def matmul_f32_odd(a: np.ndarray, fa: Format, b: np.ndarray, fb: Format,
+                   rows: list[tuple[int, int]]) -> np.ndarray:
+    """fp32 C = A @ B as an fp32 FMA chain per output (``products_exact_in_fp64``): operands as
+    float32 where they fit, else float64; NaN outputs recomputed by the core. fp32 codes."""
+    xa, xb = (_host(x, f, np.float32 if fits_fp32(f) else np.float64)
+              for x, f in ((a, fa), (b, fb)))
+    c = np.empty((a.shape[0], b.shape[1]), np.float32)
+    parallel.run(lambda i0, i1: kacc.matmul_f32_odd(xa[i0:i1], xb, c[i0:i1]), rows)
+    res = c.view(np.uint32)
+    _nan_by_core(res, a, fa, b, fb)
     return res
 
 
@@ -423,6 +494,8 @@ def matmul(a: np.ndarray, fa: Format, b: np.ndarray, fb: Format, acc: Format, am
     path = matmul_path(fa, fb, acc, amode, aovf, order, chunk, exact_products, a.shape[1])
     if path == MATMUL_F32:
         return matmul_f32(a, fa, b, fb, rows)
+    if path == MATMUL_F32_ODD:
+        return matmul_f32_odd(a, fa, b, fb, rows)
     if path == MATMUL_INT:
         return matmul_int(a, fa, b, fb, acc, rows)
     return None

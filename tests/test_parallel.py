@@ -104,12 +104,14 @@ def test_arithmetic(x32):
     a = emu.quantize(x32, "e5m2")
     b = emu.quantize(np.roll(x32, 1), "e5m2")
     c = emu.quantize(np.roll(x32, 2), "e5m2")
+    f, g = emu.quantize(x32, "fp32"), emu.quantize(np.roll(x32, 3), "fp32")
     cases = [
         lambda t, r: emu.add(a, b, threads=t),                       # pair-table path
         lambda t, r: emu.mul(a, b, out="e8m13", threads=t),           # core path
         lambda t, r: emu.sub(a, b, rounding="sr", rng=r, threads=t),  # core with SR words
         lambda t, r: emu.fma(a, b, c, rounding="sr", rng=r, threads=t),
         lambda t, r: emu.maximum(a, b, threads=t),
+        lambda t, r: emu.sub(f, g, threads=t),                        # native fp32 path
     ]
     for case in cases:
         out = []
@@ -119,7 +121,7 @@ def test_arithmetic(x32):
         _same(out)
 
 
-@pytest.mark.parametrize("kind", ["fp32", "e8m13_sr", "mac", "exact"])
+@pytest.mark.parametrize("kind", ["fp32", "fp32_fma", "e8m13_sr", "mac", "exact"])
 def test_matmul(kind):
     rng = np.random.default_rng(5)
     m, k, n = 67, 33, 41  # 2**16 / (41 * 33) = 48 rows per block: 2 blocks
@@ -127,6 +129,10 @@ def test_matmul(kind):
         A = emu.Registers.from_codes(rng.integers(0, 256, (m, k)), "s8.4")
         B = emu.Registers.from_codes(rng.integers(0, 256, (k, n)), "s8.4")
         kw = {"acc": emu.mac_accumulator("s8.4", "s8.4", 8)}
+    elif kind == "fp32_fma":  # fp32 operands: the float64 round-to-odd path
+        A = emu.quantize(rng.standard_normal((m, k)) * 2.0 ** rng.integers(-60, 60, (m, k)), "fp32")
+        B = emu.quantize(rng.standard_normal((k, n)), "fp32")
+        kw = {"acc": "fp32"}
     else:
         A = emu.quantize(rng.standard_normal((m, k)), "e4m3")
         B = emu.quantize(rng.standard_normal((k, n)), "e4m3")

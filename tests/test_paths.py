@@ -314,7 +314,14 @@ def test_binary_and_matmul_path_choice():
     assert choose(f("e4m3"), f("e5m2"), fp32, RNE, 0, kacc.ORDER_PAIRWISE, 0, True, 64) == paths.CORE
     assert choose(f("e4m3"), f("e5m2"), fp32, RNE, 0, SEQ, 32, True, 64) == paths.CORE
     assert choose(f("e4m3"), f("e5m2"), fp32, RNE, 0, SEQ, 0, False, 64) == paths.CORE
-    assert choose(f("bf16"), f("bf16"), fp32, RNE, 0, SEQ, 0, True, 64) == paths.CORE
+    assert choose(f("bf16"), f("bf16"), fp32, RNE, 0, SEQ, 0, True, 64) == paths.MATMUL_F32_ODD
+    assert choose(f("fp32"), f("fp32"), fp32, RNE, 0, SEQ, 0, True, 64) == paths.MATMUL_F32_ODD
+    assert choose(f("fp32"), f("fp32"), fp32, RNE, 1, SEQ, 0, True, 64) == paths.CORE
+    assert choose(f("fp32"), f("fp32"), fp32, RTZ, 0, SEQ, 0, True, 64) == paths.CORE
+    assert choose(f("fp32"), f("fp32"), fp32, RNE, 0, SEQ, 0, False, 64) == paths.CORE
+    assert choose(f("fp32"), f("fp32"), f("e8m13"), RNE, 0, SEQ, 0, True, 64) == paths.CORE
+    assert choose(f("e11m20"), f("e4m3"), fp32, RNE, 0, SEQ, 0, True, 64) == paths.CORE  # > 2**1023
+    assert choose(f("e3m28"), f("e3m28"), fp32, RNE, 0, SEQ, 0, True, 64) == paths.CORE  # 58 bits
     assert choose(f("s8.4"), f("s8.4"), f("s24.8"), RNE, 0, SEQ, 0, True, 64) \
         == paths.MATMUL_INT
     assert choose(f("s8.4"), f("s8.4"), f("s24.8"), RNE, 1, SEQ, 0, True, 64) == paths.CORE
@@ -329,3 +336,158 @@ def test_hi16_exactness_condition():
     assert not paths.hi16_exact(F32, d("bf16"))  # M=7: the half bit falls in the low 16 bits
     assert not paths.hi16_exact(F32, d("s8.4"))
     assert not paths.hi16_exact(d("fp16"), d("e4m3"))  # 16-bit sources take lut_direct
+
+
+# --- fp32 accumulation of products exact in float64 (matmul_f32_odd) ---------------------------
+def f32(x):
+    """fp32 codes (uint32) of float64 values that are float32 values."""
+    x = np.asarray(x, np.float64)
+    assert np.array_equal(x.astype(np.float32).astype(np.float64), x)
+    return x.astype(np.float32).view(np.uint32)
+
+
+def spread_codes(fmt, shape, rng, lo, hi):
+    """Random codes of a float format: random sign and mantissa, exponent field in [lo, hi]
+    (clipped to the finite fields), plus zeros of both signs."""
+    hi = min(hi, fmt.max_code >> fmt.man_bits)
+    field = rng.integers(max(lo, 0), hi + 1, shape)
+    mag = (field << fmt.man_bits) | rng.integers(0, 1 << fmt.man_bits, shape)
+    mag = np.minimum(mag, fmt.max_code)
+    mag[rng.random(shape) < 0.03] = 0
+    return (mag | rng.integers(0, 2, shape) * fmt.sign_bit).astype(code_dtype(fmt.bits))
+
+
+def naive_f32(a, b):
+    """The tempting shortcut: the float64 sum rounded to float32 at each step, no rounding to
+    odd. It double-rounds: the tests show it fails on the crafted cases."""
+    xa, xb = a.view(np.float32).astype(np.float64), b.view(np.float32).astype(np.float64)
+    s = np.zeros((a.shape[0], b.shape[1]), np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(a.shape[1]):
+            s = (s.astype(np.float64) + np.outer(xa[:, k], xb[k])).astype(np.float32)
+    return s.view(np.uint32)
+
+
+def run_odd(a, fa, b, fb):
+    fa, fb, acc = emu.format(fa), emu.format(fb), emu.format("fp32")
+    assert paths.matmul_path(fa, fb, acc, RNE, 0, SEQ, 0, True, a.shape[1]) == paths.MATMUL_F32_ODD
+    got = paths.matmul_f32_odd(a, fa, b, fb, parallel.blocks(a.shape[0], 2, 4))
+    want = core_matmul(a, fa, b, fb, acc)
+    diff = np.argwhere(got.astype(np.uint64) != want)
+    assert diff.size == 0, f"{len(diff)} mismatches, first at {diff[0]}"
+    return got
+
+
+@pytest.mark.parametrize("fa_name,fb_name", [("fp32", "fp32"), ("bf16", "bf16"), ("fp16", "fp32"),
+                                             ("e4m3", "fp32"), ("bf16", "e5m2"), ("e4m3", "bf16"),
+                                             ("e2m1", "fp32"), ("e8m0", "fp32"), ("e3m28", "fp32")])
+def test_matmul_f32_odd_equals_core(fa_name, fb_name):
+    """Random codes: the first rows spread over every exponent (subnormal results, overflow
+    to Inf, then Inf + finite), the rest over a narrower band (long sums with cancellation);
+    a few NaN and Inf operands (NaN outputs are the core's)."""
+    fa, fb = emu.format(fa_name), emu.format(fb_name)
+    rng = np.random.default_rng(8)
+    m, kk, n = 24, 200, 19
+
+    def codes(fmt, shape, rows_wide):
+        mid = (fmt.max_code >> fmt.man_bits) // 2
+        c = spread_codes(fmt, shape, rng, mid - 12, mid + 12)
+        wide = spread_codes(fmt, shape, rng, 0, 1 << 12)
+        c[rows_wide] = wide[rows_wide]
+        return c
+
+    a = codes(fa, (m, kk), slice(0, 6))
+    b = codes(fb, (kk, n), (slice(None), slice(0, 5)))
+    a[10:14, 1::2] = a[10:14, 0::2] ^ fa.sign_bit  # products in pairs p, -p in rows 10..13
+    b[1::2, 10:] = b[0::2, 10:]
+    got = run_odd(a, fa_name, b, fb_name)
+    if fa.inf_code is not None:  # specials: NaN outputs redone by the core
+        a2, b2 = a.copy(), b.copy()
+        a2[0, 3], a2[1, 4], a2[2, 5] = fa.inf_code, fa.inf_code | fa.sign_bit, fa.nan_code | fa.sign_bit
+        b2[3, 0] = 0
+        run_odd(a2, fa_name, b2, fb_name)
+    assert np.isfinite(got.view(np.float32)).mean() > 0.5
+
+
+def midpoint_cases():
+    """k = 0 loads s (times 1); k = 1 adds p = (1 + 2**-23) h * (1 - 2**-23) = h (1 - 2**-46),
+    h = half an ulp of s, with either sign: the exact sum lies 2**-46 h from a midpoint of
+    fp32, inside float64's half ulp, so the float64 sum lands on the midpoint and a second
+    rounding to nearest even goes the wrong way in half of the cases. Over every binade,
+    subnormal results and the overflow threshold (max + h rounds to Inf) included."""
+    rows, cols = [], []
+    one_up, one_dn = 1 + 2.0 ** -23, 1 - 2.0 ** -23
+    for e in list(range(-149, 128, 7)) + [127, -126, -127, -148]:
+        for sig in (1.0, one_up, 2 - 2.0 ** -22, 2 - 2.0 ** -23, 1.5, 1.5 + 2.0 ** -23):
+            s = float(np.float32(sig * 2.0 ** e))
+            if s == 0 or not np.isfinite(s):
+                continue
+            h = 2.0 ** (max(int(np.floor(np.log2(s))), -126) - 24)  # half an ulp of s
+            ha = 2.0 ** (int(np.log2(h)) // 2)  # h = ha * hb, both normal fp32 powers of 2
+            hb = h / ha
+            for sign in (1, -1):
+                for s_sign in (1, -1):
+                    for fac in (one_dn, one_up):  # one_up: h (1 + 2**-22 + 2**-46), no tie
+                        rows.append([1.0, sign * ha * one_up])
+                        cols.append([s_sign * s, hb * fac])
+    # the pairs: A row r with B column r; the other (r, c) outputs are random-ish extra cases
+    return np.array(rows), np.array(cols).T
+
+
+def test_matmul_f32_odd_rounds_once_where_the_naive_sum_double_rounds():
+    a_vals, b_vals = midpoint_cases()
+    a, b = f32(a_vals), f32(b_vals)
+    got = run_odd(a, "fp32", b, "fp32")
+    naive = naive_f32(a, b)
+    diag = np.arange(a.shape[0])
+    wrong = (naive != got)[diag, diag]
+    assert wrong.sum() >= a.shape[0] // 8, "the crafted cases do not catch double rounding"
+    x, y = got.view(np.float32)[diag, diag], naive.view(np.float32)[diag, diag]
+    assert (np.abs(x[x != 0]) < 2.0 ** -126).any()  # subnormal results
+    assert (wrong & (np.abs(x) < 2.0 ** -126)).any()  # double rounding among subnormals too
+    top = np.abs(x) == np.finfo(np.float32).max
+    assert (top & np.isinf(y)).any()  # max + h (1 - 2**-46) is max; the naive sum gives Inf
+    assert np.isinf(x).any()  # max + h (1 + 2**-22 + 2**-46) is Inf
+
+
+def test_matmul_f32_odd_zeros_and_overflow():
+    """Exact zero sums (x - x: +0; -0 + -0 stays -0 only from a product that underflows to
+    -0), products that underflow fp32 with either sign, overflow to Inf and Inf + finite."""
+    tiny, big, mx = 2.0 ** -100, 2.0 ** 100, float(np.finfo(np.float32).max)
+    a = f32([[1.5, 1.5, 0.0, 0.0],
+             [-tiny, -tiny, tiny, 0.0],
+             [tiny, 0.0, 0.0, 0.0],
+             [-0.0, 0.0, -0.0, 1.0],
+             [big, big, -1.0, 1.0],
+             [mx, mx, -mx, 3.0],
+             [1.0, -1.0, 2.0 ** -149, -(2.0 ** -149)]])
+    b = f32([[2.0, -0.0, tiny],
+             [-2.0, 0.0, tiny],
+             [-0.0, -0.0, -tiny],
+             [-0.0, 1.0, -0.0]]).reshape(4, 3)
+    b = np.concatenate([b, f32([[big], [big], [1.0], [0.5]])], axis=1)
+    got = run_odd(a, "fp32", b, "fp32").view(np.float32)
+    assert np.signbit(got[1, 2]) and got[1, 2] == 0  # -tiny * tiny underflows to -0
+    assert not np.signbit(got[0, 0]) and got[0, 0] == 0  # 3 - 3 = +0
+    assert np.isinf(got[4, 3]) and np.isinf(got[5, 3])
+
+
+def test_native_f32_add_sub_mul_equal_core():
+    """fp32 add, sub, mul under rne natively, against the arithmetic core: every top-16-bit
+    pattern (zeros, subnormals, Inf, NaN payloads, overflow) against shuffled partners."""
+    a = top16("f32").view(np.uint32)
+    rng = np.random.default_rng(9)
+    b = np.concatenate([a[rng.permutation(a.size)], a ^ np.uint32(0x80000000), a])
+    a = np.concatenate([a, a, a ^ np.uint32(0x80000000)])
+    for op in (karith.OP_ADD, karith.OP_SUB, karith.OP_MUL):
+        assert paths.binary_path(a.size, F32, F32, RNE, op, F32, 0) == paths.NATIVE_F32
+        want = np.empty(a.size, np.uint64)
+        karith.binary_codes(op, a.astype(np.uint64), F32, b.astype(np.uint64), F32, want, F32,
+                            RNE, 0, 1, EMPTY_U64, 0, EMPTY_I8, False)
+        out = np.empty(a.size, np.uint32)
+        paths.native_f32(op, a, b, out)
+        assert np.array_equal(out.astype(np.uint64), want), op
+    assert paths.binary_path(a.size, F32, F32, RTZ, karith.OP_ADD, F32, 0) == paths.CORE
+    assert paths.binary_path(a.size, F32, F32, RNE, karith.OP_ADD, F32, 1) == paths.CORE
+    assert paths.binary_path(a.size, F32, F32, RNE, karith.OP_MAX, F32, 0) == paths.CORE
+    assert paths.binary_path(a.size, F32, F32, RNE, karith.OP_ADD, d("bf16"), 0) == paths.CORE

@@ -290,6 +290,43 @@ def matmul_f32(A, B, out):
 
 
 @njit(cache=True, nogil=True)
+def matmul_f32_odd(A, B, out):
+    """C = A @ B into float32 rows as the chain s = fl32(s + a*b), k ascending (an fp32 FMA
+    chain): A and B hold the operand values as host floats whose products are exact in float64
+    (checked by the caller). Each step adds in float64, recovers the addition's exact error
+    (TwoSum), rounds the float64 sum to odd and converts it to float32 under rne. Rounding to
+    odd in a precision at least 2 bits finer than the target's, then to nearest, equals one
+    rounding to nearest (Boldo & Melquiond, "Emulation of FMA and correctly rounded sums: proved
+    algorithms using rounding to odd", IEEE Trans. Computers 57(4), 2008); float64's grid is
+    >= 29 bits finer than fp32's at every magnitude, subnormal fp32 included. Loop order i-k-j
+    as in matmul_f32."""
+    m, kk = A.shape
+    n = B.shape[1]
+    inf = np.inf
+    for i in range(m):
+        row = out[i]
+        row[:] = np.float32(0.0)
+        for k in range(kk):
+            a = np.float64(A[i, k])
+            bk = B[k]
+            for j in range(n):
+                s = np.float64(row[j])
+                p = a * np.float64(bk[j])  # exact
+                x = s + p
+                v = x - s
+                err = (s - (x - v)) + (p - v)  # TwoSum: x + err == s + p exactly
+                bits = np.float64(x).view(np.int64)
+                # Round to odd: an inexact x whose last significand bit is 0 moves one ulp
+                # toward the exact sum (x != 0 then: a nonzero float64 sum never rounds to 0).
+                # On sign-magnitude bits, +1 is one ulp away from zero, -1 one ulp toward it.
+                # An Inf x (overflow earlier, or an Inf operand) has err NaN: left alone.
+                step = (err != 0.0) & (abs(x) < inf) & ((bits & 1) == 0)
+                away = (err > 0.0) == (x > 0.0)
+                bits += np.int64(step) * (np.int64(away) * 2 - 1)
+                row[j] = np.float32(np.int64(bits).view(np.float64))  # rne
+
+
+@njit(cache=True, nogil=True)
 def matmul_int(A, B, out):
     """Integer C = A @ B in int64 (exact while |sum| < 2**63; wrap is applied by the caller)."""
     m, kk = A.shape

@@ -1,6 +1,7 @@
-"""The jitted loops of the fast paths: table lookups, the host-FPU float -> fixed rounding and the
-sr_hi16 decision. Which path runs, the tables and their cache are in ``emu.paths`` (its docstring
-lists every path, when it applies and why it is exact); nothing here chooses or builds.
+"""The jitted loops of the fast paths: table lookups, the host-FPU float -> fixed rounding, the
+sr_hi16 decision and host float32 arithmetic. Which path runs, the tables and their cache are in
+``emu.paths`` (its docstring lists every path, when it applies and why it is exact); nothing
+here chooses or builds.
 
 No cached kernel takes a function argument (see emu.jitcache): the FPU rounding function is fixed
 by one cached entry point per function over one inlined loop.
@@ -9,6 +10,7 @@ by one cached entry point per function over one inlined loop.
 import numpy as np
 
 from ..jitcache import njit
+from .arith import OP_ADD, OP_SUB
 from .convert import split_code
 from .core import target_lsb, value_exponent
 
@@ -166,3 +168,18 @@ def lut_pairs(a, b, out, table, b_bits):
     for i in range(a.size):
         out[i] = table[np.intp((np.uint64(a[i]) << sh) | np.uint64(b[i]))]
 
+
+
+@njit(cache=True, nogil=True)
+def f32_binary(op, a, b, out):
+    """out = a op b in host float32 (op: emu.kernels.arith OP_ADD, OP_SUB or OP_MUL): IEEE
+    binary32 arithmetic rounds once to nearest even (the caller redoes NaN results)."""
+    if op == OP_ADD:
+        for i in range(a.size):
+            out[i] = a[i] + b[i]
+    elif op == OP_SUB:
+        for i in range(a.size):
+            out[i] = a[i] - b[i]
+    else:
+        for i in range(a.size):
+            out[i] = a[i] * b[i]

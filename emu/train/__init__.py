@@ -13,6 +13,8 @@ Gradients of the problems are computed in float64 from the registers' exact valu
 from .engine import PrecisionPolicy, StepStats
 from .gd import GDResult, run_gd
 from .problems import Quadratic
+from .seeds import derive_seed
 from .update import exact_update
 
-__all__ = ["GDResult", "PrecisionPolicy", "Quadratic", "StepStats", "exact_update", "run_gd"]
+__all__ = ["GDResult", "PrecisionPolicy", "Quadratic", "StepStats", "derive_seed", "exact_update",
+           "run_gd"]

@@ -52,10 +52,23 @@ def rounding_kwargs(mode: str, eps: float, rng, sr_bits: int, direction=None) ->
 @dataclass(frozen=True)
 class StepStats:
     """What one update did: the share of parameter codes it left unchanged, and the gradient
-    shrinkage q = <g_hat, g> / |g|^2 with g_hat = (x - x_new) / lr (Yun 2025; 1 when g = 0)."""
+    shrinkage of Yun (arXiv 2508.07142), g_hat = (x - x_new) / lr being the step actually taken:
+
+      shrinkage          q = <g_hat, g*> / |g*|^2, g* the full-precision (float64) gradient at
+                         the same weights: everything the low-precision datapath loses, the
+                         gradient's own rounding included (docs/semantics.md §11.1)
+      datapath_shrinkage <g_hat, g> / |g|^2 against the gradient the datapath computed (what the
+                         update alone loses)
+
+    Each is NaN where its gradient is 0 (no direction to shrink)."""
 
     stagnant_share: float
     shrinkage: float
+    datapath_shrinkage: float
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den > 0 else float("nan")
 
 
 @dataclass(frozen=True)
@@ -112,19 +125,24 @@ class PrecisionPolicy:
         s = mul(t, g, out=fmt, **self.kwargs(self.step, rng, -d))
         return sub(x, s, out=fmt, **self.kwargs(self.update, rng, d))
 
-    def apply(self, params: list[Registers], grads: list, lr: float,
-              rng) -> tuple[list[Registers], StepStats]:
+    def apply(self, params: list[Registers], grads: list, lr: float, rng,
+              exact_grads: list | None = None) -> tuple[list[Registers], StepStats]:
         """Move every parameter (in order, so the random words keep their order); the new
-        parameters and the step's statistics."""
-        new, same, total, dot, gg = [], 0, 0, 0.0, 0.0
-        for x, g in zip(params, grads, strict=True):
+        parameters and the step's statistics. ``exact_grads``: the float64 gradient at the same
+        weights, for the shrinkage q (default: ``grads``, exact when they are float64)."""
+        exact_grads = grads if exact_grads is None else exact_grads
+        new, same, total = [], 0, 0
+        dot = gg = dot_dp = gg_dp = 0.0
+        for x, g, ge in zip(params, grads, exact_grads, strict=True):
             gv = g.to_float() if isinstance(g, Registers) else np.asarray(g, np.float64)
+            ge = ge.to_float() if isinstance(ge, Registers) else np.asarray(ge, np.float64)
             x2 = self.move(x, g, gv, lr, rng)
             same += int(np.count_nonzero(x2.codes == x.codes))
             total += x.size
-            g_hat = (x.to_float() - x2.to_float()) / lr
-            dot += float(g_hat.ravel() @ gv.ravel())
-            gg += float(gv.ravel() @ gv.ravel())
+            g_hat = ((x.to_float() - x2.to_float()) / lr).ravel()
+            dot += float(g_hat @ ge.ravel())
+            gg += float(ge.ravel() @ ge.ravel())
+            dot_dp += float(g_hat @ gv.ravel())
+            gg_dp += float(gv.ravel() @ gv.ravel())
             new.append(x2)
-        return new, StepStats(same / total, dot / gg if gg > 0 else 1.0)
-
+        return new, StepStats(same / total, _ratio(dot, gg), _ratio(dot_dp, gg_dp))

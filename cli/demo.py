@@ -2,36 +2,65 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from .common import pyplot, threaded
-from .output import check_writable, echo_json, progress
+from .output import check_writable, echo_json, status
 
 
-@click.command()
-@click.option("--steps", type=click.IntRange(min=201), default=2000, show_default=True,
-              help="GD steps for the PL problems (the table reports step 200).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def _presets_help() -> str:
+    from emu.train.experiments import PRESETS
+
+    return "\b\nPresets:\n" + "\n".join(f"  {name:12} {what}" for name, (_, what) in PRESETS.items())
+
+
+@click.command(epilog=_presets_help())
+@click.argument("preset", metavar="PRESET")
+@click.option("--quick", is_flag=True, help="The small size (what CI runs), seconds to minutes.")
+@click.option("--seeds", type=click.IntRange(min=2), default=None,
+              help="Run seeds 1..N for every stochastic figure [default: the preset's, >= 16].")
+@click.option("--out", "out_dir", type=click.Path(), default=None,
+              help="Results directory: results.csv, table.md, figure.png, result.json "
+              "[default: experiments-PRESET].")
+@click.option("--force", is_flag=True, help="Replace an existing experiment directory at --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @threaded
-def experiments(steps: int, as_json: bool) -> None:
-    """The published experiments at small size (Xia et al. 2301.09511 / 2202.12276)."""
-    from emu.train.experiments import GD_MODES, PL_PROBLEMS, configs, run_all
+def experiments(preset: str, quick: bool, seeds: int | None, out_dir, force: bool,
+                as_json: bool) -> None:
+    """Reproduce a published result: one command per table and figure, every stochastic figure
+    a mean ± standard error over independent run seeds (emu.train.derive_seed)."""
+    from emu.outdir import staged
+    from emu.train.experiments import PRESETS, run_preset
+    from emu.train.experiments.report import as_json as result_json
+    from emu.train.experiments.report import markdown, write
 
-    with progress(PL_PROBLEMS * len(GD_MODES) + len(configs()), "experiments", quiet=as_json) as advance:
-        res = run_all(steps, progress=lambda done, total: advance(done))
+    if preset not in PRESETS:
+        raise click.UsageError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+    try:
+        import matplotlib  # noqa: F401
+        png = True
+    except ImportError:
+        png = False
+        click.echo("note: figure.png skipped (needs matplotlib: pip install 'emu-arith[plot]')",
+                   err=True)
+    command = f"emu experiments {preset}" + (" --quick" if quick else "") + (
+        f" --seeds {seeds}" if seeds else "")
+    out_dir = out_dir or f"experiments-{preset}"
+    try:
+        with staged(out_dir, "experiment", force) as tmp:
+            say = status(quiet=as_json)
+            result = run_preset(preset, quick, seeds,
+                                progress=lambda done, total: say(f"{preset}: {done}/{total} runs"))
+            files = write(result, tmp, command, png)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
     if as_json:
-        echo_json(res)
+        echo_json(result_json(result))
         return
-    click.echo(f"{'PL problem, update rounded':42} {'f-f* @200':>10} {'final f-f*':>11} {'stagnant':>9} "
-               f"{'q':>7}")
-    for r in res["gd"]:
-        click.echo(f"{r['experiment']:42} {r['loss_at_200']:>10.3g} {r['final_loss']:>11.3g} "
-                   f"{r['stagnant_share']:>9.0%} {r['mean_shrinkage']:>7.3f}")
-    click.echo(f"\n{'training config':42} {'loss':>10} {'accuracy':>11} {'stagnant':>9} {'q':>7}")
-    for r in res["train"]:
-        acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
-        click.echo(f"{r['experiment']:42} {r['final_loss']:>10.4g} {acc:>11} {r['stagnant_share']:>9.0%} "
-                   f"{r['mean_shrinkage']:>7.3f}")
+    click.echo(markdown(result, command))
+    click.echo("wrote " + ", ".join(str(Path(out_dir) / f.name) for f in files))
 
 
 @click.command()

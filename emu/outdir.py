@@ -40,6 +40,7 @@ KINDS = {
     "training run": ("history.json", lambda d: "config" in d and "epochs" in d),
     "training trace": ("trace.json", lambda d: d.get("kind") == "emu training trace"),
     "sweep": ("sweep.json", lambda d: d.get("kind") == "emu sweep"),
+    "experiment": ("result.json", lambda d: "preset" in d and "rows" in d),
 }
 
 

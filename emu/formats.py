@@ -367,6 +367,33 @@ class FixedFormat:
 
 Format = FloatFormat | FixedFormat
 
+
+def exact_float_format(fmt: FixedFormat) -> FloatFormat:
+    """The smallest-exponent float format holding every value of a fixed-point format exactly.
+
+    Values are k * 2**-F with |k| < 2**(W-1) (signed; k = -2**(W-1) is a power of two) or
+    k < 2**W (unsigned): M = W - 2 (signed) or W - 1 mantissa bits, and a bias that puts the
+    subnormal quantum at 2**-F (emin - M = -F). k < 2**M are the subnormals, k < 2**(M+1) the
+    exponent emin, and -2**(W-1) = -2**(M+1) * 2**-F the exponent emin + 1: two exponent bits
+    in the ieee layout (the all-ones field, 3, stays special and is never produced)."""
+    man = fmt.width - (2 if fmt.signed else 1)
+    if 3 + man > MAX_FLOAT_BITS:
+        raise ValueError(f"{fmt.name} has no exact float format: it needs {3 + man} bits, more "
+                         f"than {MAX_FLOAT_BITS}")
+    return FloatFormat(2, man, bias=1 - man + fmt.frac)
+
+
+def exact_fixed_of(fmt: FloatFormat) -> FixedFormat:
+    """The narrowest signed fixed-point format holding every finite value of a float format
+    exactly: F = M - emin (its smallest subnormal is 2**-F) and W the bits of max * 2**F plus
+    a sign bit."""
+    frac = fmt.man_bits - fmt.emin
+    width = int(fmt.max * _pow2(frac)).bit_length() + 1
+    if width > MAX_FIXED_WIDTH:
+        raise ValueError(f"{fmt.name} has no exact fixed-point format: it needs s{width}.{frac}, "
+                         f"wider than {MAX_FIXED_WIDTH} bits")
+    return FixedFormat(width, frac)
+
 NAMED_FORMATS: dict[str, Format] = {
     name: FloatFormat(*spec, name=name) for name, spec in NAMED_SPECS.items()
 }

@@ -6,7 +6,8 @@ order (see emu.kernels.accumulate): ``sequential`` (k ascending, optionally prom
 ``chunk`` terms into ``promote``), ``pairwise``, ``exact`` (one rounding), ``truncating`` (FP8
 tensor-core model: ``align_bits`` N = 13 as reported for Hopper, ``group`` products per step).
 The accumulator value is then converted into ``out`` (default: the accumulator's format) with
-``out_rounding``. Stochastic roundings draw one word per rounding: products first, as an
+``out_rounding``. A float and a fixed-point operand multiply by value (one is promoted losslessly
+to the accumulator's kind, see ``_promoted``). Stochastic roundings draw one word per rounding: products first, as an
 (M, N, K) array in C order, then the accumulator's roundings in the same order, then the output.
 """
 
@@ -18,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import exact, parallel, paths
-from .formats import FixedFormat, FloatFormat
+from .formats import FixedFormat, FloatFormat, exact_fixed_of, exact_float_format
 from .formats import format as parse_format
 from .kernels import accumulate as kacc
 from .ops import convert
@@ -113,8 +114,6 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
             raise TypeError(f"matmul takes Registers, not {type(r).__name__}")
     if a.codes.ndim != 2 or b.codes.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"matmul shapes {a.shape} and {b.shape} do not chain (need (M, K) @ (K, N))")
-    if isinstance(a.format, FloatFormat) != isinstance(b.format, FloatFormat):
-        raise ValueError("matmul: cannot mix float and fixed-point operands")
     if order not in ORDERS:
         raise ValueError(f"unknown order {order!r}; valid: {', '.join(ORDERS)}")
     threads = optional_integer(threads, "threads", 1)
@@ -122,6 +121,8 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
     align_bits = integer(align_bits, "align_bits", 1)
     group = integer(group, "group", 1)
     acc_fmt = parse_format(acc)
+    if isinstance(a.format, FloatFormat) != isinstance(b.format, FloatFormat):
+        a, b = (_promoted(r, acc_fmt, threads) for r in (a, b))
     if isinstance(a.format, FixedFormat) and a.format.width + b.format.width > 64:
         raise ValueError("fixed-point products wider than 64 bits are not supported")
     m, kk = a.shape
@@ -188,6 +189,25 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
                                 direction=direction, threads=threads, return_words=True)
         used.append(words)
     return (result, np.concatenate(used)) if flag(return_words, "return_words") else result
+
+
+def _promoted(r: Registers, acc_fmt, threads: int | None) -> Registers:
+    """An operand of a float x fixed matmul in the accumulator's kind, losslessly: a fixed
+    operand as its exact float format (float accumulators), a float one as its exact fixed
+    format (fixed accumulators; it must hold no NaN or Inf). The products, and so the result,
+    are those of the values (docs/semantics.md §9)."""
+    if isinstance(r.format, FloatFormat) == isinstance(acc_fmt, FloatFormat):
+        return r
+    what = f"matmul: operand format {r.format.name} with accumulator {acc_fmt.name}"
+    try:
+        fmt = exact_float_format(r.format) if isinstance(r.format, FixedFormat) \
+            else exact_fixed_of(r.format)
+    except ValueError as err:
+        raise ValueError(f"{what} is promoted to the accumulator's kind, but {err}") from None
+    if isinstance(fmt, FixedFormat) and not np.isfinite(r.to_float()).all():
+        raise ValueError(f"{what}: the operand holds NaN or Inf, which fixed point ({fmt.name}) "
+                         "cannot hold")
+    return convert(r, fmt, "rne", threads=threads)  # exact: every value has its code
 
 
 def _row_blocks(m: int, work_per_row: int, threads: int | None) -> list[tuple[int, int]]:

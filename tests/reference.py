@@ -834,9 +834,7 @@ def matmul(a, b, acc="fp32", out=None, *, products=None, product_rounding="rne",
     ``order`` into ``acc``, then converted into ``out``. ``words``: every random word, in emu's
     order: product roundings (M*N*K, (i, j, k) C order), accumulator roundings (M*N*K, same
     order), output conversion (M*N)."""
-    ca, cb = np.asarray(a.codes), np.asarray(b.codes)
-    if len({_is_float(a.format), _is_float(b.format)}) > 1:
-        raise ValueError("cannot mix float and fixed-point operands")
+    ca, cb = np.asarray(a.codes), np.asarray(b.codes)  # a float and a fixed operand: by value
     (m, kk), n = ca.shape, cb.shape[1]
     accf, pmode, amode = _format(acc), _mode(product_rounding), _mode(acc_rounding)
     pfmt = _format(products) if products is not None else None

@@ -1,11 +1,13 @@
 """Format properties against the OCP 8-bit FP spec (v1.0), OCP MX spec and IEEE 754 tables."""
 
 import math
+from fractions import Fraction
 
+import numpy as np
 import pytest
 
 import emu
-from emu.formats import FixedFormat, FloatFormat
+from emu.formats import FixedFormat, FloatFormat, exact_fixed_of, exact_float_format
 
 # (name, max, min normal, min subnormal, +inf code, +nan code, finite codes) from the specs
 SPEC = [
@@ -95,3 +97,47 @@ def test_every_named_property_is_json_ready():
         props = emu.format(name).properties()
         json.dumps(props)
         assert math.isfinite(props["max"])
+
+
+@pytest.mark.parametrize("name", ["s4.2", "u5.3", "s8.8", "s12.-2", "s2.0", "u1.0", "u1.-5",
+                                  "s2.-3", "u8.8", "s16.8", "u3.10", "s10.1032", "s31.0",
+                                  "u30.-990"])
+def test_exact_float_format_holds_every_fixed_value(name):
+    """Every code of the fixed format converts to a float code of the identical value (by the
+    formats' own Fraction decoding, and back through the core: no rounding anywhere)."""
+    fx = emu.format(name)
+    fl = exact_float_format(fx)
+    n = 1 << min(fx.width, 16)
+    codes = np.arange(n, dtype=np.uint64)
+    if fx.width > 16:  # both ends and random codes between
+        rng = np.random.default_rng(fx.width)
+        codes = np.concatenate([codes, (1 << fx.width) - 1 - codes,
+                                rng.integers(0, 1 << fx.width, 1 << 14, dtype=np.uint64),
+                                np.uint64(1 << (fx.width - 1)) + codes[:256]])
+    r = emu.Registers.from_codes(codes, fx)
+    f = emu.convert(r, fl, "rtz")  # exact values convert the same in every mode
+    assert f.codes.tolist() == emu.convert(r, fl, "raz").codes.tolist()
+    for c, fc in zip(codes.tolist(), f.codes.tolist(), strict=True):
+        assert fl.code_value(fc) == fx.code_value(c), (name, fl.name, c)
+    assert fl.bits == fx.width + (1 if fx.signed else 2)
+
+
+@pytest.mark.parametrize("name", ["e4m3", "e5m2", "e4m3fnuz", "e5m2fnuz", "e2m1", "e2m3", "e3m2",
+                                  "fp16", "e3m4b-5", "e4m0", "e2m0"])
+def test_exact_fixed_of_holds_every_float_value(name):
+    """Every finite value of the float format is k * 2**-F with k inside the fixed format, and
+    the format is the narrowest such: F is the smallest subnormal's exponent and the largest
+    value needs every bit of the width."""
+    fl = emu.format(name)
+    fx = exact_fixed_of(fl)
+    scale = Fraction(2) ** fx.frac
+    for c in range(1 << fl.bits):
+        v = fl.code_value(c)
+        if isinstance(v, float) and not math.isfinite(v):
+            continue
+        k = Fraction(v) * scale  # -0.0 is a float
+        assert k.denominator == 1 and fx.min_code_int <= k <= fx.max_code_int, (name, c)
+    assert fl.min_subnormal * scale == 1
+    assert fl.max * scale > fx.max_code_int // 2
+    with pytest.raises(ValueError, match="bf16 has no exact fixed-point format"):
+        exact_fixed_of(emu.format("bf16"))

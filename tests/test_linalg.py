@@ -212,5 +212,40 @@ def test_errors():
         emu.matmul(a, a.reshape(3, 2), order="tree")
     with pytest.raises(ValueError, match="promote"):
         emu.matmul(a, a.reshape(3, 2), chunk=2)
-    with pytest.raises(ValueError, match="mix"):
-        emu.matmul(a, emu.quantize(np.ones((3, 2)), "s8.4"))
+    fix = emu.quantize(np.ones((3, 2)), "s8.4")
+    with pytest.raises(ValueError, match=r"bf16 .*s32.8.*s262.133, wider than 64 bits"):
+        emu.matmul(emu.quantize(np.ones((2, 3)), "bf16"), fix, acc="s32.8")
+    with pytest.raises(ValueError, match=r"e4m3 .*s32.8.*NaN or Inf, which fixed point \(s19.9\)"):
+        emu.matmul(emu.quantize([[1.0, np.nan, 1.0]] * 2, "e4m3"), fix, acc="s32.8")
+    with pytest.raises(ValueError, match=r"s40.8 .*fp32.*41 bits, more than 32"):
+        emu.matmul(a, emu.quantize(np.ones((3, 2)), "s40.8"))
+
+
+MIXED = [("e4m3", "s16.8", "fp32", {}),                          # fixed -> e2m14b-5: matmul_f32
+         ("s8.4", "e5m2", "e8m13", {"acc_rounding": "rtz"}),      # the core, a float acc
+         ("fp32", "s12.-2", "fp32", {}),                          # matmul_f32_odd
+         ("bf16", "u8.8", "fp16", {"order": "pairwise"}),
+         ("e4m3", "s8.4", "e5m2", {"order": "exact", "out": "e4m3"}),
+         ("e4m3", "s16.8", "s40.17", {"acc_overflow": "wrap"}),   # e4m3 -> s19.9: matmul_int
+         ("s8.4", "e5m2", "s24.8", {"acc_rounding": "rna"}),      # e5m2 -> s33.16, sat
+         ("fp16", "u8.8", "s30.12", {"order": "pairwise", "acc_rounding": "rdn"}),
+         ("e2m1", "s4.2", "s8.3", {"order": "truncating", "acc_overflow": "wrap"})]
+
+
+@pytest.mark.parametrize("fa,fb,acc,kw", MIXED)
+def test_mixed_float_and_fixed_operands_vs_reference(fa, fb, acc, kw):
+    """A float and a fixed operand multiply by value: the fixed one is promoted losslessly to a
+    float format (float accumulators) or the float one to a fixed format (fixed accumulators),
+    and the result equals the reference's exact products of the two values."""
+    rng = np.random.default_rng(zlib.crc32(f"{fa} {fb} {acc}".encode()))
+    ca, cb = rand_regs(fa, (4, 29), rng).codes.copy(), rand_regs(fb, (29, 3), rng).codes
+    ca[0, :5] = 0  # zeros: a fixed 0 is +0, a product of zeros takes the xor sign
+
+    def regs(codes, fmt):
+        return emu.Registers.from_codes(codes, fmt)
+
+    check_vs_reference(regs(ca, fa), regs(cb, fb), acc=acc, **kw)
+    check_vs_reference(regs(cb.T, fb), regs(ca.T, fa), acc=acc, **kw)
+    if isinstance(emu.format(acc), emu.FloatFormat) and getattr(emu.format(fa), "nan_code", None):
+        ca[1, 3] = emu.format(fa).nan_code  # specials into a float accumulator
+        check_vs_reference(regs(ca, fa), regs(cb, fb), acc=acc, **kw)

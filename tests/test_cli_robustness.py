@@ -150,8 +150,10 @@ BAD = [
     ("train: eps out of range", ["train", "-r", "sr_eps", "--eps", "1.5"]),
     ("train: --out is a file", ["train", "--epochs", "1", "--out", "@a_file"]),
     # experiments, demo
-    ("experiments: too few steps", ["experiments", "--steps", "10"]),
-    ("experiments: zero steps", ["experiments", "--steps", "0"]),
+    ("experiments: no preset", ["experiments"]),
+    ("experiments: unknown preset", ["experiments", "nope"]),
+    ("experiments: one seed", ["experiments", "xia-fixed", "--seeds", "1"]),
+    ("experiments: --out is a file", ["experiments", "xia-fixed", "--quick", "--out", "@a_file"]),
     ("demo: too few steps", ["demo", "--steps", "10"]),
     ("demo: negative steps", ["demo", "--steps", "-1"]),
     # sweep

@@ -227,7 +227,7 @@ def write(result: Result, directory: Path, command: str | None = None,
         write_atomic(directory / name, text)
         out.append(directory / name)
     if png and result.curves:
-        tmp = directory / ".figure.png.tmp"
+        tmp = directory / ".figure.tmp.png"  # the suffix tells matplotlib the format
         figure(result, tmp)
         tmp.replace(directory / "figure.png")
         out.append(directory / "figure.png")

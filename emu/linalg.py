@@ -6,9 +6,10 @@ order (see emu.kernels.accumulate): ``sequential`` (k ascending, optionally prom
 ``chunk`` terms into ``promote``), ``pairwise``, ``exact`` (one rounding), ``truncating`` (FP8
 tensor-core model: ``align_bits`` N = 13 as reported for Hopper, ``group`` products per step).
 The accumulator value is then converted into ``out`` (default: the accumulator's format) with
-``out_rounding``. A float and a fixed-point operand multiply by value (one is promoted losslessly
-to the accumulator's kind, see ``_promoted``). Stochastic roundings draw one word per rounding: products first, as an
-(M, N, K) array in C order, then the accumulator's roundings in the same order, then the output.
+``out_rounding``. A float and a fixed-point operand multiply by value (one is promoted
+losslessly to the accumulator's kind, see ``_promoted``). Stochastic roundings draw one word per
+rounding: products first, as an (M, N, K) array in C order, then the accumulator's roundings in
+the same order, then the output.
 """
 
 from __future__ import annotations

@@ -21,6 +21,10 @@ elements (below that the core beats building a 2**17-entry table).
 |            |                           |                                 | position per top 16 bits from  |
 |            |                           |                                 | the core; per element only the |
 |            |                           |                                 | §6.2 decision remains          |
+| host_f32   | convert, rne              | float64 or fp32 -> fp32         | the host's float32 conversion  |
+|            |                           |                                 | is one IEEE rne rounding; NaN  |
+|            |                           |                                 | results redone by the core;    |
+|            |                           |                                 | saturating: Inf -> max         |
 | pair_table | add sub mul min max,      | both operands <= 8 bits         | all-pairs table built by the   |
 |            | deterministic             |                                 | arithmetic core                |
 | matmul_f32 | matmul, sequential,       | fp32 accumulator, rne, not      | fp32 sums in k order are the   |
@@ -33,9 +37,10 @@ elements (below that the core beats building a 2**17-entry table).
 |            |                           |                                 | outputs redone by the core     |
 | matmul_int | matmul, sequential,       | fixed, accumulator frac = fa +  | exact int64 sums; wrapping     |
 |            | exact products            | fb, wrap, sums within 62 bits   | each add = wrapping the total  |
-| native_f32 | add sub mul, rne          | fp32 operands and output, not   | IEEE float32 arithmetic is one |
-|            |                           | saturating                      | rne rounding; NaN results      |
-|            |                           |                                 | redone by the core             |
+| native_f32 | add sub mul, rne          | fp32 operands and output        | IEEE float32 arithmetic is one |
+|            |                           |                                 | rne rounding; NaN results      |
+|            |                           |                                 | redone by the core;            |
+|            |                           |                                 | saturating: Inf -> max         |
 
 A path function returns True when it filled ``out`` and every element was representable; False
 means "run the core" (an entry the target cannot hold; a NaN, Inf or huge value for the FPU).
@@ -61,6 +66,7 @@ LUT_DIRECT = "lut_direct"
 LUT_HI16 = "lut_hi16"
 FPU_FIXED = "fpu_fixed"
 SR_HI16 = "sr_hi16"
+HOST_F32 = "host_f32"
 PAIR_TABLE = "pair_table"
 MATMUL_F32 = "matmul_f32"
 MATMUL_F32_ODD = "matmul_f32_odd"
@@ -226,6 +232,8 @@ def convert_path(n: int, src: tuple, dst: tuple, mode: int, overflow: int, rbits
                  host: bool = False) -> str:
     """The path converting ``n`` codes of ``src`` into ``dst`` (descriptors; ``host``: the codes'
     values are available as a host float array)."""
+    if mode == RNE and overflow in (0, 1) and dst == F32 and src in (F32, F64):
+        return HOST_F32
     if n < MIN_TABLE_SIZE:
         return CORE
     if mode == SR:
@@ -248,7 +256,7 @@ def binary_path(n: int, fa: tuple, fb: tuple, mode: int, op: int = -1, dst: tupl
     if n >= MIN_TABLE_SIZE and mode <= RTO and fa[1] <= PAIR_BITS and fb[1] <= PAIR_BITS:
         return PAIR_TABLE
     if (op in (karith.OP_ADD, karith.OP_SUB, karith.OP_MUL) and fa == fb == dst == F32
-            and mode == RNE and overflow == 0):
+            and mode == RNE and overflow in (0, 1)):
         return NATIVE_F32
     return CORE
 
@@ -329,6 +337,32 @@ def sr_hi16(src_codes: np.ndarray, src: tuple, out: np.ndarray, dst: tuple, over
     return True
 
 
+def _saturate_f32(codes: np.ndarray) -> None:
+    """±Inf fp32 codes -> ±max in place (docs/semantics.md §5.1; an Inf code minus one is the
+    largest finite code of the same sign)."""
+    codes[(codes & np.uint32(0x7FFFFFFF)) == np.uint32(0x7F800000)] -= np.uint32(1)
+
+
+def host_f32(src_codes: np.ndarray, src: tuple, out: np.ndarray, overflow: int) -> bool:
+    """float64 or fp32 codes -> fp32 codes under rne by the host's conversion (``overflow``
+    1: saturating); NaN results are redone by the core (its canonical NaN with the input's
+    sign)."""
+    udt, fdt = (np.uint64, np.float64) if src == F64 else (np.uint32, np.float32)
+    codes = np.ascontiguousarray(src_codes, udt)
+    res = np.empty(codes.size, np.float32)
+    fast.to_f32(codes.view(fdt), res)
+    nan = np.flatnonzero(np.isnan(res))
+    codes32 = res.view(np.uint32)
+    if nan.size:
+        redo = np.empty(nan.size, np.uint32)
+        core_convert(codes[nan], src, redo, F32, RNE, 0)
+        codes32[nan] = redo
+    if overflow:
+        _saturate_f32(codes32)
+    out[:] = codes32
+    return True
+
+
 def try_path(path: str, src_codes: np.ndarray, src: tuple, out: np.ndarray, dst: tuple, mode: int,
              overflow: int, host: np.ndarray | None = None, rbits: int = 1,
              rwords: np.ndarray = _EMPTY_U64, compare: bool = False) -> bool:
@@ -341,6 +375,8 @@ def try_path(path: str, src_codes: np.ndarray, src: tuple, out: np.ndarray, dst:
         return fpu_fixed(host, out, dst, mode, overflow)
     if path == SR_HI16:
         return sr_hi16(src_codes, src, out, dst, overflow, rbits, rwords, compare)
+    if path == HOST_F32:
+        return host_f32(src_codes, src, out, overflow)
     return False
 
 
@@ -392,9 +428,10 @@ def pairs(op: int, a: np.ndarray, fa: tuple, b: np.ndarray, fb: tuple, out: np.n
     return True
 
 
-def native_f32(op: int, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    """fp32 add / sub / mul under rne in host float32 (codes in, codes out); NaN results are
-    redone by the core (its canonical NaN and sign, docs/semantics.md §3.3)."""
+def native_f32(op: int, a: np.ndarray, b: np.ndarray, out: np.ndarray, overflow: int = 0) -> None:
+    """fp32 add / sub / mul under rne in host float32 (codes in, codes out; ``overflow`` 1:
+    saturating, Inf results become ±max); NaN results are redone by the core (its canonical NaN
+    and sign, docs/semantics.md §3.3)."""
     a, b = (np.ascontiguousarray(x, np.uint32) for x in (a, b))
     res = np.empty(a.size, np.uint32)
     fast.f32_binary(op, a.view(np.float32), b.view(np.float32), res.view(np.float32))
@@ -403,6 +440,8 @@ def native_f32(op: int, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
         redo = np.empty(nan.size, np.uint32)
         core_binary(op, a[nan], F32, b[nan], F32, redo, F32, RNE, 0)
         res[nan] = redo
+    if overflow:
+        _saturate_f32(res)
     out[:] = res
 
 
@@ -414,7 +453,7 @@ def binary(op: int, a: np.ndarray, fa: tuple, b: np.ndarray, fb: tuple, out: np.
     if path == PAIR_TABLE and pairs(op, a, fa, b, fb, out, dst, mode, overflow):
         return -1
     if path == NATIVE_F32:  # every fp32 result has a code: nothing is bad
-        native_f32(op, a, b, out)
+        native_f32(op, a, b, out, overflow)
         return -1
     return core_binary(op, a, fa, b, fb, out, dst, mode, overflow, rbits, rwords, eoff, dirs,
                        compare)

@@ -146,6 +146,22 @@ def test_fpu_fixed_equals_core(src, dst_name):
             assert not paths.fpu_fixed(x, np.empty(x.size, out.dtype), dst.descriptor, mode, ovf)
 
 
+@pytest.mark.parametrize("src", ["f32", "f64"])
+def test_host_f32_equals_core(src):
+    """float64 / fp32 -> fp32 under rne by the host's conversion: every top-16-bit pattern with
+    its low parts (ties, subnormal results, overflow to Inf, NaN payloads of both signs)."""
+    desc = HOST[src][0]
+    codes = top16(src)
+    assert paths.convert_path(codes.size, desc, F32, RNE, 0) == paths.HOST_F32
+    assert paths.convert_path(1, desc, F32, RNE, 0) == paths.HOST_F32
+    for ovf in FLOAT_OVF:
+        assert paths.convert_path(codes.size, desc, F32, RNE, ovf) == paths.HOST_F32
+        out = np.empty(codes.size, np.uint32)
+        assert paths.host_f32(codes, desc, out, ovf)
+        assert_same(True, out, *core(codes, desc, F32, RNE, ovf), (src, ovf))
+    assert paths.convert_path(codes.size, desc, F32, RTZ, 0) != paths.HOST_F32
+
+
 NARROW_SOURCES = ["fp16", "bf16", "e4m3", "e5m2fnuz", "e2m1", "s8.4", "u8.8", "s16.8"]
 NARROW_TARGETS = ["e4m3", "e5m2", "e4m3fnuz", "e5m2fnuz", "e2m1", "fp16", "s8.4", "u8.8", "s16.8"]
 
@@ -480,14 +496,14 @@ def test_native_f32_add_sub_mul_equal_core():
     b = np.concatenate([a[rng.permutation(a.size)], a ^ np.uint32(0x80000000), a])
     a = np.concatenate([a, a, a ^ np.uint32(0x80000000)])
     for op in (karith.OP_ADD, karith.OP_SUB, karith.OP_MUL):
-        assert paths.binary_path(a.size, F32, F32, RNE, op, F32, 0) == paths.NATIVE_F32
-        want = np.empty(a.size, np.uint64)
-        karith.binary_codes(op, a.astype(np.uint64), F32, b.astype(np.uint64), F32, want, F32,
-                            RNE, 0, 1, EMPTY_U64, 0, EMPTY_I8, False)
-        out = np.empty(a.size, np.uint32)
-        paths.native_f32(op, a, b, out)
-        assert np.array_equal(out.astype(np.uint64), want), op
+        for ovf in FLOAT_OVF:
+            assert paths.binary_path(a.size, F32, F32, RNE, op, F32, ovf) == paths.NATIVE_F32
+            want = np.empty(a.size, np.uint64)
+            karith.binary_codes(op, a.astype(np.uint64), F32, b.astype(np.uint64), F32, want, F32,
+                                RNE, ovf, 1, EMPTY_U64, 0, EMPTY_I8, False)
+            out = np.empty(a.size, np.uint32)
+            paths.native_f32(op, a, b, out, ovf)
+            assert np.array_equal(out.astype(np.uint64), want), (op, ovf)
     assert paths.binary_path(a.size, F32, F32, RTZ, karith.OP_ADD, F32, 0) == paths.CORE
-    assert paths.binary_path(a.size, F32, F32, RNE, karith.OP_ADD, F32, 1) == paths.CORE
     assert paths.binary_path(a.size, F32, F32, RNE, karith.OP_MAX, F32, 0) == paths.CORE
     assert paths.binary_path(a.size, F32, F32, RNE, karith.OP_ADD, d("bf16"), 0) == paths.CORE

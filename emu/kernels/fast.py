@@ -183,3 +183,11 @@ def f32_binary(op, a, b, out):
     else:
         for i in range(a.size):
             out[i] = a[i] * b[i]
+
+
+@njit(cache=True, nogil=True)
+def to_f32(x, out):
+    """out = x as float32: the IEEE conversion, one rounding to nearest even (NaNs are the
+    caller's)."""
+    for i in range(x.size):
+        out[i] = np.float32(x[i])

@@ -1,16 +1,36 @@
-"""Data sets: the 8x8 digits shipped with emu, synthetic problems with a known optimum, and user
-data from .npz / .csv files. No downloads, ever."""
+"""Data sets: the 8x8 digits shipped with emu, synthetic problems with a known optimum, MNIST-layout
+IDX files (MNIST, Fashion-MNIST), and user data from .npz / .csv files. No downloads, ever.
+
+``load_split(spec)`` gives a training set and a held-out test set (or None); ``load(spec)`` the
+training set alone. The splits are fixed (docs/semantics.md §11):
+
+  digits          a permutation from numpy default_rng(0) of the 1,797 samples: the first
+                  1,438 (80%, rounded) train, the last 359 test
+  least_squares,  the test set is drawn from the same model (the same w*) with numpy
+  logistic        default_rng((seed, 1)) instead of the training set's default_rng(seed)
+  mnist:DIR,      train-* files train, t10k-* files test (no t10k files: no test set)
+  fashion-mnist
+  FILE.npz        arrays X, y train; X_test, y_test (optional) test
+  FILE.csv        training data only
+"""
 
 from __future__ import annotations
 
 import gzip
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from ..validate import optional_integer
+
 DATA_DIR = Path(__file__).parent / "data"
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
+DIGITS_SPLIT_SEED = 0      # numpy default_rng seed of the digits' permutation
+DIGITS_TRAIN_SHARE = 0.8   # the first 80% of that permutation train, the rest test
+TEST_STREAM = 1            # synthetic test sets: default_rng((seed, TEST_STREAM))
+NAMES = ("digits", "least_squares", "logistic", "fashion-mnist")
 
 
 @dataclass
@@ -23,72 +43,166 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.X)
 
+    def first(self, n: int) -> Dataset:
+        """The first ``n`` samples (the class count kept)."""
+        return replace(self, X=self.X[:n], y=self.y[:n], name=f"{self.name}[:{n}]")
 
-def digits() -> Dataset:
-    """The UCI 8x8 digits (1,797 samples; see data/DIGITS_LICENSE.md), pixels scaled to [0, 1]."""
+
+def _digits_all() -> Dataset:
     with gzip.open(DATA_DIR / "digits.csv.gz", "rt") as f:
         raw = np.loadtxt(f, delimiter=",")
     return Dataset(raw[:, :-1] / 16.0, raw[:, -1].astype(np.int64), "digits", 10)
 
 
-def synthetic_least_squares(n: int = 256, d: int = 8, cond: float = 10.0, seed: int = 0) -> Dataset:
-    """y = X w* + noise-free, X with singular values spread geometrically over [1, cond]
-    (so the PL constant is known: mu = 1/cond^2 relative to L = 1 for f = |Xw - y|^2 / (2 n'))."""
+def digits() -> Dataset:
+    """The UCI 8x8 digits (1,797 samples; see data/DIGITS_LICENSE.md), pixels scaled to [0, 1],
+    all of them in file order (``digits_split`` for the train/test split)."""
+    return _digits_all()
+
+
+def digits_split() -> tuple[Dataset, Dataset]:
+    """The digits' fixed split: perm = numpy default_rng(0).permutation(1797); samples perm[:1438]
+    (80%, rounded) train, perm[1438:] (359) test."""
+    d = _digits_all()
+    perm = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(d))
+    k = round(DIGITS_TRAIN_SHARE * len(d))
+    return (Dataset(d.X[perm[:k]], d.y[perm[:k]], "digits-train", 10),
+            Dataset(d.X[perm[k:]], d.y[perm[k:]], "digits-test", 10))
+
+
+def _least_squares(n: int, d: int, cond: float, seed: int, n_test: int):
     rng = np.random.default_rng(seed)
     q1, _ = np.linalg.qr(rng.standard_normal((n, d)))
     q2, _ = np.linalg.qr(rng.standard_normal((d, d)))
     s = np.geomspace(1.0, 1.0 / cond, d) * np.sqrt(n)
     X = (q1 * s) @ q2
     w = rng.uniform(-1, 1, d)
-    return Dataset(X, X @ w, f"least_squares(cond={cond})")
+    name = f"least_squares(cond={cond})"
+    if not n_test:
+        return Dataset(X, X @ w, name), None
+    # held out: rows z diag(s) q2 / sqrt(n), z standard normal (X's rows q1_i diag(s) q2 have
+    # that covariance), from the test stream; the same w*
+    z = np.random.default_rng((seed, TEST_STREAM)).standard_normal((n_test, d))
+    Xt = (z * s / np.sqrt(n)) @ q2
+    return Dataset(X, X @ w, name), Dataset(Xt, Xt @ w, name + "-test")
 
 
-def synthetic_logistic(n: int = 512, d: int = 8, seed: int = 0) -> Dataset:
+def synthetic_least_squares(n: int = 256, d: int = 8, cond: float = 10.0, seed: int = 0) -> Dataset:
+    """y = X w* + noise-free, X with singular values spread geometrically over [1, cond]
+    (so the PL constant is known: mu = 1/cond^2 relative to L = 1 for f = |Xw - y|^2 / (2 n'))."""
+    return _least_squares(n, d, cond, seed, 0)[0]
+
+
+def _logistic(n: int, d: int, seed: int, n_test: int):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
     w = rng.uniform(-1, 1, d)
     y = (rng.random(n) < 1 / (1 + np.exp(-X @ w))).astype(np.int64)
-    return Dataset(X, y, "logistic", 2)
+    if not n_test:
+        return Dataset(X, y, "logistic", 2), None
+    rt = np.random.default_rng((seed, TEST_STREAM))  # the same w*, fresh samples
+    Xt = rt.standard_normal((n_test, d))
+    yt = (rt.random(n_test) < 1 / (1 + np.exp(-Xt @ w))).astype(np.int64)
+    return Dataset(X, y, "logistic", 2), Dataset(Xt, yt, "logistic-test", 2)
+
+
+def synthetic_logistic(n: int = 512, d: int = 8, seed: int = 0) -> Dataset:
+    """X standard normal, y ~ Bernoulli(sigmoid(X w*)), w* uniform in [-1, 1]^d."""
+    return _logistic(n, d, seed, 0)[0]
 
 
 def load(spec: str) -> Dataset:
-    """'digits', 'least_squares', 'logistic', 'mnist:DIR' (local IDX files), or a path to .npz
-    (arrays X and y) / .csv (label in the last column). Errors name the file and the problem."""
+    """The training set of ``load_split(spec)``."""
+    return load_split(spec)[0]
+
+
+def load_split(spec: str, train_size: int | None = None,
+               test_size: int | None = None) -> tuple[Dataset, Dataset | None]:
+    """(training set, test set or None) of 'digits', 'least_squares', 'logistic',
+    'fashion-mnist', 'mnist:DIR' (local IDX files), or a path to .npz (arrays X and y, optionally
+    X_test and y_test) / .csv (label in the last column; no test set); the splits are the
+    module's. ``train_size`` / ``test_size``: only the first N samples of each (for quick runs).
+    Errors name the file or option and the problem."""
+    train_size = optional_integer(train_size, "train_size", 1)
+    test_size = optional_integer(test_size, "test_size", 1)
+    if spec == "fashion-mnist":
+        if not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+            raise ValueError(f"fashion-mnist: not found in {FASHION_MNIST_DIR}; install it with "
+                             "apt-get install dataset-fashion-mnist, or give mnist:DIR")
+        train, test = mnist_split(FASHION_MNIST_DIR, train_size, test_size, "fashion-mnist")
+    elif spec.startswith("mnist:"):
+        train, test = mnist_split(spec[len("mnist:"):], train_size, test_size)
+    else:
+        train, test = _split(spec)
+    for ds, n, opt in ((train, train_size, "train_size"), (test, test_size, "test_size")):
+        if n is not None and ds is None:
+            raise ValueError(f"{opt} = {n}: {spec} has no test set")
+        if n is not None and n > len(ds):
+            raise ValueError(f"{opt} = {n}: {ds.name} has only {len(ds)} samples")
+    return (train.first(train_size) if train_size and train_size < len(train) else train,
+            test.first(test_size) if test_size and test_size < len(test) else test)
+
+
+def _split(spec: str) -> tuple[Dataset, Dataset | None]:
     if spec == "digits":
-        return digits()
+        return digits_split()
     if spec == "least_squares":
-        return synthetic_least_squares()
+        return _least_squares(256, 8, 10.0, 0, 256)
     if spec == "logistic":
-        return synthetic_logistic()
-    if spec.startswith("mnist:"):
-        return mnist(spec[len("mnist:"):])
+        return _logistic(512, 8, 0, 512)
     path = Path(spec)
     if not path.exists():
-        raise ValueError(f"unknown data {spec!r}: use digits, least_squares, logistic, or a "
+        raise ValueError(f"unknown data {spec!r}: use {', '.join(NAMES)}, mnist:DIR, or a "
                          ".npz/.csv file")
     if path.suffix == ".npz":
-        try:
-            z = np.load(path, allow_pickle=False)
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise ValueError(f"{path}: not an .npz archive (a single array? save X and y with "
-                                 "numpy.savez)")
-            with z:
-                if "X" not in z or "y" not in z:
-                    raise ValueError(f"{path}: needs arrays named X and y (has {', '.join(z.files)})")
-                X, y = z["X"], z["y"]
-        except (OSError, EOFError, zipfile.BadZipFile, ValueError) as err:
-            if str(err).startswith(str(path)):
-                raise
-            raise ValueError(f"{path}: not a readable .npz file ({err})") from None
-    elif path.suffix == ".csv":
+        return _npz(path)
+    if path.suffix == ".csv":
         try:
             raw = np.loadtxt(path, delimiter=",", ndmin=2)
         except (OSError, ValueError) as err:
             raise ValueError(f"{path}: {err}") from None
-        X, y = raw[:, :-1], raw[:, -1]
-    else:
-        raise ValueError(f"{path}: unsupported file type (use .npz or .csv)")
-    return dataset(X, y, path.name, str(path))
+        return dataset(raw[:, :-1], raw[:, -1], path.name, str(path)), None
+    raise ValueError(f"{path}: unsupported file type (use .npz or .csv)")
+
+
+def _npz(path: Path) -> tuple[Dataset, Dataset | None]:
+    """X and y, and X_test and y_test when the archive has them."""
+    try:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path}: not an .npz archive (a single array? save X and y with "
+                             "numpy.savez)")
+        with z:
+            if "X" not in z or "y" not in z:
+                raise ValueError(f"{path}: needs arrays named X and y (has {', '.join(z.files)})")
+            if ("X_test" in z) != ("y_test" in z):
+                raise ValueError(f"{path}: a test set needs both X_test and y_test (has "
+                                 f"{', '.join(z.files)})")
+            arrays = {k: z[k] for k in ("X", "y", "X_test", "y_test") if k in z}
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as err:
+        if str(err).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: not a readable .npz file ({err})") from None
+    train = dataset(arrays["X"], arrays["y"], path.name, str(path))
+    if "X_test" not in arrays:
+        return train, None
+    test = dataset(arrays["X_test"], arrays["y_test"], f"{path.name}-test",
+                   f"{path} (X_test, y_test)")
+    return _matched(train, test, str(path))
+
+
+def _matched(train: Dataset, test: Dataset, where: str) -> tuple[Dataset, Dataset]:
+    """A train/test pair with the same features and the same kind of targets; classifiers get
+    the class count of both together."""
+    if train.X.shape[1] != test.X.shape[1]:
+        raise ValueError(f"{where}: X has {train.X.shape[1]} features but X_test "
+                         f"{test.X.shape[1]}")
+    if bool(train.n_classes) != bool(test.n_classes):
+        kind = {True: "class labels", False: "regression targets"}
+        raise ValueError(f"{where}: y holds {kind[bool(train.n_classes)]} but y_test "
+                         f"{kind[bool(test.n_classes)]}")
+    c = max(train.n_classes, test.n_classes)
+    return replace(train, n_classes=c), replace(test, n_classes=c)
 
 
 MAX_CLASSES = 4096
@@ -126,43 +240,75 @@ def dataset(X, y, name: str, where: str, n_classes: int | None = None) -> Datase
     return Dataset(X, y.astype(np.int64) if n_classes else y, name, n_classes)
 
 
-def read_idx(path: Path) -> np.ndarray:
+IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: Path, limit: int | None = None) -> np.ndarray:
     """An IDX file (MNIST's format; optionally .gz): magic 0x0000, dtype byte, ndim, big-endian
-    int32 dimensions, then the data. Errors name the file."""
+    int32 dimensions, then the data; ``limit``: only the first ``limit`` items (read no
+    further). Errors name the file."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            raw = f.read()
-    except OSError as err:
+            head = f.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0:
+                raise ValueError(f"{path}: not an IDX file (bad magic number)")
+            if head[2] not in IDX_DTYPES:
+                raise ValueError(f"{path}: unknown IDX data type {head[2]:#x}")
+            dtype = np.dtype(IDX_DTYPES[head[2]])
+            raw_dims = f.read(4 * head[3])
+            dims = [int.from_bytes(raw_dims[4 * i: 4 * i + 4], "big") for i in range(head[3])]
+            if len(raw_dims) < 4 * head[3] or not dims:
+                raise ValueError(f"{path}: IDX header cut short or without dimensions")
+            if limit is not None and limit > dims[0]:
+                raise ValueError(f"{path}: {limit} items asked for, the file has {dims[0]}")
+            if limit is not None:
+                dims[0] = limit
+            want = int(np.prod(dims)) * dtype.itemsize
+            raw = f.read(want) if limit is not None else f.read()
+    except OSError as err:  # gzip's BadGzipFile and EOFError of a cut .gz are OSError / EOFError
         raise ValueError(f"{path}: {err.strerror or err}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"{path}: not an IDX file (bad magic number)")
-    dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-    if raw[2] not in dtypes:
-        raise ValueError(f"{path}: unknown IDX data type {raw[2]:#x}")
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    data = np.frombuffer(raw, dtype=dtypes[raw[2]], offset=4 + 4 * ndim)
-    if data.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: {data.size} values for dimensions {dims}")
-    return data.reshape(dims)
+    except EOFError as err:
+        raise ValueError(f"{path}: truncated ({err})") from None
+    if len(raw) != want:
+        raise ValueError(f"{path}: {len(raw) // dtype.itemsize} values for dimensions {dims}")
+    return np.frombuffer(raw, dtype=dtype).reshape(dims)
 
 
-def mnist(directory: str | Path, split: str = "train") -> Dataset:
-    """MNIST from the user's local IDX files (train-images-idx3-ubyte[.gz] and
-    train-labels-idx1-ubyte[.gz], or t10k-*); nothing is downloaded."""
+def _idx_paths(d: Path, prefix: str) -> list[Path | None]:
+    """d/{prefix}-images-idx3-ubyte[.gz] and d/{prefix}-labels-idx1-ubyte[.gz] (None: absent)."""
+    found = []
+    for stem in (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"):
+        found.append(next((d / n for n in (stem, stem + ".gz") if (d / n).exists()), None))
+    return found
+
+
+def mnist(directory: str | Path, split: str = "train", limit: int | None = None,
+          name: str = "mnist") -> Dataset:
+    """MNIST-layout IDX files in ``directory`` (split "train": train-images-idx3-ubyte[.gz] and
+    train-labels-idx1-ubyte[.gz]; "test": t10k-*), pixels scaled to [0, 1]; ``limit``: the
+    first ``limit`` images only. Nothing is downloaded."""
     d = Path(directory)
     prefix = "train" if split == "train" else "t10k"
-
-    def find(stem):
-        for name in (stem, stem + ".gz"):
-            if (d / name).exists():
-                return d / name
-        raise ValueError(f"{d}: no {stem}[.gz] (MNIST IDX files are not downloaded by emu)")
-
-    X = read_idx(find(f"{prefix}-images-idx3-ubyte"))
-    y = read_idx(find(f"{prefix}-labels-idx1-ubyte"))
+    paths = _idx_paths(d, prefix)
+    for p, kind in zip(paths, ("images-idx3", "labels-idx1"), strict=True):
+        if p is None:
+            raise ValueError(f"{d}: no {prefix}-{kind}-ubyte[.gz] (MNIST IDX files are not "
+                             "downloaded by emu)")
+    X, y = (read_idx(p, limit) for p in paths)
     if len(X) != len(y):
         raise ValueError(f"{d}: {len(X)} images but {len(y)} labels")
-    return dataset(X.reshape(len(X), -1) / 255.0, y, f"mnist-{split}", str(d), n_classes=10)
+    return dataset(X.reshape(len(X), -1) / 255.0, y,
+                   f"{name}-{split}" + (f"[:{limit}]" if limit else ""), str(d), n_classes=10)
+
+
+def mnist_split(directory: str | Path, train_size: int | None = None,
+                test_size: int | None = None, name: str = "mnist") -> tuple[Dataset, Dataset | None]:
+    """(train-*, t10k-*) of an MNIST-layout directory, each limited to its first N images when
+    given; no t10k files: no test set."""
+    d = Path(directory)
+    train = mnist(d, "train", train_size, name)
+    if _idx_paths(d, "t10k") == [None, None]:
+        return train, None
+    return train, mnist(d, "test", test_size, name)

@@ -5,7 +5,10 @@ Weights, activations and gradients are Registers. The forward product X W and th
 product X^T dZ run through ``emu.matmul`` with the configured accumulator. The nonlinearities
 (sigmoid, softmax) and the loss derivative dZ = (p - y) / B are computed in float64 from the
 registers' exact values and then rounded into the gradient format (documented: the emulated
-datapath starts at the rounded dZ). The update is the training engine's (emu.train.engine, as
+datapath starts at the rounded dZ). Beside it, each step computes g*, the float64 gradient of the
+same minibatch loss at the same (decoded) weights from the float64 data, for the shrinkage q
+(docs/semantics.md §11.1); a held-out test set is evaluated after each epoch by the emulated
+forward pass. The update is the training engine's (emu.train.engine, as
 for run_gd): ``update`` rounds the exact W - t * dW once (Xia et al. 2301.09511), ``every_op``
 rounds s = fl(t * dW) and then W - s (Xia et al. 2202.12276); signed_sr_eps takes d = -sign(dW).
 """
@@ -89,10 +92,12 @@ class TrainConfig:
 @dataclass
 class History:
     config: dict
-    epochs: list[dict] = field(default_factory=list)   # loss, accuracy, stagnant_share
+    epochs: list[dict] = field(default_factory=list)   # loss, accuracy, stagnant_share,
+    #                                                      test_loss, test_accuracy (None: no test set)
     seconds: list[float] = field(default_factory=list)  # wall time per epoch (apart: results
     #                                                      of identical runs compare byte for byte)
-    steps: list[dict] = field(default_factory=list)    # loss (minibatch), stagnant_share
+    steps: list[dict] = field(default_factory=list)    # loss (minibatch), stagnant_share,
+    #                                                      shrinkage, datapath_shrinkage
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,8 @@ class StepResult:
     def record(self, epoch: int) -> dict:
         """The step's entry in History.steps."""
         return {"epoch": epoch, "loss": self.loss, "accuracy": self.accuracy,
-                "stagnant_share": self.stats.stagnant_share, "shrinkage": self.stats.shrinkage}
+                "stagnant_share": self.stats.stagnant_share, "shrinkage": self.stats.shrinkage,
+                "datapath_shrinkage": self.stats.datapath_shrinkage}
 
 
 def _kw(mode, cfg, rng, direction=None) -> dict:
@@ -156,7 +162,11 @@ class _Model:
         self.af = parse_format(cfg.activations or cfg.weights)
         self.gf = parse_format(cfg.grads or cfg.weights)
         if self.link == "softmax" and data.n_classes < 2:
-            raise ValueError(f"{cfg.model} needs class labels")
+            raise ValueError(f"{cfg.model} needs class labels; {data.name} has regression targets")
+        if self.link == "sigmoid" and data.n_classes != 2:
+            raise ValueError(f"logistic needs labels 0 and 1; {data.name} has "
+                             + (f"{data.n_classes} classes" if data.n_classes else
+                                "regression targets"))
         self.c = data.n_classes if self.link == "softmax" else 1
         self.rng = Recorder(LFSR(seed=cfg.seed if cfg.rng_seed is None else cfg.rng_seed))
         self.policy = cfg.policy  # the update rule (emu.train.engine)
@@ -186,10 +196,11 @@ class _Model:
     def _grads_of_bias(self, dz: Registers) -> Registers:
         return self._mm(self._q(np.ones((1, dz.shape[0])), self.gf), dz, self.gf)
 
-    def _apply(self, metrics: dict, grads: list[Registers]) -> StepResult:
-        """Move every parameter by the engine's update rule; the step's result."""
+    def _apply(self, metrics: dict, grads: list[Registers], exact: list[np.ndarray]) -> StepResult:
+        """Move every parameter by the engine's update rule (``exact``: g*, for q); the step's
+        result."""
         new, stats = self.policy.apply([getattr(self, n) for n in self.param_names], grads,
-                                         self.cfg.lr, self.rng)
+                                       self.cfg.lr, self.rng, exact)
         for name, w in zip(self.param_names, new, strict=True):
             setattr(self, name, w)
         return StepResult(metrics["loss"], metrics["accuracy"], stats,
@@ -203,12 +214,15 @@ class _Model:
         m = _metrics(p, _targets(data, np.arange(len(data)), self.link), data.y, self.link)
         return m["loss"], m["accuracy"]
 
-    def _dz(self, data: Dataset, idx: np.ndarray, p: np.ndarray) -> tuple[Registers, dict]:
-        """dZ = (p - y) / B rounded into the gradient format, and the minibatch's metrics."""
-        t = _targets(data, idx, self.link)
-        dz = (p - t) / len(idx)
+    def _dz(self, t: np.ndarray, y: np.ndarray, p: np.ndarray) -> tuple[Registers, dict]:
+        """dZ = (p - t) / B rounded into the gradient format, and the minibatch's metrics."""
+        dz = (p - t) / len(t)
         return quantize(dz, self.gf, **_kw(self.cfg.grad_rounding, self.cfg, self.rng)), \
-            _metrics(p, t, data.y[idx], self.link)
+            _metrics(p, t, y, self.link)
+
+    def weights(self) -> list[np.ndarray]:
+        """The parameters' exact values (float64), in param_names order."""
+        return [getattr(self, n).to_float() for n in self.param_names]
 
 
 class LinearModel(_Model):
@@ -226,12 +240,21 @@ class LinearModel(_Model):
         z = self._bias_add(self._mm(Xq, self.W, self.af), self.b)
         return _link(z.to_float(), self.link)
 
+    def exact_grads(self, X: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
+        """g*: the float64 gradient of the loss of (X, t) at the decoded weights, per parameter
+        (dZ = (p - t)/B for each link's loss; dW = X^T dZ, db = the column sums of dZ)."""
+        W, b = self.weights()
+        dz = (_link(X @ W + b, self.link) - t) / len(X)
+        return [X.T @ dz, dz.sum(axis=0, keepdims=True)]
+
     def step(self, data: Dataset, idx: np.ndarray) -> StepResult:
         """One (minibatch) gradient step."""
-        Xq = self.inputs(data.X[idx])
-        dz, metrics = self._dz(data, idx, self.forward(Xq))
+        X, t = data.X[idx], _targets(data, idx, self.link)
+        exact = self.exact_grads(X, t)
+        Xq = self.inputs(X)
+        dz, metrics = self._dz(t, data.y[idx], self.forward(Xq))
         gW = self._mm(self._T(Xq), dz, self.gf, self.cfg.grad_rounding)
-        return self._apply(metrics, [gW, self._grads_of_bias(dz)])
+        return self._apply(metrics, [gW, self._grads_of_bias(dz)], exact)
 
 
 class MLP(_Model):
@@ -261,17 +284,31 @@ class MLP(_Model):
         z2 = self._bias_add(self._mm(h, self.W2, self.af), self.b2)
         return _link(z2.to_float(), self.link)
 
+    def exact_grads(self, X: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
+        """g* in float64 (LinearModel.exact_grads), backpropagated through relu (derivative 1
+        where the pre-activation is > 0, as on the registers)."""
+        W1, b1, W2, b2 = self.weights()
+        z1 = X @ W1 + b1
+        h = np.maximum(z1, 0.0)
+        dz2 = (_link(h @ W2 + b2, self.link) - t) / len(X)
+        dz1 = (dz2 @ W2.T) * (z1 > 0)
+        return [X.T @ dz1, dz1.sum(axis=0, keepdims=True), h.T @ dz2,
+                dz2.sum(axis=0, keepdims=True)]
+
     def step(self, data: Dataset, idx: np.ndarray) -> StepResult:
-        Xq = self.inputs(data.X[idx])
+        X, t = data.X[idx], _targets(data, idx, self.link)
+        exact = self.exact_grads(X, t)
+        Xq = self.inputs(X)
         h, positive = self._hidden(Xq)
         z2 = self._bias_add(self._mm(h, self.W2, self.af), self.b2)
-        dz2, metrics = self._dz(data, idx, _link(z2.to_float(), self.link))
+        dz2, metrics = self._dz(t, data.y[idx], _link(z2.to_float(), self.link))
         gr = self.cfg.grad_rounding
         gW2 = self._mm(self._T(h), dz2, self.gf, gr)
         dh = self._mm(dz2, self._T(self.W2), self.gf, gr)
         dz1 = Registers(np.where(positive, dh.codes, 0).astype(dh.codes.dtype), dh.format)  # relu'
         gW1 = self._mm(self._T(Xq), dz1, self.gf, gr)
-        return self._apply(metrics, [gW1, self._grads_of_bias(dz1), gW2, self._grads_of_bias(dz2)])
+        return self._apply(metrics, [gW1, self._grads_of_bias(dz1), gW2, self._grads_of_bias(dz2)],
+                           exact)
 
 
 def _trace_step(trace_dir, step: int, model: _Model, before: dict, result: StepResult,
@@ -290,8 +327,11 @@ def _trace_step(trace_dir, step: int, model: _Model, before: dict, result: StepR
 
 
 def train(data: Dataset, cfg: TrainConfig, progress=None, trace_dir=None,
-          threads: int | None = None, force: bool = False, on_step=None) -> tuple[_Model, History]:
+          threads: int | None = None, force: bool = False, on_step=None,
+          test: Dataset | None = None) -> tuple[_Model, History]:
     """SGD with a fixed step size; minibatches from a numpy permutation seeded by cfg.seed.
+    ``test``: a held-out set whose loss and accuracy (the emulated forward pass, which draws no
+    random words) every epoch record gets as test_loss / test_accuracy (None without one).
     ``trace_dir``: write per-step golden vectors (see _trace_step) into this directory, built
     aside and swapped in at the end (emu.outdir: an existing trace is replaced only with
     ``force``, so two runs never mix their steps). ``threads``: every kernel's thread count
@@ -301,21 +341,43 @@ def train(data: Dataset, cfg: TrainConfig, progress=None, trace_dir=None,
         if threads is not None:
             stack.enter_context(context(threads=parallel.resolve(threads)))
         if trace_dir is None:
-            return _train(data, cfg, progress, None, on_step)
+            return _train(data, cfg, progress, None, on_step, test)
         tmp = stack.enter_context(staged(trace_dir, "training trace", force))
-        model, hist = _train(data, cfg, progress, tmp, on_step)
+        model, hist = _train(data, cfg, progress, tmp, on_step, test)
         write_atomic(tmp / "trace.json", json.dumps(
             {"kind": "emu training trace", "emu_version": __version__, "config": hist.config,
              "steps": len(hist.steps)}, indent=2, sort_keys=True) + "\n")
         return model, hist
 
 
-def _train(data: Dataset, cfg: TrainConfig, progress, trace_dir, on_step) -> tuple[_Model, History]:
+def _check_test(data: Dataset, test: Dataset) -> None:
+    """A test set the model can score: the training set's features and kind of targets, labels
+    among its classes."""
+    if test.X.shape[1] != data.X.shape[1]:
+        raise ValueError(f"test set {test.name}: {test.X.shape[1]} features, the training set "
+                         f"{data.name} {data.X.shape[1]}")
+    if bool(test.n_classes) != bool(data.n_classes) or test.n_classes > data.n_classes:
+        def kind(ds):
+            return f"{ds.n_classes} classes" if ds.n_classes else "regression targets"
+        raise ValueError(f"test set {test.name}: {kind(test)}, the training set {data.name} "
+                         f"{kind(data)}")
+
+
+def _evaluate(model: _Model, data: Dataset, test: Dataset | None) -> dict:
+    """An epoch record's loss and accuracy on the training set and, if given, the test set."""
+    loss, acc = model.loss_accuracy(data)
+    test_loss, test_acc = model.loss_accuracy(test) if test is not None else (None, None)
+    return {"loss": loss, "accuracy": acc, "test_loss": test_loss, "test_accuracy": test_acc}
+
+
+def _train(data: Dataset, cfg: TrainConfig, progress, trace_dir, on_step,
+           test: Dataset | None = None) -> tuple[_Model, History]:
+    if test is not None:
+        _check_test(data, test)
     model = MLP(data, cfg) if cfg.model == "mlp" else LinearModel(data, cfg)
     hist = History(asdict(cfg))
     order_rng = np.random.default_rng(cfg.seed)
-    loss, acc = model.loss_accuracy(data)
-    hist.epochs.append({"epoch": 0, "loss": loss, "accuracy": acc, "stagnant_share": None})
+    hist.epochs.append({"epoch": 0, **_evaluate(model, data, test), "stagnant_share": None})
     n = len(data)
     bs = cfg.batch or n
     for ep in range(1, cfg.epochs + 1):
@@ -333,8 +395,7 @@ def _train(data: Dataset, cfg: TrainConfig, progress, trace_dir, on_step) -> tup
             if on_step:
                 on_step(len(hist.steps), cfg.epochs * -(-n // bs))
         seconds = time.perf_counter() - t0
-        loss, acc = model.loss_accuracy(data)
-        hist.epochs.append({"epoch": ep, "loss": loss, "accuracy": acc,
+        hist.epochs.append({"epoch": ep, **_evaluate(model, data, test),
                             "stagnant_share": float(np.mean(shares))})
         hist.seconds.append(seconds)
         if progress:

@@ -341,7 +341,7 @@ def test_e3m2_gradients_shrink_q_not_the_datapath_ratio():
     (B = 28) falls below e3m2's smallest subnormal, 2^-4, and flushes to 0. The update takes the
     datapath's gradient faithfully (datapath_shrinkage ~ 1 on average), but against the float64
     gradient q is far below 1; with e4m3 gradients both stay near 1. Measured: q 0.26 against
-    1.005 (e3m2), 0.97 against 0.99 (e4m3)."""
+    1.005 (e3m2, 10 of 52 steps with the whole gradient flushed), 0.997 against 0.997 (e4m3)."""
     tr, _ = load_split("digits")
     q = {}
     for g in ("e3m2", "e4m3"):
@@ -352,7 +352,7 @@ def test_e3m2_gradients_shrink_q_not_the_datapath_ratio():
         assert not np.isnan(qs).any()  # g* is never 0 here
         q[g] = (qs.mean(), np.nanmean(dp))  # dp is NaN where the whole e3m2 gradient flushed
     assert q["e3m2"][0] < 0.4 and abs(q["e3m2"][1] - 1) < 0.05
-    assert q["e4m3"][0] > 0.9 and abs(q["e4m3"][1] - 1) < 0.05
+    assert q["e4m3"][0] > 0.95 and abs(q["e4m3"][1] - 1) < 0.05
 
 
 def test_q_is_zero_when_frozen_and_nan_without_a_gradient():

@@ -16,10 +16,8 @@ from types import ModuleType
 import numpy as np
 
 from ..data import load
-from ..gd import PrecisionPolicy, run_gd
 from ..linear import TrainConfig, train
 from ..options import read_toml
-from ..problems import SEEDS_QUADRATIC, Himmelblau, Rosenbrock
 
 HERE = Path(__file__).parent
 
@@ -49,7 +47,6 @@ def run_preset(name: str, quick: bool = False, seeds: int | None = None, progres
                          "two runs)")
     return mod.run(quick=quick, seeds=seeds or getattr(mod, "SEEDS", DEFAULT_SEEDS),
                    progress=progress)
-GD_MODES = [("rne", 0.0), ("sr", 0.0), ("signed_sr_eps", 0.25), ("signed_sr_eps", 0.5)]
 
 
 def configs() -> list[Path]:
@@ -64,47 +61,3 @@ def run_config(path: Path) -> dict:
     return {"experiment": path.stem, "final_loss": last["loss"], "accuracy": last["accuracy"],
             "stagnant_share": last["stagnant_share"],
             "mean_shrinkage": float(np.mean([s["shrinkage"] for s in hist.steps[-20:]]))}
-
-
-PL_PROBLEMS = 3
-
-
-def gd_problems(steps: int = 2000, progress=None) -> list[dict]:
-    """2301.09511's PL problems in s16.8, update rounded; mean over 3 LFSR seeds for SR modes.
-    ``progress()`` is called after each row."""
-    rows = []
-    for name, prob, x0, lr in (("quadratic", SEEDS_QUADRATIC, (2.0, 2.0), 0.1),
-                               ("rosenbrock", Rosenbrock(), (-0.5, 0.5), 0.001),
-                               ("himmelblau", Himmelblau(), (1.0, 1.0), 0.005)):
-        for mode, eps in GD_MODES:
-            seeds = (1,) if mode == "rne" else (1, 2, 3)
-            runs = [run_gd(prob, x0, lr, steps, PrecisionPolicy("s16.8", "update", update=mode,
-                                                                 eps=eps), seed=s) for s in seeds]
-            rows.append({"experiment": f"{name} s16.8 {mode}" + (f" eps={eps}" if eps else ""),
-                         "loss_at_200": float(np.mean([r.loss[200] for r in runs])),
-                         "final_loss": float(np.mean([r.loss[-1] for r in runs])),
-                         "stagnant_share": float(np.mean([np.mean(r.stagnant[-100:]) for r in runs])),
-                         "mean_shrinkage": float(np.mean([np.mean(r.shrinkage[-100:]) for r in runs]))})
-            if progress:
-                progress()
-    return rows
-
-
-def run_all(steps: int = 2000, progress=None) -> dict:
-    """Every experiment; ``progress(done, total)`` after each one."""
-    paths = configs()
-    total = PL_PROBLEMS * len(GD_MODES) + len(paths)
-    done = 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress:
-            progress(done, total)
-
-    gd = gd_problems(steps, tick)
-    train_rows = []
-    for p in paths:
-        train_rows.append(run_config(p))
-        tick()
-    return {"gd": gd, "train": train_rows}

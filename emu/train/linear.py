@@ -29,7 +29,7 @@ from ..formats import FixedFormat
 from ..formats import format as parse_format
 from ..hexwords import format_hex
 from ..lfsr import LFSR
-from ..linalg import mac_accumulator, matmul
+from ..linalg import _promoted, mac_accumulator, matmul
 from ..ops import quantize
 from ..outdir import staged, write_atomic
 from ..registers import Registers
@@ -81,6 +81,13 @@ class TrainConfig:
         if not self.lr > 0:
             raise ValueError(f"lr = {self.lr!r}: needs a number > 0")
         self.policy  # noqa: B018 - builds (and so checks) scheme, roundings, eps and sr_bits
+        if self.scheme == "every_op" and self.grads is not None and \
+                isinstance(parse_format(self.grads), FixedFormat) != \
+                isinstance(parse_format(self.weights), FixedFormat):
+            raise ValueError(f"scheme every_op multiplies t in the weights' format ({self.weights}) "
+                             f"by g in the gradients' ({self.grads}), and elementwise arithmetic "
+                             "takes one kind (float or fixed point); use scheme update or "
+                             "gradients of the weights' kind")
 
     @property
     def policy(self) -> PrecisionPolicy:
@@ -175,10 +182,11 @@ class _Model:
         return quantize(x, fmt, **_kw("rne", self.cfg, None))
 
     def _mm(self, a: Registers, b: Registers, out, rounding: str = "rne") -> Registers:
-        """a @ b with the configured accumulator (fixed point: a MAC with 16 guard bits)."""
+        """a @ b with the configured accumulator (both operands fixed point: a MAC with 16 guard
+        bits; else fp32, a fixed operand multiplying by value, emu.matmul)."""
         if self.cfg.acc:
             acc = parse_format(self.cfg.acc)
-        elif isinstance(a.format, FixedFormat):
+        elif isinstance(a.format, FixedFormat) and isinstance(b.format, FixedFormat):
             acc = mac_accumulator(a.format, b.format, 16)
         else:
             acc = parse_format("fp32")
@@ -186,6 +194,9 @@ class _Model:
         return matmul(a, b, acc=acc, out=out, out_rounding=kw.pop("rounding"), **kw)
 
     def _bias_add(self, z: Registers, b: Registers) -> Registers:
+        """z + b rounded once (rne) into the activation format; a bias of the other kind (fixed
+        weights, float activations or the reverse) takes part by value, as in emu.matmul."""
+        b = _promoted(b, z.format, None)
         return add(z, Registers(np.broadcast_to(b.codes, z.shape).copy(), b.format), out=self.af,
                    **_kw("rne", self.cfg, None))
 

@@ -18,7 +18,13 @@ from .output import check_writable, dumps, progress
               default="softmax", show_default=True)
 @click.option("--hidden", default=32, show_default=True, help="mlp: hidden ReLU units.")
 @click.option("--data", default="digits", show_default=True,
-              help="digits | least_squares | logistic | FILE.npz (X, y) | FILE.csv (label last).")
+              help="digits | least_squares | logistic | fashion-mnist | mnist:DIR | FILE.npz (X, y; "
+              "X_test, y_test optional) | FILE.csv (label last). Held-out splits: docs/semantics.md "
+              "§11.")
+@click.option("--train-size", type=int, default=None,
+              help="Train on the first N training samples only (quick runs) [default: all].")
+@click.option("--test-size", type=int, default=None,
+              help="Evaluate on the first N test samples only [default: all].")
 @click.option("--weights", default="e4m3", show_default=True, help="Weight format.")
 @click.option("--activations", default=None, help="Activation format [default: weights].")
 @click.option("--grads", default=None, help="Gradient format [default: weights].")
@@ -48,12 +54,13 @@ from .output import check_writable, dumps, progress
 @click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
 @click.pass_context
 @threaded
-def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, grad_rounding,
-          step_rounding, eps, scheme, lr, epochs, batch, seed, rng_seed, sr_bits, out_dir, plot_path,
-          trace_dir, force, config_path, as_json) -> None:
-    """Train a model entirely on emulated registers; per-epoch loss, accuracy, stagnation."""
+def train(ctx, model, hidden, data, train_size, test_size, weights, activations, grads, acc, rounding,
+          grad_rounding, step_rounding, eps, scheme, lr, epochs, batch, seed, rng_seed, sr_bits,
+          out_dir, plot_path, trace_dir, force, config_path, as_json) -> None:
+    """Train a model entirely on emulated registers; per-epoch loss, accuracy (training and
+    held-out test set), stagnation."""
     from emu.outdir import staged, write_atomic
-    from emu.train.data import load
+    from emu.train.data import load_split
     from emu.train.linear import train as run_train
     from emu.train.options import train_config
     from emu.train.plots import plot_history
@@ -76,6 +83,10 @@ def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, 
     def show(e):
         if not as_json:
             a = "" if e["accuracy"] is None else f"  accuracy {e['accuracy']:.4f}"
+            if e["test_loss"] is not None:
+                a += f"  test loss {e['test_loss']:.5g}"
+            if e["test_accuracy"] is not None:
+                a += f"  test accuracy {e['test_accuracy']:.4f}"
             click.echo(f"epoch {e['epoch']:>3}  loss {e['loss']:.5g}{a}  stagnant "
                        f"{e['stagnant_share']:.1%}  ({e['seconds']:.2f} s)")
 
@@ -83,17 +94,20 @@ def train(ctx, model, hidden, data, weights, activations, grads, acc, rounding, 
         # --out is staged first: an unusable directory fails before the training, and an
         # interrupted run leaves the old results in place
         with staged(out_dir, "training run", force) if out_dir else contextlib.nullcontext() as tmp:
-            ds = load(o["data"])
+            ds, test = load_split(o["data"], o["train_size"], o["test_size"])
             cfg = train_config(o)
             if not as_json:
-                click.echo(f"{cfg.model} on {ds.name} ({len(ds)} samples), weights {cfg.weights}, "
+                held = f", test {test.name} ({len(test)})" if test is not None else ", no test set"
+                click.echo(f"{cfg.model} on {ds.name} ({len(ds)} samples{held}), weights {cfg.weights}, "
                            f"update {cfg.rounding}" + (f" eps={cfg.eps}" if cfg.eps else "")
                            + f", scheme {cfg.scheme}, lr {cfg.lr}, batch {cfg.batch}")
             steps = cfg.epochs * -(-len(ds) // (cfg.batch or len(ds)))
             with progress(steps, "steps", quiet=as_json) as advance:
                 _, hist = run_train(ds, cfg, progress=show, trace_dir=trace_dir, force=force,
-                                    on_step=lambda done, total: advance(done))
-            doc = {"config": hist.config, "data": ds.name, "epochs": hist.epochs, "steps": hist.steps}
+                                    on_step=lambda done, total: advance(done), test=test)
+            doc = {"config": hist.config, "data": ds.name,
+                   "test_data": None if test is None else test.name, "epochs": hist.epochs,
+                   "steps": hist.steps}
             if tmp is not None:
                 write_atomic(tmp / "history.json", dumps(doc) + "\n")
                 write_atomic(tmp / "timing.json", dumps({"epoch_seconds": hist.seconds}) + "\n")

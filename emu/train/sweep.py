@@ -32,12 +32,14 @@ from pathlib import Path
 
 from .. import __version__
 from ..outdir import check_target, is_artefact, locked, staged, write_atomic
-from .data import load
+from .data import load_split
 from .linear import TrainConfig, train
 from .options import TRAIN_FIELDS, train_config
 
-OPTIONS = ("data",) + TRAIN_FIELDS
-DEFAULTS = {"data": "digits", **{f.name: f.default for f in fields(TrainConfig)}}
+DATA_OPTIONS = ("data", "train_size", "test_size")  # emu train's data options (load_split)
+OPTIONS = DATA_OPTIONS + TRAIN_FIELDS
+DEFAULTS = {"data": "digits", "train_size": None, "test_size": None,
+            **{f.name: f.default for f in fields(TrainConfig)}}
 TABLES = ("base", "grid", "runs")
 COLUMNS = ("id", "status", "final_loss", "accuracy", "stagnant_share", "wall_s")
 
@@ -86,11 +88,11 @@ def expand(doc: dict, source: str = "sweep", max_runs: int = MAX_RUNS) -> list[d
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{source}: run {_label(opts)}: {err}") from None
             tasks.append(opts)
-    for data in dict.fromkeys(t["data"] for t in tasks):  # each data set once: it must load
+    for data in dict.fromkeys(tuple(t[k] for k in DATA_OPTIONS) for t in tasks):  # each must load
         try:
-            if not isinstance(data, str):
-                raise ValueError(f"data = {data!r}: needs a name or a file path")
-            load(data)
+            if not isinstance(data[0], str):
+                raise ValueError(f"data = {data[0]!r}: needs a name or a file path")
+            load_split(*data)
         except ValueError as err:
             raise ValueError(f"{source}: {err}") from None
     return tasks
@@ -105,14 +107,16 @@ def _label(opts: dict) -> str:
 
 
 def run_task(opts: dict, threads: int = 1) -> dict:
-    """One training run (what a worker executes): final loss, accuracy, stagnant share of the
-    last epoch, the per-epoch losses and the wall time."""
+    """One training run (what a worker executes): final loss, accuracy, test loss and accuracy
+    (None without a test set), stagnant share of the last epoch, the per-epoch losses and the
+    wall time."""
     t0 = time.perf_counter()
-    data = load(opts["data"])
-    _, hist = train(data, train_config(opts), threads=threads)
+    data, test = load_split(*(opts[k] for k in DATA_OPTIONS))
+    _, hist = train(data, train_config(opts), threads=threads, test=test)
     last = hist.epochs[-1]
     return {"id": task_id(opts), "status": "ok", "config": opts, "final_loss": last["loss"],
-            "accuracy": last["accuracy"], "stagnant_share": last["stagnant_share"],
+            "accuracy": last["accuracy"], "test_loss": last["test_loss"],
+            "test_accuracy": last["test_accuracy"], "stagnant_share": last["stagnant_share"],
             "losses": [e["loss"] for e in hist.epochs], "wall_s": time.perf_counter() - t0}
 
 

@@ -21,14 +21,20 @@ def _rate(v: float) -> str:
               help="Timed runs per job (median).")
 @click.option("--quick", is_flag=True, help="Small smoke run (sizes 100k, 3 repeats).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--job", type=click.Choice(["kernels", "mnist-epoch"]), default="kernels",
+              show_default=True, help="kernels: the suite; mnist-epoch: one training epoch per "
+              "row on 60k x 784 synthetic MNIST-shaped data (--size samples, at most 60k; "
+              "minutes).")
 @threaded
-def bench(size, repeat, quick, as_json) -> None:
+def bench(size, repeat, quick, as_json, job) -> None:
     """Throughput of the kernels beside the reference libraries and a memory-copy ceiling."""
     from emu.bench import run_suite
 
     if quick:
-        size, repeat = 100_000, 3
-    jobs = run_suite(size=size, repeat=repeat, progress=status(quiet=as_json))
+        size, repeat = (100_000 if job == "kernels" else 640), 3
+    elif job == "mnist-epoch":
+        size = min(size, 60_000)
+    jobs = run_suite(size=size, repeat=repeat, progress=status(quiet=as_json), job=job)
     if as_json:
         echo_json({"jobs": jobs})
         return

@@ -80,14 +80,18 @@ _ANNOUNCE: ContextVar = ContextVar("emu_bench_announce", default=None)
 
 
 def run_suite(size: int = 10_000_000, repeat: int = 7, seed: int = 0,
-              threads: int | None = None, progress: Callable[[str], None] | None = None) -> list[dict]:
-    """Run every job; each dict has job, emu_melem_s (at ``threads``, default every core),
-    reference, reference_melem_s, ratio, ceiling_melem_s, agrees (bit-exact agreement with the
-    reference, None without one), threads, emu_1thread_melem_s and speedup. ``progress(job
-    name)`` is called as each job starts."""
+              threads: int | None = None, progress: Callable[[str], None] | None = None,
+              job: str = "kernels") -> list[dict]:
+    """Run every job of ``job`` ("kernels"; or "mnist-epoch": MNIST-shaped training epochs,
+    ``size`` samples, at most 60,000); each dict has job, emu_melem_s (at ``threads``, default
+    every core), reference, reference_melem_s, ratio, ceiling_melem_s, agrees (bit-exact
+    agreement with the reference, None without one), threads, emu_1thread_melem_s and speedup.
+    ``progress(job name)`` is called as each job starts."""
     token = _ANNOUNCE.set(progress)
     try:
         with context(threads=parallel.resolve(threads)):
+            if job == "mnist-epoch":
+                return _mnist_jobs(min(size, 60_000), seed)
             return _jobs(size, repeat, seed)
     finally:
         _ANNOUNCE.reset(token)
@@ -161,6 +165,51 @@ def _training_job(repeat: int) -> dict:
                       batch=32)
     return _job("digits softmax, 1 epoch e4m3/fp32-acc/sr (Msamples/s)", lambda: train(data, cfg),
                 len(data), max(1, repeat // 2), 0.0)
+
+
+def mnist_shaped(n: int = 60_000, seed: int = 0):
+    """Synthetic data of MNIST's shape: n x 784 uint8 pixels / 255 (seeded), 10 classes, each
+    label the argmax of a fixed random linear map (learnable, so training is not degenerate)."""
+    from .train.data import Dataset
+
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 256, (n, 784), dtype=np.uint8) / 255.0
+    y = np.argmax(X @ rng.standard_normal((784, 10)), axis=1)
+    return Dataset(X, y, "mnist-shaped", 10)
+
+
+MNIST_EPOCHS = (  # (row, TrainConfig fields): batch 32, fp32 accumulation, lr 0.5 (the defaults)
+    ("softmax, e4m3 weights, sr update", {"model": "softmax", "weights": "e4m3", "rounding": "sr"}),
+    ("mlp 784-32-10, e4m3 weights, sr update", {"model": "mlp", "weights": "e4m3",
+                                                "rounding": "sr"}),
+    ("softmax, fp32 everywhere, rne", {"model": "softmax", "weights": "fp32", "rounding": "rne"}),
+)
+
+
+def _mnist_jobs(n: int, seed: int) -> list[dict]:
+    """One epoch per row at the suite's threads and one on a single thread (an epoch is long:
+    no repeats), after a 64-sample warm-up run that compiles; rate in samples/s (as Melem/s)."""
+    from .train.linear import TrainConfig, train
+
+    data, warm = mnist_shaped(n, seed), mnist_shaped(64, seed)
+    jobs = []
+    for name, fields in MNIST_EPOCHS:
+        cfg = TrainConfig(acc="fp32", epochs=1, batch=32, lr=0.5, **fields)
+        title = f"MNIST-shaped {n:,} x 784, 1 epoch, {name} (Msamples/s)"
+        _starting(title)
+        threads = parallel.resolve(None)
+        rates = []
+        for t in (threads, 1) if threads > 1 else (threads,):
+            with context(threads=t):
+                train(warm, cfg)
+                start = time.perf_counter()
+                train(data, cfg)
+                rates.append(n / (time.perf_counter() - start) / 1e6)
+        jobs.append({"job": title, "emu_melem_s": rates[0], "reference": None,
+                     "reference_melem_s": None, "ratio": None, "ceiling_melem_s": 0.0,
+                     "agrees": None, "threads": threads, "emu_1thread_melem_s": rates[-1],
+                     "speedup": rates[0] / rates[-1]})
+    return jobs
 
 
 def _arith_jobs(size, repeat, rng, ml_dtypes, apytypes, ceiling):

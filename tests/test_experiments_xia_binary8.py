@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from emu.train.data import load_split
 from emu.train.experiments import run_preset, xia_binary8
 
 
@@ -71,7 +72,7 @@ def test_full_batch_sr_eps_lowers_the_loss(result):
 def test_float64_reference_matches_emu_init_and_order():
     """The numpy float64 trainer starts where emu's models start: zero weights give the loss
     log(10) on 10 classes, and its MLP draws are emu's Glorot draws before rounding."""
-    tr, _ = xia_binary8.digits_split()
+    tr, _ = load_split("digits")
     _, losses = xia_binary8.train64(tr, "softmax", 0, 1, 1)
     assert losses[0] == pytest.approx(math.log(10))
     params, _ = xia_binary8.train64(tr, "mlp", 32, 0, 3)

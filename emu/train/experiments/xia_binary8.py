@@ -22,20 +22,18 @@ w = fl(w - s) with the update rounding. Modes:
 The float64 reference trains the same model in numpy float64 (same initial weights before
 rounding, same minibatch order, unrounded inputs): emu has no float64 register format.
 
-Data: full size Fashion-MNIST (local IDX files, /usr/share/datasets/fashion-mnist; the first
+Data (emu.train.data.load_split): full size Fashion-MNIST ('fashion-mnist': the first
 TRAIN_FULL training images and the first TEST_FULL t10k images, pixels / 255), or the digits
 when those files are absent; quick size (CI, and the tests) always the 8x8 digits shipped with
-emu, split by numpy default_rng(0).permutation(1797): the first 1,438 train, the last 359 test
-(quick: the first TRAIN_QUICK of those 1,438 train).
-SWITCH-OVER: that split is the one emu.train.data.load_split('digits') is being given (another
-change); once it lands, load through load_split('digits') / load_split('fashion-mnist') here.
+emu, in load_split's fixed split (numpy default_rng(0).permutation(1797): 1,438 train, 359
+test), of which the first TRAIN_QUICK training samples.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..data import Dataset, digits, mnist
+from ..data import Dataset, load_split
 from ..linear import TrainConfig, train
 from .report import Curve, Estimate, Panel, Result, rng_seed, run_seeds
 
@@ -47,7 +45,6 @@ FORMAT = "e4m3ieee"
 LR = 0.1
 HIDDEN = 32
 BATCH = 32
-FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 TRAIN_FULL, TEST_FULL = 1000, 2000
 TRAIN_QUICK = 1000  # the first 1,000 of the digits' 1,438 training samples
 EPS = (0.1, 0.2)
@@ -66,25 +63,14 @@ def settings(quick: bool) -> list[tuple[str, int, int]]:
     return [("softmax", 0, 30), ("softmax", BATCH, 2), ("mlp", BATCH, 1)]
 
 
-def digits_split() -> tuple[Dataset, Dataset]:
-    d = digits()
-    perm = np.random.default_rng(0).permutation(len(d))
-    k = round(0.8 * len(d))
-    return (Dataset(d.X[perm[:k]], d.y[perm[:k]], "digits-train", 10),
-            Dataset(d.X[perm[k:]], d.y[perm[k:]], "digits-test", 10))
-
-
 def load(quick: bool) -> tuple[Dataset, Dataset]:
+    """(training set, test set) of the preset's size (see the module doc)."""
     if not quick:
         try:
-            tr, te = mnist(FASHION_DIR), mnist(FASHION_DIR, "test")
-            return (Dataset(tr.X[:TRAIN_FULL], tr.y[:TRAIN_FULL], "fashion-mnist", 10),
-                    Dataset(te.X[:TEST_FULL], te.y[:TEST_FULL], "fashion-mnist-test", 10))
-        except ValueError:
-            pass
-        return digits_split()
-    tr, te = digits_split()
-    return Dataset(tr.X[:TRAIN_QUICK], tr.y[:TRAIN_QUICK], "digits-train", 10), te
+            return load_split("fashion-mnist", TRAIN_FULL, TEST_FULL)
+        except ValueError:  # not installed: the digits
+            return load_split("digits")
+    return load_split("digits", TRAIN_QUICK)
 
 
 # --- the float64 reference (numpy, the same model, init and order as emu.train.linear) ---------

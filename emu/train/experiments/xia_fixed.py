@@ -255,9 +255,10 @@ def run(quick: bool = False, seeds: int = SEEDS, progress=None) -> Result:
         "loss: f(x_k) - f*; tail loss and stagnant: mean over the last 20% of the steps of each "
         "run; q: the mean over the steps of <g_hat, g>/|g|^2 (Yun's shrinkage; > 1 where the "
         "biased rounding moves further than asked).",
-        "sr_eps favours the neighbour farther from zero (not a descent direction): once the "
-        "step's fraction of u is below eps it rounds back onto x and freezes; signed_sr_eps "
-        "favours the descent direction -sign(g).",
+        "sr_eps favours the neighbour farther from zero: a descent bias only where descent moves "
+        "away from zero (Rosenbrock's approach to (1, 1) from below), an ascent bias where it "
+        "moves toward zero (the quadratic from x0 = (2, 2) > x*: a step below eps u rounds back "
+        "onto x, which freezes above x*); signed_sr_eps favours the descent direction -sign(g).",
         f"mlp_digits: emu.train.linear MLP, {cfg['hidden']} hidden units, weights "
         f"{cfg['weights']}, activations {cfg['activations']}, gradients {cfg['grads']}, update "
         f"rounded once, t = {cfg['lr']}, batch {cfg['batch']}, {cfg['epochs']} epochs on "

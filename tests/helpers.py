@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import reference as ref
 
@@ -83,3 +85,22 @@ def show_mismatch(x, got, want, fmt):
     bad = [i for i in range(len(want)) if got[i] != want[i]]
     rows = [f"x={x[i]!r} got={got[i]:#x} want={want[i]:#x}" for i in bad[:10]]
     return f"{len(bad)} mismatches in {fmt.name}:\n" + "\n".join(rows)
+
+
+# --- experiment results (tests/test_experiments_*.py) ---------------------------------------
+def se_gap(a, b) -> float:
+    """(a - b) in standard errors of the difference of two independent estimates: a, b are
+    Estimates or (mean, se) pairs; +-inf when both are exact (se 0) and differ, 0 when equal."""
+    (ma, sa), (mb, sb) = ((x.mean, x.se) if hasattr(x, "mean") else x for x in (a, b))
+    se = math.hypot(sa, sb)
+    d = ma - mb
+    return d / se if se else math.copysign(math.inf, d) if d else 0.0
+
+
+def json_cell(doc: dict, column: str, **match) -> tuple[float, float]:
+    """(mean, se) of ``column`` in the one row of an experiment's result.json matching ``match``
+    (a plain number has se 0)."""
+    rows = [r for r in doc["rows"] if all(r.get(k) == v for k, v in match.items())]
+    assert len(rows) == 1, (match, len(rows))
+    v = rows[0][column]
+    return (v["mean"], v["se"]) if isinstance(v, dict) else (v, 0.0)

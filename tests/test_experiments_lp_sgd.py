@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import se_gap as gap
 
 from emu.train import PrecisionPolicy, run_gd
 from emu.train.experiments import lp_sgd, run_preset
@@ -31,9 +32,6 @@ def excess(result, features, d, fmt, sweep=None):
     return result.find(**match)["excess"]
 
 
-def gap(a, b):
-    """a - b in standard errors of the difference (independent runs)."""
-    return (a.mean - b.mean) / math.hypot(a.se, b.se)
 
 
 def test_sparse_excess_is_dimension_free(result):

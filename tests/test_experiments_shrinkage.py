@@ -9,10 +9,11 @@ deterministic (one run): its comparisons are exact. A stochastic comparison asks
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 from click.testing import CliRunner
+from helpers import json_cell
+from helpers import se_gap as gap
 
 from emu.train.experiments.shrinkage import FIXED, FLOATS, bits
 
@@ -33,17 +34,7 @@ def quick(tmp_path_factory):
 
 def cell(result, fmt, mode, column):
     """(mean, se) of one table cell."""
-    rows = [r for r in result["rows"] if r["gradients"] == fmt and r["mode"] == mode]
-    assert len(rows) == 1, (fmt, mode)
-    v = rows[0][column]
-    return (v["mean"], v["se"]) if isinstance(v, dict) else (v, 0.0)
-
-
-def gap(a, b) -> float:
-    """(mean_a - mean_b) / sqrt(se_a^2 + se_b^2); inf when both are exact and differ."""
-    se = math.hypot(a[1], b[1])
-    d = a[0] - b[0]
-    return d / se if se else math.copysign(math.inf, d) if d else 0.0
+    return json_cell(result, column, gradients=fmt, mode=mode)
 
 
 def fp64(result, column):

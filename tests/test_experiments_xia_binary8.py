@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import se_gap as gap
 
 from emu.train.data import load_split
 from emu.train.experiments import run_preset, xia_binary8
@@ -26,10 +27,6 @@ def cell(result, model, batch, mode, column):
     return result.find(model=model, batch=batch, rounding=mode)[column]
 
 
-def gap(a, b):
-    """a - b in standard errors of the difference (a deterministic row has SE 0)."""
-    se = math.hypot(a.se, b.se)
-    return (a.mean - b.mean) / se if se else math.copysign(math.inf, a.mean - b.mean)
 
 
 def test_rn_stagnates_exactly_with_full_batches(result):

@@ -9,11 +9,12 @@ round-to-nearest is deterministic (one run, se = 0).
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import json_cell
+from helpers import se_gap as gap
 
 from emu.train.experiments.xia_fixed import FMT, PrecisionPolicy, gd_runs, problems
 from emu.train.gd import run_gd
@@ -37,17 +38,7 @@ def quick(tmp_path_factory):
 
 def cell(result, problem, mode, column):
     """(mean, se) of one table cell."""
-    rows = [r for r in result["rows"] if r["problem"] == problem and r["mode"] == mode]
-    assert len(rows) == 1, (problem, mode)
-    v = rows[0][column]
-    return (v["mean"], v["se"]) if isinstance(v, dict) else (v, 0.0)
-
-
-def gap(a, b) -> float:
-    """(mean_a - mean_b) / sqrt(se_a^2 + se_b^2); inf when both are exact and differ."""
-    se = math.hypot(a[1], b[1])
-    d = a[0] - b[0]
-    return d / se if se else math.copysign(math.inf, d) if d else 0.0
+    return json_cell(result, column, problem=problem, mode=mode)
 
 
 def test_cli_writes_the_four_files_and_every_row(quick):

@@ -203,6 +203,10 @@ def figure(result: Result, path: str | Path) -> None:
             (line,) = ax.plot(c.x, m, label=c.label)
             ax.fill_between(c.x, lo, m + se, color=line.get_color(), alpha=0.2, linewidth=0)
         ax.set_xscale("log" if p.logx else "linear")
+        xs = sorted({float(v) for c in result.curves if c.panel == name for v in c.x})
+        if p.logx and len(xs) <= 8:  # a few sizes (d = 16, 64, 256): label them, not decades
+            ax.set_xticks(xs, [f"{v:g}" for v in xs])
+            ax.minorticks_off()
         ax.set_yscale("log" if p.logy else "linear")
         ax.set_title(p.title, fontsize=9)
         ax.set_xlabel(p.xlabel)

@@ -16,8 +16,9 @@ from click.testing import CliRunner
 from helpers import json_cell
 from helpers import se_gap as gap
 
-from emu.train.experiments.xia_fixed import FMT, PrecisionPolicy, gd_runs, problems
-from emu.train.gd import run_gd
+from emu.train.experiments.report import seeded
+from emu.train.experiments.xia_fixed import FMT, PrecisionPolicy, problems
+from emu.train.gd import gd_runs, run_gd
 from emu.train.problems import SEEDS_QUADRATIC
 from emu.train.seeds import derive_seed
 
@@ -58,7 +59,8 @@ def test_runs_are_run_gd_with_derived_seeds():
     """The batched runner is run_gd, bit for bit: run seed s in column s, LFSR lane s starting
     at derive_seed(s)."""
     pol = PrecisionPolicy(FMT, "update", update="signed_sr_eps", eps=0.2)
-    r = gd_runs(SEEDS_QUADRATIC, (2.0, 2.0), 0.1, 40, pol, [1, 5])
+    x0, rng = seeded((2.0, 2.0), [1, 5])
+    r = gd_runs(SEEDS_QUADRATIC, x0, 0.1, 40, pol, rng)
     for j, s in enumerate((1, 5)):
         ref = run_gd(SEEDS_QUADRATIC, (2.0, 2.0), 0.1, 40, pol, seed=derive_seed(s))
         assert r.loss[:, j].tolist() == ref.loss

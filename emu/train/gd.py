@@ -1,5 +1,6 @@
 """Full-batch gradient descent whose iterate lives in emulated registers (the PL problems), on
-the one training engine (emu.train.engine)."""
+the one training engine (emu.train.engine): one run (``run_gd``) or many at once (``gd_runs``:
+column j of the iterate is run j, lane j of the LFSR bank its random source)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,63 @@ class GDResult:
     x: np.ndarray                      # final iterate (decoded)
     loss: list[float] = field(default_factory=list)  # f(x_k) - f*, k = 0..steps
     stagnant: list[float] = field(default_factory=list)  # share of components that did not move
-    shrinkage: list[float] = field(default_factory=list)  # q_k = <g_hat, g> / |g|^2 (Yun 2025)
+    shrinkage: list[float] = field(default_factory=list)  # q_k against g* (semantics §11.1)
+
+
+@dataclass
+class Runs:
+    """Many runs, one per column: ``loss[k, j]`` = f(x_k) - f* (k = 0..steps); for each step
+    k = 1..steps ``stagnant[k-1, j]`` and ``shrinkage[k-1, j]`` (q against the float64
+    gradient, docs/semantics.md §11.1); ``x`` the final iterates, decoded (d x runs)."""
+
+    loss: np.ndarray
+    stagnant: np.ndarray
+    shrinkage: np.ndarray
+    x: np.ndarray
+
+
+def gd_runs(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, rng,
+            grad_rounding: tuple[str, str, float] | None = None) -> Runs:
+    """Gradient descent for every column of ``x0`` (d x runs) at once; ``problem`` is one
+    problem for all columns or a list, one per column. Every step computes each column's
+    gradient in float64 from its decoded iterate, optionally rounds it (``grad_rounding``:
+    (format, mode, eps), drawing before the update's words; the float64 gradient stays the
+    reference of q) and moves the iterate by the engine's update rule, all stochastic rounding
+    drawn from ``rng``. With ``LFSR(seeds=[s_1, ..., s_m])`` lane j serves exactly column j's
+    elements in order (element (i, j) of a C-order d x m array uses lane j), so column j is bit
+    for bit the single run ``run_gd(..., seed=s_j)``."""
+    x0 = np.asarray(x0, np.float64)
+    m = x0.shape[1]
+    probs = problem if isinstance(problem, list | tuple) else [problem] * m
+    if len(probs) != m:
+        raise ValueError(f"{len(probs)} problems for {m} runs")
+    x = quantize(x0, parse_format(policy.fmt), **rounding_kwargs("rne", 0, None, 8))
+    xv = x.to_float()
+
+    def losses(v):
+        return [p.loss(v[:, j]) - p.f_star for j, p in enumerate(probs)]
+
+    loss = np.empty((steps + 1, m))
+    stagnant = np.empty((steps, m))
+    shrinkage = np.empty((steps, m))
+    loss[0] = losses(xv)
+    gfmt = parse_format(grad_rounding[0]) if grad_rounding else None
+    for k in range(steps):
+        g = np.stack([p.grad(xv[:, j]) for j, p in enumerate(probs)], axis=1)
+        gd = g
+        if gfmt is not None:
+            gd = quantize(g, gfmt, **rounding_kwargs(grad_rounding[1], grad_rounding[2], rng,
+                                                     policy.sr_bits)).to_float()
+        (x2,), _ = policy.apply([x], [gd], lr, rng, [g])
+        x2v = x2.to_float()
+        stagnant[k] = np.mean(x2.codes == x.codes, axis=0)
+        # q per run, as StepStats.shrinkage: <g_hat, g*> / |g*|^2, g_hat = (x - x_new) / lr
+        gg = np.sum(g * g, axis=0)
+        dot = np.sum((xv - x2v) / lr * g, axis=0)
+        shrinkage[k] = np.divide(dot, gg, out=np.full(m, np.nan), where=gg > 0)
+        x, xv = x2, x2v
+        loss[k + 1] = losses(xv)
+    return Runs(loss, stagnant, shrinkage, xv)
 
 
 def run_gd(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, seed: int = 1,
@@ -26,18 +83,11 @@ def run_gd(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, seed: in
     """Run ``steps`` iterations of GD with step size ``lr`` from ``x0`` under ``policy``.
 
     The gradient is computed in float64 from the decoded iterate and moved by the engine's
-    update rule. One LFSR (32-bit default, ``seed``) feeds every stochastic rounding, consumed
-    in a fixed order per step (g, then s, then the update), so runs repeat bit for bit.
+    update rule. One LFSR (32-bit default, ``seed``, ``lanes``) feeds every stochastic
+    rounding, consumed in a fixed order per step (g, then s, then the update), so runs repeat
+    bit for bit. (``gd_runs`` with one column.)
     """
-    fmt = parse_format(policy.fmt)
-    rng = LFSR(seed=seed, lanes=lanes)
-    x = quantize(np.asarray(x0, np.float64), fmt, **rounding_kwargs("rne", 0, None, 8))
-    res = GDResult(x=x.to_float())
-    res.loss.append(problem.loss(x.to_float()) - problem.f_star)
-    for _ in range(steps):
-        (x,), stats = policy.apply([x], [problem.grad(x.to_float())], lr, rng)
-        res.stagnant.append(stats.stagnant_share)
-        res.shrinkage.append(stats.shrinkage)
-        res.loss.append(problem.loss(x.to_float()) - problem.f_star)
-    res.x = x.to_float()
-    return res
+    r = gd_runs(problem, np.asarray(x0, np.float64)[:, None], lr, steps, policy,
+                LFSR(seed=seed, lanes=lanes))
+    return GDResult(r.x[:, 0], r.loss[:, 0].tolist(), r.stagnant[:, 0].tolist(),
+                    r.shrinkage[:, 0].tolist())

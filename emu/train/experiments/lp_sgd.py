@@ -30,10 +30,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...formats import format as parse_format
 from ...lfsr import LFSR
-from ...ops import quantize
-from ..engine import PrecisionPolicy, rounding_kwargs
+from ..engine import PrecisionPolicy
+from ..gd import gd_runs
 from ..problems import StochasticLinearRegression
 from .report import Curve, Estimate, Panel, Result, rng_seed, run_seeds
 
@@ -77,22 +76,13 @@ def excess_of(probs: list, w: np.ndarray) -> np.ndarray:
 
 def lp_sgd(probs: list, fmt: str, lr: float, steps: int,
            states: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """LP-SGD for every problem at once (column j of the iterate is run j, LFSR lane j started
-    at ``states[j]``), from w_0 = 0: per run, the mean of f(w_k) - f* over the last half of the
-    steps, and the final iterates (d x runs, decoded)."""
-    d, n = probs[0].d, len(probs)
+    """LP-SGD for every problem at once (emu.train.gd.gd_runs: column j of the iterate is run j,
+    LFSR lane j started at ``states[j]``), from w_0 = 0: per run, the mean of f(w_k) - f* over
+    the last half of the steps, and the final iterates (d x runs, decoded)."""
     policy = PrecisionPolicy(fmt, "update", update="sr", sr_bits=SR_BITS)
-    fmt = parse_format(fmt)
-    rng = LFSR(seeds=list(states))
-    x = quantize(np.zeros((d, n)), fmt, **rounding_kwargs("rne", 0, None, SR_BITS))
-    start, acc = steps - steps // 2, np.zeros(n)
-    for k in range(steps):
-        w = x.to_float()
-        g = np.stack([p.grad(w[:, j]) for j, p in enumerate(probs)], axis=1)
-        (x,), _ = policy.apply([x], [g], lr, rng)
-        if k + 1 >= start:
-            acc += excess_of(probs, x.to_float())
-    return acc / (steps - start + 1), x.to_float()
+    r = gd_runs(list(probs), np.zeros((probs[0].d, len(probs))), lr, steps, policy,
+                LFSR(seeds=list(states)))
+    return r.loss[steps - steps // 2:].mean(axis=0), r.x
 
 
 def sgd64(probs: list, lr: float, steps: int) -> np.ndarray:

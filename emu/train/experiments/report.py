@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...lfsr import LFSR
 from ..seeds import derive_seed
 
 DEFAULT_SEEDS = 16  # every stochastic figure is a mean over at least this many runs
@@ -127,6 +128,13 @@ def run_seeds(n: int) -> list[int]:
 def rng_seed(run_seed: int) -> int:
     """The LFSR start state of run ``run_seed`` (emu.train.derive_seed)."""
     return derive_seed(run_seed)
+
+
+def seeded(x0, seeds: Sequence[int]) -> tuple[np.ndarray, LFSR]:
+    """The start of a batched run (emu.train.gd.gd_runs) of run seeds ``seeds``: ``x0`` in one
+    column per run, and the LFSR bank whose lane j starts at rng_seed(seeds[j])."""
+    x0 = np.asarray(x0, np.float64)
+    return np.repeat(x0[:, None], len(seeds), axis=1), LFSR(seeds=[rng_seed(s) for s in seeds])
 
 
 Progress = Callable[[int, int], None] | None

@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import PrecisionPolicy
+from ..gd import gd_runs
 from ..problems import Quadratic
-from .report import Curve, Estimate, Panel, Result, run_seeds
-from .xia_fixed import gd_runs
+from .report import Curve, Estimate, Panel, Result, run_seeds, seeded
 
 TITLE = "Gradient shrinkage q of low-precision gradients, and the step-size rescaling t / q"
 SOURCE = ("Yun, arXiv 2508.07142: SGD convergence under gradient shrinkage in low-precision "
@@ -95,7 +95,8 @@ def run(quick: bool = False, seeds: int = SEEDS, progress=None) -> Result:
         rn_q = None
         for mode, eps in MODES:
             ids = [1] if mode == "rne" else run_seeds(seeds)  # rne draws nothing: one run
-            r = gd_runs(prob, x0, LR, steps, policy, ids, grad_rounding=(fmt, mode, eps))
+            start, rng = seeded(x0, ids)
+            r = gd_runs(prob, start, LR, steps, policy, rng, grad_rounding=(fmt, mode, eps))
             done += len(ids)
             if progress:
                 progress(done, total)
@@ -109,7 +110,8 @@ def run(quick: bool = False, seeds: int = SEEDS, progress=None) -> Result:
                 res.curves.append(Curve("loss_rn", fmt, x, r.loss.T))
                 res.curves.append(Curve("q_rn", fmt, x[1:], r.shrinkage.T))
                 lr2 = LR / rn_q
-                r2 = gd_runs(prob, x0, lr2, steps, policy, [1], grad_rounding=(fmt, mode, eps))
+                start, rng = seeded(x0, [1])
+                r2 = gd_runs(prob, start, lr2, steps, policy, rng, grad_rounding=(fmt, mode, eps))
                 done += 1
                 if progress:
                     progress(done, total)

@@ -22,13 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...formats import format as parse_format
-from ...lfsr import LFSR
-from ...ops import quantize
 from ..data import synthetic_least_squares
-from ..engine import PrecisionPolicy, rounding_kwargs
+from ..engine import PrecisionPolicy
+from ..gd import gd_runs
 from ..problems import SEEDS_QUADRATIC, Himmelblau, Rosenbrock
-from .report import Curve, Estimate, Panel, Result, rng_seed, run_seeds
+from .report import Curve, Estimate, Panel, Result, rng_seed, run_seeds, seeded
 
 TITLE = "Gradient descent in fixed point: RN stagnates, SR converges, signed SR_eps is faster"
 SOURCE = ("Xia, Hochstenbach, Massei, arXiv 2301.09511 (J. Optim. Theory Appl. 2025): gradient "
@@ -88,55 +86,6 @@ def problems() -> list[Problem]:
         Problem("least_squares", "least squares, d=8, cond=10, w0=0, t=0.5",
                 LeastSquares.make(), (0.0,) * 8, 0.5, 50, 150, 1000),
     ]
-
-
-@dataclass
-class Runs:
-    """Per run (columns) and step (rows): loss[k] = f(x_k) - f* (k = 0..steps), and for each
-    step k = 1..steps the stagnant share and the shrinkage q (docs/semantics.md §11.1)."""
-
-    loss: np.ndarray
-    stagnant: np.ndarray
-    shrinkage: np.ndarray
-
-
-def gd_runs(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, seeds: list[int],
-            grad_rounding: tuple[str, str, float] | None = None) -> Runs:
-    """``run_gd(problem, x0, lr, steps, policy, seed=rng_seed(s))`` for every s in ``seeds`` at
-    once: column s of one register array, lane s of one LFSR bank. ``grad_rounding``:
-    (format, mode, eps) rounds the float64 gradient into that format first (drawing before the
-    update's words), the float64 gradient staying the reference of q."""
-    m = len(seeds)
-    fmt = parse_format(policy.fmt)
-    rng = LFSR(seeds=[rng_seed(s) for s in seeds])
-    start = np.repeat(np.asarray(x0, np.float64)[:, None], m, axis=1)
-    x = quantize(start, fmt, **rounding_kwargs("rne", 0, None, 8))
-    xv = x.to_float()
-
-    def losses(v):
-        return [problem.loss(v[:, j]) - problem.f_star for j in range(m)]
-
-    loss = np.empty((steps + 1, m))
-    stagnant = np.empty((steps, m))
-    shrinkage = np.empty((steps, m))
-    loss[0] = losses(xv)
-    gfmt = parse_format(grad_rounding[0]) if grad_rounding else None
-    for k in range(steps):
-        g = np.stack([problem.grad(xv[:, j]) for j in range(m)], axis=1)
-        gd = g
-        if gfmt is not None:
-            gd = quantize(g, gfmt, **rounding_kwargs(grad_rounding[1], grad_rounding[2], rng,
-                                                     policy.sr_bits)).to_float()
-        (x2,), _ = policy.apply([x], [gd], lr, rng, [g])
-        x2v = x2.to_float()
-        stagnant[k] = np.mean(x2.codes == x.codes, axis=0)
-        # q per run, as StepStats.shrinkage: <g_hat, g*> / |g*|^2, g_hat = (x - x_new) / lr
-        gg = np.sum(g * g, axis=0)
-        dot = np.sum((xv - x2v) / lr * g, axis=0)
-        shrinkage[k] = np.divide(dot, gg, out=np.full(m, np.nan), where=gg > 0)
-        x, xv = x2, x2v
-        loss[k + 1] = losses(xv)
-    return Runs(loss, stagnant, shrinkage)
 
 
 def label(mode: str, eps: float) -> str:
@@ -208,8 +157,9 @@ def run(quick: bool = False, seeds: int = SEEDS, progress=None) -> Result:
         keep = _stride(steps)
         for mode, eps in MODES:
             ids = [1] if mode == "rne" else run_seeds(seeds)  # rne draws nothing: one run
-            r = gd_runs(p.problem, p.x0, p.lr, steps, PrecisionPolicy(FMT, "update", update=mode,
-                                                                        eps=eps), ids)
+            x0, rng = seeded(p.x0, ids)
+            r = gd_runs(p.problem, x0, p.lr, steps,
+                        PrecisionPolicy(FMT, "update", update=mode, eps=eps), rng)
             tick(len(ids))
             res.curves.append(Curve(p.name, label(mode, eps), keep, r.loss[keep].T))
             res.row(problem=p.name, mode=label(mode, eps), k=p.k, **{

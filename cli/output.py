@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -12,21 +10,7 @@ from pathlib import Path
 
 import click
 
-
-def _strict(obj):
-    """Non-finite floats as the strings "nan", "inf", "-inf" (strict JSON has no NaN)."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    if isinstance(obj, dict):
-        return {k: _strict(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_strict(v) for v in obj]
-    return obj
-
-
-def dumps(obj) -> str:
-    """JSON that strict parsers accept: NaN and infinities become "nan", "inf", "-inf"."""
-    return json.dumps(_strict(obj), indent=2, allow_nan=False)
+from emu.jsonfile import dumps  # noqa: F401 - the one strict JSON writer, re-exported
 
 
 def echo_json(obj) -> None:

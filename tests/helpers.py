@@ -99,8 +99,8 @@ def se_gap(a, b) -> float:
 
 def json_cell(doc: dict, column: str, **match) -> tuple[float, float]:
     """(mean, se) of ``column`` in the one row of an experiment's result.json matching ``match``
-    (a plain number has se 0)."""
+    (a plain number or a single run has se 0)."""
     rows = [r for r in doc["rows"] if all(r.get(k) == v for k, v in match.items())]
     assert len(rows) == 1, (match, len(rows))
     v = rows[0][column]
-    return (v["mean"], v["se"]) if isinstance(v, dict) else (v, 0.0)
+    return (v["mean"], v["se"] or 0.0) if isinstance(v, dict) else (v, 0.0)

@@ -33,6 +33,7 @@ def test_estimate_is_the_mean_and_the_standard_error_of_the_mean():
     assert math.isclose(e.se, math.sqrt(14 / 3) / 2)
     assert str(e) == "3 ± 1.1"
     assert Estimate.of([5.0]).se == 0.0 and str(Estimate.of([5.0])) == "5"
+    assert str(Estimate.of([0.25, 0.25])) == "0.25 ± 0"  # two runs that agree: se 0, shown
     with pytest.raises(ValueError):
         Estimate.of([])
 
@@ -73,6 +74,19 @@ def test_csv_splits_estimates_into_mean_se_n_and_markdown_shows_them():
     md = markdown(r, "emu experiments demo --quick")
     assert "| sr | 0.2 ± 0.1 | x |" in md and "`emu experiments demo --quick`" in md
     assert "- a note" in md
+
+
+def test_files_are_strict_json_and_one_run_has_no_standard_error(tmp_path):
+    r = Result("demo", "A demo", "nobody", ["mode", "loss", "x"], seeds=2)
+    r.row(mode="rne", loss=Estimate.of([0.5]), x=float("inf"))
+    r.row(mode="sr", loss=Estimate.of([float("nan"), 1.0]), x=1.0)
+    write(r, tmp_path, png=False)
+    text = (tmp_path / "result.json").read_text()
+    doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in result.json"))
+    assert doc["rows"][0] == {"mode": "rne", "loss": {"mean": 0.5, "se": None, "n": 1}, "x": "inf"}
+    assert doc["rows"][1]["loss"]["mean"] == "nan"
+    rows = list(csv.reader(io.StringIO((tmp_path / "results.csv").read_text())))
+    assert rows[1][:4] == ["rne", "0.5", "", "1"]
 
 
 def test_write_puts_four_files(tmp_path):

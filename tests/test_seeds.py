@@ -52,6 +52,8 @@ def test_derive_seed_is_a_documented_function_of_the_run_seed():
     assert derive_seed(1) == r.state[0]
     assert len({derive_seed(s) for s in range(256)}) == 256
     assert derive_seed(5, width=16) < 1 << 16
+    # W = 64: (s * G) mod (2^64 - 1) exceeds one skip's count for about half the run seeds
+    assert len({derive_seed(s, width=64) for s in range(1, 21)}) == 20
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, "3", None])

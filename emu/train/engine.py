@@ -67,8 +67,15 @@ class StepStats:
     datapath_shrinkage: float
 
 
-def _ratio(num: float, den: float) -> float:
-    return num / den if den > 0 else float("nan")
+def _projection(steps: list[np.ndarray], grads: list[np.ndarray]) -> float:
+    """<step, g> / |g|^2 over all parameters together; both scaled by 1 / max|g| first, so
+    neither overflows (the ratio is unchanged). NaN where g = 0 or is not finite."""
+    scale = max((float(np.max(np.abs(g))) for g in grads if g.size), default=0.0)
+    if not 0 < scale < np.inf:
+        return float("nan")
+    dot = sum(float((st / scale) @ (g / scale)) for st, g in zip(steps, grads, strict=True))
+    gg = sum(float((g / scale) @ (g / scale)) for g in grads)
+    return dot / gg
 
 
 @dataclass(frozen=True)
@@ -131,18 +138,15 @@ class PrecisionPolicy:
         parameters and the step's statistics. ``exact_grads``: the float64 gradient at the same
         weights, for the shrinkage q (default: ``grads``, exact when they are float64)."""
         exact_grads = grads if exact_grads is None else exact_grads
-        new, same, total = [], 0, 0
-        dot = gg = dot_dp = gg_dp = 0.0
+        new, same, total, steps, used, exact = [], 0, 0, [], [], []
         for x, g, ge in zip(params, grads, exact_grads, strict=True):
             gv = g.to_float() if isinstance(g, Registers) else np.asarray(g, np.float64)
             ge = ge.to_float() if isinstance(ge, Registers) else np.asarray(ge, np.float64)
             x2 = self.move(x, g, gv, lr, rng)
             same += int(np.count_nonzero(x2.codes == x.codes))
             total += x.size
-            g_hat = ((x.to_float() - x2.to_float()) / lr).ravel()
-            dot += float(g_hat @ ge.ravel())
-            gg += float(ge.ravel() @ ge.ravel())
-            dot_dp += float(g_hat @ gv.ravel())
-            gg_dp += float(gv.ravel() @ gv.ravel())
+            steps.append(((x.to_float() - x2.to_float()) / lr).ravel())  # g_hat
+            used.append(gv.ravel())
+            exact.append(ge.ravel())
             new.append(x2)
-        return new, StepStats(same / total, _ratio(dot, gg), _ratio(dot_dp, gg_dp))
+        return new, StepStats(same / total, _projection(steps, exact), _projection(steps, used))

@@ -38,5 +38,7 @@ def derive_seed(run_seed: int, width: int = 32, poly: int | None = None,
     (run_seed * G) mod (2^W - 1) single-bit shifts (see the module doc). Run seed 0 is state 1."""
     run_seed = integer(run_seed, "run_seed", 0)
     rng = LFSR(width, poly, config, seed=1)
-    rng.skip(run_seed * stride(rng.width) % ((1 << rng.width) - 1), shifts=1)
+    n = run_seed * stride(rng.width) % ((1 << rng.width) - 1)
+    rng.skip(n // 2, shifts=1)  # in two parts: one skip counts at most 2^63 - 1 (W = 64)
+    rng.skip(n - n // 2, shifts=1)
     return rng.state[0]

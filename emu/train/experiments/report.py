@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...jsonfile import dumps
 from ...lfsr import LFSR
 from ..seeds import derive_seed
 
@@ -27,7 +27,8 @@ DEFAULT_SEEDS = 16  # every stochastic figure is a mean over at least this many 
 
 @dataclass(frozen=True)
 class Estimate:
-    """The mean of n runs' values and its standard error s / sqrt(n) (s with n - 1)."""
+    """The mean of n runs' values and its standard error s / sqrt(n) (s with n - 1); one run
+    has se 0 here and no standard error in the files (null in JSON, empty in CSV)."""
 
     mean: float
     se: float
@@ -42,7 +43,7 @@ class Estimate:
         return cls(float(v.mean()), se, int(v.size))
 
     def __str__(self) -> str:
-        if self.n == 1 or self.se == 0:
+        if self.n == 1:  # one run (a deterministic mode): no standard error to show
             return f"{self.mean:.3g}"
         return f"{self.mean:.3g} ± {self.se:.2g}"
 
@@ -175,7 +176,8 @@ def csv_text(result: Result) -> str:
         for c in result.columns:
             v = r.get(c)
             if c in est:
-                line += [v.mean, v.se, v.n] if isinstance(v, Estimate) else [v, "", ""]
+                line += ([v.mean, v.se if v.n > 1 else "", v.n] if isinstance(v, Estimate)
+                         else [v, "", ""])
             else:
                 line.append("" if v is None else v)
         w.writerow([repr(x) if isinstance(x, float) else x for x in line])
@@ -185,7 +187,7 @@ def csv_text(result: Result) -> str:
 def as_json(result: Result) -> dict:
     def val(v):
         if isinstance(v, Estimate):
-            return {"mean": v.mean, "se": v.se, "n": v.n}
+            return {"mean": v.mean, "se": v.se if v.n > 1 else None, "n": v.n}
         return v
 
     return {"preset": result.preset, "title": result.title, "source": result.source,
@@ -233,7 +235,7 @@ def write(result: Result, directory: Path, command: str | None = None,
 
     directory = Path(directory)
     files = {"results.csv": csv_text(result), "table.md": markdown(result, command),
-             "result.json": json.dumps(as_json(result), indent=1, allow_nan=True) + "\n"}
+             "result.json": dumps(as_json(result), indent=1) + "\n"}
     out = []
     for name, text in files.items():
         write_atomic(directory / name, text)

@@ -176,3 +176,71 @@ def test_fashion_mnist_smoke():
     _, h = train(tr, TrainConfig(model="softmax", weights="e4m3", epochs=1, lr=0.1, seed=1), test=te)
     p0 = np.bincount(te.y, minlength=10).max() / len(te)
     assert h.epochs[-1]["test_accuracy"] > p0 + 5 * np.sqrt(p0 * (1 - p0) / len(te))
+
+
+def test_idx_header_claiming_more_than_the_file_holds(tmp_path):
+    """A header claiming huge dimensions over no data is refused from the file's size (plain) or
+    from what decompresses (.gz), never by allocating what the header claims."""
+    head = bytes([0, 0, 0x08, 3]) + struct.pack(">III", 2**31, 65536, 65536)
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(head)
+    _idx(tmp_path / "train-labels-idx1-ubyte.gz", np.arange(10) % 10)
+    for n in (200, None):
+        with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: the IDX header claims "
+                           r"dimensions \[2147483648, 65536, 65536\].*holds only 0 bytes"):
+            load_split(f"mnist:{tmp_path}", train_size=n)
+    (tmp_path / "train-images-idx3-ubyte").unlink()
+    with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as f:
+        f.write(head + bytes(100))
+    with pytest.raises(ValueError, match=r"idx3-ubyte.gz: the IDX header claims .*the first 200 "
+                       r"items.*holds only 100 bytes"):
+        load_split(f"mnist:{tmp_path}", train_size=200)
+    with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as f:  # more than claimed
+        f.write(bytes([0, 0, 0x08, 3]) + struct.pack(">III", 2, 2, 2) + bytes(9))
+    with pytest.raises(ValueError, match="more data than the header's dimensions"):
+        read_idx(tmp_path / "train-images-idx3-ubyte.gz")
+
+
+def test_idx_labels_out_of_range_are_whole_numbers(tmp_path):
+    d = _mnist_dir(tmp_path, t10k=False)
+    _idx(d / "train-labels-idx1-ubyte.gz", np.array([1, 2, 250, 3, 4, 5]))
+    with pytest.raises(ValueError, match=r"labels must be whole numbers 0..9 \(found 250\)"):
+        load_split(f"mnist:{d}")
+
+
+def test_mnist_spec_needs_a_directory_and_expands_home(tmp_path, monkeypatch):
+    for spec in ("mnist:", "mnist: "):
+        with pytest.raises(ValueError, match="mnist: needs a directory"):
+            load_split(spec)
+    with pytest.raises(ValueError, match="needs a name or a file"):
+        load_split("")
+    (tmp_path / "m").mkdir()
+    _mnist_dir(tmp_path / "m")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert len(load_split("mnist:~/m")[0]) == 6
+
+
+def test_csv_errors_in_emus_words(tmp_path):
+    import warnings
+
+    (tmp_path / "ragged.csv").write_text("1,2,3\n1,2\n")
+    with pytest.raises(ValueError, match="ragged.csv: row 2 has 2 columns, the rows before it 3") \
+            as err:
+        load(str(tmp_path / "ragged.csv"))
+    assert "usecols" not in str(err.value)
+    (tmp_path / "empty.csv").write_text("")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's UserWarning must not leak
+        with pytest.raises(ValueError, match="empty.csv: no data"):
+            load(str(tmp_path / "empty.csv"))
+    (tmp_path / "one.csv").write_text("1\n2\n")
+    with pytest.raises(ValueError, match="one.csv: 1 column; needs the features, then the label"):
+        load(str(tmp_path / "one.csv"))
+
+
+def test_npz_negative_test_label_is_a_label_error(tmp_path):
+    X = np.zeros((4, 2))
+    np.savez(tmp_path / "d.npz", X=X, y=np.array([0, 1, 0, 1]), X_test=X[:2], y_test=np.array([0, -1]))
+    with pytest.raises(ValueError, match="y_test holds label -1; class labels are whole numbers"):
+        load_split(str(tmp_path / "d.npz"))
+    np.savez(tmp_path / "r.npz", X=X, y=np.array([0.5, 1, 0, 1]), X_test=X[:2], y_test=np.array([0.25, 2]))
+    assert load_split(str(tmp_path / "r.npz"))[1].n_classes == 0  # regression both: fine

@@ -17,6 +17,10 @@ training set alone. The splits are fixed (docs/semantics.md §11):
 from __future__ import annotations
 
 import gzip
+import math
+import os
+import re
+import warnings
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -131,7 +135,11 @@ def load_split(spec: str, train_size: int | None = None,
                              "apt-get install dataset-fashion-mnist, or give mnist:DIR")
         train, test = mnist_split(FASHION_MNIST_DIR, train_size, test_size, "fashion-mnist")
     elif spec.startswith("mnist:"):
-        train, test = mnist_split(spec[len("mnist:"):], train_size, test_size)
+        directory = spec[len("mnist:"):]
+        if not directory.strip():
+            raise ValueError(f"data = {spec!r}: mnist: needs a directory (mnist:DIR, e.g. "
+                             "mnist:~/mnist)")
+        train, test = mnist_split(Path(directory).expanduser(), train_size, test_size)
     else:
         train, test = _split(spec)
     for ds, n, opt in ((train, train_size, "train_size"), (test, test_size, "test_size")):
@@ -150,19 +158,42 @@ def _split(spec: str) -> tuple[Dataset, Dataset | None]:
         return _least_squares(256, 8, 10.0, 0, 256)
     if spec == "logistic":
         return _logistic(512, 8, 0, 512)
-    path = Path(spec)
+    if not spec.strip():
+        raise ValueError(f"data = {spec!r}: needs a name or a file; use {', '.join(NAMES)}, "
+                         "mnist:DIR, or a .npz/.csv file")
+    path = Path(spec).expanduser()
     if not path.exists():
         raise ValueError(f"unknown data {spec!r}: use {', '.join(NAMES)}, mnist:DIR, or a "
                          ".npz/.csv file")
     if path.suffix == ".npz":
         return _npz(path)
     if path.suffix == ".csv":
-        try:
-            raw = np.loadtxt(path, delimiter=",", ndmin=2)
-        except (OSError, ValueError) as err:
-            raise ValueError(f"{path}: {err}") from None
-        return dataset(raw[:, :-1], raw[:, -1], path.name, str(path)), None
+        return _csv(path), None
     raise ValueError(f"{path}: unsupported file type (use .npz or .csv)")
+
+
+def _csv(path: Path) -> Dataset:
+    """A CSV of numbers, one sample a row, the label (or target) last; errors in emu's words."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # numpy's "input contained no data"
+            raw = np.loadtxt(path, delimiter=",", ndmin=2)
+    except OSError as err:
+        raise ValueError(f"{path}: {err.strerror or err}") from None
+    except ValueError as err:
+        m = re.match(r"the number of columns changed from (\d+) to (\d+) at row (\d+)", str(err))
+        if m:
+            raise ValueError(f"{path}: row {m[3]} has {m[2]} columns, the rows before it {m[1]} "
+                             "(every row: the features, then the label)") from None
+        raise ValueError(f"{path}: {str(err).split('; use', 1)[0]}") from None
+    if raw.size == 0:
+        raise ValueError(f"{path}: no data (an empty file? every row: the features, then the "
+                         "label)")
+    if raw.shape[1] < 2:
+        raise ValueError(f"{path}: {raw.shape[1]} column; needs the features, then the label "
+                         "(2 columns or more)")
+    return dataset(raw[:, :-1], raw[:, -1], path.name, str(path))
+
 
 
 def _npz(path: Path) -> tuple[Dataset, Dataset | None]:
@@ -197,6 +228,11 @@ def _matched(train: Dataset, test: Dataset, where: str) -> tuple[Dataset, Datase
     if train.X.shape[1] != test.X.shape[1]:
         raise ValueError(f"{where}: X has {train.X.shape[1]} features but X_test "
                          f"{test.X.shape[1]}")
+    for ds, name in ((train, "y"), (test, "y_test")):
+        other = test if ds is train else train
+        if other.n_classes and not ds.n_classes and np.all(np.mod(ds.y, 1) == 0):
+            raise ValueError(f"{where}: {name} holds label {int(ds.y.min())}; class labels are "
+                             "whole numbers >= 0")
     if bool(train.n_classes) != bool(test.n_classes):
         kind = {True: "class labels", False: "regression targets"}
         raise ValueError(f"{where}: y holds {kind[bool(train.n_classes)]} but y_test "
@@ -225,11 +261,14 @@ def dataset(X, y, name: str, where: str, n_classes: int | None = None) -> Datase
         if bad.size:
             raise ValueError(f"{where}: {what} holds a non-finite value (NaN or Inf) at flat index "
                              f"{bad[0]}")
-    is_int = bool(np.all(np.mod(y, 1) == 0)) and y.min() >= 0
+    whole = bool(np.all(np.mod(y, 1) == 0))
+    is_int = whole and y.min() >= 0
     if n_classes is not None:
         if not is_int or y.max() >= n_classes:
+            found = ("a fraction" if not whole else
+                     f"{int(y.min())}" if y.min() < 0 else f"{int(y.max())}")
             raise ValueError(f"{where}: labels must be whole numbers 0..{n_classes - 1} (found "
-                             f"{y.max() if is_int else 'a fraction'})")
+                             f"{found})")
     elif is_int:
         n_classes = int(y.max()) + 1
         if n_classes > MAX_CLASSES:
@@ -243,10 +282,27 @@ def dataset(X, y, name: str, where: str, n_classes: int | None = None) -> Datase
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
+IDX_CHUNK = 1 << 24  # bytes per read: memory follows the data actually there, not a header's claim
+
+
+def _read_upto(f, n: int) -> bytes:
+    """Up to ``n`` bytes of ``f``, read in chunks (a header claiming terabytes costs nothing
+    until the bytes are really there)."""
+    parts, got = [], 0
+    while got < n:
+        part = f.read(min(IDX_CHUNK, n - got))
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
 def read_idx(path: Path, limit: int | None = None) -> np.ndarray:
     """An IDX file (MNIST's format; optionally .gz): magic 0x0000, dtype byte, ndim, big-endian
     int32 dimensions, then the data; ``limit``: only the first ``limit`` items (read no
-    further). Errors name the file."""
+    further). The data the header claims is checked against the file (its size, or for .gz
+    what decompresses) before it is used. Errors name the file."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
@@ -263,17 +319,31 @@ def read_idx(path: Path, limit: int | None = None) -> np.ndarray:
                 raise ValueError(f"{path}: IDX header cut short or without dimensions")
             if limit is not None and limit > dims[0]:
                 raise ValueError(f"{path}: {limit} items asked for, the file has {dims[0]}")
+            claimed = list(dims)
             if limit is not None:
                 dims[0] = limit
-            want = int(np.prod(dims)) * dtype.itemsize
-            raw = f.read(want) if limit is not None else f.read()
+            want = math.prod(dims) * dtype.itemsize
+            if opener is open:  # a plain file's size says at once whether the data is there
+                have = os.fstat(f.fileno()).st_size - 4 - 4 * head[3]
+                if have < want:
+                    raise ValueError(_short(path, claimed, dims, want, max(have, 0)))
+            raw = _read_upto(f, want if limit is not None else want + 1)
     except OSError as err:  # gzip's BadGzipFile and EOFError of a cut .gz are OSError / EOFError
         raise ValueError(f"{path}: {err.strerror or err}") from None
     except EOFError as err:
         raise ValueError(f"{path}: truncated ({err})") from None
-    if len(raw) != want:
-        raise ValueError(f"{path}: {len(raw) // dtype.itemsize} values for dimensions {dims}")
+    if len(raw) < want:
+        raise ValueError(_short(path, claimed, dims, want, len(raw)))
+    if len(raw) > want:
+        raise ValueError(f"{path}: more data than the header's dimensions {claimed} hold "
+                         f"({want} bytes)")
     return np.frombuffer(raw, dtype=dtype).reshape(dims)
+
+
+def _short(path: Path, claimed: list[int], dims: list[int], want: int, have: int) -> str:
+    what = f"dimensions {claimed}" + (f" (the first {dims[0]} items: {want:,} bytes)"
+                                      if dims != claimed else f" ({want:,} bytes of data)")
+    return f"{path}: the IDX header claims {what}, the file holds only {have:,} bytes of data"
 
 
 def _idx_paths(d: Path, prefix: str) -> list[Path | None]:

@@ -3,7 +3,11 @@
 The rules (README, "Reliability"):
 - A new path is created; an existing directory is replaced only if it is an emu artefact of
   the same kind (recognised by the file emu writes into it) and only when asked (``force``).
-  Anything else (a project directory, a file, a symlink) is refused before any work starts.
+  Anything else (a project directory, a file, a symlink, a mount point) is refused before any
+  work starts.
+- An artefact records what it consists of (``.emu-files``, written into it before the swap; a
+  sweep's layout is fixed instead). ``force`` refuses an artefact holding anything else (notes
+  a user added, another emu run nested in it): replacing it would delete them.
 - The new content is built in a temporary sibling (``tempfile``: unpredictable name) and
   swapped in with one atomic ``renameat2(RENAME_EXCHANGE)`` (Linux), so at every instant the
   path holds either the complete old artefact or the complete new one. Elsewhere the swap is
@@ -24,6 +28,7 @@ import fcntl
 import glob
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -32,6 +37,17 @@ from pathlib import Path
 
 class OutputError(ValueError):
     """The output path cannot be used (exists and is not ours, is busy, is not writable)."""
+
+
+LISTING = ".emu-files"  # what an artefact consists of: one JSON string a line, a relative path
+# ("/"-separated; a directory ends in "/"), written into the staged directory before the swap
+
+# kinds whose directory grows after it is written (a sweep: task results, resumed runs): the
+# whole layout, owned with or without a listing
+LAYOUTS = {
+    "sweep": re.compile(r"(sweep\.json|results\.json|results\.csv|tasks/|tasks/[0-9a-f]{12}\.json)"),
+}
+_TEMP = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")  # write_atomic's temporary file for NAME
 
 
 # kind -> (marker file emu writes, a check of its parsed JSON)
@@ -67,9 +83,93 @@ def is_artefact(path: Path, kind: str) -> bool:
     return isinstance(doc, dict) and bool(ok(doc))
 
 
+def is_mount(path: Path | str) -> bool:
+    """Is ``path`` a mount point (including a bind mount on the same file system, which
+    os.path.ismount cannot see: /proc/self/mountinfo is read where it exists)?"""
+    if os.path.ismount(path):
+        return True
+    try:
+        info = Path("/proc/self/mountinfo").read_bytes()
+    except OSError:
+        return False
+    real = os.fsencode(os.path.realpath(path))
+    for line in info.splitlines():
+        fields = line.split()
+        if len(fields) > 4 and re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]),
+                                      fields[4]) == real:
+            return True
+    return False
+
+
+def _entries(root: Path) -> set[str]:
+    """Every path below ``root`` ("/"-separated; directories end in "/"; symbolic links are not
+    followed), the listing itself left out."""
+    def fail(err: OSError) -> None:
+        raise OutputError(f"cannot read {err.filename}: {err.strerror}")
+
+    out = set()
+    for dirpath, dirs, files in os.walk(root, onerror=fail):
+        rel = os.path.relpath(dirpath, root)
+        pre = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        out.update(pre + d + "/" for d in dirs)
+        out.update(pre + f for f in files)
+    out.discard(LISTING)
+    return out
+
+
+def write_listing(root: Path) -> None:
+    """Record in ``root`` every path it holds now (``LISTING``)."""
+    write_atomic(root / LISTING, "".join(json.dumps(p) + "\n" for p in sorted(_entries(root))))
+
+
+def read_listing(root: Path) -> set[str] | None:
+    """The paths ``root``'s listing records, or None where it has none (an artefact of an
+    older emu, or a sweep not built aside); a line that is not a JSON string is skipped."""
+    try:
+        text = (root / LISTING).read_text(encoding="utf-8", errors="surrogateescape")
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise OutputError(f"cannot read {root / LISTING}: {err.strerror}") from None
+    listed = set()
+    for line in text.splitlines():
+        try:
+            p = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(p, str):
+            listed.add(p)
+    return listed
+
+
+def foreign(path: Path | str, kind: str) -> list[str]:
+    """What the artefact at ``path`` holds that emu did not write there (its listing and its
+    kind's layout say what it did), outermost paths only; [] for an artefact without a listing
+    whose kind has no fixed layout (the old rule: all of it is emu's)."""
+    path = Path(path)
+    listed, layout = read_listing(path), LAYOUTS.get(kind)
+    if listed is None and layout is None:
+        return []
+    listed = listed or set()
+
+    def ours(p: str) -> bool:
+        if p in listed or (layout is not None and layout.fullmatch(p)):
+            return True
+        head, _, name = p.rpartition("/")
+        m = _TEMP.fullmatch(name)  # a kill inside write_atomic leaves its temporary file
+        return bool(m) and ours((head + "/" if head else "") + m[1])
+
+    extra: list[str] = []
+    for p in sorted(_entries(path)):
+        if not ours(p) and not any(p.startswith(e) for e in extra if e.endswith("/")):
+            extra.append(p)
+    return extra
+
+
 def check_target(path: Path | str, kind: str, force: bool = False, resume: bool = False) -> None:
-    """Refuse, before any work, an output path that would lose data (see module doc).
-    ``resume``: an existing artefact of this kind is to be continued, not replaced."""
+    """Refuse, before any work, an output path that would lose data or cannot be replaced
+    (see module doc). ``resume``: an existing artefact of this kind is to be continued, not
+    replaced."""
     path = Path(path)
     if path.is_symlink():
         raise OutputError(f"{path} is a symbolic link; give a real directory path")
@@ -81,6 +181,10 @@ def check_target(path: Path | str, kind: str, force: bool = False, resume: bool 
         raise OutputError(f"{path} exists and is not a directory; emu will not replace it")
     if resume and is_artefact(path, kind):
         return
+    if is_mount(path):
+        raise OutputError(f"{path} is a mount point: emu replaces its output directory whole "
+                          f"(built aside, swapped in); give a directory inside it, e.g. "
+                          f"{path / 'run'}")
     if not any(path.iterdir()):
         return  # an empty directory holds nothing to lose
     if not is_artefact(path, kind):
@@ -88,6 +192,12 @@ def check_target(path: Path | str, kind: str, force: bool = False, resume: bool 
                           f"emu); emu will not replace it: choose a new path")
     if not force:
         raise OutputError(f"{path} already holds an emu {kind}; pass --force to replace it")
+    extra = foreign(path, kind)
+    if extra:
+        more = f" and {len(extra) - 3} more" if len(extra) > 3 else ""
+        raise OutputError(f"{path} holds an emu {kind} and also what emu did not write there: "
+                          f"{', '.join(extra[:3])}{more}; --force would delete them: move them "
+                          f"out, or delete {path} yourself, then run again")
 
 
 def _staging_prefix(path: Path) -> str:
@@ -174,7 +284,8 @@ def _clean_leftovers(path: Path) -> None:
 def staged(path: Path | str, kind: str, force: bool = False) -> Iterator[Path]:
     """Build an artefact for ``path`` in the yielded temporary directory; on success it
     replaces ``path`` atomically, on any exception the old content stays and the temporary
-    directory goes. Checks ``check_target`` again under the writer lock."""
+    directory goes. Checks ``check_target`` again under the writer lock. The listing of what
+    the new artefact consists of (``LISTING``) is written into it just before the swap."""
     path = Path(path)
     check_target(path, kind, force)
     try:
@@ -190,8 +301,15 @@ def staged(path: Path | str, kind: str, force: bool = False) -> Iterator[Path]:
             raise OutputError(f"cannot write in {path.parent}: {err.strerror}") from None
         try:
             yield tmp
+            write_listing(tmp)
             finish_modes(tmp)
-            old = move_into_place(tmp, path)
+            try:
+                old = move_into_place(tmp, path)
+            except OSError as err:
+                if err.errno not in (errno.EBUSY, errno.EXDEV):
+                    raise
+                raise OutputError(f"cannot swap the new {kind} into {path} ({err.strerror}): "
+                                  "is it a mount point? Give a directory inside it") from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

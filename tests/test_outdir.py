@@ -333,3 +333,173 @@ def test_leftover_cleaning_matches_its_own_name_only(tmp_path):
     assert busy.exists()
     write_set(generate(SPEC), tmp_path / "*", "test")
     assert busy.exists()
+
+
+# --- mount points: the swap cannot replace them ------------------------------------------------
+def test_a_mount_point_is_refused_before_work(tmp_path, monkeypatch):
+    import emu.golden
+
+    def no_work(*a, **k):
+        raise AssertionError("generated although --out is a mount point")
+
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: Path(p) == mnt or real(p))
+    monkeypatch.setattr(emu.golden, "generate", no_work)
+    r = run(*GOLDEN, "--out", mnt)
+    assert r.exit_code == 2 and "mount point" in r.output and str(mnt / "run") in r.output, r.output
+    with pytest.raises(OutputError, match="mount point"):
+        outdir.check_target(mnt, "training run", force=True)
+    outdir.check_target(mnt / "run", "training run")  # a directory inside it is fine
+    assert not any(mnt.iterdir())
+
+
+def test_a_failed_swap_says_why_and_keeps_the_old_content(tmp_path, monkeypatch):
+    """Should a mount point slip past the check (EBUSY at the swap): a clear error."""
+    out = write_set(generate(SPEC), tmp_path / "set", "first")
+    before = tree(out)
+
+    def busy(new, path):
+        raise OSError(16, os.strerror(16), str(path))
+
+    monkeypatch.setattr(outdir, "move_into_place", busy)
+    with pytest.raises(OutputError, match="mount point"):
+        write_set(generate(SPEC), out, "second", force=True)
+    assert tree(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["set"]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or not Path("/proc/mounts").exists(),
+                    reason="mounting a tmpfs needs root on Linux")
+def test_a_real_tmpfs_mount_point(tmp_path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)],
+                      capture_output=True).returncode:
+        pytest.skip("mount is not permitted here")
+    try:
+        r = run(*GOLDEN, "--out", mnt)
+        assert r.exit_code == 2 and "mount point" in r.output, r.output
+        assert not any(mnt.iterdir())
+        assert run(*GOLDEN, "--out", mnt / "run").exit_code == 0 and valid_set(mnt / "run")
+        assert run(*GOLDEN, "--out", mnt / "run", "--force").exit_code == 0
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+# --- --force never deletes what emu did not write ----------------------------------------------
+def listing(path: Path) -> list[str]:
+    return [json.loads(line) for line in (path / ".emu-files").read_text().splitlines()]
+
+
+def test_an_artefact_records_what_it_consists_of(tmp_path):
+    out = write_set(generate(SPEC), tmp_path / "set", "test")
+    assert listing(out) == sorted(p.name for p in out.iterdir() if p.name != ".emu-files")
+    spec = {"op": "convert", "src": "e5m2", "dst": "e4m3", "inputs": ["exhaustive"]}
+    top = write_sharded(spec, tmp_path / "s", "test", 2)
+    assert "shard-0000/" in listing(top) and "shard-0001/manifest.json" in listing(top)
+
+
+def test_force_refuses_files_a_user_added_to_a_set(tmp_path):
+    out = write_set(generate(SPEC), tmp_path / "set", "first")
+    (out / "NOTES.txt").write_text("mine")
+    write_set(generate(SPEC), out / "nested", "another run inside")
+    before = tree(out)
+    r = run(*GOLDEN, "--out", out, "--force")
+    assert r.exit_code == 2 and "NOTES.txt" in r.output and "nested/" in r.output, r.output
+    assert "move them out" in r.output and "nested/manifest.json" not in r.output
+    assert tree(out) == before
+    (out / "NOTES.txt").unlink()
+    r = run(*GOLDEN, "--out", out, "--force")
+    assert r.exit_code == 2 and "nested/" in r.output and "NOTES" not in r.output
+    (out / "nested" / "manifest.json").rename(tmp_path / "kept.json")
+    r = run(*GOLDEN, "--out", out, "--force")  # an empty directory, or one file deep: still named
+    assert r.exit_code == 2 and "nested/" in r.output
+    import shutil
+
+    shutil.rmtree(out / "nested")
+    assert run(*GOLDEN, "--out", out, "--force").exit_code == 0 and valid_set(out)
+
+
+def test_force_names_a_few_extras_and_counts_the_rest(tmp_path):
+    out = write_set(generate(SPEC), tmp_path / "set", "first")
+    for i in range(5):
+        (out / f"n{i}.txt").write_text("x")
+    with pytest.raises(OutputError, match=r"n0.txt, n1.txt, n2.txt and 2 more"):
+        outdir.check_target(out, "vector set", force=True)
+
+
+def test_force_refuses_a_user_file_inside_a_shard(tmp_path):
+    spec = {"op": "convert", "src": "e5m2", "dst": "e4m3", "inputs": ["exhaustive"]}
+    top = write_sharded(spec, tmp_path / "s", "test", 2)
+    (top / "shard-0001" / "plot.png").write_bytes(b"x")
+    with pytest.raises(OutputError, match="shard-0001/plot.png"):
+        write_sharded(spec, top, "test", 3, force=True)
+    assert (top / "shard-0001" / "plot.png").exists()
+
+
+def test_an_older_artefact_without_a_listing_is_replaced_as_before(tmp_path):
+    out = write_set(generate(SPEC), tmp_path / "set", "first")
+    (out / ".emu-files").unlink()
+    (out / "extra.txt").write_text("x")  # nothing says whether emu wrote it: the old rule
+    write_set(generate({**SPEC, "count": 9}), out, "second", force=True)
+    assert not (out / "extra.txt").exists() and (out / ".emu-files").exists()
+
+
+def test_a_leftover_temporary_file_of_emu_does_not_block_force(tmp_path):
+    out = write_set(generate(SPEC), tmp_path / "set", "first")
+    (out / ".manifest.json.ab_cd123.tmp").write_text("killed inside write_atomic")
+    write_set(generate(SPEC), out, "second", force=True)
+    (out / ".notes.txt.ab_cd123.tmp").write_text("not a temporary of emu's")
+    with pytest.raises(OutputError, match="notes"):
+        write_set(generate(SPEC), out, "third", force=True)
+
+
+def test_force_refuses_a_run_nested_in_a_training_run_or_trace(tmp_path):
+    out = tmp_path / "conc"
+    assert run(*TRAIN, "--out", out, "--trace", tmp_path / "tr").exit_code == 0
+    assert run(*TRAIN, "--out", out / "sub").exit_code == 0
+    (tmp_path / "tr" / "NOTES.txt").write_text("x")
+    before = tree(out)
+    r = run(*TRAIN, "--out", out, "--force")
+    assert r.exit_code == 2 and "sub/" in r.output, r.output
+    r = run(*TRAIN, "--trace", tmp_path / "tr", "--force")
+    assert r.exit_code == 2 and "NOTES.txt" in r.output, r.output
+    assert tree(out) == before and (tmp_path / "tr" / "NOTES.txt").exists()
+
+
+def test_force_refuses_notes_in_an_experiment(tmp_path):
+    out = tmp_path / "exp"
+    with outdir.staged(out, "experiment") as tmp:
+        (tmp / "result.json").write_text('{"preset": "p", "rows": []}')
+    (out / "NOTES.txt").write_text("x")
+    with pytest.raises(OutputError, match="NOTES.txt"):
+        outdir.check_target(out, "experiment", force=True)
+    r = run("experiments", "shrinkage", "--quick", "--seeds", "2", "--out", out, "--force")
+    assert r.exit_code == 2 and "NOTES.txt" in r.output and (out / "NOTES.txt").exists()
+
+
+def test_sweeps_own_their_layout_through_resumes(tmp_path):
+    """A sweep gains task files after it is written (resume): its layout, not a frozen
+    listing, says what is its own, with or without a listing."""
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[base]\nmodel = "logistic"\ndata = "logistic"\nepochs = 1\nweights = "e5m2"\n'
+                   '[grid]\nseed = [1]\n')
+    out = tmp_path / "sw"
+    assert run("sweep", cfg, "--local", "--out", out).exit_code == 0  # written in place: no listing
+    (out / "NOTES.txt").write_text("x")
+    r = run("sweep", cfg, "--local", "--out", out, "--force")
+    assert r.exit_code == 2 and "NOTES.txt" in r.output and (out / "NOTES.txt").exists()
+    (out / "NOTES.txt").unlink()
+    assert run("sweep", cfg, "--local", "--out", out, "--force").exit_code == 0  # staged: listed
+    assert (out / ".emu-files").exists()
+    cfg.write_text(cfg.read_text().replace("[1]", "[1, 2, 3]"))
+    assert run("sweep", cfg, "--local", "--out", out, "--resume").exit_code == 0
+    assert len(list((out / "tasks").glob("*.json"))) == 3
+    (out / "tasks" / ".0123456789ab.json.abcd_123.tmp").write_text("{")  # a killed write
+    outdir.check_target(out, "sweep", force=True)
+    (out / "tasks" / "mine.json").write_text("{}")
+    with pytest.raises(OutputError, match="tasks/mine.json"):
+        outdir.check_target(out, "sweep", force=True)
+    (out / "tasks" / "mine.json").unlink()
+    assert run("sweep", cfg, "--local", "--out", out, "--force").exit_code == 0

@@ -50,3 +50,14 @@ def test_sr_eps_gradients_on_the_default_model():
     the digits, e4m3), on a subset: matmul got eps for its output rounding."""
     _finite_run(["train", "--grad-rounding", "sr_eps", "--eps", "0.25", "--train-size", "64",
                  "--test-size", "16", "--batch", "16", "--epochs", "1", "--json"])
+
+
+@pytest.mark.parametrize("mode", sorted(set(MODES) - {"rne"}))
+def test_step_rounding_under_scheme_update_is_refused(mode):
+    """The step t*g is rounded under every_op only: a step rounding under scheme update would be
+    ignored, so it is refused (as --eps without an eps mode is), before the header prints."""
+    eps = ["--eps", "0.25"] if takes_eps(mode) else []
+    r = CliRunner().invoke(main, BASE[:-1] + ["--step-rounding", mode] + eps)
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert f"step_rounding = '{mode}' rounds the step s = t*g of scheme every_op" in r.output
+    assert "logistic on" not in r.output  # no header: nothing ran

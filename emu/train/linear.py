@@ -33,10 +33,15 @@ from ..linalg import _promoted, mac_accumulator, matmul
 from ..ops import quantize
 from ..outdir import staged, write_atomic
 from ..registers import Registers
+from ..rounding import canonical
 from ..sources import Recorder
-from ..validate import integer, optional_integer, real
+from ..validate import integer, real
 from .data import Dataset
 from .engine import LR, PrecisionPolicy, StepStats, rounding_kwargs
+
+LFSR_WIDTH = 32                 # the training LFSR (emu.lfsr.LFSR's default width)
+LFSR_MAX = (1 << LFSR_WIDTH) - 1  # its start states: 1..2^32-1 (all-zero never leaves zero)
+MAC_GUARD_BITS = 16             # fixed x fixed products: the default MAC's guard bits
 
 MODELS = {"least_squares": "identity", "logistic": "sigmoid", "softmax": "softmax", "mlp": "softmax"}
 
@@ -76,11 +81,24 @@ class TrainConfig:
                 parse_format(v)  # an unknown name lists the valid ones
         for name, lo in (("epochs", 0), ("batch", 0), ("seed", 0), ("hidden", 1)):
             integer(getattr(self, name), name, lo)
-        optional_integer(self.rng_seed, "rng_seed", 1)  # None: the LFSR starts at seed
+        if self.rng_seed is not None:
+            integer(self.rng_seed, "rng_seed", 1, LFSR_MAX,
+                    hint=f"the start state of the {LFSR_WIDTH}-bit LFSR, 1..2^{LFSR_WIDTH}-1")
+        if self.rng_seed is None and not 1 <= self.seed <= LFSR_MAX:
+            raise ValueError(f"seed = {self.seed} is also the LFSR's start state (rng_seed defaults "
+                             f"to seed), which must be 1..2^{LFSR_WIDTH}-1: give rng_seed "
+                             "(--rng-seed)")
+        integer(self.sr_bits, "sr_bits", 1, LFSR_WIDTH,
+                hint=f"random bits per stochastic rounding, drawn from a {LFSR_WIDTH}-bit LFSR")
         real(self.lr, "lr")
         if not self.lr > 0:
             raise ValueError(f"lr = {self.lr!r}: needs a number > 0")
+        if self.scheme == "update" and canonical(self.step_rounding) != "rne":
+            raise ValueError(f"step_rounding = {self.step_rounding!r} rounds the step s = t*g of "
+                             "scheme every_op; scheme update rounds x - t*g once (rounding): use "
+                             "scheme every_op or drop step_rounding")
         self.policy  # noqa: B018 - builds (and so checks) scheme, roundings, eps and sr_bits
+        self._check_formats()
         if self.scheme == "every_op" and self.grads is not None and \
                 isinstance(parse_format(self.grads), FixedFormat) != \
                 isinstance(parse_format(self.weights), FixedFormat):
@@ -88,6 +106,38 @@ class TrainConfig:
                              f"by g in the gradients' ({self.grads}), and elementwise arithmetic "
                              "takes one kind (float or fixed point); use scheme update or "
                              "gradients of the weights' kind")
+
+    def _check_formats(self) -> None:
+        """Gradients need a sign; the default MAC accumulator must fit 64 bits."""
+        wf = parse_format(self.weights)
+        af = parse_format(self.activations or self.weights)
+        gf = parse_format(self.grads or self.weights)
+        if isinstance(gf, FixedFormat) and not gf.signed:
+            what = (f"grads = {self.grads}" if self.grads else
+                    f"the gradients take the weights' format {self.weights} (grads' default), which")
+            raise ValueError(f"{what} is unsigned: gradients have both signs, and every negative "
+                             f"one would saturate to 0; give a signed grads (--grads), e.g. "
+                             f"s{gf.width + 1}.{gf.frac}")
+        if self.scheme == "every_op" and isinstance(wf, FixedFormat) and not wf.signed:
+            raise ValueError(f"scheme every_op rounds the step s = t*g into the weights' format, "
+                             f"and {self.weights} is unsigned (every step of the other sign would "
+                             "saturate to 0); use scheme update or signed weights")
+        if self.acc is not None:
+            return
+        # the products the models take (emu.train.linear._Model._mm): X W, X^T dZ, 1^T dZ, and
+        # for the MLP H W2 and dZ W2^T
+        pairs = [(("activations", af), ("weights", wf)), (("activations", af), ("grads", gf)),
+                 (("grads", gf), ("grads", gf))]
+        if self.model == "mlp":
+            pairs.append((("grads", gf), ("weights", wf)))
+        for (na, fa), (nb, fb) in pairs:
+            if isinstance(fa, FixedFormat) and isinstance(fb, FixedFormat) and \
+                    fa.width + fb.width + MAC_GUARD_BITS > 64:
+                raise ValueError(
+                    f"the default accumulator of {na} {fa.name} x {nb} {fb.name}, "
+                    f"mac_accumulator({fa.name}, {fb.name}, {MAC_GUARD_BITS} guard bits), would "
+                    f"need {fa.width + fb.width + MAC_GUARD_BITS} bits, more than 64: give acc "
+                    "(--acc), a fixed-point format of at most 64 bits or fp32")
 
     @property
     def policy(self) -> PrecisionPolicy:
@@ -168,12 +218,7 @@ class _Model:
         self.wf = parse_format(cfg.weights)
         self.af = parse_format(cfg.activations or cfg.weights)
         self.gf = parse_format(cfg.grads or cfg.weights)
-        if self.link == "softmax" and data.n_classes < 2:
-            raise ValueError(f"{cfg.model} needs class labels; {data.name} has regression targets")
-        if self.link == "sigmoid" and data.n_classes != 2:
-            raise ValueError(f"logistic needs labels 0 and 1; {data.name} has "
-                             + (f"{data.n_classes} classes" if data.n_classes else
-                                "regression targets"))
+        check_data(data, cfg)
         self.c = data.n_classes if self.link == "softmax" else 1
         self.rng = Recorder(LFSR(seed=cfg.seed if cfg.rng_seed is None else cfg.rng_seed))
         self.policy = cfg.policy  # the update rule (emu.train.engine)
@@ -187,7 +232,7 @@ class _Model:
         if self.cfg.acc:
             acc = parse_format(self.cfg.acc)
         elif isinstance(a.format, FixedFormat) and isinstance(b.format, FixedFormat):
-            acc = mac_accumulator(a.format, b.format, 16)
+            acc = mac_accumulator(a.format, b.format, MAC_GUARD_BITS)
         else:
             acc = parse_format("fp32")
         kw = _kw(rounding, self.cfg, self.rng)
@@ -359,6 +404,22 @@ def train(data: Dataset, cfg: TrainConfig, progress=None, trace_dir=None,
             {"kind": "emu training trace", "emu_version": __version__, "config": hist.config,
              "steps": len(hist.steps)}, indent=2, sort_keys=True) + "\n")
         return model, hist
+
+
+def check_data(data: Dataset, cfg: TrainConfig, test: Dataset | None = None) -> None:
+    """Data the model can train on (and a test set it can score), checked before any work:
+    softmax and mlp need class labels, logistic the labels 0 and 1; a test set needs the
+    training set's features and kind of targets, labels among its classes."""
+    link = MODELS[cfg.model]
+    if link == "softmax" and data.n_classes < 2:
+        raise ValueError(f"{cfg.model} needs class labels; {data.name} has "
+                         + ("one class" if data.n_classes else "regression targets"))
+    if link == "sigmoid" and data.n_classes != 2:
+        raise ValueError(f"logistic needs labels 0 and 1; {data.name} has "
+                         + (f"{data.n_classes} classes" if data.n_classes else
+                            "regression targets"))
+    if test is not None:
+        _check_test(data, test)
 
 
 def _check_test(data: Dataset, test: Dataset) -> None:

@@ -190,7 +190,7 @@ def pyplot():
     try:
         return load()
     except ImportError:
-        raise click.UsageError("--plot needs matplotlib: pip install 'emu[plot]'") from None
+        raise click.UsageError("--plot needs matplotlib: pip install 'emu-arith[plot]'") from None
 
 
 def lfsr_options(cmd, seed_aliases: tuple[str, ...] = ()):

@@ -28,19 +28,26 @@ from .output import check_writable, dumps, progress
 @click.option("--weights", default="e4m3", show_default=True, help="Weight format.")
 @click.option("--activations", default=None, help="Activation format [default: weights].")
 @click.option("--grads", default=None, help="Gradient format [default: weights].")
-@click.option("--acc", default=None, help="Matmul accumulator [default: fp32 / MAC for fixed].")
+@click.option("--acc", default=None,
+              help="Matmul accumulator [default: fp32; fixed x fixed: a MAC of both widths + 16 guard "
+              "bits, which must fit 64 bits].")
 @click.option("--rounding", "-r", default="sr", show_default=True, help="Rounding of the update.")
 @click.option("--grad-rounding", default="rne", show_default=True)
-@click.option("--step-rounding", default="rne", show_default=True, help="every_op: fl(t*g).")
+@click.option("--step-rounding", default="rne", show_default=True,
+              help="Rounding of the step s = fl(t*g); scheme every_op only.")
 @click.option("--eps", default=0.0, show_default=True, help="sr_eps / signed_sr_eps.")
 @click.option("--scheme", type=click.Choice(["update", "every_op"]), default="update", show_default=True)
 @click.option("--lr", default=0.5, show_default=True)
 @click.option("--epochs", default=5, show_default=True)
 @click.option("--batch", default=32, show_default=True, help="Minibatch size; 0 = full batch.")
-@click.option("--seed", default=1, show_default=True, help="Data order and initial weights.")
+@click.option("--seed", default=1, show_default=True,
+              help="Data order and initial weights; also the LFSR's start state unless --rng-seed "
+              "is given (then 1..2^32-1).")
 @click.option("--rng-seed", type=int, default=None,
-              help="The LFSR's start state for stochastic rounding [default: --seed].")
-@click.option("--sr-bits", default=8, show_default=True)
+              help="The 32-bit LFSR's start state for stochastic rounding, 1..2^32-1 "
+              "[default: --seed].")
+@click.option("--sr-bits", default=8, show_default=True,
+              help="Random bits r per stochastic rounding, 1..32 (drawn from the 32-bit LFSR).")
 @click.option("--out", "out_dir", type=click.Path(), default=None,
               help="Write history.json (deterministic) and timing.json here: a new directory, or an "
               "emu run to replace with --force.")
@@ -61,15 +68,21 @@ def train(ctx, model, hidden, data, train_size, test_size, weights, activations,
     held-out test set), stagnation."""
     from emu.outdir import staged, write_atomic
     from emu.train.data import load_split
+    from emu.train.linear import check_data
     from emu.train.linear import train as run_train
     from emu.train.options import train_config
     from emu.train.plots import plot_history
+    from emu.train.sweep import DATA_OPTIONS
 
     o = _read_config(config_path, ctx) if config_path else dict(ctx.params)
     for key in ("out_dir", "trace_dir", "plot_path", "data"):
         if o[key] is not None and not isinstance(o[key], str):
             raise click.UsageError(f"{key.replace('_dir', '').replace('_path', '')} = {o[key]!r}: "
                                    "needs a path or name (a string)")
+    for key, opt in (("out_dir", "--out"), ("trace_dir", "--trace"), ("plot_path", "--plot")):
+        if o[key] is not None and not o[key].strip():
+            raise click.UsageError(f"{opt} {o[key]!r}: an empty path; give a path, or leave "
+                                   f"{opt} out")
     out_dir, trace_dir, plot_path = o["out_dir"], o["trace_dir"], o["plot_path"]
     if out_dir and trace_dir:
         o_, t_ = Path(out_dir).resolve(), Path(trace_dir).resolve()
@@ -94,18 +107,18 @@ def train(ctx, model, hidden, data, train_size, test_size, weights, activations,
         # --out is staged first: an unusable directory fails before the training, and an
         # interrupted run leaves the old results in place
         with staged(out_dir, "training run", force) if out_dir else contextlib.nullcontext() as tmp:
+            cfg = train_config(o)  # every option checked before the data loads
             ds, test = load_split(o["data"], o["train_size"], o["test_size"])
-            cfg = train_config(o)
+            check_data(ds, cfg, test)  # and the data against the model, before the header
             if not as_json:
-                held = f", test {test.name} ({len(test)})" if test is not None else ", no test set"
-                click.echo(f"{cfg.model} on {ds.name} ({len(ds)} samples{held}), weights {cfg.weights}, "
-                           f"update {cfg.rounding}" + (f" eps={cfg.eps}" if cfg.eps else "")
-                           + f", scheme {cfg.scheme}, lr {cfg.lr}, batch {cfg.batch}")
+                click.echo(_header(cfg, ds, test))
             steps = cfg.epochs * -(-len(ds) // (cfg.batch or len(ds)))
             with progress(steps, "steps", quiet=as_json) as advance:
                 _, hist = run_train(ds, cfg, progress=show, trace_dir=trace_dir, force=force,
                                     on_step=lambda done, total: advance(done), test=test)
-            doc = {"config": hist.config, "data": ds.name,
+            # the config holds the data options too, so `emu train --config` of it reruns the
+            # run; "data" beside it is the display name
+            doc = {"config": {**hist.config, **{k: o[k] for k in DATA_OPTIONS}}, "data": ds.name,
                    "test_data": None if test is None else test.name, "epochs": hist.epochs,
                    "steps": hist.steps}
             if tmp is not None:
@@ -117,6 +130,22 @@ def train(ctx, model, hidden, data, train_size, test_size, weights, activations,
         raise click.UsageError(str(err)) from None
     if as_json:
         click.echo(dumps({**doc, "epoch_seconds": hist.seconds}))
+
+
+def _samples(n: int) -> str:
+    return f"{n} sample" + ("" if n == 1 else "s")
+
+
+def _header(cfg, ds, test) -> str:
+    """The run's one-line summary: the data, the formats, each stage's rounding (the step only
+    under every_op) and eps once."""
+    held = f", test {test.name} ({_samples(len(test))})" if test is not None else ", no test set"
+    stages = [("grad", cfg.grad_rounding)] + ([("step", cfg.step_rounding)]
+                                              if cfg.scheme == "every_op" else [])
+    rounding = ", ".join(f"{k} {v}" for k, v in stages + [("update", cfg.rounding)])
+    return (f"{cfg.model} on {ds.name} ({_samples(len(ds))}{held}), weights {cfg.weights}, "
+            f"rounding: {rounding}" + (f" (eps {cfg.eps})" if cfg.eps else "")
+            + f"; scheme {cfg.scheme}, lr {cfg.lr}, batch {cfg.batch}")
 
 
 def _read_config(path: str, ctx) -> dict:

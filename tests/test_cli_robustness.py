@@ -7,6 +7,8 @@ Python traceback.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -43,6 +45,20 @@ def files(tmp_path_factory):
     (d / "data_int.toml").write_text("data = 5\n")
     (d / "out_int.toml").write_text("out = 5\n")
     (d / "values.txt").write_text("1.5\nabc\n")
+    (d / "m_huge").mkdir()  # an IDX header claiming 2^31 x 65536 x 65536 images, and no data
+    (d / "m_huge" / "train-images-idx3-ubyte").write_bytes(
+        bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (2**31, 65536, 65536)))
+    (d / "m_huge" / "train-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 2, 0, 1]))
+    (d / "m_t10k").mkdir()  # t10k images 3x3, train images 2x2
+    for prefix, side in (("train", 2), ("t10k", 3)):
+        (d / "m_t10k" / f"{prefix}-images-idx3-ubyte").write_bytes(
+            bytes([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, side, 0, 0, 0, side]) + bytes(2 * side * side))
+        (d / "m_t10k" / f"{prefix}-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 2, 0, 1]))
+    (d / "three.csv").write_text("0,1,0\n1,0,1\n2,1,2\n")
+    (d / "ragged.csv").write_text("1,2,0\n1,1\n")
+    (d / "empty.csv").write_text("")
+    np.savez(d / "neg_test.npz", X=np.zeros((2, 2)), y=np.array([0, 1]), X_test=np.zeros((1, 2)),
+             y_test=np.array([-1]))
     return {"set": s, **{p.name: p for p in d.iterdir()}}
 
 
@@ -149,6 +165,27 @@ BAD = [
     ("train: --plot without --out", ["train", "--plot"]),
     ("train: eps out of range", ["train", "-r", "sr_eps", "--eps", "1.5"]),
     ("train: --out is a file", ["train", "--epochs", "1", "--out", "@a_file"]),
+    ("train: IDX header claims more than the file", ["train", "--data", "mnist:@m_huge",
+                                                     "--train-size", "200", "--epochs", "1"]),
+    ("train: mnist: without a directory", ["train", "--data", "mnist:"]),
+    ("train: empty --data", ["train", "--data", ""]),
+    ("train: fixed MAC over 64 bits", ["train", "--weights", "s32.16", "--epochs", "1",
+                                       "--train-size", "200"]),
+    ("train: fixed MAC over 64 bits, mixed", ["train", "--weights", "s64.32", "--activations", "s8.4"]),
+    ("train: seed 0 is the LFSR's start", ["train", "--seed", "0", "--epochs", "1"]),
+    ("train: seed over 32 bits", ["train", "--seed", "99999999999999999999", "--epochs", "1"]),
+    ("train: rng seed 2^32", ["train", "--rng-seed", "4294967296", "--epochs", "1"]),
+    ("train: sr bits 64", ["train", "--sr-bits", "64", "--epochs", "1"]),
+    ("train: unsigned gradients", ["train", "--grads", "u8.4", "--epochs", "1"]),
+    ("train: step rounding under scheme update", ["train", "--step-rounding", "sr", "--epochs", "1"]),
+    ("train: logistic on 3 labels", ["train", "--model", "logistic", "--data", "@three.csv"]),
+    ("train: t10k of another image size", ["train", "--data", "mnist:@m_t10k", "--epochs", "1"]),
+    ("train: ragged CSV", ["train", "--data", "@ragged.csv"]),
+    ("train: empty CSV", ["train", "--data", "@empty.csv"]),
+    ("train: npz y_test -1", ["train", "--data", "@neg_test.npz"]),
+    ("train: empty --out", ["train", "--epochs", "1", "--train-size", "2", "--out", ""]),
+    ("train: empty --trace", ["train", "--epochs", "1", "--train-size", "2", "--trace", ""]),
+    ("train: empty --plot", ["train", "--epochs", "1", "--train-size", "2", "--plot", ""]),
     # experiments, demo
     ("experiments: no preset", ["experiments"]),
     ("experiments: unknown preset", ["experiments", "nope"]),
@@ -174,6 +211,8 @@ def test_bad_invocation_exits_2_with_one_line(argv, files, tmp_path):
     def resolve(a: str) -> str:
         if a == "OUT" or a.startswith("OUT/"):
             return str(tmp_path / "out" / a[4:])
+        if a.startswith("mnist:@"):
+            return "mnist:" + resolve(a[len("mnist:"):])
         if a.startswith("@"):
             name, _, rest = a[1:].partition("/")
             return str(files[name] / rest) if rest else str(files[name])
@@ -189,6 +228,9 @@ def test_bad_invocation_exits_2_with_one_line(argv, files, tmp_path):
     assert len(errors) == 1, r.output
     assert r.output.rstrip().splitlines()[-1] == errors[0], r.output  # the message is one line
     assert not (tmp_path / "out").exists()  # nothing written
+    if argv[0] == "train":
+        assert not re.search(r"^\w+ on .* \(\d+ samples?", r.output, re.M), r.output  # no header:
+        #                                                                     refused before it
 
 
 def test_the_table_is_large():

@@ -189,7 +189,8 @@ def test_trace_words_and_updates_replay_bit_exactly(tmp_path):
     d = synthetic_logistic(n=64)
     cfg = TrainConfig(model="logistic", weights="e5m2", rounding="sr", lr=0.1, epochs=1, batch=32, seed=3)
     _, h = train(d, cfg, trace_dir=tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["step_000001", "step_000002", "trace.json"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == \
+        ["step_000001", "step_000002", "trace.json"]  # (dot files: emu.outdir's bookkeeping)
     import emu
 
     words = emu.LFSR(seed=3).random_words(2 * 9, 8)
@@ -423,3 +424,94 @@ def test_fixed_weights_float_activations_train_end_to_end(tmp_path, model, lr, e
     r = CliRunner().invoke(main, ["train", "--weights", "s16.8", "--grads", "e5m2", "--scheme",
                                   "every_op"])
     assert r.exit_code == 2 and "elementwise arithmetic takes one kind" in r.output
+
+
+# --- refused at config time, before any work (a hostile-user pass) ------------------------------
+@pytest.mark.parametrize("kw, match", [
+    (dict(seed=0), r"seed = 0 is also the LFSR's start state \(rng_seed defaults to seed\), which "
+                   r"must be 1..2\^32-1: give rng_seed"),
+    (dict(seed=2**70), "seed = 1180591620717411303424 is also the LFSR's start state"),
+    (dict(rng_seed=2**32), r"rng_seed=4294967296 out of range; valid: 1..4294967295"),
+    (dict(sr_bits=64), r"sr_bits=64 out of range; valid: 1..32 \(random bits"),
+    (dict(grads="u8.4"), "grads = u8.4 is unsigned: gradients have both signs"),
+    (dict(weights="u8.4"), "the gradients take the weights' format u8.4 .* is unsigned"),
+    (dict(weights="u8.4", grads="s9.4", scheme="every_op"), "u8.4 is unsigned"),
+    (dict(weights="s32.16"), r"mac_accumulator\(s32.16, s32.16, 16 guard bits\), would need 80 "
+                             r"bits, more than 64: give acc \(--acc\)"),
+    (dict(weights="s64.32", activations="s8.4"), "would need 88 bits"),
+    (dict(model="mlp", weights="s41.8", activations="s4.2", grads="s8.4"),  # dZ W2^T: mlp only
+     r"grads s8.4 x weights s41.8.*would need 65 bits"),
+    (dict(step_rounding="sr"), "step_rounding = 'sr' rounds the step s = t.g of scheme every_op"),
+])
+def test_config_refuses_what_would_fail_or_mislead_later(kw, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kw)
+
+
+def test_config_accepts_the_ways_out():
+    TrainConfig(seed=0, rng_seed=5)            # numpy's seed may be 0 when the LFSR's is given
+    TrainConfig(seed=2**70, rng_seed=1)
+    TrainConfig(weights="u8.4", grads="s9.4")  # unsigned weights, signed gradients
+    TrainConfig(weights="s32.16", acc="fp32")
+    TrainConfig(weights="s32.16", acc="s64.32")
+    TrainConfig(scheme="every_op", step_rounding="sr")
+    TrainConfig(step_rounding="RNE")           # the default, however spelled
+    TrainConfig(model="softmax", weights="s41.8", activations="s4.2", grads="s8.4")
+
+
+def test_history_config_reruns_the_run(tmp_path):
+    """history.json's config holds the data options (the --data spec, train_size, test_size)
+    beside the model's: written out as a TOML --config, it reruns the same run bit for bit."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    args = ["train", "--model", "logistic", "--data", "logistic", "--train-size", "50",
+            "--test-size", "20", "--epochs", "2", "--batch", "16", "--weights", "e5m2",
+            "--rounding", "sr_eps", "--eps", "0.25", "--seed", "3"]
+    r = CliRunner().invoke(main, args + ["--out", str(tmp_path / "run")])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "run" / "history.json").read_text())
+    cfg = doc["config"]
+    assert (cfg["data"], cfg["train_size"], cfg["test_size"]) == ("logistic", 50, 20)
+    assert doc["data"] == "logistic[:50]"  # the display name stays beside it
+    toml = "".join(f"{k} = {json.dumps(v)}\n" for k, v in cfg.items() if v is not None)
+    (tmp_path / "again.toml").write_text(toml)
+    r = CliRunner().invoke(main, ["train", "--config", str(tmp_path / "again.toml"), "--json"])
+    assert r.exit_code == 0, r.output
+    again = json.loads(r.output)
+    assert again["config"] == cfg and again["epochs"] == doc["epochs"] and again["steps"] == doc["steps"]
+
+
+def test_header_names_each_stage_and_counts_samples():
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    r = CliRunner().invoke(main, ["train", "--train-size", "1", "--test-size", "1", "--epochs", "1",
+                                  "-r", "sr_eps", "--eps", "0.25"])
+    assert r.exit_code == 0, r.output
+    head = r.output.splitlines()[0]
+    assert "(1 sample, test digits-test[:1] (1 sample))" in head
+    assert "rounding: grad rne, update sr_eps (eps 0.25); scheme update" in head
+    r = CliRunner().invoke(main, ["train", "--train-size", "2", "--epochs", "0", "--scheme", "every_op",
+                                  "--grad-rounding", "sr_eps", "--step-rounding", "sr", "--eps", "0.5"])
+    assert r.exit_code == 0, r.output
+    assert "(2 samples," in r.output
+    assert "rounding: grad sr_eps, step sr, update sr (eps 0.5); scheme every_op" in r.output
+
+
+def test_plot_hint_names_the_distribution(monkeypatch):
+    import click
+
+    import emu.train.plots as plots
+    from cli.common import pyplot
+
+    def missing():
+        raise ImportError("no matplotlib")
+
+    monkeypatch.setattr(plots, "pyplot", missing)
+    with pytest.raises(click.UsageError, match=r"pip install 'emu-arith\[plot\]'"):
+        pyplot()

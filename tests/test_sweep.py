@@ -55,7 +55,8 @@ def test_local_cluster_matches_one_by_one(tmp_path):
         assert res["accuracy"] == last["accuracy"]
         assert res["stagnant_share"] == last["stagnant_share"]
     rows = (tmp_path / "out" / "results.csv").read_text().splitlines()
-    assert len(rows) == 5 and rows[0].endswith("id,status,final_loss,accuracy,stagnant_share,wall_s")
+    assert len(rows) == 5 and rows[0].endswith(
+        "id,status,final_loss,accuracy,test_loss,test_accuracy,stagnant_share,wall_s")
     assert json.loads((tmp_path / "out" / "results.json").read_text())["results"] == results
 
 
@@ -113,3 +114,15 @@ def test_cli_without_dask_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails
     r = CliRunner().invoke(main, ["sweep", str(cfg), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and 'pip install "emu[sweep]"' in r.output
+
+
+def test_results_csv_has_the_test_columns_of_results_json(tmp_path):
+    import csv
+
+    doc = {"base": {"model": "logistic", "data": "logistic", "train_size": 32, "test_size": 16,
+                    "epochs": 1, "batch": 16, "weights": "e5m2"}}
+    results = sw.sweep(sw.expand(doc), tmp_path / "out", local=True)
+    rows = list(csv.DictReader((tmp_path / "out" / "results.csv").open()))
+    assert len(rows) == 1 and results[0]["test_loss"] is not None
+    for k in ("test_loss", "test_accuracy", "final_loss", "accuracy"):
+        assert float(rows[0][k]) == results[0][k]

@@ -41,7 +41,8 @@ OPTIONS = DATA_OPTIONS + TRAIN_FIELDS
 DEFAULTS = {"data": "digits", "train_size": None, "test_size": None,
             **{f.name: f.default for f in fields(TrainConfig)}}
 TABLES = ("base", "grid", "runs")
-COLUMNS = ("id", "status", "final_loss", "accuracy", "stagnant_share", "wall_s")
+COLUMNS = ("id", "status", "final_loss", "accuracy", "test_loss", "test_accuracy", "stagnant_share",
+           "wall_s")
 
 
 def _check_keys(where: str, keys) -> None:

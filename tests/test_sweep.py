@@ -39,6 +39,9 @@ def test_expand_grid_order_and_defaults():
     ({"base": {"rounding": "nearest"}}, "nearest"),
     ({"grid": {"seed": []}}, "non-empty list"),
     ({"grids": {}}, "unknown table"),
+    ({"grid": {"model": ["logistic", "softmax"]}},  # the digits have 10 classes: before any run
+     r"run model=logistic: logistic needs labels 0 and 1; digits-train has 10 classes"),
+    ({"grid": {"seed": [1, 0]}}, "run seed=0: seed = 0 is also the LFSR's start state"),
 ])
 def test_expand_errors(doc, match):
     with pytest.raises(ValueError, match=match):

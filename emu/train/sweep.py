@@ -33,7 +33,7 @@ from pathlib import Path
 from .. import __version__
 from ..outdir import check_target, is_artefact, locked, staged, write_atomic
 from .data import load_split
-from .linear import TrainConfig, train
+from .linear import TrainConfig, check_data, train
 from .options import TRAIN_FIELDS, train_config
 
 DATA_OPTIONS = ("data", "train_size", "test_size")  # emu train's data options (load_split)
@@ -89,13 +89,20 @@ def expand(doc: dict, source: str = "sweep", max_runs: int = MAX_RUNS) -> list[d
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{source}: run {_label(opts)}: {err}") from None
             tasks.append(opts)
+    loaded = {}
     for data in dict.fromkeys(tuple(t[k] for k in DATA_OPTIONS) for t in tasks):  # each must load
         try:
             if not isinstance(data[0], str):
                 raise ValueError(f"data = {data[0]!r}: needs a name or a file path")
-            load_split(*data)
+            loaded[data] = load_split(*data)
         except ValueError as err:
             raise ValueError(f"{source}: {err}") from None
+    for t in tasks:  # and suit its runs' models (labels, a test set's features)
+        train_set, test_set = loaded[tuple(t[k] for k in DATA_OPTIONS)]
+        try:
+            check_data(train_set, train_config(t), test_set)
+        except ValueError as err:
+            raise ValueError(f"{source}: run {_label(t)}: {err}") from None
     return tasks
 
 

@@ -41,8 +41,8 @@ from .output import check_writable, dumps, progress
 @click.option("--epochs", default=5, show_default=True)
 @click.option("--batch", default=32, show_default=True, help="Minibatch size; 0 = full batch.")
 @click.option("--seed", default=1, show_default=True,
-              help="Data order and initial weights; also the LFSR's start state unless --rng-seed "
-              "is given (then 1..2^32-1).")
+              help="Data order and initial weights; also the LFSR's start state when --rng-seed "
+              "is not given (then it must be 1..2^32-1).")
 @click.option("--rng-seed", type=int, default=None,
               help="The 32-bit LFSR's start state for stochastic rounding, 1..2^32-1 "
               "[default: --seed].")

@@ -149,7 +149,7 @@ def test_cli_prints_and_writes_test_accuracy(tmp_path):
             "--batch", "50"]
     r = CliRunner().invoke(main, args + ["--out", str(tmp_path / "o")])
     assert r.exit_code == 0, r.output
-    assert "test digits-test[:50] (50)" in r.output and "test accuracy" in r.output
+    assert "test digits-test[:50] (50 samples)" in r.output and "test accuracy" in r.output
     doc = json.loads((tmp_path / "o" / "history.json").read_text())
     assert doc["data"] == "digits-train[:200]" and doc["test_data"] == "digits-test[:50]"
     assert 0 <= doc["epochs"][-1]["test_accuracy"] <= 1

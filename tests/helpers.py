@@ -104,3 +104,17 @@ def json_cell(doc: dict, column: str, **match) -> tuple[float, float]:
     assert len(rows) == 1, (match, len(rows))
     v = rows[0][column]
     return (v["mean"], v["se"] or 0.0) if isinstance(v, dict) else (v, 0.0)
+
+
+def run_experiment(preset: str, out, *options: str) -> dict:
+    """``emu experiments PRESET --quick --out OUT [options]`` through the CLI (exit 0 asserted);
+    the result.json it wrote."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    r = CliRunner().invoke(main, ["experiments", preset, "--quick", "--out", str(out), *options])
+    assert r.exit_code == 0, r.output
+    return json.loads((out / "result.json").read_text())

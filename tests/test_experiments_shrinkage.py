@@ -8,11 +8,8 @@ deterministic (one run): its comparisons are exact. A stochastic comparison asks
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from click.testing import CliRunner
-from helpers import json_cell
+from helpers import json_cell, run_experiment
 from helpers import se_gap as gap
 
 from emu.train.experiments.shrinkage import FIXED, FLOATS, bits
@@ -24,12 +21,8 @@ MILD = ("s16.8", "s16.10", "e4m3", "e5m2")             # RN q_bar >= 0.9
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    from cli.main import main
-
     out = tmp_path_factory.mktemp("shrinkage") / "run"
-    r = CliRunner().invoke(main, ["experiments", "shrinkage", "--quick", "--out", str(out)])
-    assert r.exit_code == 0, r.output
-    return out, json.loads((out / "result.json").read_text())
+    return out, run_experiment("shrinkage", out)
 
 
 def cell(result, fmt, mode, column):

@@ -8,12 +8,9 @@ round-to-nearest is deterministic (one run, se = 0).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from helpers import json_cell
+from helpers import json_cell, run_experiment
 from helpers import se_gap as gap
 
 from emu.train.experiments.report import seeded
@@ -29,12 +26,8 @@ SIGNED = ("signed_sr_eps 0.1", "signed_sr_eps 0.2", "signed_sr_eps 0.4")
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    from cli.main import main
-
     out = tmp_path_factory.mktemp("xia") / "run"
-    r = CliRunner().invoke(main, ["experiments", "xia-fixed", "--quick", "--out", str(out)])
-    assert r.exit_code == 0, r.output
-    return out, json.loads((out / "result.json").read_text())
+    return out, run_experiment("xia-fixed", out)
 
 
 def cell(result, problem, mode, column):

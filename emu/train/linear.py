@@ -197,7 +197,7 @@ def _targets(data: Dataset, idx: np.ndarray, link: str) -> np.ndarray:
     return y.reshape(-1, 1).astype(np.float64)
 
 
-def _metrics(p: np.ndarray, t: np.ndarray, y: np.ndarray, link: str) -> dict:
+def metrics(p: np.ndarray, t: np.ndarray, y: np.ndarray, link: str) -> dict:
     """Loss (and accuracy for classifiers) of predictions p against targets t."""
     if link == "identity":
         return {"loss": float(0.5 * np.mean((p - t) ** 2)), "accuracy": None}
@@ -207,6 +207,28 @@ def _metrics(p: np.ndarray, t: np.ndarray, y: np.ndarray, link: str) -> dict:
                 "accuracy": float(np.mean((p[:, 0] > 0.5) == (t[:, 0] > 0.5)))}
     return {"loss": float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None)))),
             "accuracy": float(np.mean(p.argmax(axis=1) == y))}
+
+
+def forward64(link: str, params: list[np.ndarray], X: np.ndarray):
+    """Float64 forward pass of the linear models ([W, b]) or the MLP ([W1, b1, W2, b2], ReLU):
+    (the MLP's hidden pre-activation or None, the predictions)."""
+    if len(params) == 2:
+        return None, _link(X @ params[0] + params[1], link)
+    z1 = X @ params[0] + params[1]
+    return z1, _link(np.maximum(z1, 0.0) @ params[2] + params[3], link)
+
+
+def grads64(link: str, params: list[np.ndarray], X: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
+    """The float64 gradient of the mean loss of (X, t) at ``params`` (forward64's layout):
+    dZ = (p - t)/B for each link's loss, dW = X^T dZ, db = the column sums of dZ, backpropagated
+    through ReLU (derivative 1 where the pre-activation is > 0, as on the registers)."""
+    z1, p = forward64(link, params, X)
+    dz = (p - t) / len(X)
+    if z1 is None:
+        return [X.T @ dz, dz.sum(axis=0, keepdims=True)]
+    dz1 = (dz @ params[2].T) * (z1 > 0)
+    return [X.T @ dz1, dz1.sum(axis=0, keepdims=True), np.maximum(z1, 0.0).T @ dz,
+            dz.sum(axis=0, keepdims=True)]
 
 
 class _Model:
@@ -267,18 +289,22 @@ class _Model:
 
     def loss_accuracy(self, data: Dataset) -> tuple[float, float | None]:
         p = self.forward(self.inputs(data.X))
-        m = _metrics(p, _targets(data, np.arange(len(data)), self.link), data.y, self.link)
+        m = metrics(p, _targets(data, np.arange(len(data)), self.link), data.y, self.link)
         return m["loss"], m["accuracy"]
 
     def _dz(self, t: np.ndarray, y: np.ndarray, p: np.ndarray) -> tuple[Registers, dict]:
         """dZ = (p - t) / B rounded into the gradient format, and the minibatch's metrics."""
         dz = (p - t) / len(t)
         return quantize(dz, self.gf, **_kw(self.cfg.grad_rounding, self.cfg, self.rng)), \
-            _metrics(p, t, y, self.link)
+            metrics(p, t, y, self.link)
 
     def weights(self) -> list[np.ndarray]:
         """The parameters' exact values (float64), in param_names order."""
         return [getattr(self, n).to_float() for n in self.param_names]
+
+    def exact_grads(self, X: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
+        """g*: the float64 gradient of the loss of (X, t) at the decoded weights (grads64)."""
+        return grads64(self.link, self.weights(), X, t)
 
 
 class LinearModel(_Model):
@@ -295,13 +321,6 @@ class LinearModel(_Model):
     def forward(self, Xq: Registers) -> np.ndarray:
         z = self._bias_add(self._mm(Xq, self.W, self.af), self.b)
         return _link(z.to_float(), self.link)
-
-    def exact_grads(self, X: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
-        """g*: the float64 gradient of the loss of (X, t) at the decoded weights, per parameter
-        (dZ = (p - t)/B for each link's loss; dW = X^T dZ, db = the column sums of dZ)."""
-        W, b = self.weights()
-        dz = (_link(X @ W + b, self.link) - t) / len(X)
-        return [X.T @ dz, dz.sum(axis=0, keepdims=True)]
 
     def step(self, data: Dataset, idx: np.ndarray) -> StepResult:
         """One (minibatch) gradient step."""
@@ -339,17 +358,6 @@ class MLP(_Model):
         h, _ = self._hidden(Xq)
         z2 = self._bias_add(self._mm(h, self.W2, self.af), self.b2)
         return _link(z2.to_float(), self.link)
-
-    def exact_grads(self, X: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
-        """g* in float64 (LinearModel.exact_grads), backpropagated through relu (derivative 1
-        where the pre-activation is > 0, as on the registers)."""
-        W1, b1, W2, b2 = self.weights()
-        z1 = X @ W1 + b1
-        h = np.maximum(z1, 0.0)
-        dz2 = (_link(h @ W2 + b2, self.link) - t) / len(X)
-        dz1 = (dz2 @ W2.T) * (z1 > 0)
-        return [X.T @ dz1, dz1.sum(axis=0, keepdims=True), h.T @ dz2,
-                dz2.sum(axis=0, keepdims=True)]
 
     def step(self, data: Dataset, idx: np.ndarray) -> StepResult:
         X, t = data.X[idx], _targets(data, idx, self.link)

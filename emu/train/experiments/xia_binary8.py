@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import Dataset, load_split
-from ..linear import TrainConfig, train
+from ..linear import TrainConfig, forward64, grads64, metrics, train
 from .report import Curve, Estimate, Panel, Result, rng_seed, run_seeds
 
 TITLE = "binary8 gradient descent, every operation rounded: RN vs SR vs SR_eps"
@@ -74,11 +74,6 @@ def load(quick: bool) -> tuple[Dataset, Dataset]:
 
 
 # --- the float64 reference (numpy, the same model, init and order as emu.train.linear) ---------
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def train64(data: Dataset, model: str, batch: int, epochs: int, seed: int,
             lr: float = LR) -> tuple[list[np.ndarray], list[float]]:
     """Float64 SGD: LinearModel's zeros or MLP's Glorot draws from default_rng(seed), minibatches
@@ -100,36 +95,19 @@ def train64(data: Dataset, model: str, batch: int, epochs: int, seed: int,
         perm = order.permutation(n) if batch else np.arange(n)
         for s in range(0, n, batch or n):
             idx = perm[s:s + (batch or n)]
-            grads = _grads64(params, data.X[idx], T[idx])
+            grads = grads64("softmax", params, data.X[idx], T[idx])
             params = [p - lr * g for p, g in zip(params, grads, strict=True)]
         losses.append(_loss64(params, data, T))
     return params, losses
 
 
-def _forward64(params, X):
-    if len(params) == 2:
-        return None, _softmax(X @ params[0] + params[1])
-    z1 = X @ params[0] + params[1]
-    return z1, _softmax(np.maximum(z1, 0) @ params[2] + params[3])
-
-
-def _grads64(params, X, T):
-    z1, p = _forward64(params, X)
-    dz = (p - T) / len(X)
-    if z1 is None:
-        return [X.T @ dz, dz.sum(axis=0, keepdims=True)]
-    h = np.maximum(z1, 0)
-    dz1 = (dz @ params[2].T) * (z1 > 0)
-    return [X.T @ dz1, dz1.sum(axis=0, keepdims=True), h.T @ dz, dz.sum(axis=0, keepdims=True)]
-
-
 def _loss64(params, data, T) -> float:
-    p = _forward64(params, data.X)[1]
-    return float(-np.mean(np.log(np.clip((p * T).sum(axis=1), 1e-12, None))))
+    return metrics(forward64("softmax", params, data.X)[1], T, data.y, "softmax")["loss"]
 
 
 def accuracy64(params, data: Dataset) -> float:
-    return float(np.mean(_forward64(params, data.X)[1].argmax(axis=1) == data.y))
+    return metrics(forward64("softmax", params, data.X)[1], np.eye(data.n_classes)[data.y], data.y,
+                   "softmax")["accuracy"]
 
 
 def run(quick: bool = False, seeds: int = SEEDS, progress=None) -> Result:

@@ -203,8 +203,9 @@ def _fpu_fixed_ok(dst, mode) -> bool:
 
 
 def products_exact_in_fp32(fa: Format, fb: Format) -> bool:
-    """Is every product of an fa and an fb value exact in fp32, with no overflow?"""
-    if not (isinstance(fa, FloatFormat) and isinstance(fb, FloatFormat)):
+    """Is every fa and fb value a float32 (the kernel takes them as such) and every product of
+    the two exact in fp32, with no overflow?"""
+    if not (fits_fp32(fa) and fits_fp32(fb)):
         return False
     bits = (fa.man_bits + 1) + (fb.man_bits + 1)
     lsb = (fa.emin - fa.man_bits) + (fb.emin - fb.man_bits)

@@ -337,6 +337,10 @@ def test_binary_and_matmul_path_choice():
     assert choose(f("fp32"), f("fp32"), fp32, RNE, 0, SEQ, 0, False, 64) == paths.CORE
     assert choose(f("fp32"), f("fp32"), f("e8m13"), RNE, 0, SEQ, 0, True, 64) == paths.CORE
     assert choose(f("e11m20"), f("e4m3"), fp32, RNE, 0, SEQ, 0, True, 64) == paths.CORE  # > 2**1023
+    # products exact in fp32, but an operand (2^129, 2^-130) is no float32: the fp32 path
+    # would take it as Inf or 0
+    big, tiny = f("e5m2b-100"), f("e5m2b150")
+    assert choose(big, tiny, fp32, RNE, 0, SEQ, 0, True, 64) == paths.MATMUL_F32_ODD
     assert choose(f("e3m28"), f("e3m28"), fp32, RNE, 0, SEQ, 0, True, 64) == paths.CORE  # 58 bits
     assert choose(f("s8.4"), f("s8.4"), f("s24.8"), RNE, 0, SEQ, 0, True, 64) \
         == paths.MATMUL_INT
@@ -507,3 +511,14 @@ def test_native_f32_add_sub_mul_equal_core():
     assert paths.binary_path(a.size, F32, F32, RTZ, karith.OP_ADD, F32, 0) == paths.CORE
     assert paths.binary_path(a.size, F32, F32, RNE, karith.OP_MAX, F32, 0) == paths.CORE
     assert paths.binary_path(a.size, F32, F32, RNE, karith.OP_ADD, d("bf16"), 0) == paths.CORE
+
+
+def test_matmul_operands_beyond_fp32_are_not_taken_as_float32():
+    """2^129 x 2^-130 = 0.5: exact in fp32, but 2^129 is no float32 (the fp32 path took it as
+    Inf). Against the core's pairwise order, which takes values as they are."""
+    big, tiny = emu.format("e5m2b-100"), emu.format("e5m2b150")
+    a = emu.quantize(np.array([[2.0**129, 2.0**120]]), big)
+    b = emu.quantize(np.array([[2.0**-130], [2.0**-121]]), tiny)
+    got = emu.matmul(a, b, acc="fp32")
+    assert got.to_float().tolist() == [[1.0]]
+    assert np.array_equal(got.codes, emu.matmul(a, b, acc="fp32", order="pairwise").codes)

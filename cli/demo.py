@@ -10,13 +10,20 @@ from .common import pyplot, threaded
 from .output import check_writable, echo_json, status
 
 
-def _presets_help() -> str:
-    from emu.train.experiments import PRESETS
+class _PresetsListed(click.Command):
+    """Lists the presets under --help, read only then (the catalogue imports the training
+    engine, numba included, which `emu --help` must not)."""
 
-    return "\b\nPresets:\n" + "\n".join(f"  {name:12} {what}" for name, (_, what) in PRESETS.items())
+    def format_epilog(self, ctx, formatter) -> None:
+        from emu.train.experiments import PRESETS
+
+        formatter.write_paragraph()
+        formatter.write_text("Presets:")
+        with formatter.indentation():
+            formatter.write_dl([(name, what) for name, (_, what) in PRESETS.items()])
 
 
-@click.command(epilog=_presets_help())
+@click.command(cls=_PresetsListed)
 @click.argument("preset", metavar="PRESET")
 @click.option("--quick", is_flag=True, help="The small size (what CI runs), seconds to minutes.")
 @click.option("--seeds", type=click.IntRange(min=2), default=None,
@@ -31,7 +38,7 @@ def experiments(preset: str, quick: bool, seeds: int | None, out_dir, force: boo
                 as_json: bool) -> None:
     """Reproduce a published result: one command per table and figure, every stochastic figure
     a mean ± standard error over independent run seeds (emu.train.derive_seed)."""
-    from emu.outdir import staged
+    from emu.outdir import OutputError, staged
     from emu.train.experiments import PRESETS, run_preset
     from emu.train.experiments.report import as_json as result_json
     from emu.train.experiments.report import markdown, write
@@ -47,6 +54,8 @@ def experiments(preset: str, quick: bool, seeds: int | None, out_dir, force: boo
                    err=True)
     command = f"emu experiments {preset}" + (" --quick" if quick else "") + (
         f" --seeds {seeds}" if seeds else "")
+    if out_dir == "":
+        raise click.UsageError("--out is empty: give a directory (or leave --out out)")
     out_dir = out_dir or f"experiments-{preset}"
     try:
         with staged(out_dir, "experiment", force) as tmp:
@@ -54,7 +63,7 @@ def experiments(preset: str, quick: bool, seeds: int | None, out_dir, force: boo
             result = run_preset(preset, quick, seeds,
                                 progress=lambda done, total: say(f"{preset}: {done}/{total} runs"))
             files = write(result, tmp, command, png)
-    except ValueError as err:
+    except OutputError as err:  # the directory; an error inside a run is a bug, not a usage error
         raise click.UsageError(str(err)) from None
     if as_json:
         echo_json(result_json(result))

@@ -191,6 +191,7 @@ BAD = [
     ("experiments: unknown preset", ["experiments", "nope"]),
     ("experiments: one seed", ["experiments", "xia-fixed", "--seeds", "1"]),
     ("experiments: --out is a file", ["experiments", "xia-fixed", "--quick", "--out", "@a_file"]),
+    ("experiments: --out empty", ["experiments", "xia-fixed", "--quick", "--out", ""]),
     ("demo: too few steps", ["demo", "--steps", "10"]),
     ("demo: negative steps", ["demo", "--steps", "-1"]),
     # sweep

@@ -36,3 +36,14 @@ def test_q_neither_overflows_nor_warns_with_huge_gradients():
     assert st.shrinkage == pytest.approx(1e-300, rel=1e-12)
     _, _, st = _step(g, np.array([np.inf, 0.0, 0.0]))
     assert np.isnan(st.shrinkage)
+
+
+def test_run_gd_q_is_scaled_too():
+    """One step from 0 to x* = 1 with lambda = 1e300, t = 1e-300: the step taken is
+    t g, q = 1 (|g|^2 = 1e600 overflows unscaled)."""
+    from emu.train import Quadratic, run_gd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = run_gd(Quadratic((1e300,), (1.0,)), (0.0,), 1e-300, 1, PrecisionPolicy("fp32", "update"))
+    assert r.x.tolist() == [1.0] and r.shrinkage == [pytest.approx(1.0, rel=1e-12)]

@@ -67,15 +67,16 @@ class StepStats:
     datapath_shrinkage: float
 
 
-def _projection(steps: list[np.ndarray], grads: list[np.ndarray]) -> float:
-    """<step, g> / |g|^2 over all parameters together; both scaled by 1 / max|g| first, so
-    neither overflows (the ratio is unchanged). NaN where g = 0 or is not finite."""
-    scale = max((float(np.max(np.abs(g))) for g in grads if g.size), default=0.0)
-    if not 0 < scale < np.inf:
-        return float("nan")
-    dot = sum(float((st / scale) @ (g / scale)) for st, g in zip(steps, grads, strict=True))
-    gg = sum(float((g / scale) @ (g / scale)) for g in grads)
-    return dot / gg
+def projection(steps: np.ndarray, grads: np.ndarray) -> np.ndarray:
+    """<step, g> / |g|^2 of every column (one run each; rows: all parameters together), each
+    column scaled by 1 / max|g| first so neither sum overflows (the ratio is unchanged). NaN
+    where g = 0 or is not finite."""
+    scale = np.max(np.abs(grads), axis=0, initial=0.0)
+    ok = (scale > 0) & np.isfinite(scale)
+    s = np.where(ok, scale, 1.0)
+    g, st = grads / s, steps / s
+    gg = np.sum(g * g, axis=0)
+    return np.divide(np.sum(st * g, axis=0), gg, out=np.full(gg.shape, np.nan), where=ok)
 
 
 @dataclass(frozen=True)
@@ -149,4 +150,6 @@ class PrecisionPolicy:
             used.append(gv.ravel())
             exact.append(ge.ravel())
             new.append(x2)
-        return new, StepStats(same / total, _projection(steps, exact), _projection(steps, used))
+        steps_ = np.concatenate(steps)[:, None]
+        return new, StepStats(same / total, float(projection(steps_, np.concatenate(exact)[:, None])[0]),
+                              float(projection(steps_, np.concatenate(used)[:, None])[0]))

@@ -11,7 +11,7 @@ import numpy as np
 from ..formats import format as parse_format
 from ..lfsr import LFSR
 from ..ops import quantize
-from .engine import SCHEMES, PrecisionPolicy, rounding_kwargs  # noqa: F401 - re-exported
+from .engine import SCHEMES, PrecisionPolicy, projection, rounding_kwargs  # noqa: F401
 
 
 @dataclass
@@ -37,7 +37,8 @@ class Runs:
 def gd_runs(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, rng,
             grad_rounding: tuple[str, str, float] | None = None) -> Runs:
     """Gradient descent for every column of ``x0`` (d x runs) at once; ``problem`` is one
-    problem for all columns or a list, one per column. Every step computes each column's
+    problem for all columns (then stateless: its gradient a function of x alone) or a list, one
+    per column (a problem that draws samples needs its own). Every step computes each column's
     gradient in float64 from its decoded iterate, optionally rounds it (``grad_rounding``:
     (format, mode, eps), drawing before the update's words; the float64 gradient stays the
     reference of q) and moves the iterate by the engine's update rule, all stochastic rounding
@@ -69,10 +70,7 @@ def gd_runs(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, rng,
         (x2,), _ = policy.apply([x], [gd], lr, rng, [g])
         x2v = x2.to_float()
         stagnant[k] = np.mean(x2.codes == x.codes, axis=0)
-        # q per run, as StepStats.shrinkage: <g_hat, g*> / |g*|^2, g_hat = (x - x_new) / lr
-        gg = np.sum(g * g, axis=0)
-        dot = np.sum((xv - x2v) / lr * g, axis=0)
-        shrinkage[k] = np.divide(dot, gg, out=np.full(m, np.nan), where=gg > 0)
+        shrinkage[k] = projection((xv - x2v) / lr, g)  # q per run against the float64 g
         x, xv = x2, x2v
         loss[k + 1] = losses(xv)
     return Runs(loss, stagnant, shrinkage, xv)

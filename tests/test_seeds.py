@@ -1,5 +1,5 @@
 """emu.train.derive_seed: run seeds give LFSR streams that do not overlap (docs/semantics.md
-§11.3), checked on the output bits themselves, not on the construction."""
+§11.2), checked on the output bits themselves, not on the construction."""
 
 import numpy as np
 import pytest

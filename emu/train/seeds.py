@@ -19,14 +19,13 @@ import math
 from ..lfsr import LFSR
 from ..validate import integer
 
-PHI = (1 + math.sqrt(5)) / 2
-
 
 def stride(width: int) -> int:
     """G: the integer nearest (2^W - 1) / phi that is coprime to 2^W - 1 (so s -> s * G is a
     bijection on the cycle's positions)."""
     period = (1 << width) - 1
-    g = round(period / PHI)
+    k = 2 * width + 16  # (sqrt 5 - 1)/2 = 1/phi to k bits, in integers: exact for every W <= 64
+    g = (period * (math.isqrt(5 << 2 * k) - (1 << k)) + (1 << k)) >> (k + 1)
     while math.gcd(g, period) != 1:
         g += 1
     return g

@@ -129,3 +129,19 @@ def test_results_csv_has_the_test_columns_of_results_json(tmp_path):
     assert len(rows) == 1 and results[0]["test_loss"] is not None
     for k in ("test_loss", "test_accuracy", "final_loss", "accuracy"):
         assert float(rows[0][k]) == results[0][k]
+
+
+@pytest.mark.filterwarnings("error")
+def test_results_json_is_strict_when_a_run_diverges(tmp_path):
+    """A run whose loss is not finite (targets of 1e200: (p - y)^2 overflows) is written
+    "inf": results.json parses under a strict reader."""
+    data = tmp_path / "huge.npz"
+    y = np.full(8, 1e200)
+    y[0] = 0.5  # not all whole numbers: a regression
+    np.savez(data, X=np.ones((8, 2)), y=y)
+    doc = {"base": {"model": "least_squares", "data": str(data), "epochs": 1}}
+    results = sw.sweep(sw.expand(doc), tmp_path / "out", local=True)
+    assert not np.isfinite(results[0]["final_loss"])
+    text = (tmp_path / "out" / "results.json").read_text()
+    doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in results.json"))
+    assert doc["results"][0]["final_loss"] in ("nan", "inf", "-inf")

@@ -31,6 +31,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .. import __version__
+from ..jsonfile import dumps
 from ..outdir import check_target, is_artefact, locked, staged, write_atomic
 from .data import load_split
 from .linear import TrainConfig, check_data, train
@@ -223,7 +224,7 @@ def _run_into(out: Path, tasks, done, scheduler, workers, local, task_threads, r
                                        retries, [f"emu-train-{ids[k]}" for k in todo]):
                 finish(todo[j], res, err)
     ordered = [results[i] for i in ids]
-    write_atomic(out / "results.json", json.dumps({"results": ordered}, indent=2) + "\n")
+    write_atomic(out / "results.json", dumps({"results": ordered}) + "\n")  # strict: "nan"
     write_atomic(out / "results.csv", results_csv(ordered))
     return ordered
 

@@ -7,7 +7,7 @@ order (see emu.kernels.accumulate): ``sequential`` (k ascending, optionally prom
 tensor-core model: ``align_bits`` N = 13 as reported for Hopper, ``group`` products per step).
 The accumulator value is then converted into ``out`` (default: the accumulator's format) with
 ``out_rounding``. A float and a fixed-point operand multiply by value (one is promoted
-losslessly to the accumulator's kind, see ``_promoted``). Stochastic roundings draw one word per
+losslessly to the accumulator's kind, see ``promoted``). Stochastic roundings draw one word per
 rounding: products first, as an (M, N, K) array in C order, then the accumulator's roundings in
 the same order, then the output.
 """
@@ -123,7 +123,7 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
     group = integer(group, "group", 1)
     acc_fmt = parse_format(acc)
     if isinstance(a.format, FloatFormat) != isinstance(b.format, FloatFormat):
-        a, b = (_promoted(r, acc_fmt, threads) for r in (a, b))
+        a, b = (promoted(r, acc_fmt, threads) for r in (a, b))
     if isinstance(a.format, FixedFormat) and a.format.width + b.format.width > 64:
         raise ValueError("fixed-point products wider than 64 bits are not supported")
     m, kk = a.shape
@@ -192,7 +192,7 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
     return (result, np.concatenate(used)) if flag(return_words, "return_words") else result
 
 
-def _promoted(r: Registers, acc_fmt, threads: int | None) -> Registers:
+def promoted(r: Registers, acc_fmt, threads: int | None) -> Registers:
     """An operand of a float x fixed matmul in the accumulator's kind, losslessly: a fixed
     operand as its exact float format (float accumulators), a float one as its exact fixed
     format (fixed accumulators; it must hold no NaN or Inf). The products, and so the result,

@@ -11,7 +11,6 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from emu.train import derive_seed
 from emu.train.experiments import PRESETS, preset, run_preset
 from emu.train.experiments.report import (
     Curve,
@@ -20,7 +19,6 @@ from emu.train.experiments.report import (
     Result,
     csv_text,
     markdown,
-    rng_seed,
     run_seeds,
     write,
 )
@@ -99,7 +97,6 @@ def test_write_puts_four_files(tmp_path):
 
 def test_run_seeds_are_derived_not_literal():
     assert run_seeds(3) == [1, 2, 3]
-    assert [rng_seed(s) for s in (1, 2)] == [derive_seed(1), derive_seed(2)]
 
 
 def test_every_preset_is_a_module_with_the_contract():

@@ -14,8 +14,10 @@ import pytest
 from click.testing import CliRunner
 from helpers import se_gap as gap
 
+import emu
 from emu.train.data import load_split
 from emu.train.experiments import run_preset, xia_binary8
+from emu.train.linear import MLP, TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +75,11 @@ def test_float64_reference_matches_emu_init_and_order():
     _, losses = xia_binary8.train64(tr, "softmax", 0, 1, 1)
     assert losses[0] == pytest.approx(math.log(10))
     params, _ = xia_binary8.train64(tr, "mlp", 32, 0, 3)
-    rng = np.random.default_rng(3)
-    lim = np.sqrt(6 / (64 + xia_binary8.HIDDEN))
-    assert np.array_equal(params[0], rng.uniform(-lim, lim, (64, xia_binary8.HIDDEN)))
+    mlp = MLP(tr, TrainConfig(model="mlp", weights=xia_binary8.FORMAT, hidden=xia_binary8.HIDDEN,
+                              seed=3))
+    for p64, name in zip(params, mlp.param_names, strict=True):  # emu's weights: these, rounded
+        assert np.array_equal(emu.quantize(p64, xia_binary8.FORMAT, saturate=True).codes,
+                              getattr(mlp, name).codes), name
 
 
 def test_cli_writes_the_four_files(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 with exact (not statistical) checks where the outcome is deterministic."""
 
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -218,9 +219,12 @@ def test_rosenbrock_and_himmelblau_rne_stagnates_sr_moves_on():
 
 
 def test_shipped_experiment_configs_show_the_published_outcome():
-    from emu.train.experiments import configs, run_config
+    """Each shipped example config (emu train --config) run as a sweep task runs it."""
+    from emu.train import experiments, sweep
+    from emu.train.options import read_toml
 
-    res = {p.stem: run_config(p) for p in configs()}
+    paths = sorted(Path(experiments.__file__).parent.glob("*.toml"))
+    res = {p.stem: sweep.run_task(sweep.expand({"base": read_toml(p)["train"]})[0]) for p in paths}
     assert len(res) == 6
     for fam in ("logistic_s16.8", "softmax_digits_e4m3"):
         rne, sr, eps = (res[f"{fam}_{m}"] for m in ("rne", "sr", "signed_sr_eps"))

@@ -29,7 +29,7 @@ from ..formats import FixedFormat
 from ..formats import format as parse_format
 from ..hexwords import format_hex
 from ..lfsr import LFSR
-from ..linalg import _promoted, mac_accumulator, matmul
+from ..linalg import mac_accumulator, matmul, promoted
 from ..ops import quantize
 from ..outdir import staged, write_atomic
 from ..registers import Registers
@@ -264,7 +264,7 @@ class _Model:
     def _bias_add(self, z: Registers, b: Registers) -> Registers:
         """z + b rounded once (rne) into the activation format; a bias of the other kind (fixed
         weights, float activations or the reverse) takes part by value, as in emu.matmul."""
-        b = _promoted(b, z.format, None)
+        b = promoted(b, z.format, None)
         return add(z, Registers(np.broadcast_to(b.codes, z.shape).copy(), b.format), out=self.af,
                    **_kw("rne", self.cfg, None))
 

@@ -1,10 +1,13 @@
-"""Test problems with a known optimum: the PL quadratic of SEEDS.md (and its L, mu)."""
+"""Test problems with a known optimum: the PL quadratic of SEEDS.md (and its L, mu), Rosenbrock,
+Himmelblau, least squares on a synthetic set, and a stream of linear-regression samples."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from .data import synthetic_least_squares
 
 
 @dataclass(frozen=True)
@@ -148,3 +151,25 @@ class StochasticLinearRegression:
             return x * (x @ w - y)
         X, y = self.samples(self.batch)
         return X.T @ (X @ w - y) / self.batch
+
+
+@dataclass(frozen=True)
+class LeastSquares:
+    """f(w) = |X w - y|^2 / (2 n) on emu.train.data.synthetic_least_squares (noise free, so
+    f* = 0; singular values of X / sqrt(n) spread over [1/cond, 1]: L = 1, mu = 1/cond^2)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    f_star = 0.0
+
+    @classmethod
+    def make(cls, d: int = 8, cond: float = 10.0) -> LeastSquares:
+        data = synthetic_least_squares(d=d, cond=cond)
+        return cls(data.X, data.y)
+
+    def loss(self, w: np.ndarray) -> float:
+        r = self.X @ np.asarray(w, np.float64) - self.y
+        return float(r @ r / (2 * len(self.y)))
+
+    def grad(self, w: np.ndarray) -> np.ndarray:
+        return self.X.T @ (self.X @ np.asarray(w, np.float64) - self.y) / len(self.y)

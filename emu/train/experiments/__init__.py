@@ -10,16 +10,7 @@ configurations (``emu train --config``).
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from types import ModuleType
-
-import numpy as np
-
-from ..data import load
-from ..linear import TrainConfig, train
-from ..options import read_toml
-
-HERE = Path(__file__).parent
 
 # preset name -> (module emu.train.experiments.<module>, what it reproduces)
 PRESETS = {
@@ -47,17 +38,3 @@ def run_preset(name: str, quick: bool = False, seeds: int | None = None, progres
                          "two runs)")
     return mod.run(quick=quick, seeds=seeds or getattr(mod, "SEEDS", DEFAULT_SEEDS),
                    progress=progress)
-
-
-def configs() -> list[Path]:
-    return sorted(HERE.glob("*.toml"))
-
-
-def run_config(path: Path) -> dict:
-    cfg = read_toml(path)["train"]
-    data = load(cfg.pop("data"))
-    _, hist = train(data, TrainConfig(**cfg))
-    last = hist.epochs[-1]
-    return {"experiment": path.stem, "final_loss": last["loss"], "accuracy": last["accuracy"],
-            "stagnant_share": last["stagnant_share"],
-            "mean_shrinkage": float(np.mean([s["shrinkage"] for s in hist.steps[-20:]]))}

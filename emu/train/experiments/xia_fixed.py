@@ -22,10 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import synthetic_least_squares
 from ..engine import PrecisionPolicy
 from ..gd import gd_runs
-from ..problems import SEEDS_QUADRATIC, Himmelblau, Rosenbrock
+from ..problems import SEEDS_QUADRATIC, Himmelblau, LeastSquares, Rosenbrock
 from .report import Curve, Estimate, Panel, Result, rng_seed, run_seeds, seeded
 
 TITLE = "Gradient descent in fixed point: RN stagnates, SR converges, signed SR_eps is faster"
@@ -37,28 +36,6 @@ EPS = (0.1, 0.2, 0.4)
 MODES = [("rne", 0.0), ("sr", 0.0)] + [("sr_eps", e) for e in EPS] + \
     [("signed_sr_eps", e) for e in EPS]
 TAIL = 0.2  # the last 20% of the steps: the floor (tail loss) and the stagnant share
-
-
-@dataclass(frozen=True)
-class LeastSquares:
-    """f(w) = |X w - y|^2 / (2 n) on emu.train.data.synthetic_least_squares (noise free, so
-    f* = 0; singular values of X / sqrt(n) spread over [1/cond, 1]: L = 1, mu = 1/cond^2)."""
-
-    X: np.ndarray
-    y: np.ndarray
-    f_star = 0.0
-
-    @classmethod
-    def make(cls, d: int = 8, cond: float = 10.0) -> LeastSquares:
-        data = synthetic_least_squares(d=d, cond=cond)
-        return cls(data.X, data.y)
-
-    def loss(self, w: np.ndarray) -> float:
-        r = self.X @ np.asarray(w, np.float64) - self.y
-        return float(r @ r / (2 * len(self.y)))
-
-    def grad(self, w: np.ndarray) -> np.ndarray:
-        return self.X.T @ (self.X @ np.asarray(w, np.float64) - self.y) / len(self.y)
 
 
 @dataclass(frozen=True)

@@ -52,22 +52,18 @@ class Dataset:
         return replace(self, X=self.X[:n], y=self.y[:n], name=f"{self.name}[:{n}]")
 
 
-def _digits_all() -> Dataset:
+def digits() -> Dataset:
+    """The UCI 8x8 digits (1,797 samples; see data/DIGITS_LICENSE.md), pixels scaled to [0, 1],
+    all of them in file order (``digits_split`` for the train/test split)."""
     with gzip.open(DATA_DIR / "digits.csv.gz", "rt") as f:
         raw = np.loadtxt(f, delimiter=",")
     return Dataset(raw[:, :-1] / 16.0, raw[:, -1].astype(np.int64), "digits", 10)
 
 
-def digits() -> Dataset:
-    """The UCI 8x8 digits (1,797 samples; see data/DIGITS_LICENSE.md), pixels scaled to [0, 1],
-    all of them in file order (``digits_split`` for the train/test split)."""
-    return _digits_all()
-
-
 def digits_split() -> tuple[Dataset, Dataset]:
     """The digits' fixed split: perm = numpy default_rng(0).permutation(1797); samples perm[:1438]
     (80%, rounded) train, perm[1438:] (359) test."""
-    d = _digits_all()
+    d = digits()
     perm = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(d))
     k = round(DIGITS_TRAIN_SHARE * len(d))
     return (Dataset(d.X[perm[:k]], d.y[perm[:k]], "digits-train", 10),

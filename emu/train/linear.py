@@ -131,13 +131,15 @@ class TrainConfig:
         if self.model == "mlp":
             pairs.append((("grads", gf), ("weights", wf)))
         for (na, fa), (nb, fb) in pairs:
-            if isinstance(fa, FixedFormat) and isinstance(fb, FixedFormat) and \
-                    fa.width + fb.width + MAC_GUARD_BITS > 64:
-                raise ValueError(
-                    f"the default accumulator of {na} {fa.name} x {nb} {fb.name}, "
-                    f"mac_accumulator({fa.name}, {fb.name}, {MAC_GUARD_BITS} guard bits), would "
-                    f"need {fa.width + fb.width + MAC_GUARD_BITS} bits, more than 64: give acc "
-                    "(--acc), a fixed-point format of at most 64 bits or fp32")
+            if isinstance(fa, FixedFormat) and isinstance(fb, FixedFormat):
+                try:  # the accumulator _mm would build
+                    mac_accumulator(fa, fb, MAC_GUARD_BITS)
+                except ValueError:
+                    raise ValueError(
+                        f"the default accumulator of {na} {fa.name} x {nb} {fb.name}, "
+                        f"mac_accumulator({fa.name}, {fb.name}, {MAC_GUARD_BITS} guard bits), "
+                        f"would need {fa.width + fb.width + MAC_GUARD_BITS} bits, more than 64: "
+                        "give acc (--acc), a fixed-point format of at most 64 bits or fp32") from None
 
     @property
     def policy(self) -> PrecisionPolicy:

@@ -117,6 +117,6 @@ def demo(as_json: bool, steps: int, tour: bool, plot_path) -> None:
                    f"{r['stagnant_share']:>9.0%} {r['mean_shrinkage']:>10.3f}   "
                    + ", ".join(f"{v:.6g}" for v in r["x"]))
     click.echo("stagnant: share of components the rounded update left unchanged; q (shrink): "
-               "q = <g_hat, g>/|g|^2, the step taken against the step asked for (Yun 2025), mean.")
+               "q = <g_hat, g*>/|g*|^2, the step taken against the float64 gradient (Yun 2025), mean.")
     click.echo("rne freezes a component once |t*g_i| < u/2 (u = 2^-8): x_2 stops ~0.195 from x*_2;"
                " stochastic rounding keeps moving, descent-biased SR-eps fastest.")

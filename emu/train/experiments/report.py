@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,11 +114,6 @@ class Result:
             raise KeyError(f"{self.preset}: {len(hits)} rows match {match}")
         return hits[0]
 
-    def curve(self, panel: str, label: str) -> Curve:
-        hits = [c for c in self.curves if c.panel == panel and c.label == label]
-        if len(hits) != 1:
-            raise KeyError(f"{self.preset}: {len(hits)} curves {panel!r} / {label!r}")
-        return hits[0]
 
 
 def run_seeds(n: int) -> list[int]:
@@ -137,8 +132,6 @@ def seeded(x0, seeds: Sequence[int]) -> tuple[np.ndarray, LFSR]:
     x0 = np.asarray(x0, np.float64)
     return np.repeat(x0[:, None], len(seeds), axis=1), LFSR(seeds=[rng_seed(s) for s in seeds])
 
-
-Progress = Callable[[int, int], None] | None
 
 
 # --- files ------------------------------------------------------------------------------------

@@ -202,14 +202,18 @@ def _fpu_fixed_ok(dst, mode) -> bool:
         and 0 <= dst[2] < 1000
 
 
+def _products_exact(fa: FloatFormat, fb: FloatFormat, bits: int, min_lsb: int, emax: int) -> bool:
+    """Is every product of an fa and an fb value exact in a binary float with ``bits``
+    significand bits, quantum down to 2**min_lsb, and below 2**(emax + 1)?"""
+    return ((fa.man_bits + 1) + (fb.man_bits + 1) <= bits
+            and (fa.emin - fa.man_bits) + (fb.emin - fb.man_bits) >= min_lsb
+            and fa.emax + fb.emax + 2 <= emax)
+
+
 def products_exact_in_fp32(fa: Format, fb: Format) -> bool:
     """Is every fa and fb value a float32 (the kernel takes them as such) and every product of
     the two exact in fp32, with no overflow?"""
-    if not (fits_fp32(fa) and fits_fp32(fb)):
-        return False
-    bits = (fa.man_bits + 1) + (fb.man_bits + 1)
-    lsb = (fa.emin - fa.man_bits) + (fb.emin - fb.man_bits)
-    return bits <= 24 and lsb >= -149 and fa.emax + fb.emax + 2 <= 127
+    return fits_fp32(fa) and fits_fp32(fb) and _products_exact(fa, fb, 24, -149, 127)
 
 
 def fits_fp32(fmt: Format) -> bool:
@@ -221,11 +225,8 @@ def fits_fp32(fmt: Format) -> bool:
 def products_exact_in_fp64(fa: Format, fb: Format) -> bool:
     """Is every product of an fa and an fb value exact in float64, and below 2**1023 (so that
     adding an fp32 value cannot overflow float64)?"""
-    if not (isinstance(fa, FloatFormat) and isinstance(fb, FloatFormat)):
-        return False
-    bits = (fa.man_bits + 1) + (fb.man_bits + 1)
-    lsb = (fa.emin - fa.man_bits) + (fb.emin - fb.man_bits)
-    return bits <= 53 and lsb >= -1074 and fa.emax + fb.emax + 2 <= 1023
+    return (isinstance(fa, FloatFormat) and isinstance(fb, FloatFormat)
+            and _products_exact(fa, fb, 53, -1074, 1023))
 
 
 # --- choosers ----------------------------------------------------------------------------------

@@ -47,22 +47,16 @@ def gd_runs(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, rng,
     for bit the single run ``run_gd(..., seed=s_j)``."""
     x0 = np.asarray(x0, np.float64)
     m = x0.shape[1]
-    probs = problem if isinstance(problem, list | tuple) else [problem] * m
-    if len(probs) != m:
-        raise ValueError(f"{len(probs)} problems for {m} runs")
+    probs = _per_run(problem, m)
     x = quantize(x0, parse_format(policy.fmt), **rounding_kwargs("rne", 0, None, 8))
     xv = x.to_float()
-
-    def losses(v):
-        return [p.loss(v[:, j]) - p.f_star for j, p in enumerate(probs)]
-
     loss = np.empty((steps + 1, m))
     stagnant = np.empty((steps, m))
     shrinkage = np.empty((steps, m))
-    loss[0] = losses(xv)
+    loss[0] = _losses(probs, xv)
     gfmt = parse_format(grad_rounding[0]) if grad_rounding else None
     for k in range(steps):
-        g = np.stack([p.grad(xv[:, j]) for j, p in enumerate(probs)], axis=1)
+        g = _grads(probs, xv)
         gd = g
         if gfmt is not None:
             gd = quantize(g, gfmt, **rounding_kwargs(grad_rounding[1], grad_rounding[2], rng,
@@ -72,8 +66,36 @@ def gd_runs(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, rng,
         stagnant[k] = np.mean(x2.codes == x.codes, axis=0)
         shrinkage[k] = projection((xv - x2v) / lr, g)  # q per run against the float64 g
         x, xv = x2, x2v
-        loss[k + 1] = losses(xv)
+        loss[k + 1] = _losses(probs, xv)
     return Runs(loss, stagnant, shrinkage, xv)
+
+
+def gd64_runs(problem, x0, lr: float, steps: int) -> np.ndarray:
+    """The float64 reference of ``gd_runs``: x <- x - lr * grad f(x) on host floats, no
+    registers, for every column of ``x0``; f(x_k) - f* per step k = 0..steps (rows) and run."""
+    x = np.array(x0, np.float64)
+    probs = _per_run(problem, x.shape[1])
+    loss = np.empty((steps + 1, x.shape[1]))
+    loss[0] = _losses(probs, x)
+    for k in range(steps):
+        x = x - lr * _grads(probs, x)
+        loss[k + 1] = _losses(probs, x)
+    return loss
+
+
+def _per_run(problem, m: int) -> list:
+    probs = problem if isinstance(problem, list | tuple) else [problem] * m
+    if len(probs) != m:
+        raise ValueError(f"{len(probs)} problems for {m} runs")
+    return probs
+
+
+def _losses(probs: list, x: np.ndarray) -> list[float]:
+    return [p.loss(x[:, j]) - p.f_star for j, p in enumerate(probs)]
+
+
+def _grads(probs: list, x: np.ndarray) -> np.ndarray:
+    return np.stack([p.grad(x[:, j]) for j, p in enumerate(probs)], axis=1)
 
 
 def run_gd(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, seed: int = 1,

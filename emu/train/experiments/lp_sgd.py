@@ -32,7 +32,7 @@ import numpy as np
 
 from ...lfsr import LFSR
 from ..engine import PrecisionPolicy
-from ..gd import gd_runs
+from ..gd import gd64_runs, gd_runs
 from ..problems import StochasticLinearRegression
 from .report import Curve, Estimate, Panel, Result, rng_seed, run_seeds
 
@@ -67,13 +67,6 @@ def problems(d: int, seeds: list[int]) -> list[StochasticLinearRegression]:
             for s in seeds]
 
 
-def excess_of(probs: list, w: np.ndarray) -> np.ndarray:
-    """f(w_j) - f* of every column j (problem j's full expected loss, vectorised)."""
-    wstar = np.stack([p.wstar for p in probs], axis=1)
-    mu = np.array([p.mu for p in probs])
-    return 0.5 * mu * np.sum((w - wstar) ** 2, axis=0)
-
-
 def lp_sgd(probs: list, fmt: str, lr: float, steps: int,
            states: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """LP-SGD for every problem at once (emu.train.gd.gd_runs: column j of the iterate is run j,
@@ -86,15 +79,10 @@ def lp_sgd(probs: list, fmt: str, lr: float, steps: int,
 
 
 def sgd64(probs: list, lr: float, steps: int) -> np.ndarray:
-    """Float64 SGD on the same streams (fresh problems with the same seeds): the floor."""
-    d, n = probs[0].d, len(probs)
-    w = np.zeros((d, n))
-    start, acc = steps - steps // 2, np.zeros(n)
-    for k in range(steps):
-        w = w - lr * np.stack([p.grad(w[:, j]) for j, p in enumerate(probs)], axis=1)
-        if k + 1 >= start:
-            acc += excess_of(probs, w)
-    return acc / (steps - start + 1)
+    """Float64 SGD on the same streams (fresh problems with the same seeds): the floor, averaged
+    over the same steps as lp_sgd's."""
+    loss = gd64_runs(list(probs), np.zeros((probs[0].d, len(probs))), lr, steps)
+    return loss[steps - steps // 2:].mean(axis=0)
 
 
 def _gap(a: Estimate, b: Estimate) -> tuple[float, float]:

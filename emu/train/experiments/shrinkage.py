@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import PrecisionPolicy
-from ..gd import gd_runs
+from ..gd import gd64_runs, gd_runs
 from ..problems import Quadratic
 from .report import Curve, Estimate, Panel, Result, run_seeds, seeded
 
@@ -46,12 +46,7 @@ def problem(n: int = 16) -> Quadratic:
 
 def fp64_gd(prob: Quadratic, lr: float, steps: int) -> np.ndarray:
     """f(x_k) - f*, k = 0..steps, of gradient descent in float64 from x0 = 0."""
-    x = np.zeros(len(prob.lambdas))
-    out = [prob.loss(x)]
-    for _ in range(steps):
-        x = x - lr * prob.grad(x)
-        out.append(prob.loss(x))
-    return np.array(out)
+    return gd64_runs(prob, np.zeros((len(prob.lambdas), 1)), lr, steps)[:, 0]
 
 
 def formats(quick: bool) -> tuple[str, ...]:

@@ -212,6 +212,27 @@ def metrics(p: np.ndarray, t: np.ndarray, y: np.ndarray, link: str) -> dict:
             "accuracy": float(np.mean(p.argmax(axis=1) == y))}
 
 
+def initial_weights(model: str, d: int, c: int, hidden: int, seed: int) -> list[np.ndarray]:
+    """The float64 starting parameters, before rounding into the weights' format: zeros for the
+    linear models ([W, b]); for the MLP ([W1, b1, W2, b2]) Glorot-uniform W1 then W2 from numpy
+    default_rng(seed), zero biases."""
+    if model != "mlp":
+        return [np.zeros((d, c)), np.zeros((1, c))]
+    rng = np.random.default_rng(seed)
+    lim1, lim2 = np.sqrt(6 / (d + hidden)), np.sqrt(6 / (hidden + c))
+    w1 = rng.uniform(-lim1, lim1, (d, hidden))
+    w2 = rng.uniform(-lim2, lim2, (hidden, c))
+    return [w1, np.zeros((1, hidden)), w2, np.zeros((1, c))]
+
+
+def epoch_batches(n: int, batch: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch's minibatches of sample indices: a permutation from ``rng`` cut into pieces of
+    ``batch`` (0: the whole set, in order, drawing nothing)."""
+    perm = rng.permutation(n) if batch else np.arange(n)
+    bs = batch or n
+    return [perm[s:s + bs] for s in range(0, n, bs)]
+
+
 def forward64(link: str, params: list[np.ndarray], X: np.ndarray):
     """Float64 forward pass of the linear models ([W, b]) or the MLP ([W1, b1, W2, b2], ReLU):
     (the MLP's hidden pre-activation or None, the predictions)."""
@@ -318,8 +339,8 @@ class LinearModel(_Model):
     def __init__(self, data: Dataset, cfg: TrainConfig):
         super().__init__(data, cfg)
         d = data.X.shape[1]
-        self.W = self._q(np.zeros((d, self.c)), self.wf)
-        self.b = self._q(np.zeros((1, self.c)), self.wf)
+        self.W, self.b = (self._q(w, self.wf) for w in initial_weights(cfg.model, d, self.c,
+                                                                       cfg.hidden, cfg.seed))
 
     def forward(self, Xq: Registers) -> np.ndarray:
         z = self._bias_add(self._mm(Xq, self.W, self.af), self.b)
@@ -344,12 +365,8 @@ class MLP(_Model):
     def __init__(self, data: Dataset, cfg: TrainConfig):
         super().__init__(data, cfg)
         d, h = data.X.shape[1], cfg.hidden
-        rng = np.random.default_rng(cfg.seed)
-        lim1, lim2 = np.sqrt(6 / (d + h)), np.sqrt(6 / (h + self.c))
-        self.W1 = self._q(rng.uniform(-lim1, lim1, (d, h)), self.wf)
-        self.b1 = self._q(np.zeros((1, h)), self.wf)
-        self.W2 = self._q(rng.uniform(-lim2, lim2, (h, self.c)), self.wf)
-        self.b2 = self._q(np.zeros((1, self.c)), self.wf)
+        self.W1, self.b1, self.W2, self.b2 = (
+            self._q(w, self.wf) for w in initial_weights(cfg.model, d, self.c, h, cfg.seed))
 
     def _hidden(self, Xq: Registers) -> tuple[Registers, np.ndarray]:
         z1 = self._bias_add(self._mm(Xq, self.W1, self.af), self.b1)
@@ -465,12 +482,11 @@ def _train(data: Dataset, cfg: TrainConfig, progress, trace_dir, on_step,
     bs = cfg.batch or n
     for ep in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        perm = order_rng.permutation(n) if cfg.batch else np.arange(n)
         shares = []
-        for s in range(0, n, bs):
+        for idx in epoch_batches(n, cfg.batch, order_rng):
             before = {k: getattr(model, k) for k in model.param_names}
             model.rng.taken()  # start the step's record
-            result = model.step(data, perm[s:s + bs])
+            result = model.step(data, idx)
             shares.append(result.stats.stagnant_share)
             hist.steps.append(result.record(ep))
             if trace_dir is not None:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import FASHION_MNIST_DIR, Dataset, load_split
-from ..linear import TrainConfig, forward64, grads64, metrics, train
+from ..linear import TrainConfig, epoch_batches, forward64, grads64, initial_weights, metrics, train
 from .report import Curve, Estimate, Panel, Result, rng_seed, run_seeds
 
 TITLE = "binary8 gradient descent, every operation rounded: RN vs SR vs SR_eps"
@@ -79,21 +79,12 @@ def train64(data: Dataset, model: str, batch: int, epochs: int, seed: int,
     from another default_rng(seed)'s permutations, dZ = (p - y)/B; the weights and the training
     loss after each epoch (epoch 0 first)."""
     n, d = data.X.shape
-    c = data.n_classes
-    if model == "mlp":
-        rng = np.random.default_rng(seed)
-        lim1, lim2 = np.sqrt(6 / (d + HIDDEN)), np.sqrt(6 / (HIDDEN + c))
-        params = [rng.uniform(-lim1, lim1, (d, HIDDEN)), np.zeros((1, HIDDEN)),
-                  rng.uniform(-lim2, lim2, (HIDDEN, c)), np.zeros((1, c))]
-    else:
-        params = [np.zeros((d, c)), np.zeros((1, c))]
-    T = np.eye(c)[data.y]
+    params = initial_weights(model, d, data.n_classes, HIDDEN, seed)
+    T = np.eye(data.n_classes)[data.y]
     order = np.random.default_rng(seed)
     losses = [_loss64(params, data, T)]
     for _ in range(epochs):
-        perm = order.permutation(n) if batch else np.arange(n)
-        for s in range(0, n, batch or n):
-            idx = perm[s:s + (batch or n)]
+        for idx in epoch_batches(n, batch, order):
             grads = grads64("softmax", params, data.X[idx], T[idx])
             params = [p - lr * g for p, g in zip(params, grads, strict=True)]
         losses.append(_loss64(params, data, T))

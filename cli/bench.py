@@ -32,8 +32,6 @@ def bench(size, repeat, quick, as_json, job) -> None:
 
     if quick:
         size, repeat = (100_000 if job == "kernels" else 640), 3
-    elif job == "mnist-epoch":
-        size = min(size, 60_000)
     jobs = run_suite(size=size, repeat=repeat, progress=status(quiet=as_json), job=job)
     if as_json:
         echo_json({"jobs": jobs})

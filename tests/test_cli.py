@@ -96,6 +96,21 @@ def test_bench_quick_shape_and_agreement():
     assert sum(j["agrees"] is True for j in jobs) >= 3
 
 
+def test_bench_mnist_epoch_quick_runs_every_row():
+    """--job mnist-epoch --quick: 640 MNIST-shaped samples, one epoch per row (softmax e4m3 sr,
+    mlp e4m3 sr, softmax fp32 rne), each timed."""
+    from emu.bench import MNIST_EPOCHS, mnist_shaped
+
+    r = run("bench", "--job", "mnist-epoch", "--quick", "--json")
+    assert r.exit_code == 0, r.output
+    jobs = json.loads(r.output)["jobs"]
+    assert len(jobs) == len(MNIST_EPOCHS)
+    assert all("640 x 784" in j["job"] and j["emu_melem_s"] > 0 for j in jobs)
+    d = mnist_shaped(100, seed=0)
+    assert d.X.shape == (100, 784) and d.n_classes == 10
+    assert np.array_equal(d.X * 255, np.round(d.X * 255)) and len(set(d.y.tolist())) > 1
+
+
 def test_lfsr_command_matches_reference():
     import reference as ref
 

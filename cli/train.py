@@ -67,12 +67,10 @@ def train(ctx, model, hidden, data, train_size, test_size, weights, activations,
     """Train a model entirely on emulated registers; per-epoch loss, accuracy (training and
     held-out test set), stagnation."""
     from emu.outdir import staged, write_atomic
-    from emu.train.data import load_split
     from emu.train.linear import check_data
     from emu.train.linear import train as run_train
-    from emu.train.options import train_config
+    from emu.train.options import DATA_OPTIONS, load_data, train_config
     from emu.train.plots import plot_history
-    from emu.train.sweep import DATA_OPTIONS
 
     o = _read_config(config_path, ctx) if config_path else dict(ctx.params)
     for key in ("out_dir", "trace_dir", "plot_path", "data"):
@@ -108,7 +106,7 @@ def train(ctx, model, hidden, data, train_size, test_size, weights, activations,
         # interrupted run leaves the old results in place
         with staged(out_dir, "training run", force) if out_dir else contextlib.nullcontext() as tmp:
             cfg = train_config(o)  # every option checked before the data loads
-            ds, test = load_split(o["data"], o["train_size"], o["test_size"])
+            ds, test = load_data(o)
             check_data(ds, cfg, test)  # and the data against the model, before the header
             if not as_json:
                 click.echo(_header(cfg, ds, test))

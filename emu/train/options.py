@@ -12,9 +12,16 @@ if sys.version_info >= (3, 11):
 else:  # a declared dependency on 3.10
     import tomli as tomllib
 
+from .data import Dataset, load_split
 from .linear import TrainConfig
 
 TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
+DATA_OPTIONS = ("data", "train_size", "test_size")  # the data options (load_split's arguments)
+
+
+def load_data(opts: dict) -> tuple[Dataset, Dataset | None]:
+    """The training and test sets of an option dict's data options."""
+    return load_split(*(opts[k] for k in DATA_OPTIONS))
 
 
 def train_config(opts: dict) -> TrainConfig:

@@ -35,9 +35,8 @@ from ..jsonfile import dumps
 from ..outdir import check_target, is_artefact, locked, staged, write_atomic
 from .data import load_split
 from .linear import TrainConfig, check_data, train
-from .options import TRAIN_FIELDS, train_config
+from .options import DATA_OPTIONS, TRAIN_FIELDS, load_data, train_config
 
-DATA_OPTIONS = ("data", "train_size", "test_size")  # emu train's data options (load_split)
 OPTIONS = DATA_OPTIONS + TRAIN_FIELDS
 DEFAULTS = {"data": "digits", "train_size": None, "test_size": None,
             **{f.name: f.default for f in fields(TrainConfig)}}
@@ -120,7 +119,7 @@ def run_task(opts: dict, threads: int = 1) -> dict:
     (None without a test set), stagnant share of the last epoch, the per-epoch losses and the
     wall time."""
     t0 = time.perf_counter()
-    data, test = load_split(*(opts[k] for k in DATA_OPTIONS))
+    data, test = load_data(opts)
     _, hist = train(data, train_config(opts), threads=threads, test=test)
     last = hist.epochs[-1]
     return {"id": task_id(opts), "status": "ok", "config": opts, "final_loss": last["loss"],

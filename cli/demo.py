@@ -45,13 +45,14 @@ def experiments(preset: str, quick: bool, seeds: int | None, out_dir, force: boo
 
     if preset not in PRESETS:
         raise click.UsageError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+    from emu.train.plots import pyplot as load_pyplot
+
     try:
-        import matplotlib  # noqa: F401
+        load_pyplot()  # the one place matplotlib is loaded
         png = True
-    except ImportError:
+    except ImportError as err:
         png = False
-        click.echo("note: figure.png skipped (needs matplotlib: pip install 'emu-arith[plot]')",
-                   err=True)
+        click.echo(f"note: figure.png skipped ({err})", err=True)
     command = f"emu experiments {preset}" + (" --quick" if quick else "") + (
         f" --seeds {seeds}" if seeds else "")
     if out_dir == "":

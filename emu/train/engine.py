@@ -150,6 +150,9 @@ class PrecisionPolicy:
             used.append(gv.ravel())
             exact.append(ge.ravel())
             new.append(x2)
-        steps_ = np.concatenate(steps)[:, None]
-        return new, StepStats(same / total, float(projection(steps_, np.concatenate(exact)[:, None])[0]),
-                              float(projection(steps_, np.concatenate(used)[:, None])[0]))
+        g_hat = np.concatenate(steps)[:, None]  # all parameters: one column
+
+        def q(grads_: list[np.ndarray]) -> float:
+            return float(projection(g_hat, np.concatenate(grads_)[:, None])[0])
+
+        return new, StepStats(same / total, q(exact), q(used))

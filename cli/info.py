@@ -39,7 +39,7 @@ def formats(as_json: bool) -> None:
                f"{'min subnorm':>11} {'inf':>13} {'nan':>13} {'finite':>10}")
     for r in rows:
         inf = "/".join(r["inf_codes"]) or "-"
-        nan = "/".join(dict.fromkeys(r["nan_codes"])) or "-"
+        nan = "/".join(dict.fromkeys(r["canonical_nan"])) or "-"  # what emu writes
         click.echo(f"{r['name']:9} {r['family']:7} {r['bits']:>4} {r['bias']:>5} {r['max']:>12.6g} "
                    f"{r['min_normal']:>11.4g} {r['min_subnormal']:>11.4g} {inf:>13} {nan:>13} "
                    f"{r['finite_codes']:>10}")

@@ -188,15 +188,32 @@ class FloatFormat:
     def has_negative_zero(self) -> bool:
         return self.layout != "fnuz"
 
-    def is_nan_code(self, code: int) -> bool:
-        mag = code & (self.sign_bit - 1)
+    def nan_ranges(self) -> list[tuple[int, int]]:
+        """Every code that decodes to NaN, as inclusive (lo, hi) code ranges, the positive ones
+        first (docs/semantics.md §2.2): ieee, the all-ones exponent with a nonzero mantissa; fn,
+        the all-ones magnitude; fnuz, the sign bit alone; finite, none."""
         if self.layout == "ieee":
-            return mag > self.inf_code
+            lo, hi = self.inf_code + 1, self.sign_bit - 1
+            return [(lo, hi), (lo | self.sign_bit, hi | self.sign_bit)]
         if self.layout == "fn":
-            return mag == self.nan_code
+            neg = self.nan_code | self.sign_bit
+            return [(self.nan_code, self.nan_code), (neg, neg)]
         if self.layout == "fnuz":
-            return code == self.sign_bit
-        return False
+            return [(self.sign_bit, self.sign_bit)]
+        return []
+
+    def is_nan_code(self, code: int) -> bool:
+        return any(lo <= code <= hi for lo, hi in self.nan_ranges())
+
+    def nan_mask(self, codes):
+        """Which of ``codes`` (an integer array) decode to NaN: a bool array of its shape."""
+        import numpy as np  # here, not at the top: the CLI's help reads formats without numpy
+
+        codes = np.asarray(codes)
+        mask = np.zeros(codes.shape, bool)
+        for lo, hi in self.nan_ranges():
+            mask |= (codes >= lo) & (codes <= hi)
+        return mask
 
     def is_inf_code(self, code: int) -> bool:
         return self.inf_code is not None and code & (self.sign_bit - 1) == self.inf_code
@@ -261,6 +278,7 @@ class FloatFormat:
         neg_nan = None
         if self.nan_code is not None:
             neg_nan = self.nan_code if self.layout == "fnuz" else self.nan_code | self.sign_bit
+        ranges = self.nan_ranges()
         return {
             "name": self.name,
             "kind": "float",
@@ -274,7 +292,9 @@ class FloatFormat:
             "min_subnormal": float(self.min_subnormal),
             "inf_codes": [h(self.inf_code), h(self.inf_code | self.sign_bit)]
             if self.inf_code is not None else [],
-            "nan_codes": [h(self.nan_code), h(neg_nan)] if self.nan_code is not None else [],
+            "nan_codes": [h(lo) if lo == hi else f"{h(lo)}..{h(hi)}" for lo, hi in ranges],
+            "nan_count": sum(hi - lo + 1 for lo, hi in ranges),
+            "canonical_nan": [h(self.nan_code), h(neg_nan)] if self.nan_code is not None else [],
             "finite_codes": self.finite_codes,
             "finite_values": self.finite_values,
         }

@@ -38,11 +38,12 @@ def test_named_float_properties(name, mx, mn, msub, inf, nan, finite):
 
 
 def test_canonical_nan_codes_and_families():
-    assert emu.format("e4m3").properties()["nan_codes"] == ["0x7f", "0xff"]
-    assert emu.format("e5m2").properties()["nan_codes"] == ["0x7e", "0xfe"]
+    assert emu.format("e4m3").properties()["canonical_nan"] == ["0x7f", "0xff"]
+    assert emu.format("e5m2").properties()["canonical_nan"] == ["0x7e", "0xfe"]
+    assert emu.format("e5m2").properties()["nan_codes"] == ["0x7d..0x7f", "0xfd..0xff"]
     assert emu.format("e5m2").properties()["inf_codes"] == ["0x7c", "0xfc"]
-    assert emu.format("e4m3fnuz").properties()["nan_codes"] == ["0x80", "0x80"]
-    assert emu.format("e2m1").properties()["nan_codes"] == []
+    assert emu.format("e4m3fnuz").properties()["canonical_nan"] == ["0x80", "0x80"]
+    assert emu.format("e2m1").properties()["canonical_nan"] == []
     # explicit family suffixes
     assert float(emu.format("e4m3ieee").max) == 240  # IEEE-like E4M3 as in chop/pychop/APyTypes
     assert emu.format("e4m3fn") == emu.format("e4m3")

@@ -1,6 +1,11 @@
 // Reference DUT for emu's RTL co-simulation (tests/test_rtl.py).
 // Semantics: docs/semantics.md §7.2 (LFSR random source), §6 (stochastic rounding),
 // OCP E4M3: bias 7, max 448, NaN 0x7F|s, no Inf, non-saturating overflow -> NaN.
+// Lint-clean under `verilator --lint-only -Wall` with either module as top (tests/test_rtl.py).
+
+// One file holds both reference modules on purpose (test benches compile it as one source), so
+// the file name cannot match a module name.
+/* verilator lint_off DECLFILENAME */
 
 // verilog-lfsr style Fibonacci LFSR, W = 32, poly x^32 + x^22 + x^2 + x + 1 (0x00400007),
 // D = 8 single-bit shifts per draw; the first computed bit lands in the MSB of the word.
@@ -49,16 +54,18 @@ module emu_fp32_to_e4m3 (
     reg [22:0] m;
     reg [23:0] sig;
     integer    ex;      // unbiased exponent
-    integer    shift;   // discarded bit count
+    integer    shift;   // discarded bit count, >= 20
     reg [23:0] kept, rem, half;
-    reg [7:0]  t;
+    // The 24-bit vectors below hold small values at full width (t < 2^8, mag < 2^11) so that
+    // no assignment truncates and every bit is read.
+    reg [23:0] t;       // the top 8 discarded bits
     reg        up;
-    reg [11:0] mag;
+    reg [23:0] mag;     // the E4M3 magnitude code before the overflow test
     always @* begin
         s = x[31]; e = x[30:23]; m = x[22:0];
         sig = {1'b1, m};
-        ex = e - 127;
-        up = 1'b0; kept = 0; rem = 0; half = 0; t = 0; mag = 0; shift = 0;
+        ex = $signed({24'd0, e}) - 127;
+        up = 1'b0; kept = 24'd0; rem = 24'd0; half = 24'd0; t = 24'd0; mag = 24'd0; shift = 0;
         if (e == 8'hFF) begin
             y = {s, 7'h7F};                           // NaN, and Inf (no Inf in E4M3)
         end else if (e == 8'h00) begin
@@ -67,23 +74,26 @@ module emu_fp32_to_e4m3 (
             if (ex >= -6) shift = 20;                 // normal: keep 3 of 23 mantissa bits
             else shift = 14 - ex;                     // subnormal: LSB is 2^-9
             if (shift >= 24) begin
-                kept = 0; rem = sig;
+                kept = 24'd0; rem = sig;
             end else begin
                 kept = sig >> shift;
-                rem = sig & ((24'd1 << shift) - 1);
+                rem = sig & ((24'd1 << shift) - 24'd1);
             end
-            if (shift - 8 >= 24) t = 0;
+            if (shift - 8 >= 24) t = 24'd0;
             else t = rem >> (shift - 8);              // shift >= 20 > 8 always
-            if (sr) up = ({1'b0, t} + {1'b0, r}) >= 9'd256;
+            if (sr) up = (t + {16'd0, r}) >= 24'd256;
             else if (shift <= 24) begin
                 half = 24'd1 << (shift - 1);
                 up = (rem > half) || (rem == half && kept[0]);
             end else up = 1'b0;                       // rem < 2^24 <= half
-            if (ex >= -6) mag = ((ex + 6) << 3) + kept;  // hidden bit carries into exponent
+            // normal: ((ex + 6) << 3) + kept, the hidden bit in kept carries into the exponent;
+            // e - 121 = ex + 6 >= 0 here
+            if (ex >= -6) mag = {13'd0, e - 8'd121, 3'd0} + kept;
             else mag = kept;
-            mag = mag + up;
-            if (mag > 12'h07E) y = {s, 7'h7F};         // overflow: non-saturating -> NaN
+            mag = mag + {23'd0, up};
+            if (mag > 24'h00007E) y = {s, 7'h7F};     // overflow: non-saturating -> NaN
             else y = {s, mag[6:0]};
         end
     end
 endmodule
+/* verilator lint_on DECLFILENAME */

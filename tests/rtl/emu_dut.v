@@ -43,7 +43,10 @@ endmodule
 // float32 -> E4M3, combinational. sr = 0: round to nearest even; sr = 1: stochastic rounding
 // (carry form) with the 8-bit random word r: round up iff T + r >= 256, T = the top 8
 // discarded bits.
-module emu_fp32_to_e4m3 (
+// BUG_TIE_AWAY (default 0): a deliberately broken DUT for test benches that must show their
+// scoreboard catches one wrong rounding decision. With 1, the sr = 0 path rounds an exact tie
+// away from zero (up in magnitude) instead of to even; everything else is unchanged.
+module emu_fp32_to_e4m3 #(parameter integer BUG_TIE_AWAY = 0) (
     input  wire [31:0] x,
     input  wire [7:0]  r,
     input  wire        sr,
@@ -84,7 +87,7 @@ module emu_fp32_to_e4m3 (
             if (sr) up = (t + {16'd0, r}) >= 24'd256;
             else if (shift <= 24) begin
                 half = 24'd1 << (shift - 1);
-                up = (rem > half) || (rem == half && kept[0]);
+                up = (rem > half) || (rem == half && (BUG_TIE_AWAY != 0 || kept[0]));
             end else up = 1'b0;                       // rem < 2^24 <= half
             // normal: ((ex + 6) << 3) + kept, the hidden bit in kept carries into the exponent;
             // e - 121 = ex + 6 >= 0 here

@@ -1,10 +1,11 @@
 // Test bench: loads emu golden vectors with $readmemh, drives the DUT, writes the outputs with
 // $writememh. Plusargs: +SET_RNE=dir +SET_SR=dir +SET_LFSR=dir +OUT=dir +N_RNE=n +N_SR=n +N_LFSR=n
 // (SET_LFSR is required, for a uniform command line, but not read: the LFSR needs no input file).
+// BUG_TIE_AWAY is handed to the conversion unit (emu_dut.v): 1 builds the deliberately broken DUT.
 // Runs under Icarus Verilog and Verilator (--binary --timing); lint-clean under
 // `verilator --lint-only -Wall --timing` with emu_dut.v.
 `timescale 1ns/1ps
-module tb_emu;
+module tb_emu #(parameter integer BUG_TIE_AWAY = 0);
     localparam MAX = 1 << 17;
     reg [31:0] a_rne [0:MAX-1];
     reg [31:0] a_sr  [0:MAX-1];
@@ -25,7 +26,7 @@ module tb_emu;
     reg [7:0] r;
     reg sr;
     wire [7:0] y;
-    emu_fp32_to_e4m3 conv (.x(x), .r(r), .sr(sr), .y(y));
+    emu_fp32_to_e4m3 #(.BUG_TIE_AWAY(BUG_TIE_AWAY)) conv (.x(x), .r(r), .sr(sr), .y(y));
 
     // non-blocking, the usual clock-generator form: the edge lands after the blocking assignments
     // of its time step (Verilator -Wall flags a blocking one, BLKSEQ)

@@ -23,7 +23,7 @@ from ..registers import Registers
 from ..replay import ReplaySource
 from ..rounding import is_stochastic
 from .dumps import Source, plan, shard_dirs
-from .hexio import DumpError, hex_width
+from .hexio import DumpError, check_radix, format_word
 from .layouts import LAYOUTS
 from .vectors import SATURATING_RNE, generate, spec_rounding
 from .verify import Part, SetError, Trusted, VerifiedSet, read_expected, trust
@@ -55,13 +55,16 @@ class CheckResult:
 
 
 def check(set_dir: Path | str, dumps: list[Path | str], layout: str | None = None,
-          keep: int = KEEP) -> CheckResult:
+          keep: int = KEEP, radix: str | None = None) -> CheckResult:
     """Compare a dump with a set (or a whole sharded set). ``layout``: how the dump is laid out
-    (ports, packed, csv; default: csv for one *.csv file, else the set's layout). ``keep``: how
-    many mismatches to describe in full. Raises DumpError / SetError for a malformed dump or
-    an untrusted set."""
+    (ports, packed, csv; default: csv for one *.csv file, else the set's layout). ``radix``: the
+    digits of its words (hex, bin; default: the set's radix, hex for CSV; never guessed).
+    ``keep``: how many mismatches to describe in full. Raises DumpError / SetError for a
+    malformed dump or an untrusted set."""
     if layout is not None and layout not in LAYOUTS:
         raise DumpError(f"unknown dump layout {layout!r}; valid: {', '.join(LAYOUTS)}")
+    if radix is not None:
+        check_radix(radix)
     if not dumps:
         raise DumpError("no dump given")
     ts = trust(set_dir)
@@ -69,18 +72,21 @@ def check(set_dir: Path | str, dumps: list[Path | str], layout: str | None = Non
     paths = [str(d) for d in dumps]
     ports = ts.parts[0].vset.ports
     if ts.sharded and shard_dirs(paths, [p.dir for p in ts.parts], ts.parts[0].vset.outputs):
-        for part in ts.parts:
-            _run(res, [part], plan([str(Path(paths[0]) / part.dir)], ports, ts.layout, layout), keep)
+        for part in ts.parts:  # a dump per shard, with the shard's own addresses (§10.7)
+            _run(res, [part], plan([str(Path(paths[0]) / part.dir)], ports, ts.layout, layout, radix,
+                                   ts.radix), keep, part.vset.base)
     else:
-        _run(res, ts.parts, plan(paths, ports, ts.layout, layout), keep)
+        _run(res, ts.parts, plan(paths, ports, ts.layout, layout, radix, ts.radix), keep,
+             ts.address or 0)
     return res
 
 
-def _run(res: CheckResult, parts: list[Part], sources: list[Source], keep: int) -> None:
-    """Stream every source once, window by window (one window per part), and compare."""
+def _run(res: CheckResult, parts: list[Part], sources: list[Source], keep: int, base: int) -> None:
+    """Stream every source once, window by window (one window per part), and compare; vector 0
+    of ``parts`` has address ``base`` in the dump."""
     sizes = [p.vset.count for p in parts]
     with contextlib.ExitStack() as stack:
-        gens = [src.windows(stack, sizes) for src in sources]
+        gens = [src.windows(stack, sizes, base) for src in sources]
         for part in parts:
             expected = read_expected(part.vset)  # a set at odds with its manifest is reported first
             got: dict[str, np.ndarray] = {}
@@ -192,7 +198,7 @@ def _ties(spec: dict, expected: dict, idx: np.ndarray) -> np.ndarray:
 
 
 def _hex(bits: int, code: int) -> str:
-    return f"{code:0{hex_width(bits)}x}"
+    return format_word(code, bits)  # reports show hex words, whatever the set's radix
 
 
 def _describe(fmt, bits: int, code: int) -> dict:

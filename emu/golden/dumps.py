@@ -2,13 +2,19 @@
 
 The layout of a dump is never guessed from its content: it is the ``layout`` asked for
 (``--layout``), else ``csv`` for a single file named ``*.csv``, else the set's manifest layout.
-- ``ports``: one $readmemh file per output port, named ``<port>.<ext>`` or given in port order
-  (a file named after an input port, or some named and some not, is refused as ambiguous);
+Nor is its radix (``0101`` is a valid hex word): it is the ``radix`` asked for (``--radix``),
+else the set's (hex or bin, docs/semantics.md §10.4) for $readmem files; CSV cells are hex, as in
+the set's vectors.csv, unless ``radix`` says otherwise.
+- ``ports``: one $readmemh / $readmemb file per output port, named ``<port>.<ext>`` or given in
+  port order (a file named after an input port, or some named and some not, is refused as
+  ambiguous);
 - ``packed``: one file, each word the fields of every port (inputs too) joined by ``_``;
 - ``csv``: one file with a header; a column per output port (required), per input port
   (optional, compared), an optional ``index`` column (the vector's index: rows may come in any
   order, like ``@`` addresses), other columns ignored.
-A directory stands for ``<port>.hex`` files, ``vectors.hex`` (packed) or ``vectors.csv`` in it.
+A directory stands for ``<port>.hex`` (radix bin: ``<port>.bin``) files, ``vectors.hex``
+(``vectors.bin``; packed) or ``vectors.csv`` in it. ``@`` addresses are those of the set's own
+files: vector i at the set's base address + i (§10.7).
 Each dump is opened once and streamed (``-`` is standard input), so pipes and process
 substitutions work, and memory stays bounded whatever the dump's size.
 """
@@ -26,35 +32,50 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .hexio import DumpError, Fields, parse_word, place, quote, scan, text_lines
-from .layouts import LAYOUTS
+from .hexio import DumpError, Fields, extension, place, quote, scan, text_lines
+from .layouts import LAYOUTS, RADIXES
 
-DIR_FILES = {"packed": "vectors.hex", "csv": "vectors.csv"}  # a directory dump's file per layout
 _ROWS = 1 << 16  # CSV rows parsed per event
+_OTHER = {"hex": "; a $readmemb dump? use --radix bin", "bin": "; a $readmemh dump? use --radix hex"}
+
+
+def dir_files(layout: str, radix: str, ports: list[dict]) -> list[str]:
+    """The files a directory dump holds: ``<port>.hex`` (``.bin``) per output port, one
+    ``vectors.hex`` (``.bin``) packed, or ``vectors.csv``."""
+    if layout == "csv":
+        return ["vectors.csv"]
+    if layout == "packed":
+        return [f"vectors{extension(radix)}"]
+    return [f"{p['name']}{extension(radix)}" for p in ports if p["direction"] == "out"]
 
 
 @dataclass
 class Source:
-    """One dump file to read: its path ("-": standard input), its layout and the set's ports it
-    may hold (ports layout: the one output port it holds; otherwise every port of the set)."""
+    """One dump file to read: its path ("-": standard input), its layout, the set's ports it
+    may hold (ports layout: the one output port it holds; otherwise every port of the set) and
+    the radix of its words."""
 
     path: str
     layout: str
     ports: list[dict]
+    radix: str = "hex"
 
-    def windows(self, stack: contextlib.ExitStack, sizes: list[int]) -> Iterator[dict[str, np.ndarray]]:
-        """For each window of ``sizes`` vectors in order: port name -> words it holds."""
+    def windows(self, stack: contextlib.ExitStack, sizes: list[int],
+                base: int = 0) -> Iterator[dict[str, np.ndarray]]:
+        """For each window of ``sizes`` vectors in order: port name -> words it holds (vector i
+        at address ``base + i``)."""
         stream = open_dump(self.path, stack)
+        names = [p["name"] for p in self.ports]
+        packed = self.layout == "packed"
+        hint = (" (one file per output port? use --layout ports)" if packed else
+                " (a packed dump? use --layout packed)")
+        fields = Fields(tuple(names), tuple(p["bits"] for p in self.ports), packed, hint, self.radix,
+                        _OTHER[self.radix])
         if self.layout == "csv":
-            names, events = _csv_events(stream, self.path, self.ports)
+            names, events = _csv_events(stream, self.path, self.ports, fields)
         else:
-            packed = self.layout == "packed"
-            names = [p["name"] for p in self.ports]
-            hint = (" (one file per output port? use --layout ports)" if packed else
-                    " (a packed dump? use --layout packed)")
-            fields = Fields(tuple(names), tuple(p["bits"] for p in self.ports), packed, hint)
             events = scan(stream, self.path, fields)
-        for words in place(events, self.path, sizes, len(names)):
+        for words in place(events, self.path, sizes, len(names), base):
             yield {n: words[:, i] for i, n in enumerate(names)}
 
 
@@ -72,22 +93,24 @@ def _is_dir(path: str) -> bool:
     return path != "-" and os.path.isdir(path)
 
 
-def plan(paths: list[str], ports: list[dict], set_layout: str, layout: str | None = None) -> list[Source]:
+def plan(paths: list[str], ports: list[dict], set_layout: str, layout: str | None = None,
+         radix: str | None = None, set_radix: str = "hex") -> list[Source]:
     """The sources of a dump of one set (or of a whole sharded set): see the module doc."""
     if layout is not None and layout not in LAYOUTS:
         raise DumpError(f"unknown dump layout {layout!r}; valid: {', '.join(LAYOUTS)}")
     outs = [p for p in ports if p["direction"] == "out"]
     if len(paths) == 1 and _is_dir(paths[0]):
         lay = layout or set_layout
-        names = [f"{p['name']}.hex" for p in outs] if lay == "ports" else [DIR_FILES[lay]]
-        paths = [str(Path(paths[0]) / n) for n in names]
+        rad = radix or ("hex" if lay == "csv" else set_radix)
+        paths = [str(Path(paths[0]) / n) for n in dir_files(lay, rad, ports)]
     else:
         lay = layout or ("csv" if len(paths) == 1 and paths[0].lower().endswith(".csv") else set_layout)
+        rad = radix or ("hex" if lay == "csv" else set_radix)
     if lay != "ports":
         if len(paths) != 1:
             raise DumpError(f"a {lay} dump is one file, not {len(paths)}")
-        return [Source(paths[0], lay, ports)]
-    return [Source(f, "ports", [p]) for p, f in zip(outs, _by_port(paths, ports, outs), strict=True)]
+        return [Source(paths[0], lay, ports, rad)]
+    return [Source(f, "ports", [p], rad) for p, f in zip(outs, _by_port(paths, ports, outs), strict=True)]
 
 
 def _by_port(paths: list[str], ports: list[dict], outs: list[dict]) -> list[str]:
@@ -120,14 +143,17 @@ def shard_dirs(paths: list[str], dirs: list[str], outs: list[dict]) -> bool:
     if missing:
         raise DumpError(f"{top}: holds shard directories but not {missing[0]}"
                         + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
-    whole = [n for n in [f"{p['name']}.hex" for p in outs] + list(DIR_FILES.values()) if (top / n).exists()]
+    names = {n for lay in LAYOUTS for r in RADIXES for n in dir_files(lay, r, outs)}
+    whole = sorted(n for n in names if (top / n).exists())
     if whole:
         raise DumpError(f"{top}: holds both shard directories and {whole[0]}; give one or the other")
     return True
 
 
-def _csv_events(stream: BinaryIO, path: str, ports: list[dict]) -> tuple[list[str], Iterator[tuple]]:
-    """(ports the CSV holds, events as from hexio.scan): an ``index`` column gives addresses."""
+def _csv_events(stream: BinaryIO, path: str, ports: list[dict],
+                fields: Fields) -> tuple[list[str], Iterator[tuple]]:
+    """(ports the CSV holds, events as from hexio.scan): an ``index`` column gives addresses;
+    each cell is one word in ``fields``' radix."""
     lines = _csv_lines(stream, path)
     reader = csv.reader(lines)
     try:
@@ -176,7 +202,7 @@ def _csv_events(stream: BinaryIO, path: str, ports: list[dict]) -> tuple[list[st
                     cell = row[c].strip()
                     if not cell:
                         raise DumpError(f"{where}: empty cell for port {p['name']}")
-                    cells.append(parse_word(cell.encode("utf-8", "surrogateescape"), p["bits"], where))
+                    cells.append(fields.word(cell.encode("utf-8", "surrogateescape"), p["bits"], where))
                 vals.append(tuple(cells))
                 rows.append(ln)
                 if len(vals) >= _ROWS:

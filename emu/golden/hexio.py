@@ -1,16 +1,21 @@
-"""$readmemh files: the one hex writer and the one streaming reader (DESIGN Part B, "Golden vectors").
+"""$readmemh and $readmemb files: the one word writer and the one streaming reader (DESIGN Part B,
+"Golden vectors"; docs/semantics.md §10.4 and §10.7).
 
-Written files: one word per line, fixed-width zero-padded lowercase hex, an optional leading
-``//`` comment; written atomically (temp file + rename).
+Written files: an optional leading ``//`` comment, an optional ``@address`` line (hexadecimal in
+both radixes), then one word per line, fixed width and zero-padded: lowercase hex digits
+(radix ``hex``, $readmemh) or ``0``/``1`` digits (radix ``bin``, $readmemb); written
+atomically (temp file + rename).
 
-Read files follow the $readmemh grammar (IEEE 1364-2005 17.2.9):
-- words are hex digits (0-9, a-f, A-F) separated by white space, several per line allowed;
-  ``_`` after the first digit is a digit separator: the word without it is the value, which must
-  fit the port's width. x/z digits, signs, ``0x`` prefixes and non-ASCII characters (full-width
-  digits, ...) are refused;
+Read files follow the $readmemh / $readmemb grammar (IEEE 1364-2005 17.2.9), in the radix the
+caller names (never guessed: ``0101`` is a valid hex word):
+- words are digits of the radix (hex: 0-9, a-f, A-F; bin: 0, 1) separated by white space,
+  several per line allowed; ``_`` after the first digit is a digit separator: the word without
+  it is the value, which must fit the port's width. x/z digits, signs, ``0x`` prefixes and
+  non-ASCII characters (full-width digits, ...) are refused;
 - ``//`` comments run to the end of the line, ``/* ... */`` comments may span lines;
-- ``@hex`` sets the address (vector index) of the next word. An address beyond the last vector,
-  a vector given two words, or a vector left without one is an error naming the line;
+- ``@hex`` (hexadecimal in both radixes) sets the address of the next word: the vector index
+  plus the set's base address (0 unless the set says otherwise). An address outside the set, a
+  vector given two words, or a vector left without one is an error naming the line;
 - a UTF-8 byte-order mark and CRLF line endings are accepted; NUL bytes and lines longer than
   MAX_LINE bytes are errors.
 In a packed file a word is the fields of one vector joined by ``_`` (there ``_`` separates
@@ -28,19 +33,25 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..hexwords import format_hex, hex_width  # noqa: F401 - the one hex writer
+from ..hexwords import format_hex, hex_width  # noqa: F401 - re-exported
 from ..outdir import write_atomic  # noqa: F401 - re-exported
+from .layouts import EXTENSIONS, RADIXES
 
 MAX_LINE = 4096  # bytes in one line, newline excluded
 CHUNK = 1 << 20  # bytes read at a time
 EXCERPT = 40  # characters of a bad token quoted in an error
 _BOM = b"\xef\xbb\xbf"
-_WORD_BYTES = b"0123456789abcdefABCDEF_"
-_NIBBLE = np.full(256, 255, np.uint8)  # ASCII hex digit -> value, anything else -> 255
+DIGIT_BITS = {"hex": 4, "bin": 1}  # bits per digit of each radix
+_BASE = {"hex": 16, "bin": 2}
+_WORD_BYTES = {"hex": b"0123456789abcdefABCDEF_", "bin": b"01_"}
+_DIGIT = {r: np.full(256, 255, np.uint8) for r in RADIXES}  # ASCII digit -> value, else 255
 for _i, _c in enumerate(b"0123456789abcdef"):
-    _NIBBLE[_c] = _i
+    _DIGIT["hex"][_c] = _i
 for _i, _c in enumerate(b"ABCDEF"):
-    _NIBBLE[_c] = 10 + _i
+    _DIGIT["hex"][_c] = 10 + _i
+_DIGIT["bin"][ord("0")], _DIGIT["bin"][ord("1")] = 0, 1
+# how messages name a radix: (system task, its words, its digits)
+_NAMES = {"hex": ("$readmemh", "hex", "0-9, a-f, A-F"), "bin": ("$readmemb", "binary", "0 and 1")}
 _MAX_JUMPS = 1 << 20  # address jumps remembered per window (to name the line of a hole)
 
 
@@ -49,43 +60,93 @@ class DumpError(ValueError):
 
 
 # --- words ------------------------------------------------------------------------------------
+def check_radix(radix: object) -> str:
+    """``radix`` if it is one of RADIXES, else a ValueError listing them."""
+    if radix not in RADIXES:
+        raise ValueError(f"unknown radix {radix!r}; valid: {', '.join(RADIXES)}")
+    return radix  # type: ignore[return-value]
+
+
+def digit_width(bits: int, radix: str = "hex") -> int:
+    """Digits of a fixed-width ``bits``-bit word in ``radix``: ceil(bits/4) hex, ``bits`` binary."""
+    return -(-bits // DIGIT_BITS[radix])
+
+
+def extension(radix: str) -> str:
+    """The file name extension of a set's files in ``radix``: .hex ($readmemh) or .bin ($readmemb)."""
+    return EXTENSIONS[radix]
+
+
+def format_word(code: int, bits: int, radix: str = "hex") -> str:
+    """One word as written: fixed width, zero-padded, lowercase hex or 0/1 digits (§10.4)."""
+    return f"{int(code):0{digit_width(bits, radix)}{'x' if radix == 'hex' else 'b'}}"
+
+
+def vector_file(words: Iterable[str], comment: str | None = None, address: int | None = None) -> str:
+    """The text of a vector file: a leading ``// comment`` and an ``@address`` line (hexadecimal
+    in both radixes, IEEE 1364-2005 17.2.9) when given, then one word a line. Every vector file
+    emu writes is assembled here."""
+    head = [f"// {comment}"] if comment else []
+    if address is not None:
+        head.append(f"@{address:x}")
+    return "\n".join([*head, *words]) + "\n"
+
+
+def format_words(values: np.ndarray, bits: int, radix: str = "hex", comment: str | None = None,
+                 address: int | None = None) -> str:
+    """The text of a $readmemh (``radix`` hex) or $readmemb (bin) file of ``values`` (unsigned,
+    each < 2**bits): see vector_file and format_word."""
+    check_radix(radix)
+    return vector_file((format_word(v, bits, radix) for v in np.asarray(values).reshape(-1).tolist()),
+                       comment, address)
+
+
 def quote(token: bytes | str) -> str:
     """A short printable excerpt of a token for an error message (never all of a long one)."""
     s = token.decode("utf-8", "backslashreplace") if isinstance(token, bytes) else token
     return repr(s[:EXCERPT]) + ("..." if len(s) > EXCERPT else "")
 
 
-def _bad_word(tok: bytes, where: str) -> DumpError:
+def _bad_word(tok: bytes, where: str, radix: str, other: str) -> DumpError:
+    task, words, digits = _NAMES[radix]
     low = tok.lower()
     if not tok:
         why = "an empty word"
-    elif low.startswith(b"0x") and len(tok) > 2:
-        why = "has a 0x prefix ($readmemh words are bare hex digits)"
+    elif low.startswith((b"0x", b"0b") if radix == "bin" else b"0x") and len(tok) > 2:
+        why = f"has a {tok[:2].decode()} prefix ({task} words are bare {words} digits)"
     elif tok[:1] == b"_":
         why = "starts with _ (a digit separator must follow a digit)"
     elif any(c in b"xz?" for c in low):
         why = "has x/z digits (an unknown value)"
     elif tok[:1] in (b"+", b"-"):
-        why = "has a sign (words are unsigned hex)"
+        why = f"has a sign (words are unsigned {words})"
     elif any(c >= 0x80 for c in tok):
         ch = next(c for c in tok.decode("utf-8", "replace") if ord(c) >= 0x80)
-        why = f"has the non-ASCII character {ch!r} (hex digits are 0-9, a-f, A-F)"
+        why = f"has the non-ASCII character {ch!r} ({words} digits are {digits})"
     else:
-        why = "is not a hex word"
+        why = f"is not a {words} word ({words} digits are {digits})"
+        if other and radix == "bin" and not tok.translate(None, _WORD_BYTES["hex"]):
+            why += other  # hex digits in a binary dump: its radix was named wrong
     return DumpError(f"{where}: {quote(tok)} {why}")
 
 
-def parse_word(tok: bytes, bits: int, where: str, hint: str = "") -> int:
-    """One $readmemh word: ASCII hex digits with ``_`` separators after the first digit, the value
-    below 2**bits. DumpError naming ``where`` otherwise (``int(x, 16)`` is not used on raw text:
-    it takes signs, 0x and full-width digits)."""
-    if not tok or tok[0] == 95 or tok.translate(None, _WORD_BYTES):
-        raise _bad_word(tok, where)
+def parse_word(tok: bytes, bits: int, where: str, hint: str = "", radix: str = "hex",
+               other: str = "") -> int:
+    """One word of a $readmemh (``radix`` hex) or $readmemb (bin) file: ASCII digits of the radix
+    with ``_`` separators after the first digit, the value below 2**bits. DumpError naming
+    ``where`` otherwise (``int(x, 16)`` is not used on raw text: it takes signs, 0x and
+    full-width digits). ``hint`` is added to a width error of a word holding ``_``; ``other`` to
+    an error that suggests the dump is in the other radix."""
+    if not tok or tok[0] == 95 or tok.translate(None, _WORD_BYTES[radix]):
+        raise _bad_word(tok, where, radix, other)
     digits = tok.replace(b"_", b"")
-    v = int(digits, 16)
+    v = int(digits, _BASE[radix])
     if v >> bits:
-        what = "is wider than" if len(digits) > hex_width(bits) else "does not fit"
-        raise DumpError(f"{where}: {quote(tok)} {what} {bits} bits" + (hint if b"_" in tok else ""))
+        what = "is wider than" if len(digits) > digit_width(bits, radix) else "does not fit"
+        extra = hint if b"_" in tok else ""
+        if other and radix == "hex" and len(digits) == bits and not digits.translate(None, b"01"):
+            extra += other  # exactly `bits` 0/1 digits: a binary dump read as hex
+        raise DumpError(f"{where}: {quote(tok)} {what} {bits} bits{extra}")
     return v
 
 
@@ -99,15 +160,21 @@ class Fields:
     bits: tuple[int, ...]
     packed: bool = False
     hint: str = ""
+    radix: str = "hex"  # the digits of every word: hex ($readmemh) or bin ($readmemb)
+    other: str = ""  # added to errors that suggest the other radix (dumps: "use --radix ...")
+
+    def word(self, tok: bytes, bits: int, where: str, hint: str = "") -> int:
+        """One field's word in this radix."""
+        return parse_word(tok, bits, where, hint, self.radix, self.other)
 
     def parse(self, tok: bytes, where: str) -> tuple[int, ...]:
         if not self.packed:
-            return (parse_word(tok, self.bits[0], where, self.hint),)
+            return (self.word(tok, self.bits[0], where, self.hint),)
         parts = tok.split(b"_")
         if len(parts) != len(self.bits):
             raise DumpError(f"{where}: {quote(tok)} has {len(parts)} field(s), expected {len(self.bits)} "
                             f"({'_'.join(self.names)}){self.hint}")
-        return tuple(parse_word(p, b, where) for p, b in zip(parts, self.bits, strict=True))
+        return tuple(self.word(p, b, where) for p, b in zip(parts, self.bits, strict=True))
 
 
 # --- streaming ----------------------------------------------------------------------------------
@@ -222,18 +289,19 @@ class _Lexer:
                 self._pack()
                 self.events.append(("@", addr, lineno))
             else:
-                self.vals.append(f.parse(tok, where) if f.packed else
-                                 parse_word(tok, f.bits[0], where, f.hint))
+                self.vals.append(f.parse(tok, where) if f.packed else f.word(tok, f.bits[0], where, f.hint))
                 self.lines.append(lineno)
 
 
 def scan(stream: BinaryIO, name: str, fields: Fields) -> Iterator[tuple]:
-    """The events of a $readmemh stream, in order: ("@", address, line) and ("w", words, lines)
-    with words a (n, len(fields.bits)) uint64 array and lines the line of the first word (an
-    int: one word per line from there) or an array of each word's line. Lines that are exactly
-    one fixed-width word are parsed in bulk with numpy; every other line takes the general path."""
+    """The events of a $readmemh / $readmemb stream (``fields.radix``), in order: ("@", address,
+    line) and ("w", words, lines) with words a (n, len(fields.bits)) uint64 array and lines the
+    line of the first word (an int: one word per line from there) or an array of each word's
+    line. Lines that are exactly one fixed-width word are parsed in bulk with numpy; every other
+    line takes the general path."""
     lex = _Lexer(name, fields)
-    widths = [hex_width(b) for b in fields.bits]
+    table, step = _DIGIT[fields.radix], np.uint64(DIGIT_BITS[fields.radix])
+    widths = [digit_width(b, fields.radix) for b in fields.bits]
     span = sum(widths) + len(widths) - 1
     col0 = np.cumsum([0] + [w + 1 for w in widths])[:-1]
     digit_cols = np.concatenate([np.arange(c, c + w) for c, w in zip(col0, widths, strict=True)])
@@ -248,13 +316,13 @@ def scan(stream: BinaryIO, name: str, fields: Fields) -> Iterator[tuple]:
         cr[lens > 0] = arr[ends[lens > 0] - 1] == 13
         cand = np.flatnonzero(lens - cr == span)
         chars = arr[starts[cand, None] + np.arange(span)]
-        nib = _NIBBLE[chars]
-        ok = (nib[:, digit_cols] < 16).all(axis=1) & (chars[:, sep_cols] == 95).all(axis=1)
+        nib = table[chars]
+        ok = (nib[:, digit_cols] != 255).all(axis=1) & (chars[:, sep_cols] == 95).all(axis=1)
         vals = np.zeros((cand.size, len(widths)), np.uint64)
         for f, (c, w, b) in enumerate(zip(col0, widths, fields.bits, strict=True)):
             v = np.zeros(cand.size, np.uint64)
             for k in range(w):
-                v = (v << np.uint64(4)) | nib[:, c + k].astype(np.uint64)
+                v = (v << step) | nib[:, c + k].astype(np.uint64)
             if b < 64:
                 ok &= (v >> np.uint64(b)) == 0
             vals[:, f] = v
@@ -287,10 +355,11 @@ class Placer:
     """Puts the words of a stream at their addresses into consecutive windows of ``sizes``
     vectors (one window: a whole set; one per shard: a sharded set). A window is handed out when
     the stream has moved past it or ended, with every vector in it given exactly one word;
-    an address may not go back into a window already handed out."""
+    an address may not go back into a window already handed out. Vector i has address
+    ``base + i`` (the set's base address, §10.4)."""
 
-    def __init__(self, name: str, sizes: Iterable[int], nfields: int):
-        self.name, self.sizes, self.nf = name, list(sizes), nfields
+    def __init__(self, name: str, sizes: Iterable[int], nfields: int, base: int = 0):
+        self.name, self.sizes, self.nf, self.base = name, list(sizes), nfields, base
         self.total = sum(self.sizes)
         self.k = self.lo = self.pos = self.nwords = 0
         self.addressed = False
@@ -319,13 +388,16 @@ class Placer:
         self._open()
         return out
 
-    def address(self, a: int, line: int) -> list[np.ndarray]:
+    def address(self, addr: int, line: int) -> list[np.ndarray]:
         self.addressed = True
+        span = f"(the set has {self.total} vectors, @{self.base:x}..@{self.base + max(self.total - 1, 0):x})"
+        if addr < self.base:
+            raise DumpError(f"{self.name}, line {line}: address @{addr:x} is before the first vector {span}")
+        a = addr - self.base
         if a >= self.total:
-            raise DumpError(f"{self.name}, line {line}: address @{a:x} is beyond the last vector "
-                            f"(the set has {self.total} vectors, @0..@{max(self.total - 1, 0):x})")
+            raise DumpError(f"{self.name}, line {line}: address @{addr:x} is beyond the last vector {span}")
         if a < self.lo:
-            raise DumpError(f"{self.name}, line {line}: address @{a:x} goes back before vector "
+            raise DumpError(f"{self.name}, line {line}: address @{addr:x} goes back before vector "
                             f"{self.lo}, into a shard already compared (in a dump of a whole "
                             "sharded set, addresses may not go back to an earlier shard)")
         done = []
@@ -364,39 +436,48 @@ class Placer:
         return done
 
 
-def place(events: Iterable[tuple], name: str, sizes: Iterable[int], nfields: int) -> Iterator[np.ndarray]:
-    """Windows (n_k, nfields) of the words that ``events`` (see scan) put at their addresses."""
-    placer = Placer(name, sizes, nfields)
+def place(events: Iterable[tuple], name: str, sizes: Iterable[int], nfields: int,
+          base: int = 0) -> Iterator[np.ndarray]:
+    """Windows (n_k, nfields) of the words that ``events`` (see scan) put at their addresses
+    (vector i at address ``base + i``)."""
+    placer = Placer(name, sizes, nfields, base)
     for kind, a, b in events:
         yield from placer.address(a, b) if kind == "@" else placer.words(a, b)
     yield from placer.finish()
 
 
-def read_words(stream: BinaryIO, name: str, fields: Fields, count: int | None) -> np.ndarray:
-    """All ``count`` words of a stream as a (count, len(fields.bits)) uint64 array. ``count``
-    None: as many as the file gives (its events are held in memory to learn the count)."""
+def read_words(stream: BinaryIO, name: str, fields: Fields, count: int | None,
+               base: int = 0) -> np.ndarray:
+    """All ``count`` words of a stream as a (count, len(fields.bits)) uint64 array, vector i at
+    address ``base + i``. ``count`` None: as many as the file gives (its events are held in
+    memory to learn the count)."""
     events: Iterable[tuple] = scan(stream, name, fields)
     if count is None:
         events = list(events)
         pos = count = 0
         for kind, a, _ in events:
-            pos = a if kind == "@" else pos + len(a)
+            pos = max(a - base, 0) if kind == "@" else pos + len(a)
             count = max(count, pos) if kind == "w" else count
-    (words,) = place(events, name, [count], len(fields.bits))
+    (words,) = place(events, name, [count], len(fields.bits), base)
     return words
 
 
-def parse_hex(text: str, bits: int, name: str, count: int | None = None) -> np.ndarray:
-    """Parse $readmemh text of ``bits``-wide words (the module's grammar). Errors name the file
-    and line: x/z digits, non-hex characters, words wider than the port, too few or too many."""
+def parse_hex(text: str, bits: int, name: str, count: int | None = None, radix: str = "hex",
+              base: int = 0) -> np.ndarray:
+    """Parse $readmemh (``radix`` bin: $readmemb) text of ``bits``-wide words (the module's
+    grammar). Errors name the file and line: x/z digits, characters outside the radix, words
+    wider than the port, too few or too many."""
     stream = io.BytesIO(text.encode("utf-8"))
-    return read_words(stream, name, Fields(("word",), (bits,)), count).reshape(-1)
+    return read_words(stream, name, Fields(("word",), (bits,), radix=check_radix(radix)), count,
+                      base).reshape(-1)
 
 
-def read_hex(path: Path | str, bits: int, count: int | None = None) -> np.ndarray:
-    """The words of a $readmemh file, read once, streamed."""
+def read_hex(path: Path | str, bits: int, count: int | None = None, radix: str = "hex",
+             base: int = 0) -> np.ndarray:
+    """The words of a $readmemh (``radix`` bin: $readmemb) file, read once, streamed."""
+    fields = Fields(("word",), (bits,), radix=check_radix(radix))
     try:
         with open(path, "rb") as f:
-            return read_words(f, str(path), Fields(("word",), (bits,)), count).reshape(-1)
+            return read_words(f, str(path), fields, count, base).reshape(-1)
     except OSError as err:
         raise DumpError(f"{path}: {err.strerror or err}") from None

@@ -9,7 +9,9 @@ shards' ports gives exactly the set a single process writes.
 
 Shards run on Dask (``emu.cluster``) or one by one here; every shard directory is a complete
 set (its manifest holds its spec), written into a temporary directory that replaces the target
-only when all shards are done.
+only when all shards are done. With ``address``, each shard's files start with ``@`` its global
+index (the offset of its first vector in the whole set), so a test bench can load every shard
+into one memory (docs/semantics.md §10.5).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from pathlib import Path
 from .. import __version__
 from ..outdir import check_target, staged
 from ..rounding import is_stochastic
-from .hexio import write_atomic
-from .vectors import SCHEMA_VERSION, _source, candidates, generate, read_manifest, write_set
+from .hexio import check_radix, write_atomic
+from .vectors import _source, candidates, generate, read_manifest, schema_fields, write_set
 
 MAX_SHARDS = 1 << 16
 MAX_SHARD_VECTORS = 1 << 24  # candidate vectors per shard (memory of one worker)
@@ -75,11 +77,14 @@ def _run(fn, specs: list[dict], client, tick=None) -> list:
 
 def write_sharded(spec: dict, directory: Path | str, command: str, shards: int,
                   layout: str = "ports", client=None, force: bool = False,
-                  progress: Callable[[int, int], None] | None = None) -> Path:
+                  progress: Callable[[int, int], None] | None = None, radix: str = "hex",
+                  address: bool = False) -> Path:
     """Generate and write a sharded set (see module doc); ``client``: a Dask client, or None
     to build the shards in this process. ``directory`` follows emu.outdir's rules.
-    ``progress(done, total)`` counts shard tasks (two rounds for stochastic sets)."""
+    ``progress(done, total)`` counts shard tasks (two rounds for stochastic sets). ``radix`` and
+    ``address`` as for write_set (each shard's files start at its global index)."""
     check_target(directory, "vector set", force)  # before any work
+    check_radix(radix)
     specs = shard_specs(spec, shards)
     rounds = 2 if _stochastic(spec) else 1
     done = 0
@@ -98,18 +103,15 @@ def write_sharded(spec: dict, directory: Path | str, command: str, shards: int,
             skip += n
     directory = Path(directory)
     with staged(directory, "vector set", force) as tmp:
-        entries = []
+        entries, offset = [], 0
         for s, vs in zip(specs, _run(generate, specs, client, tick), strict=True):
             name = f"shard-{s['shard']['index']:04d}"
-            write_set(vs, tmp / name, command, layout)
+            write_set(vs, tmp / name, command, layout, radix=radix, address=offset if address else None)
             entries.append({"dir": name, "lo": s["shard"]["lo"], "hi": s["shard"]["hi"],
-                            "count": vs.count, "manifest_sha256": hashlib.sha256(
+                            "count": vs.count, "offset": offset, "manifest_sha256": hashlib.sha256(
                                 (tmp / name / "manifest.json").read_bytes()).hexdigest()})
-        offset = 0
-        for e in entries:
-            e["offset"] = offset
-            offset += e["count"]
-        manifest = {"schema_version": SCHEMA_VERSION, "emu_version": __version__,
+            offset += vs.count
+        manifest = {**schema_fields(radix, 0 if address else None), "emu_version": __version__,
                     "command": command, "spec": spec, "op": spec["op"], "layout": layout,
                     "count": offset, "random_source": _source(spec), "shards": entries}
         write_atomic(tmp / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -117,10 +119,12 @@ def write_sharded(spec: dict, directory: Path | str, command: str, shards: int,
 
 
 def regenerate(directory: Path | str, into: Path | str, force: bool = False) -> Path:
-    """Rebuild a set (single or sharded) from its manifest (spec, command, layout) into another
-    directory."""
+    """Rebuild a set (single or sharded) from its manifest (spec, command, layout, radix,
+    address) into another directory."""
     m = read_manifest(directory)
+    radix, address = m.get("radix", "hex"), m.get("address")
     if "shards" in m:
         return write_sharded(m["spec"], into, m["command"], len(m["shards"]), m["layout"],
-                             force=force)
-    return write_set(generate(m["spec"]), into, m["command"], m.get("layout", "ports"), force)
+                             force=force, radix=radix, address=address is not None)
+    return write_set(generate(m["spec"]), into, m["command"], m.get("layout", "ports"), force,
+                     radix, address)

@@ -1,4 +1,4 @@
-"""Golden vector sets: generate from a spec, write ($readmemh per port + manifest).
+"""Golden vector sets: generate from a spec, write ($readmemh or $readmemb per port + manifest).
 
 A *spec* is a small JSON-able dict that fully determines a set (it is stored in the manifest):
     {"op": "convert" | "add" | "mul" | "fma" | "lfsr" | "mac",
@@ -32,10 +32,13 @@ from ..outdir import staged
 from ..registers import Registers, code_dtype
 from ..replay import ReplaySource
 from ..rounding import Rounding, fitting, is_stochastic
-from .hexio import format_hex, hex_width, write_atomic
+from .hexio import check_radix, extension, format_word, format_words, vector_file, write_atomic
 from .layouts import SET_LAYOUTS
 
-SCHEMA_VERSION = 1
+# docs/semantics.md §10.4: schema 1 is hex words without @address lines; schema 2 adds the
+# manifest fields `radix` and `address`. A set is written with the lowest schema that describes
+# it, so hex sets without addresses stay byte-identical and readable by older emus.
+SCHEMA_VERSION = 2
 OPS = ("convert", "add", "mul", "fma", "lfsr", "mac")
 GENERATORS = ("corners", "random", "exhaustive")
 MAX_VECTORS = 1 << 20  # an exhaustive set larger than this is an error (use random)
@@ -381,37 +384,52 @@ def _csv_text(vs: VectorSet) -> str:
     for i in range(vs.count):
         row = [i]
         for p in vs.ports:
-            row.append(f"{int(p.values[i]):0{hex_width(p.bits)}x}")
+            row.append(format_word(p.values[i], p.bits))  # the CSV view is hex in every radix
             if p.fmt is not None:
                 row.append(repr(float(decoded[p.name][i])))
         w.writerow(row)
     return buf.getvalue()
 
 
+def schema_fields(radix: str, address: int | None) -> dict:
+    """The manifest fields that say how a set's words are written (§10.4): schema 1 (hex, no
+    @address line) when they are the defaults, else schema 2 with ``radix`` and ``address``
+    (the address of the first vector, written as an @ line; None: no @ line)."""
+    if radix == "hex" and address is None:
+        return {"schema_version": 1}
+    return {"schema_version": SCHEMA_VERSION, "radix": radix, "address": address}
+
+
 def write_set(vs: VectorSet, directory: Path | str, command: str, layout: str = "ports",
-              force: bool = False) -> Path:
+              force: bool = False, radix: str = "hex", address: int | None = None) -> Path:
     """Write the set into ``directory`` atomically (emu.outdir): built in a temporary sibling
     and swapped into place, so an interrupted run never leaves a half-written set. An existing
-    ``directory`` is replaced only if it is an emu vector set and ``force`` is given."""
+    ``directory`` is replaced only if it is an emu vector set and ``force`` is given. ``radix``:
+    hex ($readmemh, ``<port>.hex``) or bin ($readmemb, ``<port>.bin``); ``address``: start every
+    vector file with ``@address`` (the first vector's address: 0, or a shard's global index)."""
     if layout not in SET_LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(SET_LAYOUTS)}")
+    check_radix(radix)
+    if address is not None and (type(address) is not int or address < 0):
+        raise ValueError(f"address {address!r} is not a non-negative integer")
     directory = Path(directory)
+    ext = extension(radix)
     with staged(directory, "vector set", force) as tmp:
         files = {}
         if layout == "ports":
             for p in vs.ports:
-                name = f"{p.name}.hex"
+                name = f"{p.name}{ext}"
                 comment = f"{p.name}: {p.direction} {p.bits} bits" + (f", {p.fmt.name}" if p.fmt else "")
-                write_atomic(tmp / name, format_hex(p.values, p.bits, comment))
+                write_atomic(tmp / name, format_words(p.values, p.bits, radix, comment, address))
                 files[p.name] = name
         else:
-            lines = [f"// packed: {'_'.join(f'{p.name}[{p.bits}]' for p in vs.ports)}"]
-            for i in range(vs.count):
-                lines.append("_".join(f"{int(p.values[i]):0{hex_width(p.bits)}x}" for p in vs.ports))
-            write_atomic(tmp / "vectors.hex", "\n".join(lines) + "\n")
+            comment = f"packed: {'_'.join(f'{p.name}[{p.bits}]' for p in vs.ports)}"
+            words = ("_".join(format_word(p.values[i], p.bits, radix) for p in vs.ports)
+                     for i in range(vs.count))
+            write_atomic(tmp / f"vectors{ext}", vector_file(words, comment, address))
         write_atomic(tmp / "vectors.csv", _csv_text(vs))
         manifest = {
-            "schema_version": SCHEMA_VERSION,
+            **schema_fields(radix, address),
             "emu_version": __version__,
             "command": command,
             "spec": vs.spec,
@@ -421,7 +439,7 @@ def write_set(vs: VectorSet, directory: Path | str, command: str, layout: str = 
             "random_source": _source(vs.spec),
             "ports": [{"name": p.name, "direction": p.direction, "bits": p.bits,
                        "format": p.fmt.name if p.fmt is not None else None,
-                       "file": files.get(p.name, "vectors.hex")} for p in vs.ports],
+                       "file": files.get(p.name, f"vectors{ext}")} for p in vs.ports],
             "sha256": {f.name: hashlib.sha256(f.read_bytes()).hexdigest()
                        for f in sorted(tmp.iterdir())},
         }

@@ -7,7 +7,8 @@ file it lists (a port file without one is refused), and that at least one output
 For a sharded set, each shard's manifest is checked against the sha256 the top-level manifest
 gives for it, every shard must have the same ports and layout, and the shards' counts and
 offsets must add up. Errors name the file and the reason; the content of a refused file is
-never read, let alone quoted.
+never read, let alone quoted. Schema 2 adds how the words are written (``radix``, ``address``);
+schema 1 sets are hex without @ lines (docs/semantics.md §10.4).
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ import numpy as np
 
 from ..formats import format as parse_format
 from .hexio import DumpError, Fields, quote, read_words
-from .layouts import SET_LAYOUTS
+from .layouts import RADIXES, SET_LAYOUTS
 from .vectors import OPS, SCHEMA_VERSION, read_manifest
 
-SUPPORTED_SCHEMAS = (SCHEMA_VERSION,)
+SUPPORTED_SCHEMAS = tuple(range(1, SCHEMA_VERSION + 1))
 MAX_MANIFEST_BYTES = 64 << 20
 _PORT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
@@ -51,6 +52,13 @@ class VerifiedSet:
     formats: dict  # port name -> Format or None
     files: dict[str, Path]  # port name -> its file, resolved inside root
     digests: dict[Path, str] = field(default_factory=dict)
+    radix: str = "hex"  # the digits of its files (§10.4)
+    address: int | None = None  # the @address its files start with (None: no @ line)
+
+    @property
+    def base(self) -> int:
+        """The address of vector 0 in its files (and in a dump of it)."""
+        return self.address or 0
 
     @property
     def outputs(self) -> list[dict]:
@@ -79,6 +87,8 @@ class Trusted:
     layout: str
     parts: list[Part]
     sharded: bool
+    radix: str = "hex"
+    address: int | None = None  # of vector 0 (a sharded set: 0 or None)
 
 
 def _show(value) -> str:
@@ -107,6 +117,22 @@ def _schema(m: dict, where: str) -> None:
         raise SetError(f"{where}: schema_version {_show(v)} is not supported (this emu reads "
                        f"{', '.join(map(str, SUPPORTED_SCHEMAS))}); check it with the emu that wrote "
                        f"it (emu_version {_show(m.get('emu_version'))})")
+
+
+def _words(m: dict, where: str) -> tuple[str, int | None]:
+    """(radix, address) of a manifest whose schema is supported: schema 1 is hex without @ lines;
+    schema 2 records both (§10.4)."""
+    if m["schema_version"] == 1:
+        return "hex", None
+    for key in ("radix", "address"):
+        if key not in m:
+            raise SetError(f"{where}: no {key!r} (schema_version {m['schema_version']} records it)")
+    radix, address = m["radix"], m["address"]
+    if radix not in RADIXES:
+        raise SetError(f"{where}: radix {_show(radix)} is not one of {', '.join(RADIXES)}")
+    if address is not None and (type(address) is not int or address < 0):
+        raise SetError(f"{where}: 'address' must be null or an integer >= 0, not {_show(address)}")
+    return radix, address
 
 
 def _layout(m: dict, where: str) -> str:
@@ -245,6 +271,7 @@ def load_manifest(set_dir: Path | str) -> tuple[Path, dict, str]:
 def verify_set(root: Path, m: dict, where: str) -> VerifiedSet:
     """Verify one (unsharded) set's manifest ``m`` and files; see the module doc."""
     _schema(m, where)
+    radix, address = _words(m, where)
     count = _int(m, "count", where)
     layout = _layout(m, where)
     ports, fmts = _ports(m, where)
@@ -275,7 +302,7 @@ def verify_set(root: Path, m: dict, where: str) -> VerifiedSet:
         if count > most:
             raise SetError(f"{where}: count {count} is more than {quote(name)} can hold ({most} words)")
     return VerifiedSet(where, root, m, count, layout, ports, fmts,
-                       {p["name"]: paths[p["file"]] for p in ports}, digests)
+                       {p["name"]: paths[p["file"]] for p in ports}, digests, radix, address)
 
 
 def _shard_entries(m: dict, where: str) -> list[dict]:
@@ -313,8 +340,9 @@ def trust(set_dir: Path | str) -> Trusted:
     root, m, where = load_manifest(set_dir)
     if "shards" not in m:
         vs = verify_set(root, m, where)
-        return Trusted(str(set_dir), vs.count, vs.layout, [Part(vs, 0)], False)
+        return Trusted(str(set_dir), vs.count, vs.layout, [Part(vs, 0)], False, vs.radix, vs.address)
     _schema(m, where)
+    radix, address = _words(m, where)
     count = _int(m, "count", where)
     layout = _layout(m, where)
     parts = []
@@ -333,8 +361,12 @@ def trust(set_dir: Path | str) -> Trusted:
                            f"({e['count']} / {layout})")
         if parts and _signature(vs) != _signature(parts[0].vset):
             raise SetError(f"{swhere}: its ports differ from those of {parts[0].vset.where}")
+        at = None if address is None else address + e["offset"]  # a shard starts at its global index
+        if (vs.radix, vs.address) != (radix, at):
+            raise SetError(f"{swhere}: radix {vs.radix} / address {_show(vs.address)} differ from "
+                           f"{where}'s (radix {radix}, address {_show(at)} for this shard)")
         parts.append(Part(vs, e["offset"], e["dir"]))
-    return Trusted(str(set_dir), count, layout, parts, True)
+    return Trusted(str(set_dir), count, layout, parts, True, radix, address)
 
 
 class _Hashing:
@@ -353,7 +385,7 @@ def _read_verified(vs: VerifiedSet, path: Path, fields: Fields) -> np.ndarray:
     try:
         with open(path, "rb") as f:
             stream = _Hashing(f)
-            words = read_words(stream, str(path), fields, vs.count)
+            words = read_words(stream, str(path), fields, vs.count, vs.base)
             while stream.read(1 << 20):
                 pass
     except OSError as err:
@@ -367,11 +399,12 @@ def _read_verified(vs: VerifiedSet, path: Path, fields: Fields) -> np.ndarray:
 
 def read_expected(vs: VerifiedSet) -> dict[str, np.ndarray]:
     """Every port's words (uint64 arrays of vs.count), from files verified by verify_set and
-    hashed again as they are read."""
+    hashed again as they are read (in the set's radix, vector 0 at its address)."""
     if vs.layout == "packed":
         names = tuple(p["name"] for p in vs.ports)
-        words = _read_verified(vs, vs.files[names[0]],
-                               Fields(names, tuple(p["bits"] for p in vs.ports), packed=True))
+        words = _read_verified(vs, vs.files[names[0]], Fields(names, tuple(p["bits"] for p in vs.ports),
+                                                              packed=True, radix=vs.radix))
         return {n: words[:, i] for i, n in enumerate(names)}
-    return {p["name"]: _read_verified(vs, vs.files[p["name"]], Fields((p["name"],), (p["bits"],)))[:, 0]
+    return {p["name"]: _read_verified(vs, vs.files[p["name"]],
+                                      Fields((p["name"],), (p["bits"],), radix=vs.radix))[:, 0]
             for p in vs.ports}

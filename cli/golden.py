@@ -1,7 +1,8 @@
-"""``emu golden``: write a golden vector set."""
+"""``emu golden``: write a golden vector set (the options of emu.golden.write, which does the work)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
@@ -9,15 +10,14 @@ from pathlib import Path
 
 import click
 
-from emu.golden.layouts import SET_LAYOUTS
-from emu.golden.spec import OPS, build_spec, check_mode_settings, op_rounding
-from emu.outdir import OutputError, check_target
-from emu.rounding import is_stochastic
+from emu.golden.layouts import RADIXES, SET_LAYOUTS
+from emu.golden.spec import OPS, check_mode_settings, op_rounding, unused_settings
 
 from .common import dask_options, lfsr_options, parse_poly, refuse_unused, threaded
 from .output import echo_json, progress
 
 MAX_RANDOM = 1 << 24  # random vectors or LFSR draws in one set (each shard draws them all)
+LFSR_PARAMS = ("seed", "width", "shifts", "lanes", "poly", "config", "reverse", "invert")
 
 
 @click.command()
@@ -47,6 +47,11 @@ MAX_RANDOM = 1 << 24  # random vectors or LFSR draws in one set (each shard draw
 @click.option("--acc-overflow", type=click.Choice(["wrap", "sat"]), default="wrap", show_default=True)
 @click.option("--out-format", default=None, help="mac: requantized output format [default: --format].")
 @click.option("--layout", type=click.Choice(SET_LAYOUTS), default="ports", show_default=True)
+@click.option("--radix", type=click.Choice(RADIXES), default="hex", show_default=True,
+              help="Words in hex ($readmemh, <port>.hex) or binary ($readmemb, <port>.bin).")
+@click.option("--address", is_flag=True,
+              help="Start each vector file with an @address line (hex; a shard's files at its "
+                   "global index).")
 @click.option("--shards", type=click.IntRange(min=1), default=None,
               help="Split the set into K shard directories with one top-level manifest.")
 @dask_options("the shards")
@@ -56,38 +61,39 @@ MAX_RANDOM = 1 << 24  # random vectors or LFSR draws in one set (each shard draw
 @threaded
 def golden(ctx, op, out_dir, force, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed,
            sr_bits, lfsr_seed, lfsr_width, lfsr_shifts, lfsr_lanes, lfsr_poly, lfsr_config, lfsr_reverse,
-           lfsr_invert, eps, direction, k_len, acc, acc_overflow, out_format, layout, shards, scheduler,
-           workers, in_process, as_json) -> None:
-    """Write a golden vector set ($readmemh file per port, manifest.json, vectors.csv)."""
-    from emu.golden import generate, write_set
+           lfsr_invert, eps, direction, k_len, acc, acc_overflow, out_format, layout, radix, address,
+           shards, scheduler, workers, in_process, as_json) -> None:
+    """Write a golden vector set ($readmemh or $readmemb file per port, manifest.json, vectors.csv)."""
+    from emu.cluster import DaskMissing
+    from emu.golden import write
 
     try:
-        rounding = op_rounding(op, rounding)  # any case, or an ap_fixed name
-        _check_applies(ctx, op, rounding)
-        lfsr = {"width": lfsr_width, "seed": lfsr_seed, "lanes": lfsr_lanes, "config": lfsr_config,
-                "shifts": lfsr_shifts or None, "reverse": lfsr_reverse, "invert": lfsr_invert,
-                "poly": parse_poly(lfsr_poly)}
-        spec = build_spec(op, src=src, dst=dst, fmt=fmt_name, rounding=rounding, saturate=saturate,
-                          overflow=overflow, inputs=inputs, count=count, seed=seed, sr_bits=sr_bits,
-                          lfsr=lfsr, eps=eps, direction=direction, k=k_len, acc=acc,
-                          acc_overflow=acc_overflow, out_format=out_format, spell=_option)
+        _check_applies(ctx, op, op_rounding(op, rounding))  # any case, or an ap_fixed name
+        given = [k for k in LFSR_PARAMS if _given(ctx, f"lfsr_{k}")]
+        lfsr = {k: v for k, v in {"width": lfsr_width, "seed": lfsr_seed, "lanes": lfsr_lanes,
+                                  "config": lfsr_config, "shifts": lfsr_shifts or None,
+                                  "reverse": lfsr_reverse, "invert": lfsr_invert,
+                                  "poly": parse_poly(lfsr_poly)}.items() if k in given}
     except ValueError as err:
         raise click.UsageError(str(err)) from None
-    command = _command()
-    if shards is None and (scheduler or workers or in_process):
-        raise click.UsageError("--scheduler, --workers and --local apply to --shards K")
     try:
-        check_target(out_dir, "vector set", force)  # before any work
-    except OutputError as err:
-        raise click.UsageError(str(err)) from None
-    if shards is not None:
-        path = _golden_sharded(spec, out_dir, force, command, shards, layout, scheduler, workers,
-                               in_process, as_json)
-        _report(path, as_json)
-        return
-    try:
-        vs = generate(spec)
-        path = write_set(vs, out_dir, command, layout, force)
+        with contextlib.ExitStack() as stack:
+            bar = []
+
+            def advance(done: int, total: int) -> None:
+                if not bar:  # the bar starts with the first shard task (the total is known then)
+                    bar.append(stack.enter_context(progress(total, "shards", quiet=as_json)))
+                bar[0](done)
+
+            path = write(out_dir, op, src=src, dst=dst, fmt=fmt_name, rounding=rounding,
+                         saturate=saturate, overflow=overflow, inputs=inputs, count=count, seed=seed,
+                         sr_bits=sr_bits, lfsr=lfsr or None, eps=eps, direction=direction, k=k_len,
+                         acc=acc, acc_overflow=acc_overflow, out_format=out_format, layout=layout,
+                         radix=radix, address=address, shards=shards, scheduler=scheduler,
+                         workers=workers, local=in_process, force=force, command=_command(),
+                         progress=advance, spell=_option)
+    except DaskMissing as err:
+        raise click.UsageError(f"{err}; or build the shards here with --local") from None
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     _report(path, as_json)
@@ -112,32 +118,19 @@ def _report(path: Path, as_json: bool) -> None:
                + ", ".join(f"{p['name']}[{p['bits']}] {p['direction']}" for p in ports) + ")")
 
 
-# options that apply only to some ops or rounding modes: (ops, needs a stochastic mode, modes)
-APPLIES = {
-    "src": ({"convert", "sr"}, False, None), "dst": ({"convert", "sr", "add", "mul", "fma"}, False, None),
-    "fmt_name": ({"add", "mul", "fma", "mac"}, False, None), "rounding": (set(OPS) - {"lfsr"}, False, None),
-    "saturate": (set(OPS) - {"lfsr"}, False, None), "overflow": (set(OPS) - {"lfsr"}, False, None),
-    "inputs": (set(OPS) - {"lfsr"}, False, None), "seed": (set(OPS) - {"lfsr"}, False, None),
-    "k_len": ({"mac"}, False, None), "acc": ({"mac"}, False, None),
-    "acc_overflow": ({"mac"}, False, None), "out_format": ({"mac"}, False, None),
-    "sr_bits": (set(OPS) - {"lfsr", "mac"}, True, None),
-    "eps": (set(OPS), True, {"sr_eps", "signed_sr_eps"}),
-    "direction": (set(OPS), True, {"signed_sr_eps"}),
-    **{f"lfsr_{k}": (set(OPS), True, None)
-       for k in ("seed", "width", "shifts", "lanes", "poly", "config", "reverse", "invert")},
-}
+# the command's parameters of each setting emu.golden.spec.unused_settings judges
+PARAMS = {"fmt": ("fmt_name",), "k": ("k_len",), "lfsr": tuple(f"lfsr_{k}" for k in LFSR_PARAMS)}
+
+
+def _given(ctx: click.Context, param: str) -> bool:
+    return ctx.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE
+
+
 def _check_applies(ctx: click.Context, op: str, rounding: str) -> None:
     """An option given on the command line that the op or rounding mode does not use is an
-    error, not silently ignored (lfsr sets draw from the LFSR without a rounding mode)."""
-    stochastic = op == "lfsr" or (op != "mac" and is_stochastic(rounding))
-    reasons = {}
-    for name, (ops, needs_sr, modes) in APPLIES.items():
-        if op not in ops:
-            reasons[name] = f"does not apply to golden {op}"
-        elif needs_sr and not stochastic:
-            reasons[name] = f"applies to stochastic rounding only (--rounding {rounding})"
-        elif modes and rounding not in modes:
-            reasons[name] = f"applies to --rounding {' / '.join(sorted(modes))} only"
+    error, not silently ignored (emu.golden.spec.unused_settings says which)."""
+    reasons = {param: why for name, why in unused_settings(op, rounding, _option).items()
+               for param in PARAMS.get(name, (name,))}
     refuse_unused(ctx, reasons)
     check_mode_settings(rounding, ctx.params.get("eps"), ctx.params.get("direction"), _option)
 
@@ -159,23 +152,3 @@ def _command() -> str:
         elif not a.startswith("--threads="):
             args.append(a)
     return shlex.join(["emu", *args]) if sys.argv and "emu" in Path(sys.argv[0]).name else "emu golden"
-
-
-def _golden_sharded(spec, out_dir, force, command, shards, layout, scheduler, workers,
-                    in_process, quiet) -> Path:
-    import contextlib
-
-    from emu.cluster import DaskMissing, client
-    from emu.golden.shards import write_sharded
-
-    try:
-        rounds = 2 if spec["op"] not in ("lfsr", "mac") and is_stochastic(spec.get("rounding", "rne")) else 1
-        with contextlib.nullcontext() if in_process else client(scheduler, workers) as c, \
-                progress(rounds * shards, "shards", quiet=quiet) as advance:
-            path = write_sharded(spec, out_dir, command, shards, layout, c, force,
-                                 progress=lambda done, total: advance(done))
-    except DaskMissing as err:
-        raise click.UsageError(f"{err}; or build the shards here with --local") from None
-    except ValueError as err:
-        raise click.UsageError(str(err)) from None
-    return path

@@ -11,6 +11,7 @@ Errors are ValueErrors naming the setting: ``sr_bits=40 out of range``; the comm
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 
 from ..codes import SR_MAX_BITS
@@ -27,6 +28,22 @@ LFSR_SETTINGS = {"width": 32, "seed": 1, "lanes": 1, "config": "fibonacci", "shi
 _IMPLIED = ("config", "reverse", "invert")
 
 
+# settings that apply only to some ops or rounding modes: (ops, needs a stochastic mode, modes);
+# lfsr sets draw from the LFSR without a rounding mode
+_NOT_LFSR = frozenset(OPS) - {"lfsr"}
+SCOPES: dict[str, tuple[frozenset, bool, frozenset | None]] = {
+    "src": (frozenset({"convert", "sr"}), False, None),
+    "dst": (frozenset({"convert", "sr", "add", "mul", "fma"}), False, None),
+    "fmt": (frozenset({"add", "mul", "fma", "mac"}), False, None),
+    **dict.fromkeys(("rounding", "saturate", "overflow", "inputs", "seed"), (_NOT_LFSR, False, None)),
+    **dict.fromkeys(("k", "acc", "acc_overflow", "out_format"), (frozenset({"mac"}), False, None)),
+    "sr_bits": (_NOT_LFSR - {"mac"}, True, None),
+    "eps": (frozenset(OPS), True, frozenset(EPS_MODES)),
+    "direction": (frozenset(OPS), True, frozenset({"signed_sr_eps"})),
+    "lfsr": (frozenset(OPS), True, None),
+}
+
+
 def setting(name: str, value: object = None) -> str:
     """How errors name a setting: ``sr_bits`` or ``sr_bits=40``."""
     return name if value is None else f"{name}={value}"
@@ -36,6 +53,32 @@ def op_rounding(op: str, rounding: str | None) -> str:
     """The canonical rounding mode of a set: ``rounding`` in any case or as an ap_fixed name,
     else sr for ``sr`` sets and rne for the others."""
     return canonical(rounding or ("sr" if op == "sr" else "rne"))
+
+
+def check_op(op: object) -> str:
+    """``op`` if it is one of OPS, else a ValueError listing them."""
+    if op not in OPS:
+        raise ValueError(f"unknown golden op {op!r}; valid: {', '.join(OPS)}")
+    return op  # type: ignore[return-value]
+
+
+def unused_settings(op: str, rounding: str | None,
+                    spell: Callable[[str, object], str] = setting) -> dict[str, str | None]:
+    """Why each setting of SCOPES does not apply to a set of ``op`` with ``rounding`` (None: it
+    applies), for refusing a setting that would be silently ignored. ``spell`` names settings
+    in the reasons (``applies to stochastic rounding only (rounding=rne)``)."""
+    rounding = op_rounding(check_op(op), rounding)
+    stochastic = op == "lfsr" or (op != "mac" and is_stochastic(rounding))
+    reasons: dict[str, str | None] = {}
+    for name, (ops, needs_sr, modes) in SCOPES.items():
+        reasons[name] = None
+        if op not in ops:
+            reasons[name] = f"does not apply to golden {op}"
+        elif needs_sr and not stochastic:
+            reasons[name] = f"applies to stochastic rounding only ({spell('rounding', rounding)})"
+        elif modes and rounding not in modes:
+            reasons[name] = f"applies to {spell('rounding', ' / '.join(sorted(modes)))} only"
+    return reasons
 
 
 def check_mode_settings(rounding: str, eps, direction,
@@ -64,9 +107,7 @@ def build_spec(op: str, *, src: str = "fp32", dst: str | None = None, fmt: str |
     settings that are wrong or do not fit together; ``spell`` names them in the messages."""
     from .vectors import GENERATORS, lfsr_from_spec  # numpy: only when a spec is built
 
-    if op not in OPS:
-        raise ValueError(f"unknown golden op {op!r}; valid: {', '.join(OPS)}")
-    rounding = op_rounding(op, rounding)
+    rounding = op_rounding(check_op(op), rounding)
     check_mode_settings(rounding, eps, direction, spell)
     gens = [g.strip() for g in (inputs.split(",") if isinstance(inputs, str) else inputs) if g.strip()]
     if not gens:
@@ -128,3 +169,8 @@ def _lfsr(op: str, lfsr: dict | None, sr_bits: int) -> dict:
         cfg["shifts"] = cfg["width"] if op == "lfsr" else sr_bits
     return {k: v for k, v in cfg.items()
             if not (k == "poly" and v is None) and not (k in _IMPLIED and v == LFSR_SETTINGS[k])}
+
+
+# build_spec's settings and their defaults (what emu golden's options default to)
+DEFAULTS = {name: p.default for name, p in inspect.signature(build_spec).parameters.items()
+            if p.kind is p.KEYWORD_ONLY and name != "spell"}

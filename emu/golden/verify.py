@@ -89,6 +89,7 @@ class Trusted:
     sharded: bool
     radix: str = "hex"
     address: int | None = None  # of vector 0 (a sharded set: 0 or None)
+    manifest: dict = field(default_factory=dict)  # the set's (a sharded set: the top-level) manifest
 
 
 def _show(value) -> str:
@@ -340,7 +341,7 @@ def trust(set_dir: Path | str) -> Trusted:
     root, m, where = load_manifest(set_dir)
     if "shards" not in m:
         vs = verify_set(root, m, where)
-        return Trusted(str(set_dir), vs.count, vs.layout, [Part(vs, 0)], False, vs.radix, vs.address)
+        return Trusted(str(set_dir), vs.count, vs.layout, [Part(vs, 0)], False, vs.radix, vs.address, m)
     _schema(m, where)
     radix, address = _words(m, where)
     count = _int(m, "count", where)
@@ -366,7 +367,7 @@ def trust(set_dir: Path | str) -> Trusted:
             raise SetError(f"{swhere}: radix {vs.radix} / address {_show(vs.address)} differ from "
                            f"{where}'s (radix {radix}, address {_show(at)} for this shard)")
         parts.append(Part(vs, e["offset"], e["dir"]))
-    return Trusted(str(set_dir), count, layout, parts, True, radix, address)
+    return Trusted(str(set_dir), count, layout, parts, True, radix, address, m)
 
 
 class _Hashing:

@@ -19,6 +19,7 @@ _EXPORTS = {
     **dict.fromkeys(("FixedFormat", "FloatFormat", "format"), "formats"),
     **dict.fromkeys(("LFSR", "AmdPrng"), "lfsr"),
     **dict.fromkeys(("Rounding",), "rounding"),
+    **dict.fromkeys(("Profile",), "profiles"),
     **dict.fromkeys(("RandomSource",), "sources"),
     **dict.fromkeys(("ReplaySource",), "replay"),
     **dict.fromkeys(("context",), "defaults"),
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # what static tools and IDEs see
     from .lfsr import LFSR, AmdPrng  # noqa: F401
     from .linalg import dot, mac_accumulator, matmul  # noqa: F401
     from .ops import convert, quantize  # noqa: F401
+    from .profiles import Profile  # noqa: F401
     from .registers import Registers  # noqa: F401
     from .replay import ReplaySource  # noqa: F401
     from .rounding import Rounding  # noqa: F401

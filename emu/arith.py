@@ -14,14 +14,15 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import parallel, paths
+from . import parallel, paths, profiles
+from .codes import OVF_SAT
 from .defaults import Context, context, current_context, rounding_for  # noqa: F401 - re-exported
 from .formats import FixedFormat, FloatFormat, Format
 from .formats import format as parse_format
 from .kernels import arith as k
 from .registers import Registers, code_dtype
 from .rounding import Rounding
-from .sources import draws, with_words
+from .sources import with_words
 from .validate import optional_integer
 
 MAX_EXACT_FIXED_WIDTH = 62  # exact fixed-point intermediates are kept in 64-bit integers
@@ -123,32 +124,50 @@ def _u64(codes: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(codes.reshape(-1), dtype=np.uint64)
 
 
+def _at(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """arr[idx] for per-element arrays that may be empty (a deterministic call's words)."""
+    return arr[idx] if arr.size else arr
+
+
 def _binary(op: str, a: Registers, b: Registers, out, rounding, saturate, overflow, rng, sr_bits,
-            eps, direction, form, threads=None, return_words=False) -> Registers:
+            eps, direction, form, threads=None, return_words=False, profile=None) -> Registers:
     _check_operands(op, a, b)
     threads = optional_integer(threads, "threads", 1)
     dst = _out_format(op, out, (a, b))
     rnd, rng = _settings(dst, rounding, saturate, overflow, rng, sr_bits, eps, form)
     mode, ovf = rnd.mode_code, rnd.overflow_code(dst)
+    prof = profiles.resolve(profile, current_context().profile)
     ca, cb = np.broadcast_arrays(a._codes, b._codes)
     shape = ca.shape
     fa_, fb_ = (np.ascontiguousarray(x).reshape(-1) for x in (ca, cb))
     res = np.empty(fa_.size, code_dtype(dst.bits))
-    sr = draws(rnd, shape, rng, direction, threads)
+    sr, consumed = profiles.draws(prof, rnd, dst, shape, rng, direction, threads)
     rbits, rwords, eoff, dirs, compare = sr
 
-    def block(s: int, e: int) -> int:  # elementwise: any split gives the same codes
-        return paths.binary(_OPS[op], fa_[s:e], a.format.descriptor, fb_[s:e], b.format.descriptor,
-                            res[s:e], dst.descriptor, mode, ovf, rbits, rwords[s:e], eoff,
-                            dirs[s:e], compare)
+    def run(idx, out_, overflow_, compute=paths.binary) -> int:  # elements idx (slice or array)
+        return compute(_OPS[op], fa_[idx], a.format.descriptor, fb_[idx], b.format.descriptor,
+                       out_, dst.descriptor, mode, overflow_, rbits, _at(rwords, idx), eoff,
+                       _at(dirs, idx), compare)
 
     ranges = parallel.blocks(fa_.size, parallel.resolve(threads))
-    bad = parallel.first_bad(parallel.run(block, ranges), ranges)
+    # elementwise: any split gives the same codes
+    bad = parallel.first_bad(parallel.run(lambda s, e: run(slice(s, e), res[s:e], ovf), ranges),
+                             ranges)
     if bad >= 0:
         raise ValueError(f"{op}: result element {bad} is not representable in {dst.name} "
                          "(NaN without a NaN code, Inf under wrap, or an exact sum too wide to "
                          "wrap: use overflow='sat' or a float target)")
-    return with_words(Registers._wrap(res.reshape(shape), dst), sr, return_words)
+    profiles.finish_arithmetic(prof, res, dst, ovf == OVF_SAT, lambda idx: _nan_when_saturating(
+        lambda i, o, v: run(i, o, v, paths.core_binary), idx, dst))
+    return with_words(Registers._wrap(res.reshape(shape), dst), consumed, return_words)
+
+
+def _nan_when_saturating(core, idx: np.ndarray, dst: Format) -> np.ndarray:
+    """Which elements idx are NaN results (a NaN operand or an invalid operation), not
+    overflows: those the core, run again saturating (an overflow gives ±max), leaves NaN."""
+    again = np.empty(idx.size, np.uint64)
+    core(idx, again, OVF_SAT)
+    return dst.nan_mask(again)
 
 
 def _doc(fn):
@@ -158,85 +177,97 @@ def _doc(fn):
     emu.Rounding; stochastic modes take ``rng``, ``sr_bits``, ``eps``, ``direction``, ``form``
     as in ``emu.quantize`` (one draw per output element; ``return_words=True`` also returns the
     words). ``saturate`` (float out) / ``overflow`` (fixed out). ``threads``: see emu.parallel
-    (results never depend on it)."""
+    (results never depend on it). ``profile``: a vendor's conventions for NaN results and SR
+    operands (docs/semantics.md §3.5; default: the context's, else ocp)."""
     return fn
 
 
 @_doc
 def add(a, b, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
-        eps=None, direction=None, form=None, threads=None, return_words=False) -> Registers:
+        eps=None, direction=None, form=None, threads=None, return_words=False,
+        profile=None) -> Registers:
     """a + b, rounded once."""
     return _binary("add", a, b, out, rounding, saturate, overflow, rng, sr_bits, eps, direction,
-                   form, threads, return_words)
+                   form, threads, return_words, profile)
 
 
 @_doc
 def sub(a, b, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
-        eps=None, direction=None, form=None, threads=None, return_words=False) -> Registers:
+        eps=None, direction=None, form=None, threads=None, return_words=False,
+        profile=None) -> Registers:
     """a - b, rounded once."""
     return _binary("sub", a, b, out, rounding, saturate, overflow, rng, sr_bits, eps, direction,
-                   form, threads, return_words)
+                   form, threads, return_words, profile)
 
 
 @_doc
 def mul(a, b, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
-        eps=None, direction=None, form=None, threads=None, return_words=False) -> Registers:
+        eps=None, direction=None, form=None, threads=None, return_words=False,
+        profile=None) -> Registers:
     """a * b, rounded once."""
     return _binary("mul", a, b, out, rounding, saturate, overflow, rng, sr_bits, eps, direction,
-                   form, threads, return_words)
+                   form, threads, return_words, profile)
 
 
 @_doc
 def minimum(a, b, out=None, rounding=None, *, saturate=None, overflow=None,
-            threads=None) -> Registers:
+            threads=None, profile=None) -> Registers:
     """Elementwise minimum (IEEE 754-2019 minimum: NaN propagates, -0 < +0)."""
     return _binary("min", a, b, out, rounding, saturate, overflow, None, None, None, None, None,
-                   threads)
+                   threads, False, profile)
 
 
 @_doc
 def maximum(a, b, out=None, rounding=None, *, saturate=None, overflow=None,
-            threads=None) -> Registers:
+            threads=None, profile=None) -> Registers:
     """Elementwise maximum (IEEE 754-2019 maximum: NaN propagates, +0 > -0)."""
     return _binary("max", a, b, out, rounding, saturate, overflow, None, None, None, None, None,
-                   threads)
+                   threads, False, profile)
 
 
 @_doc
 def fma(a, b, c, out=None, rounding=None, *, saturate=None, overflow=None, rng=None, sr_bits=None,
-        eps=None, direction=None, form=None, threads=None, return_words=False) -> Registers:
+        eps=None, direction=None, form=None, threads=None, return_words=False,
+        profile=None) -> Registers:
     """a * b + c with a single rounding."""
     _check_operands("fma", a, b, c)
     threads = optional_integer(threads, "threads", 1)
     dst = _out_format("fma", out, (a, b, c))
     rnd, rng = _settings(dst, rounding, saturate, overflow, rng, sr_bits, eps, form)
     mode, ovf = rnd.mode_code, rnd.overflow_code(dst)
+    prof = profiles.resolve(profile, current_context().profile)
     ca, cb, cc = (_u64(x) for x in np.broadcast_arrays(a._codes, b._codes, c._codes))
     shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
-    sr = draws(rnd, shape, rng, direction, threads)
+    sr, consumed = profiles.draws(prof, rnd, dst, shape, rng, direction, threads)
     rbits, rwords, eoff, dirs, compare = sr
     wide = np.empty(ca.size, np.uint64)
 
-    def block(s: int, e: int) -> int:
-        return k.fma_codes(ca[s:e], a.format.descriptor, cb[s:e], b.format.descriptor, cc[s:e],
-                           c.format.descriptor, wide[s:e], dst.descriptor, mode, ovf, rbits,
-                           rwords[s:e], eoff, dirs[s:e], compare)
+    def run(idx, out_, overflow_) -> int:  # elements idx (a slice or an index array)
+        return k.fma_codes(ca[idx], a.format.descriptor, cb[idx], b.format.descriptor, cc[idx],
+                           c.format.descriptor, out_, dst.descriptor, mode, overflow_, rbits,
+                           _at(rwords, idx), eoff, _at(dirs, idx), compare)
 
     ranges = parallel.blocks(ca.size, parallel.resolve(threads))
-    bad = parallel.first_bad(parallel.run(block, ranges), ranges)
+    bad = parallel.first_bad(parallel.run(lambda s, e: run(slice(s, e), wide[s:e], ovf), ranges),
+                             ranges)
     res = wide.astype(code_dtype(dst.bits))
     if bad >= 0:
         raise ValueError(f"fma: result element {bad} is not representable in {dst.name}")
-    return with_words(Registers._wrap(res.reshape(shape), dst), sr, return_words)
+    profiles.finish_arithmetic(prof, res, dst, ovf == OVF_SAT,
+                               lambda idx: _nan_when_saturating(run, idx, dst))
+    return with_words(Registers._wrap(res.reshape(shape), dst), consumed, return_words)
 
 
 def _zero_like(a: Registers) -> Registers:
     return Registers._wrap(np.zeros(a.shape, a._codes.dtype), a.format)
 
 
-def neg(a: Registers, out=None, rounding=None, *, saturate=None, overflow=None) -> Registers:
+def neg(a: Registers, out=None, rounding=None, *, saturate=None, overflow=None,
+        profile=None) -> Registers:
     """-a. Floats: the sign bit flips (no rounding; NaN keeps its payload; fnuz 0 stays 0) when
-    ``out`` is a's format; fixed point: 0 - a exactly, into the exact format by default."""
+    ``out`` is a's format; fixed point: 0 - a exactly, into the exact format by default.
+    ``profile`` applies to the conversion into ``out`` only (a sign flip is not an operation
+    that makes a NaN, as RISC-V's fsgnjn)."""
     _check_operands("neg", a)
     if isinstance(a.format, FloatFormat):
         f, codes = a.format, a._codes
@@ -244,13 +275,15 @@ def neg(a: Registers, out=None, rounding=None, *, saturate=None, overflow=None) 
         if f.layout == "fnuz":  # no -0, and 0x80 is the NaN: both stay
             flipped = np.where((codes & (f.sign_bit - 1)) == 0, codes, flipped)
         r = Registers._wrap(flipped.astype(codes.dtype), f)
-        return r if out is None else _convert(r, out, rounding, saturate, None)
+        return r if out is None else _convert(r, out, rounding, saturate, None, profile)
     dst = parse_format(out) if out is not None else exact_fixed_format("neg", a.format)
     return sub(_zero_like(a), a, out=dst, rounding=rounding, overflow=overflow)
 
 
-def abs_(a: Registers, out=None, rounding=None, *, saturate=None, overflow=None) -> Registers:
-    """|a|. Floats: the sign bit clears (NaN included, fnuz NaN stays); fixed point exact."""
+def abs_(a: Registers, out=None, rounding=None, *, saturate=None, overflow=None,
+         profile=None) -> Registers:
+    """|a|. Floats: the sign bit clears (NaN included, fnuz NaN stays); fixed point exact.
+    ``profile`` as in ``neg``."""
     _check_operands("abs", a)
     if isinstance(a.format, FloatFormat):
         f, codes = a.format, a._codes
@@ -258,7 +291,7 @@ def abs_(a: Registers, out=None, rounding=None, *, saturate=None, overflow=None)
         if f.layout == "fnuz":
             cleared = np.where(codes == f.sign_bit, codes, cleared)
         r = Registers._wrap(cleared.astype(codes.dtype), f)
-        return r if out is None else _convert(r, out, rounding, saturate, None)
+        return r if out is None else _convert(r, out, rounding, saturate, None, profile)
     dst = parse_format(out) if out is not None else exact_fixed_format("abs", a.format)
     w = a.format.width
     negative = ((a._codes >> (w - 1)) & 1).astype(bool) if a.format.signed else np.zeros(a.shape, bool)
@@ -267,10 +300,11 @@ def abs_(a: Registers, out=None, rounding=None, *, saturate=None, overflow=None)
     return Registers._wrap(np.where(negative, negd._codes, pos._codes), dst)
 
 
-def _convert(r, out, rounding, saturate, overflow):
+def _convert(r, out, rounding, saturate, overflow, profile=None):
     from .ops import convert
 
-    return convert(r, out, rounding_for(rounding, saturate=saturate, overflow=overflow))
+    return convert(r, out, rounding_for(rounding, saturate=saturate, overflow=overflow),
+                   profile=profile)
 
 
 _CMP = {"eq": k.CMP_EQ, "ne": k.CMP_NE, "lt": k.CMP_LT, "le": k.CMP_LE, "gt": k.CMP_GT,

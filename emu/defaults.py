@@ -5,7 +5,8 @@ thread count), kept in a context variable so threads and async tasks each see th
 stochastically. The context holds an emu.Rounding; loose options (``sr_bits``, ``eps``,
 ``form``, ``saturate``, ``overflow``) are also kept and apply to any call that names a mode
 they fit. Conversions (``quantize``, ``convert``) take their rounding from their arguments;
-every kernel takes its thread count from here when a call does not give one.
+every kernel takes its thread count from here when a call does not give one, and conversions
+and elementwise arithmetic their vendor profile (``profile="nvidia"``, docs/semantics.md §3.5).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from .validate import optional_integer
 @dataclass(frozen=True)
 class Context:
     """Defaults for arithmetic: the rounding (an emu.Rounding), its loose options, the random
-    source, and the thread count of every kernel (quantize, convert and matmul included)."""
+    source; and for every call, the thread count of every kernel (quantize, convert and matmul
+    included) and the vendor profile (quantize, convert and the elementwise arithmetic)."""
 
     rounding: Rounding = Rounding()
     saturate: bool | None = None
@@ -31,6 +33,7 @@ class Context:
     eps: float | None = None
     form: str | None = None
     threads: int | None = None  # None: every core (see emu.parallel)
+    profile: object = None  # an emu.Profile or its name; None: ocp (docs/semantics.md §3.5)
 
     def options(self, mode: str) -> dict:
         """The loose options that apply to ``mode`` (a name)."""
@@ -51,10 +54,12 @@ def _checked(ctx: Context, rounding, given: dict) -> Context:
     """The context with its settings validated (a bad value fails here, not at the first call)
     and its Rounding: ``rounding`` (a Rounding or a name; else the current one) with the loose
     options ``given`` now applied where they fit its mode."""
+    from .profiles import Profile
     from .sources import check_source
 
     ctx = replace(ctx, threads=optional_integer(ctx.threads, "threads", 1),
-                  rng=None if ctx.rng is None else check_source(ctx.rng))
+                  rng=None if ctx.rng is None else check_source(ctx.rng),
+                  profile=None if ctx.profile is None else Profile.named(ctx.profile))
     # every loose option must be valid for some mode: checked by the one validator, Rounding
     probe = Rounding("sr_eps", **{"eps": 0.0, **{"bits" if k == "sr_bits" else k: v
                                                   for k, v in given.items() if v is not None}})

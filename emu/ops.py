@@ -6,14 +6,16 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import exact, parallel, paths
+from . import exact, parallel, paths, profiles
+from .codes import OVF_SAT
+from .defaults import current_context
 from .formats import FixedFormat, FloatFormat, Format
 from .formats import format as parse_format
 from .interop import host_array
 from .kernels import convert as kconvert
 from .registers import Registers, code_dtype
 from .rounding import Rounding, as_rounding
-from .sources import NO_DRAWS, Draws, draws, with_words
+from .sources import NO_DRAWS, Draws, with_words
 from .validate import optional_integer
 
 # Host arrays are codes of host formats (see emu.kernels.convert): dtype -> descriptor.
@@ -119,7 +121,8 @@ def quantize(x, fmt: Format | str, rounding: str | Rounding = "rne", *,
              saturate: bool | None = None, overflow: str | None = None, rng=None,
              sr_bits: int | None = None, eps: float | None = None, direction=None,
              form: str | None = None, threads: int | None = None,
-             return_words: bool = False) -> Registers:
+             return_words: bool = False, profile: str | profiles.Profile | None = None
+             ) -> Registers:
     """Round values to ``fmt`` once, exactly as hardware would.
 
     ``x``: float16/32/64 or integer arrays (every value exact, int64/uint64 included), Python
@@ -136,7 +139,10 @@ def quantize(x, fmt: Format | str, rounding: str | Rounding = "rne", *,
     "compare"), ``eps`` for the biased modes, and ``direction`` (-1/0/+1 per element) for
     signed_sr_eps. ``return_words=True`` returns ``(registers, words)``: the random words the
     call consumed, one per element in C order. ``threads``: see emu.parallel (the codes never
-    depend on it).
+    depend on it). ``profile``: a vendor's conventions (``"ocp"``, the default, ``"nvidia"``,
+    ``"amd"``, ``"riscv"`` or an emu.Profile; else the context's): NaN encoding, AMD's SR
+    operand (docs/semantics.md §3.5). For ``nvidia``, float64 inputs (and Python numbers and
+    exact values) take CUDA's double path, every other input its float path.
     """
     if isinstance(x, Registers):
         raise TypeError("quantize takes values; to round registers into another format use "
@@ -146,13 +152,15 @@ def quantize(x, fmt: Format | str, rounding: str | Rounding = "rne", *,
     rnd = _rounding(fmt, rounding, saturate, overflow, sr_bits, eps, form)
     mode, ovf = rnd.mode_code, rnd.overflow_code(fmt)
     threads = optional_integer(threads, "threads", 1)
+    prof = profiles.resolve(profile, current_context().profile)
     arr = _numeric(x)
     elems = None
     if arr is None:  # exact values: float64 approximations now, the exact path below
         elems = np.array(x, dtype=object) if not isinstance(x, np.ndarray) else x
         arr = exact.approximate(elems)
     codes, desc, host = _host_codes(arr)
-    drawn = draws(rnd, codes.shape, rng, direction, threads)  # NO_DRAWS unless stochastic
+    # NO_DRAWS unless stochastic; the profile may read the source's words its own way
+    drawn, consumed = profiles.draws(prof, rnd, fmt, codes.shape, rng, direction, threads)
     sr = drawn if rnd.stochastic else None
     rationals = []
     if elems is not None:
@@ -172,7 +180,10 @@ def quantize(x, fmt: Format | str, rounding: str | Rounding = "rne", *,
         word, eoff, d = sr.element(i) if sr else (0, 0, 0)
         flat_out[i] = exact.round_rational(v, fmt, mode, ovf, sr.rbits if sr else 1, word, eoff, d,
                                            bool(sr and sr.compare))
-    return with_words(Registers._wrap(out, fmt), sr, return_words)
+    host_flat = host.reshape(-1)
+    profiles.finish_conversion(prof, flat_out, fmt, ovf == OVF_SAT,
+                               lambda idx: host_flat[idx].astype(np.float64), desc == kconvert.F64)
+    return with_words(Registers._wrap(out, fmt), consumed if sr else None, return_words)
 
 
 def _is_float64(v: Fraction, x: float) -> bool:
@@ -184,19 +195,26 @@ def convert(r: Registers, fmt: Format | str, rounding: str | Rounding = "rne", *
             saturate: bool | None = None, overflow: str | None = None, rng=None,
             sr_bits: int | None = None, eps: float | None = None, direction=None,
             form: str | None = None, threads: int | None = None,
-            return_words: bool = False) -> Registers:
+            return_words: bool = False, profile: str | profiles.Profile | None = None
+            ) -> Registers:
     """Convert registers to another format with one rounding (fixed <-> float included);
-    ``rounding``, stochastic options, ``return_words`` and ``threads`` as in ``quantize``."""
+    ``rounding``, stochastic options, ``return_words``, ``threads`` and ``profile`` as in
+    ``quantize`` (registers take CUDA's float path)."""
     if not isinstance(r, Registers):
         raise TypeError(f"convert takes Registers, not {type(r).__name__}; use emu.quantize")
     fmt = parse_format(fmt)
     rnd = _rounding(fmt, rounding, saturate, overflow, sr_bits, eps, form)
     threads = optional_integer(threads, "threads", 1)
-    drawn = draws(rnd, r._codes.shape, rng, direction, threads)
+    prof = profiles.resolve(profile, current_context().profile)
+    drawn, consumed = profiles.draws(prof, rnd, fmt, r._codes.shape, rng, direction, threads)
     sr = drawn if rnd.stochastic else None
-    out = _run(r._codes, r.format.descriptor, fmt, rnd.mode_code, rnd.overflow_code(fmt),
-               "register", None, sr, threads)
-    return with_words(Registers._wrap(out, fmt), sr, return_words)
+    ovf = rnd.overflow_code(fmt)
+    out = _run(r._codes, r.format.descriptor, fmt, rnd.mode_code, ovf, "register", None, sr,
+               threads)
+    src = r._codes.reshape(-1)
+    profiles.finish_conversion(prof, out.reshape(-1), fmt, ovf == OVF_SAT,
+                               lambda idx: paths.decode(src[idx], r.format.descriptor), False)
+    return with_words(Registers._wrap(out, fmt), consumed if sr else None, return_words)
 
 
 def decode(r: Registers, threads: int | None = None) -> np.ndarray:

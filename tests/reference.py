@@ -11,6 +11,10 @@ Two layers:
   ``add_values`` / ``mul_values`` / ``fma_values`` (exact results with the specials and zero
   signs of sections 3 and 8), the accumulation orders of section 9 (``sequential``,
   ``pairwise``, ``exact_sum``, ``truncating``) and ``lfsr_draws`` (section 7.2, bit-serial);
+- vendor profiles (section 3.5): ``profile_code`` re-encodes a result as a profile says, and
+  ``amd_fnuz_sr``, ``amd_ocp_sr`` and ``cuda_fp8`` model the vendors' own conversion algorithms
+  bit by bit on integers, as their sources state them (so the profiles are checked against the
+  vendors, not only against this file's reading of section 3.5);
 - the API twins, name for name: ``quantize``, ``convert``, ``add``, ``sub``, ``mul``, ``fma``,
   ``neg``, ``abs_``, ``minimum``, ``maximum``, ``compare``/``eq``/.../``ge``, ``dot``,
   ``matmul``, ``mac_accumulator``, ``LFSR``, ``AmdPrng``. They take emu's arguments, with
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import math
+import struct
 from decimal import Decimal
 from fractions import Fraction
 
@@ -543,37 +548,232 @@ def _exact_input(x):
     return Fraction(x)
 
 
+# --- vendor profiles (section 3.5) -------------------------------------------------------------
+# Formats by their defining fields (e, m, bias, family), as FloatSpec holds them.
+OCP_E4M3, OCP_E5M2 = (4, 3, 7, "fn"), (5, 2, 15, "ieee")
+FNUZ_E4M3, FNUZ_E5M2 = (4, 3, 8, "fnuz"), (5, 2, 16, "fnuz")
+
+
+def _profile_name(profile) -> str:
+    """A profile given as emu takes it (None, a name, an emu.Profile), by its name."""
+    name = "ocp" if profile is None else getattr(profile, "name", profile)
+    if name.lower() not in ("ocp", "nvidia", "amd", "riscv"):
+        raise ValueError(f"unknown profile {profile!r}")
+    return name.lower()
+
+
+def _fields(fs: FloatSpec) -> tuple:
+    return fs.e, fs.m, fs.bias, fs.family
+
+
+def double_bits(x: float) -> int:
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+def profile_code(code: int, value, fmt, profile, *, path: str, saturate: bool = False,
+                 overflow=None) -> int:
+    """Section 3.5: the code ``profile`` gives an element that emu's own rules (ocp) encode as
+    ``code``; ``value`` is its exact input or result (a float NaN keeps sign and payload);
+    ``path``: "double" (a float64 input), "float" (any other input) or "arith" (a result).
+    - riscv: every NaN code is the positive canonical NaN;
+    - nvidia, into OCP e4m3 / e5m2: a NaN value (not an overflow) is 0x7f, except on the double
+      path: 0x7f (e4m3) or 0x7e | bit 50 of the double (e5m2), with the double's sign;
+    - amd: an infinite input into an fnuz format is the NaN 0x80 also when saturating."""
+    name = _profile_name(profile)
+    if name == "ocp" or not _is_float(fmt):
+        return code
+    fs = FloatSpec.of(fmt)
+    if name == "riscv":
+        return fs.nan(False) if fs.is_nan(code) else code
+    if name == "nvidia" and _fields(fs) in (OCP_E4M3, OCP_E5M2) and _isnan(value):
+        if path != "double":
+            return 0x7F
+        bits = double_bits(value)
+        return (bits >> 63) << 7 | (0x7F if fs.m == 3 else 0x7E | (bits >> 50) & 1)
+    if (name == "amd" and path != "arith" and saturate and fs.family == "fnuz"
+            and isinstance(value, float) and math.isinf(value)):
+        return fs.nan(False)
+    return code
+
+
+def _vendor_words(profile, fmt, mode: str, words, sr_bits, form):
+    """Section 3.5, AMD: into the four FP8 formats the random operand is 32 bits and r = 23 - M;
+    R is its low r bits (FNUZ) or its high r bits (OCP). Other cases: the words as given."""
+    if _profile_name(profile) != "amd" or mode not in STOCHASTIC or not _is_float(fmt):
+        return words
+    fs = FloatSpec.of(fmt)
+    if _fields(fs) not in (OCP_E4M3, OCP_E5M2, FNUZ_E4M3, FNUZ_E5M2):
+        return words
+    r = 23 - fs.m
+    if mode != "sr" or form != "carry" or sr_bits != r:
+        raise ValueError(f"AMD's FP8 conversion is sr, carry form, r = {r}")
+    assert all(0 <= w < 1 << 32 for w in words)
+    if fs.family == "fnuz":
+        return [w % (1 << r) for w in words]
+    return [w >> (32 - r) for w in words]
+
+
+def amd_fnuz_sr(bits: int, rng: int, fmt, clip: bool) -> int:
+    """MI300 float32 -> FP8 FNUZ with stochastic rounding, as AMD's software model states it (HIP
+    amd_detail/amd_hip_fp8.h ``cast_to_f8``, from rocBLAS rocblas_hip_f8_impl.h), on integers:
+    the 24-bit significand is aligned to the FP8 exponent (shifted right into the subnormal
+    range, the bits shifted out lost), the low 23 - M bits of ``rng`` are added to the 23 - M
+    bits below the kept mantissa, a carry moves the exponent up, and the rest is truncated. NaN
+    and Inf give 0x80; beyond max, ``clip`` gives ±max and no clip the code with the all-ones
+    exponent and a zero mantissa (what the model returns; a finite value in FNUZ). A shift by
+    64 or more is undefined in C++; here it is the mathematical shift (giving 0)."""
+    we, wm = fmt.exp_bits, fmt.man_bits
+    sign, e, m = bits >> 31, (bits >> 23) & 0xFF, bits & 0x7FFFFF
+    if e == 0xFF:
+        return 0x80
+    bias = 1 << (we - 1)  # fnuz
+    den = 1 - bias  # exponent of the FP8 subnormals
+    if e == 0:
+        act = -126
+        diff = den - act
+    else:
+        act = e - 127
+        diff = den - act if act <= den else 0
+        m |= 1 << 23
+    m >>= diff
+    f8e = act + diff + bias - (0 if m >> 23 & 1 else 1)
+    drop = 23 - wm
+    m += rng & ((1 << drop) - 1)
+    if f8e == 0:
+        f8e = 1 if m >> 23 & 1 else 0
+    elif m >> 24 & 1:
+        m >>= 1
+        f8e += 1
+    m >>= drop
+    top = (1 << we) - 1
+    if f8e > top:
+        if not clip:
+            return sign << 7 | top << wm
+        f8e, m = top, (1 << wm) - 1
+    if f8e == 0 and m == 0:
+        return 0
+    return sign << 7 | f8e << wm | m & ((1 << wm) - 1)
+
+
+def amd_ocp_sr(bits: int, seed: int, fmt) -> int:
+    """gfx950 float32 -> OCP FP8 with stochastic rounding, as AMD's host model states it (HIP
+    amd_detail/amd_hip_ocp_host.hpp ``from_float_sr``, saturating as the header calls it), on
+    integers: ``seed >> (9 + M)`` (its top 23 - M bits) is added to the 23-bit mantissa, aligned
+    to the subnormal exponent first below the smallest normal, and the sum truncated. NaN keeps
+    its sign (0x7f / 0x7e); Inf and every overflow give the model's "saturated" code: ±0x7b in
+    e5m2, but ±0x7f (a NaN) in e4m3."""
+    we, wm, bias = fmt.exp_bits, fmt.man_bits, fmt.bias
+    sign, e, m = bits >> 31, (bits >> 23) & 0xFF, bits & 0x7FFFFF
+    sat = sign << 7 | (0x7F if wm == 3 else 0x7B)
+    if e == 0xFF:
+        return sign << 7 | (0x7F if wm == 3 else 0x7E) if m else sat
+    if bits & 0x7FFFFFFF == 0:
+        return sign << 7
+    max_exp = 8 if wm == 3 else 15  # the largest binade's exponent
+    min_exp = 1 - bias
+    exp = (e if e else 1) - 127
+    if exp > max_exp:
+        return sat
+    subnormal = exp < min_exp
+    if subnormal:
+        diff = min_exp - exp
+        m = 0 if diff >= 32 else (m | 1 << 23) >> diff
+        exp = 0
+    m += seed >> (9 + wm)
+    if m >= 1 << 23:
+        exp += 1
+    m = (m >> (23 - wm)) & ((1 << wm) - 1)
+    if exp > max_exp:
+        return sat
+    code = sign << 7 | ((exp if subnormal else exp + bias) & ((1 << we) - 1)) << wm | m
+    fs = FloatSpec.of(fmt)
+    if not (fs.is_nan(code) or fs.is_inf(code)):
+        return code
+    return sign << 7 if m == 0 and exp == 0 else sat
+
+
+def cuda_fp8(x: float, fmt, satfinite: bool) -> int:
+    """NVIDIA __nv_cvt_double_to_fp8 (CUDA 12.2.1 cuda_fp8.hpp, host path) of a float64 ``x``,
+    on the double's bits: |x| <= half the smallest subnormal is 0; NaN is 0x7f (e4m3) or
+    0x7e | bit 50 (e5m2); above max + ulp/2 (e5m2: from max + ulp/2 on) max with
+    __NV_SATFINITE, else 0x7f (e4m3) / 0x7c (e5m2); otherwise the double's significand is cut
+    to the FP8 width and rounded to nearest even; the sign is ORed in last. Its float path
+    (__nv_cvt_float_to_fp8) first replaces a float32 NaN by 0x7fffffff, then converts the
+    double."""
+    bits = double_bits(x)
+    wm = fmt.man_bits
+    sign = (bits >> 63) << 7
+    absx = bits & ((1 << 63) - 1)
+    fs = FloatSpec.of(fmt)
+    tiny = fs.decode(1) / 2
+    maxv = fs.max_finite()
+    half_ulp = Fraction(2) ** (floor_log2(maxv) - wm - 1)
+    if absx > 0x7FF0000000000000:
+        res = 0x7F if wm == 3 else 0x7E | (bits >> 50) & 1
+    elif absx == 0x7FF0000000000000 or abs(Fraction(x)) > maxv + half_ulp or (
+            wm == 2 and abs(Fraction(x)) == maxv + half_ulp):
+        res = fs.encode_magnitude(maxv) if satfinite else (0x7F if wm == 3 else 0x7C)
+    elif abs(Fraction(x)) <= tiny:
+        res = 0
+    else:
+        mag = abs(Fraction(x))  # round the magnitude to nearest even on the FP8 grid
+        ulp = Fraction(2) ** (max(floor_log2(mag), fs.emin) - wm)
+        lo = (mag // ulp) * ulp
+        rem = mag - lo
+        up = rem > ulp / 2 or (rem == ulp / 2 and int(lo / ulp) % 2 == 1)
+        res = fs.encode_magnitude(lo + ulp if up else lo)
+    return res | sign
+
+
+def cuda_fp8_float(bits32: int, fmt, satfinite: bool) -> int:
+    """__nv_cvt_float_to_fp8 of a float32 given by its bits (host path)."""
+    if bits32 & 0x7FFFFFFF > 0x7F800000:
+        bits32 = 0x7FFFFFFF  # "Canonical NaN": positive, every mantissa bit set
+    return cuda_fp8(float(np.array(bits32, np.uint32).view(np.float32)), fmt, satfinite)
+
+
 # --- API twins: conversions ----------------------------------------------------------------------
 def quantize(x, fmt, rounding="rne", *, saturate=None, overflow=None, words=None, sr_bits=None,
-             eps=None, direction=None, form="carry", bad=None):
-    """Every value of x rounded once into fmt (sections 4-6); words: one per element, C order."""
+             eps=None, direction=None, form="carry", bad=None, profile=None):
+    """Every value of x rounded once into fmt (sections 4-6); words: one per element, C order.
+    ``profile`` (section 3.5): float64 and exact inputs take CUDA's double path, float32 and
+    narrower floats its float path."""
     fmt, mode = _format(fmt), _mode(rounding)
     arr = np.asarray(x)
     items = arr.reshape(-1).tolist()
     policy = _policy(fmt, saturate, overflow)
+    words = _vendor_words(profile, fmt, mode, words, sr_bits, form)
     sr = _sr(mode, len(items), arr.shape, words, sr_bits, eps, direction, form)
-    return _shaped(_each(len(items), lambda i: round_value(
-        _exact_input(items[i]), fmt, mode, **policy, **sr[i]), bad), arr.shape)
+    path = "float" if arr.dtype.kind in "fV" and arr.dtype != np.float64 else "double"
+
+    def element(i):
+        v = _exact_input(items[i])
+        return profile_code(round_value(v, fmt, mode, **policy, **sr[i]), v, fmt, profile,
+                            path=path, **policy)
+
+    return _shaped(_each(len(items), element, bad), arr.shape)
 
 
 def convert(r, fmt, rounding="rne", *, saturate=None, overflow=None, words=None, sr_bits=None,
-            eps=None, direction=None, form="carry", bad=None):
-    """Registers decoded exactly and rounded once into fmt."""
+            eps=None, direction=None, form="carry", bad=None, profile=None):
+    """Registers decoded exactly and rounded once into fmt (CUDA's float path, section 3.5)."""
     shape, (vals,), _ = _operands([r])
     return _shaped(_round_all(vals, shape, fmt, rounding, saturate, overflow, words, sr_bits, eps,
-                              direction, form, bad), shape)
+                              direction, form, bad, profile, "float"), shape)
 
 
 def _round_all(vals, shape, fmt, rounding, saturate, overflow, words, sr_bits, eps, direction,
-               form, bad) -> list:
+               form, bad, profile=None, path="float") -> list:
     fmt, mode = _format(fmt), _mode(rounding)
     policy = _policy(fmt, saturate, overflow)
+    words = _vendor_words(profile, fmt, mode, words, sr_bits, form)
     sr = _sr(mode, len(vals), shape, words, sr_bits, eps, direction, form)
 
     def element(i):
         if vals[i][0] is _BAD:
             raise Unrepresentable("an earlier step")
-        return round_exact(*vals[i], fmt, mode, **policy, **sr[i])
+        code = round_exact(*vals[i], fmt, mode, **policy, **sr[i])
+        return profile_code(code, vals[i][0], fmt, profile, path=path, **policy)
 
     return _each(len(vals), element, bad)
 
@@ -620,56 +820,59 @@ def _out_format(op: str, out, fmts):
 
 
 def _elementwise(op: str, exact, regs, out, rounding, saturate, overflow, words=None,
-                 sr_bits=None, eps=None, direction=None, form="carry", bad=None):
+                 sr_bits=None, eps=None, direction=None, form="carry", bad=None, profile=None):
     """exact(*operand values, mode) per element of the broadcast operands, rounded once."""
     shape, vals, fmts = _operands(regs)
     dst, mode = _out_format(op, out, fmts), _mode(rounding)
     results = [exact(*xs, mode) for xs in zip(*vals, strict=True)]
     return _shaped(_round_all(results, shape, dst, mode, saturate, overflow, words, sr_bits, eps,
-                              direction, form, bad), shape)
+                              direction, form, bad, profile, "arith"), shape)
 
 
 def add(a, b, out=None, rounding="rne", *, saturate=None, overflow=None, words=None,
-        sr_bits=None, eps=None, direction=None, form="carry", bad=None):
+        sr_bits=None, eps=None, direction=None, form="carry", bad=None, profile=None):
     """a + b, rounded once."""
     return _elementwise("add", lambda x, y, m: add_values(*x, *y, m), (a, b), out, rounding,
-                        saturate, overflow, words, sr_bits, eps, direction, form, bad)
+                        saturate, overflow, words, sr_bits, eps, direction, form, bad, profile)
 
 
 def sub(a, b, out=None, rounding="rne", *, saturate=None, overflow=None, words=None,
-        sr_bits=None, eps=None, direction=None, form="carry", bad=None):
+        sr_bits=None, eps=None, direction=None, form="carry", bad=None, profile=None):
     """a - b, rounded once (a NaN b keeps its sign)."""
     return _elementwise("sub", lambda x, y, m: add_values(*x, *negate(y), m), (a, b), out,
-                        rounding, saturate, overflow, words, sr_bits, eps, direction, form, bad)
+                        rounding, saturate, overflow, words, sr_bits, eps, direction, form, bad,
+                        profile)
 
 
 def mul(a, b, out=None, rounding="rne", *, saturate=None, overflow=None, words=None,
-        sr_bits=None, eps=None, direction=None, form="carry", bad=None):
+        sr_bits=None, eps=None, direction=None, form="carry", bad=None, profile=None):
     """a * b, rounded once."""
     return _elementwise("mul", lambda x, y, m: mul_values(x, y), (a, b), out, rounding,
-                        saturate, overflow, words, sr_bits, eps, direction, form, bad)
+                        saturate, overflow, words, sr_bits, eps, direction, form, bad, profile)
 
 
 def fma(a, b, c, out=None, rounding="rne", *, saturate=None, overflow=None, words=None,
-        sr_bits=None, eps=None, direction=None, form="carry", bad=None):
+        sr_bits=None, eps=None, direction=None, form="carry", bad=None, profile=None):
     """a * b + c, rounded once."""
     return _elementwise("fma", fma_values, (a, b, c), out, rounding, saturate, overflow, words,
-                        sr_bits, eps, direction, form, bad)
+                        sr_bits, eps, direction, form, bad, profile)
 
 
-def minimum(a, b, out=None, rounding="rne", *, saturate=None, overflow=None, bad=None):
+def minimum(a, b, out=None, rounding="rne", *, saturate=None, overflow=None, bad=None,
+            profile=None):
     """IEEE 754-2019 minimum, the chosen operand rounded into the output."""
     return _elementwise("minimum", lambda x, y, m: _minmax("minimum", x, y), (a, b), out,
-                        rounding, saturate, overflow, bad=bad)
+                        rounding, saturate, overflow, bad=bad, profile=profile)
 
 
-def maximum(a, b, out=None, rounding="rne", *, saturate=None, overflow=None, bad=None):
+def maximum(a, b, out=None, rounding="rne", *, saturate=None, overflow=None, bad=None,
+            profile=None):
     """IEEE 754-2019 maximum, the chosen operand rounded into the output."""
     return _elementwise("maximum", lambda x, y, m: _minmax("maximum", x, y), (a, b), out,
-                        rounding, saturate, overflow, bad=bad)
+                        rounding, saturate, overflow, bad=bad, profile=profile)
 
 
-def _sign_op(op: str, a, out, rounding, saturate, overflow, bad):
+def _sign_op(op: str, a, out, rounding, saturate, overflow, bad, profile=None):
     """neg / abs_ (section 8): floats change the sign bit alone (fnuz: zero and NaN stay), then
     convert with out=; fixed point rounds -a / |a| into out (default: the exact format)."""
     f = a.format
@@ -689,18 +892,18 @@ def _sign_op(op: str, a, out, rounding, saturate, overflow, bad):
     if out is None:
         return _shaped(flipped, codes.shape)
     return _shaped(_round_all([operand(f, c) for c in flipped], codes.shape, out, rounding,
-                              saturate, overflow, None, None, None, None, "carry", bad),
+                              saturate, overflow, None, None, None, None, "carry", bad, profile),
                    codes.shape)
 
 
-def neg(a, out=None, rounding="rne", *, saturate=None, overflow=None, bad=None):
-    """-a."""
-    return _sign_op("neg", a, out, rounding, saturate, overflow, bad)
+def neg(a, out=None, rounding="rne", *, saturate=None, overflow=None, bad=None, profile=None):
+    """-a (a profile applies to the conversion into out= only: section 3.5)."""
+    return _sign_op("neg", a, out, rounding, saturate, overflow, bad, profile)
 
 
-def abs_(a, out=None, rounding="rne", *, saturate=None, overflow=None, bad=None):
+def abs_(a, out=None, rounding="rne", *, saturate=None, overflow=None, bad=None, profile=None):
     """|a|."""
-    return _sign_op("abs_", a, out, rounding, saturate, overflow, bad)
+    return _sign_op("abs_", a, out, rounding, saturate, overflow, bad, profile)
 
 
 PREDICATES = {"eq": lambda x, y: x == y, "ne": lambda x, y: x != y, "lt": lambda x, y: x < y,

@@ -11,6 +11,7 @@ import click
 import emu
 import emu.rounding
 from emu.formats import NAMED_FORMATS
+from emu.profiles import PROFILES
 from emu.rounding import MODES
 
 from .common import (
@@ -62,15 +63,19 @@ def formats(as_json: bool) -> None:
 @click.option("--direction", type=click.IntRange(-1, 1), default=None,
               help="signed_sr_eps: favoured direction -1, 0 or +1 (all values).")
 @click.option("--form", type=click.Choice(["carry", "compare"]), default="carry", show_default=True)
+@click.option("--profile", type=click.Choice(list(PROFILES), case_sensitive=False), default="ocp",
+              show_default=True,
+              help="A vendor's conversion conventions (docs/semantics.md §3.5): NaN encoding, AMD's "
+              "SR operand (--sr-bits 23-M, 32-bit random words).")
 @click.option("--json", "as_json", is_flag=True,
-              help='Print {"format", "rounding", "saturate" | "overflow", "values": [{input, code, '
-              'fields, value, class, error, random_word?}]}.')
+              help='Print {"format", "rounding", "saturate" | "overflow", "profile", "values": '
+              '[{input, code, fields, value, class, error, random_word?}]}.')
 @functools.partial(lfsr_options, seed_aliases=("--seed",))
 @click.pass_context
 @threaded
 def quantize(ctx, values, fmt_name, rounding, saturate, overflow, input_path, sr_bits, eps, direction,
-             form, as_json, lfsr_seed, lfsr_width, lfsr_poly, lfsr_config, lfsr_shifts, lfsr_lanes,
-             lfsr_reverse, lfsr_invert) -> None:
+             form, profile, as_json, lfsr_seed, lfsr_width, lfsr_poly, lfsr_config, lfsr_shifts,
+             lfsr_lanes, lfsr_reverse, lfsr_invert) -> None:
     """Quantize VALUES to a format: code, bit fields, decoded value, rounding error.
 
     Every value is rounded once from its exact value: decimals as typed (1.00000000000000000001
@@ -78,7 +83,8 @@ def quantize(ctx, values, fmt_name, rounding, saturate, overflow, input_path, sr
     no "--". The error is value - input, exact, then rounded to float64. Stochastic modes draw
     from the default LFSR (32-bit fibonacci, poly 0x00400007, D = r shifts per draw) seeded with
     --lfsr-seed (alias --seed; every LFSR parameter is an option), and print the random word each
-    value used."""
+    value used. --profile applies a vendor's conventions: the values are read as float64 (CUDA's
+    double path for --profile nvidia)."""
     from emu.describe import describe_values
 
     fmt = format_option(fmt_name)
@@ -115,7 +121,8 @@ def quantize(ctx, values, fmt_name, rounding, saturate, overflow, input_path, sr
     codes, words, count = [], [], 0
     for block, where in source.blocks():
         try:
-            regs, used = emu.quantize(block, fmt, rounding, **kw, **sr, return_words=True)
+            regs, used = emu.quantize(block, fmt, rounding, **kw, **sr, return_words=True,
+                                      profile=profile)
             codes.append(regs.codes)
             words.append(used)
         except (ValueError, TypeError) as err:
@@ -126,15 +133,18 @@ def quantize(ctx, values, fmt_name, rounding, saturate, overflow, input_path, sr
         count += block.size
     if not count:
         raise click.UsageError(f"no values in {input_path}")
+    profile = profile.lower()
     if as_json:
-        head = {"format": fmt.name, "rounding": rounding, **kw}
+        head = {"format": fmt.name, "rounding": rounding, **kw, "profile": profile}
         click.echo(json.dumps(head, indent=2)[:-2] + ',\n  "values": [')
     else:
         click.echo(f"format {fmt.name}, rounding {rounding}"
-                   + (f", saturate={saturate}" if "saturate" in kw else f", overflow={overflow or 'sat'}"))
+                   + (f", saturate={saturate}" if "saturate" in kw else f", overflow={overflow or 'sat'}")
+                   + (f", profile {profile}" if profile != "ocp" else ""))
         click.echo(f"{'input':>16}  {'code':>6}  {'fields':<16} {'value':>14}  {'error':>12}"
                    + ("  random word" if show_words else ""))
-    wd = (sr_bits + 3) // 4
+    # a profile may take wider words than r (AMD: the 32-bit operand)
+    wd = (max([sr_bits] + [int(w.max()).bit_length() for w in words if w.size]) + 3) // 4
     done = 0
     for k, (block, _) in enumerate(source.blocks()):
         if k >= len(codes) or block.size != codes[k].size:

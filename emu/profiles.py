@@ -22,13 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .formats import FloatFormat, Format
 from .formats import format as parse_format
-from .sources import Draws
-from .sources import draws as source_draws
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .sources import Draws
 
 NAN_RULES = ("sign", "positive", "cuda")
 SR_RULES = ("emu", "amd")
@@ -116,6 +118,10 @@ def draws(prof: Profile, rounding, dst: Format, shape: tuple, rng, direction=Non
     operand >> (32 - r) (OCP). The hardware adds R to the r discarded bits and truncates, which
     is the carry form of §6.2 with that R, so the core computes it exactly. Every other case is
     ``emu.sources.draws`` unchanged."""
+    import numpy as np  # here, not at the top: the command line's help lists the profiles
+
+    from .sources import draws as source_draws
+
     side = _sr_alignment(prof, dst) if rounding.stochastic else None
     if side is None:
         drawn = source_draws(rounding, shape, rng, direction, threads)
@@ -145,6 +151,8 @@ def _cuda_target(dst: Format) -> bool:
 def _cuda_double_nan(dst: FloatFormat, values: np.ndarray) -> np.ndarray:
     """__nv_cvt_double_to_fp8 of float64 NaNs: 0x7f (e4m3) or 0x7e | bit 50 (e5m2), with the
     sign of the double."""
+    import numpy as np
+
     bits = values.view(np.uint64)
     sign = (bits >> np.uint64(63)) << np.uint64(7)
     if dst.man_bits == 3:
@@ -158,6 +166,8 @@ def finish_conversion(prof: Profile, out: np.ndarray, dst: Format, saturate: boo
     flat codes the core produced; ``inputs(idx)``: the input values at those indices as float64
     (NaN and Inf keep their class); ``wide``: the inputs are float64 host values (CUDA's double
     path), else they pass through float32 (CUDA's float path)."""
+    import numpy as np
+
     if prof.is_ocp or not isinstance(dst, FloatFormat):
         return
     if prof.nan == "positive":
@@ -177,6 +187,8 @@ def finish_conversion(prof: Profile, out: np.ndarray, dst: Format, saturate: boo
 def _values(inputs: Callable[[np.ndarray], np.ndarray], idx: np.ndarray) -> np.ndarray:
     """The inputs at idx as float64 (a signalling NaN widened quietly: only its class, sign and
     payload bits are read)."""
+    import numpy as np
+
     with np.errstate(invalid="ignore"):
         return np.asarray(inputs(idx), np.float64)
 
@@ -186,6 +198,8 @@ def finish_arithmetic(prof: Profile, out: np.ndarray, dst: Format, saturate: boo
     """Re-encode, in place, the NaN results of an arithmetic operation under ``prof``.
     ``nan_results(idx)``: which of the elements at idx are NaN results (a NaN operand or an
     invalid operation) rather than an overflow to NaN; asked only where that can differ."""
+    import numpy as np
+
     if prof.is_ocp or not isinstance(dst, FloatFormat):
         return
     if prof.nan == "positive":

@@ -354,3 +354,35 @@ def test_nvidia_arithmetic_nan_result_is_0x7f_overflow_keeps_its_sign():
     # stochastic rounding recomputes the NaN test with the same words
     w = emu.ReplaySource(np.full(4, 0xFF, np.uint64))
     assert codes(emu.add(a, b, rounding="sr", rng=w, profile="nvidia")) == [0x7F, 0xFF, 0x7F, 0x7F]
+
+
+# --- the command line -------------------------------------------------------------------------
+def test_emu_quantize_profile_option():
+    import json
+
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    def run(*args):
+        r = CliRunner().invoke(main, ["quantize", *args])
+        return r.exit_code, r.output
+
+    rc, out = run("nan", "-nan", "-500", "-f", "e5m2", "--profile", "riscv", "--json")
+    doc = json.loads(out)
+    assert rc == 0 and doc["profile"] == "riscv"
+    assert [v["code"] for v in doc["values"]] == ["0x7e", "0x7e", "0xe0"]
+    # typed values are exact: CUDA's double path keeps the sign
+    rc, out = run("-nan", "-f", "e4m3", "--profile", "NVIDIA")
+    assert rc == 0 and "profile nvidia" in out.splitlines()[0] and "0xff" in out
+    rc, out = run("-nan", "-f", "e4m3")
+    assert rc == 0 and "profile" not in out.splitlines()[0]  # ocp, the default: not shown
+    # AMD's SR: the 32-bit operand is the random word shown
+    rc, out = run("1.0625", "-f", "e4m3fnuz", "-r", "sr", "--sr-bits", "20", "--profile", "amd",
+                  "--seed", "5", "--json")
+    word = int(json.loads(out)["values"][0]["random_word"], 16)
+    assert rc == 0 and word == int(emu.LFSR(seed=5).random_words(1, 32)[0])
+    rc, out = run("1.3", "-f", "e4m3fnuz", "-r", "sr", "--profile", "amd")
+    assert rc == 2 and "sr_bits=20" in out
+    rc, out = run("1", "-f", "e4m3", "--profile", "arm")
+    assert rc == 2 and "'ocp', 'nvidia', 'amd', 'riscv'" in out

@@ -39,28 +39,5 @@ def check_cmd(set_dir, dumps, layout, radix, first, as_json) -> None:
     if as_json:
         echo_json(res.to_json(first))
         sys.exit(0 if res.ok else 1)
-    click.echo(f"{res.set_dir}: {res.total} vectors, {res.n_mismatches} mismatches"
-               + ("" if not res.n_mismatches else " (" + ", ".join(
-                   f"{k}: {v}" for k, v in sorted(res.by_class.items())) + ")"))
-    if res.n_stimulus:
-        click.echo(f"  stimulus: the dump's stimulus differs from the set's at {res.n_stimulus} "
-                   "vector(s): it was not made from this set's inputs")
-        for s in res.stimulus[:first]:
-            click.echo(f"  #{s['index']} " + " ".join(f"{k}: expected {v['expected']} actual {v['actual']}"
-                                                      for k, v in s["inputs"].items()))
-    for m in res.mismatches[:first]:
-        ins = " ".join(f"{k}={v['hex']}" + (f" ({v['value']!r})" if "value" in v else "")
-                       for k, v in m["inputs"].items())
-        click.echo(f"  #{m['index']} [{m['class']}] {ins}")
-        for name, v in m.items():
-            if isinstance(v, dict) and "expected" in v:
-                e, a = v["expected"], v["actual"]
-                ul = f", {v['ulps']} ulp" if v.get("ulps") is not None else ""
-                click.echo(f"      {name}: expected {e['hex']} {e.get('fields', '')} "
-                           f"{e.get('value', '')!r}  actual {a['hex']} {a.get('fields', '')} "
-                           f"{a.get('value', '')!r}{ul}")
-    if res.n_mismatches > min(first, len(res.mismatches)):
-        click.echo(f"  ... and {res.n_mismatches - min(first, len(res.mismatches))} more")
-    for note in res.diagnosis:
-        click.echo(f"  diagnosis: {note}")
+    click.echo(res.text(first))
     sys.exit(0 if res.ok else 1)

@@ -8,6 +8,8 @@ export): nothing else in emu needs to know it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
@@ -137,6 +139,24 @@ def with_words(result, sr: Draws | None, return_words):
     if not flag(return_words, "return_words"):
         return result
     return result, (sr or NO_DRAWS).words
+
+
+@contextmanager
+def starting_at(source, element: int) -> Iterator:
+    """``source`` serving its next call as elements ``element``, ``element + 1``, ... of a
+    longer stream: every call starts at lane 0 (docs/semantics.md §7.3), so the lanes are
+    rotated for it (lane ``element mod L`` first) and rotated back after. A shard of a set and
+    a DUT streaming one element at a time both continue a stream mid-lane."""
+    k = element % getattr(source, "lanes", 1)
+    if k:
+        st = list(source.states)
+        source.states = st[k:] + st[:k]
+    try:
+        yield source
+    finally:
+        if k:
+            st = list(source.states)
+            source.states = st[-k:] + st[:-k]
 
 
 class Recorder:

@@ -26,9 +26,11 @@ from ..formats import Format, code_dtype
 from ..formats import format as parse_format
 from ..outdir import check_target
 from ..registers import Registers
+from .check import KEEP, CheckResult, compare
 from .hexio import check_radix
 from .layouts import SET_LAYOUTS
 from .spec import DEFAULTS, build_spec, setting, unused_settings
+from .vectors import Port, VectorSet
 from .verify import SetError, read_expected, trust
 
 # write()'s options beyond the spec's settings, with their defaults (emu golden's)
@@ -115,6 +117,18 @@ class GoldenSet:
     @property
     def outputs(self) -> tuple[GoldenPort, ...]:
         return tuple(p for p in self.ports if p.direction == "out")
+
+    @property
+    def vectors(self) -> VectorSet:
+        """The set as vectors in memory (spec and ports with their codes), as ``compare`` and
+        emu.cocotb take them."""
+        return VectorSet(self.spec, [Port(p.name, p.direction, p.bits, self.codes[p.name].astype(np.uint64),
+                                          p.fmt) for p in self.ports])
+
+    def compare(self, got: dict[str, np.ndarray], keep: int = KEEP) -> CheckResult:
+        """Compare a device's outputs (port name -> codes, in vector order) with the set's, as
+        ``emu check`` compares a dump: ``result.ok``, ``result.text()``."""
+        return compare(self.vectors, got, keep=keep, name=str(self.path))
 
     @property
     def spec(self) -> dict:

@@ -25,8 +25,8 @@ from ..rounding import is_stochastic
 from .dumps import Source, plan, shard_dirs
 from .hexio import DumpError, check_radix, format_word
 from .layouts import LAYOUTS
-from .vectors import SATURATING_RNE, generate, spec_rounding
-from .verify import Part, SetError, Trusted, VerifiedSet, read_expected, trust
+from .vectors import SATURATING_RNE, VectorSet, apply_op, generate, operand_formats
+from .verify import Part, SetError, Trusted, read_expected, trust
 
 CLASSES = ("nan", "inf/overflow", "subnormal", "tie", "normal")
 KEEP = 1000  # mismatches described in full (all are counted and classified)
@@ -46,6 +46,36 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         return not self.n_mismatches and not self.n_stimulus
+
+    def text(self, first: int = 10) -> str:
+        """The report ``emu check`` prints: a summary line (vectors, mismatches by class), the
+        first ``first`` mismatches (index, class, inputs, expected and actual words with their
+        fields, values and ulps), stimulus differences, and the diagnosis."""
+        lines = [f"{self.set_dir}: {self.total} vectors, {self.n_mismatches} mismatches"
+                 + ("" if not self.n_mismatches else " (" + ", ".join(
+                     f"{k}: {v}" for k, v in sorted(self.by_class.items())) + ")")]
+        if self.n_stimulus:
+            lines.append(f"  stimulus: the dump's stimulus differs from the set's at {self.n_stimulus} "
+                         "vector(s): it was not made from this set's inputs")
+            lines += [f"  #{s['index']} " + " ".join(f"{k}: expected {v['expected']} actual {v['actual']}"
+                                                     for k, v in s["inputs"].items())
+                      for s in self.stimulus[:first]]
+        for m in self.mismatches[:first]:
+            ins = " ".join(f"{k}={v['hex']}" + (f" ({v['value']!r})" if "value" in v else "")
+                           for k, v in m["inputs"].items())
+            lines.append(f"  #{m['index']} [{m['class']}] {ins}")
+            for name, v in m.items():
+                if isinstance(v, dict) and "expected" in v:
+                    e, a = v["expected"], v["actual"]
+                    ul = f", {v['ulps']} ulp" if v.get("ulps") is not None else ""
+                    lines.append(f"      {name}: expected {e['hex']} {e.get('fields', '')} "
+                                 f"{e.get('value', '')!r}  actual {a['hex']} {a.get('fields', '')} "
+                                 f"{a.get('value', '')!r}{ul}")
+        shown = min(first, len(self.mismatches))
+        if self.n_mismatches > shown:
+            lines.append(f"  ... and {self.n_mismatches - shown} more")
+        lines += [f"  diagnosis: {note}" for note in self.diagnosis]
+        return "\n".join(lines)
 
     def to_json(self, first: int) -> dict:
         return {"set": self.set_dir, "total": self.total, "mismatches": self.n_mismatches,
@@ -92,11 +122,57 @@ def _run(res: CheckResult, parts: list[Part], sources: list[Source], keep: int, 
             got: dict[str, np.ndarray] = {}
             for g in gens:
                 got.update(next(g))
-            _compare(res, part, expected, got, keep)
+            vs = part.vset
+            _compare(res, _Table(vs.manifest["spec"], vs.ports, vs.formats, vs.count), expected, got,
+                     part.offset, keep)
 
 
-def _compare(res: CheckResult, part: Part, expected: dict, got: dict, keep: int) -> None:
-    vs, off = part.vset, part.offset
+@dataclass
+class _Table:
+    """What a comparison needs of a set: its spec, ports (dicts: name, direction, bits), each
+    port's format (None for raw words) and vector count."""
+
+    spec: dict
+    ports: list[dict]
+    formats: dict
+    count: int
+
+    @property
+    def inputs(self) -> list[dict]:
+        return [p for p in self.ports if p["direction"] == "in"]
+
+    @property
+    def outputs(self) -> list[dict]:
+        return [p for p in self.ports if p["direction"] == "out"]
+
+
+def compare(vectors: VectorSet, got: dict[str, np.ndarray], *, offset: int = 0, keep: int = KEEP,
+            into: CheckResult | None = None, name: str = "vectors") -> CheckResult:
+    """Compare a device's outputs (``got``: port name -> codes, every output port; input ports
+    given are compared as stimulus) with vectors in memory (a loaded set's, or emu.cocotb's
+    online prediction), exactly as ``check`` compares a dump: same classes, same descriptions,
+    same stochastic-rounding diagnosis. ``offset``: the index of vector 0; ``into``: a result to
+    add to (its totals are the caller's)."""
+    res = into if into is not None else CheckResult(name, vectors.count)
+    table = _Table(vectors.spec, [{"name": p.name, "direction": p.direction, "bits": p.bits}
+                                  for p in vectors.ports],
+                   {p.name: p.fmt for p in vectors.ports}, vectors.count)
+    missing = [p.name for p in vectors.outputs if p.name not in got]
+    if missing:
+        raise ValueError(f"no actual values for output port(s) {', '.join(missing)}")
+    actual = {}
+    for k, v in got.items():
+        a = np.asarray(v).reshape(-1)
+        if k not in table.formats or a.size != vectors.count:
+            raise ValueError(f"actual {k!r}: {a.size} values for {vectors.count} vectors"
+                             if k in table.formats else f"no port {k!r}; ports: "
+                             + ", ".join(p.name for p in vectors.ports))
+        actual[k] = a.astype(np.uint64)
+    _compare(res, table, {p.name: p.values for p in vectors.ports}, actual, offset, keep)
+    return res
+
+
+def _compare(res: CheckResult, vs: _Table, expected: dict, got: dict, off: int, keep: int) -> None:
     stim = np.zeros(vs.count, bool)
     for p in vs.inputs:
         if p["name"] in got:
@@ -132,7 +208,7 @@ def _compare(res: CheckResult, part: Part, expected: dict, got: dict, keep: int)
                 row[name]["ulps"] = _ulps(fmts[name], e, g)
         res.mismatches.append(row)
     try:
-        notes = _diagnose_sr(vs.manifest, expected, got)
+        notes = _diagnose_sr(vs.spec, expected, got)
     except (ValueError, TypeError, KeyError, OverflowError):
         notes = []  # a diagnosis is a hint; a spec it cannot use gives none
     res.diagnosis += [n for n in notes if n not in res.diagnosis]
@@ -152,7 +228,7 @@ def _ulps(fmt, a: int, b: int) -> int | None:
     return abs(fmt.code_int(a) - fmt.code_int(b))
 
 
-def _classify(vs: VerifiedSet, expected: dict, idx: np.ndarray) -> np.ndarray:
+def _classify(vs: _Table, expected: dict, idx: np.ndarray) -> np.ndarray:
     """Index into CLASSES of each mismatch, from the expected code of the first output port that
     has a format (nan, inf/overflow, subnormal by code; tie when the exact result was one)."""
     out = next((p for p in vs.outputs if vs.formats[p["name"]] is not None), None)
@@ -164,7 +240,7 @@ def _classify(vs: VerifiedSet, expected: dict, idx: np.ndarray) -> np.ndarray:
         codes, inverse = np.unique(expected[out["name"]][idx], return_inverse=True)
         by_code = np.array([_code_class(fmt, int(c)) for c in codes.tolist()], np.int64)
         classes = by_code[inverse.reshape(-1)]
-    ties = _ties(vs.manifest["spec"], expected, idx)
+    ties = _ties(vs.spec, expected, idx)
     classes[(classes == CLASSES.index("normal")) & ties] = CLASSES.index("tie")
     return classes
 
@@ -211,10 +287,9 @@ def _describe(fmt, bits: int, code: int) -> dict:
     return d
 
 
-def _diagnose_sr(manifest, expected, got) -> list[str]:
+def _diagnose_sr(spec: dict, expected: dict, got: dict) -> list[str]:
     """For stochastic sets: do the actual outputs fit the random words offset by k draws, or the
     low r bits of each draw word instead of the high ones?"""
-    spec = manifest["spec"]
     if (spec.get("op") == "lfsr" or not is_stochastic(spec.get("rounding", "rne")) or "r" not in expected
             or "a" not in expected or "y" not in got):
         return []
@@ -228,7 +303,9 @@ def _diagnose_sr(manifest, expected, got) -> list[str]:
         sel = slice(max(0, -k), n - max(0, k))
         y = _recompute(base, expected, shifted)
         if y is not None and np.array_equal(y[sel], actual[sel]):
-            notes.append(f"the outputs match the random words offset by {k} draw(s)")
+            notes.append(f"the outputs match the random words offset by {k} draw(s): element i was "
+                         f"rounded with the word of draw i{k:+d} (the random source is {abs(k)} "
+                         f"draw(s) {'late' if k < 0 else 'early'})")
     from .vectors import lfsr_from_spec
 
     lf = lfsr_from_spec(spec.get("lfsr"))
@@ -242,17 +319,15 @@ def _diagnose_sr(manifest, expected, got) -> list[str]:
     return notes
 
 
-def _recompute(spec, expected, words) -> np.ndarray | None:
-    if spec["op"] != "convert":
-        return None
-    src, dst = parse_format(spec.get("src", "fp32")), parse_format(spec["dst"])
-    rnd = spec_rounding(spec)
-    extra = {"direction": spec.get("direction", 0)} if rnd.needs_direction else {}
+def _recompute(spec: dict, expected: dict, words: np.ndarray) -> np.ndarray | None:
+    """The outputs the set's inputs give with these random words (None if they give none)."""
+    fmts, _ = operand_formats(spec)
     try:
-        return convert(Registers.from_codes(expected["a"], src), dst, rnd,
-                       rng=ReplaySource(words.astype(np.uint64)), **extra).codes.astype(np.uint64)
-    except ValueError:
+        ins = [Registers.from_codes(expected[n], f) for n, f in zip("abc", fmts, strict=False)]
+        out, _ = apply_op(spec, ins, ReplaySource(words.astype(np.uint64)))
+    except (ValueError, KeyError):
         return None
+    return out.codes.astype(np.uint64)
 
 
-__all__ = ["CLASSES", "CheckResult", "DumpError", "SetError", "Trusted", "check", "generate"]
+__all__ = ["CLASSES", "CheckResult", "DumpError", "SetError", "Trusted", "check", "compare", "generate"]

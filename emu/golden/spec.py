@@ -24,7 +24,7 @@ EPS_MODES = ("sr_eps", "signed_sr_eps")
 # the LFSR settings a spec can give, with their defaults (shifts: the random bits r, or the
 # width for an lfsr set); config, reverse and invert are written only when not the default
 LFSR_SETTINGS = {"width": 32, "seed": 1, "lanes": 1, "config": "fibonacci", "shifts": None,
-                 "reverse": False, "invert": False, "poly": None}
+                 "reverse": False, "invert": False, "poly": None, "seeds": None}
 _IMPLIED = ("config", "reverse", "invert")
 
 
@@ -167,8 +167,11 @@ def _lfsr(op: str, lfsr: dict | None, sr_bits: int) -> dict:
     cfg = {**LFSR_SETTINGS, **(lfsr or {})}
     if cfg["shifts"] is None:
         cfg["shifts"] = cfg["width"] if op == "lfsr" else sr_bits
+    if cfg["seeds"] is not None:  # one state per lane, given: they are the seed and the lanes
+        cfg["seeds"] = list(cfg["seeds"])
+        del cfg["seed"], cfg["lanes"]
     return {k: v for k, v in cfg.items()
-            if not (k == "poly" and v is None) and not (k in _IMPLIED and v == LFSR_SETTINGS[k])}
+            if not (k in ("poly", "seeds") and v is None) and not (k in _IMPLIED and v == LFSR_SETTINGS[k])}
 
 
 # build_spec's settings and their defaults (what emu golden's options default to)

@@ -32,6 +32,7 @@ from ..outdir import staged
 from ..registers import Registers, code_dtype
 from ..replay import ReplaySource
 from ..rounding import Rounding, fitting, is_stochastic
+from ..sources import starting_at
 from .hexio import check_radix, extension, format_word, format_words, vector_file, write_atomic
 from .layouts import SET_LAYOUTS
 
@@ -71,6 +72,18 @@ class VectorSet:
     @property
     def outputs(self) -> list[Port]:
         return [p for p in self.ports if p.direction == "out"]
+
+    @property
+    def inputs(self) -> list[Port]:
+        return [p for p in self.ports if p.direction == "in"]
+
+    @classmethod
+    def concatenate(cls, sets: list[VectorSet]) -> VectorSet:
+        """Sets of one spec and the same ports, one after the other (vector order kept)."""
+        first = sets[0]
+        return cls(first.spec, [Port(p.name, p.direction, p.bits,
+                                     np.concatenate([s.port(p.name).values for s in sets]), p.fmt)
+                                for p in first.ports])
 
 
 # --- input generators ------------------------------------------------------------------------
@@ -197,8 +210,8 @@ def lfsr_from_spec(cfg: dict) -> LFSR:
     poly = cfg.get("poly")
     return LFSR(width=cfg.get("width", 32), poly=int(poly, 0) if isinstance(poly, str) else poly,
                 config=cfg.get("config", "fibonacci"), shifts=cfg.get("shifts"),
-                seed=cfg.get("seed", 1), lanes=cfg.get("lanes", 1), reverse=cfg.get("reverse", False),
-                invert=cfg.get("invert", False))
+                seed=cfg.get("seed", 1), lanes=cfg.get("lanes", 1), seeds=cfg.get("seeds"),
+                reverse=cfg.get("reverse", False), invert=cfg.get("invert", False))
 
 
 SATURATING_RNE = Rounding("rne", saturate=True, overflow="sat")
@@ -231,7 +244,7 @@ def _drop_unrepresentable(fn, ins: list[Registers]):
         return ins, fn(*ins)
 
 
-def _operands(spec: dict) -> tuple[list, object]:
+def operand_formats(spec: dict) -> tuple[list, object]:
     """Operand formats and result format of a convert/add/mul/fma/mac spec."""
     op = spec["op"]
     if op == "convert":
@@ -247,7 +260,7 @@ def candidates(spec: dict) -> int:
     the draw count)."""
     if spec.get("op") == "lfsr":
         return int(spec.get("count", 1000))
-    fmts, dst = _operands(spec)
+    fmts, dst = operand_formats(spec)
     return sum(n for _, n in _segments(spec, fmts, dst))
 
 
@@ -273,45 +286,54 @@ def generate(spec: dict, kept_only: bool = False) -> VectorSet | int:
         return _lfsr_set(spec)
     if op == "mac":
         return _mac_set(spec, rng)
-    fmts, dst = _operands(spec)
+    fmts, dst = operand_formats(spec)
     lo, hi, skip = _part(spec, candidates(spec))
     codes = _inputs(spec, fmts, rng, dst, lo, hi)
     ins = [Registers.from_codes(c, f) for c, f in zip(codes, fmts, strict=True)]
     rnd = spec_rounding(spec)
-    stochastic, r = rnd.stochastic, rnd.bits
-
-    def run(*regs, rng=None):
-        extra = {}
-        if stochastic:
-            extra = {"rng": rng, "return_words": True}
-            if rnd.needs_direction:
-                extra["direction"] = spec.get("direction", 0)
-        if op == "convert":
-            return convert(regs[0], dst, rnd, **extra)
-        fn = {"add": add, "mul": mul, "fma": fma}[op]
-        return fn(*regs, out=dst, rounding=rnd, **extra)
-
-    if stochastic:
+    if rnd.stochastic:
         # drop undefined vectors first (deterministically: zero words), then draw one word per
         # vector; the words stored are the ones the call reports it used
         zeros = ReplaySource(np.zeros(ins[0].size, np.uint64))
-        ins, _ = _drop_unrepresentable(lambda *x: run(*x, rng=zeros.copy()), ins)
+        ins, _ = _drop_unrepresentable(lambda *x: apply_op(spec, x, zeros.copy()), ins)
         if kept_only:
             return ins[0].size
         source = lfsr_from_spec(spec.get("lfsr"))
-        source.skip(skip, r)
-        st = source.states  # the shard's first element is element `skip` of the whole call:
-        source.states = st[skip % len(st):] + st[:skip % len(st)]  # its lane leads
-        out, words = run(*ins, rng=source)
-    elif kept_only:
-        return _drop_unrepresentable(run, ins)[0][0].size
-    else:
-        ins, out = _drop_unrepresentable(run, ins)
-    names = ["a", "b", "c"]
-    ports = [Port(names[i], "in", x.format.bits, x.codes.astype(np.uint64), x.format)
-             for i, x in enumerate(ins)]
-    if stochastic:
-        ports.append(Port("r", "in", r, words.astype(np.uint64)))
+        source.skip(skip, rnd.bits)
+        with starting_at(source, skip) as src:  # the shard's first element is element `skip`
+            return evaluate(spec, ins, src)
+    ins, _ = _drop_unrepresentable(lambda *x: apply_op(spec, x, None), ins)
+    return ins[0].size if kept_only else evaluate(spec, ins, None)
+
+
+def apply_op(spec: dict, ins: list[Registers], source):
+    """The spec's op on the operand registers ``ins``: the result, and (stochastic) the words
+    used, one draw per vector from ``source``."""
+    rnd = spec_rounding(spec)
+    dst = operand_formats(spec)[1]
+    extra = {}
+    if rnd.stochastic:
+        extra = {"rng": source, "return_words": True}
+        if rnd.needs_direction:
+            extra["direction"] = spec.get("direction", 0)
+    if spec["op"] == "convert":
+        return convert(ins[0], dst, rnd, **extra)
+    fn = {"add": add, "mul": mul, "fma": fma}[spec["op"]]
+    return fn(*ins, out=dst, rounding=rnd, **extra)
+
+
+def evaluate(spec: dict, ins: list[Registers], source) -> VectorSet:
+    """The vectors of a convert/add/mul/fma spec for the operand registers ``ins``: ports a, b,
+    c (inputs), r (the random words used, stochastic specs: one draw per vector from
+    ``source``) and y (the results). What generate() stores, and what emu.cocotb's online model
+    predicts from the stimulus a DUT was driven with."""
+    dst = operand_formats(spec)[1]
+    result = apply_op(spec, ins, source)
+    out, words = result if spec_rounding(spec).stochastic else (result, None)
+    ports = [Port(name, "in", x.format.bits, x.codes.astype(np.uint64), x.format)
+             for name, x in zip("abc", ins, strict=False)]
+    if words is not None:
+        ports.append(Port("r", "in", spec_rounding(spec).bits, words.astype(np.uint64)))
     ports.append(Port("y", "out", dst.bits, out.codes.astype(np.uint64), dst))
     return VectorSet(spec, ports)
 

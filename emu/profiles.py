@@ -160,6 +160,24 @@ def _cuda_double_nan(dst: FloatFormat, values: np.ndarray) -> np.ndarray:
     return np.uint64(0x7E) | ((bits >> np.uint64(50)) & np.uint64(1)) | sign
 
 
+def _reencode(prof: Profile, out: np.ndarray, dst: Format,
+              cuda: Callable[[np.ndarray], None]) -> bool:
+    """The NaN rules conversions and arithmetic share, in place: ``positive`` directly; ``cuda``
+    (into e4m3/e5m2) by calling ``cuda(idx)`` with the indices of the NaN codes in ``out``.
+    False when the profile leaves this target alone (ocp, or a fixed-point target)."""
+    import numpy as np
+
+    if prof.is_ocp or not isinstance(dst, FloatFormat):
+        return False
+    if prof.nan == "positive":
+        _positive_nan(out, dst)
+    elif prof.nan == "cuda" and _cuda_target(dst):
+        idx = np.flatnonzero(dst.nan_mask(out))
+        if idx.size:
+            cuda(idx)
+    return True
+
+
 def finish_conversion(prof: Profile, out: np.ndarray, dst: Format, saturate: bool,
                       inputs: Callable[[np.ndarray], np.ndarray], wide: bool) -> None:
     """Re-encode, in place, the NaN and Inf results of a conversion under ``prof``. ``out``: the
@@ -168,17 +186,13 @@ def finish_conversion(prof: Profile, out: np.ndarray, dst: Format, saturate: boo
     path), else they pass through float32 (CUDA's float path)."""
     import numpy as np
 
-    if prof.is_ocp or not isinstance(dst, FloatFormat):
-        return
-    if prof.nan == "positive":
-        _positive_nan(out, dst)
-    elif prof.nan == "cuda" and _cuda_target(dst):
-        idx = np.flatnonzero(dst.nan_mask(out))
-        if idx.size:
-            vals = _values(inputs, idx)
-            nan = np.isnan(vals)  # a NaN input; an overflow to NaN keeps its sign (§5.1)
-            out[idx[nan]] = _cuda_double_nan(dst, vals[nan]) if wide else 0x7F
-    if prof.inf == "nan" and saturate and dst.layout == "fnuz":
+    def cuda(idx: np.ndarray) -> None:  # a NaN input; an overflow to NaN keeps its sign (§5.1)
+        vals = _values(inputs, idx)
+        nan = np.isnan(vals)
+        out[idx[nan]] = _cuda_double_nan(dst, vals[nan]) if wide else 0x7F
+
+    if _reencode(prof, out, dst, cuda) and prof.inf == "nan" and saturate \
+            and dst.layout == "fnuz":
         idx = np.flatnonzero((out & (dst.sign_bit - 1)) == dst.max_code)
         if idx.size:
             out[idx[np.isinf(_values(inputs, idx))]] = dst.nan_code
@@ -198,19 +212,15 @@ def finish_arithmetic(prof: Profile, out: np.ndarray, dst: Format, saturate: boo
     """Re-encode, in place, the NaN results of an arithmetic operation under ``prof``.
     ``nan_results(idx)``: which of the elements at idx are NaN results (a NaN operand or an
     invalid operation) rather than an overflow to NaN; asked only where that can differ."""
-    import numpy as np
 
-    if prof.is_ocp or not isinstance(dst, FloatFormat):
-        return
-    if prof.nan == "positive":
-        _positive_nan(out, dst)
-    elif prof.nan == "cuda" and _cuda_target(dst):
+    def cuda(idx: np.ndarray) -> None:
         # CUDA has no FP8 arithmetic: a result is computed wider and converted by
         # __nv_cvt_float_to_fp8, where a NaN becomes 0x7f and an overflow keeps its sign
-        idx = np.flatnonzero(dst.nan_mask(out))
-        if idx.size and not saturate and dst.layout == "fn":
-            idx = idx[np.asarray(nan_results(idx), bool)]
+        if not saturate and dst.layout == "fn":
+            idx = idx[nan_results(idx)]
         out[idx] = 0x7F
+
+    _reencode(prof, out, dst, cuda)
 
 
 def _positive_nan(out: np.ndarray, dst: FloatFormat) -> None:

@@ -188,19 +188,24 @@ def _words(n: int, r: int, rng, trial: int) -> np.ndarray:
     return edge[rng.integers(0, edge.size, n)]
 
 
+def _sr_cases(fmt: str, seed: int):
+    """(format, r, float32 inputs, their bits, 32-bit operands) for two sets of operands."""
+    rng = np.random.default_rng(seed)
+    f = emu.format(fmt)
+    r = 23 - f.man_bits
+    x = _edge_floats(fmt, rng)
+    bits = x.view(np.uint32).tolist()
+    for trial in range(2):
+        yield f, r, x, bits, _words(x.size, r, rng, trial)
+
+
 @pytest.mark.parametrize("fmt", ["e4m3fnuz", "e5m2fnuz"])
 def test_amd_fnuz_sr_is_the_mi300_software_model_bit_for_bit(fmt):
     """R = the low 23 - M bits of the 32-bit operand, carry form: emu equals AMD's model
     (``amd_fnuz_sr``) wherever the model saturates (clip), and without clip everywhere except an
     overflow, where the model returns the all-ones exponent with a zero mantissa (±128 in
     e4m3fnuz, ±32768 in e5m2fnuz: finite codes) and emu the NaN 0x80 (not modelled)."""
-    rng = np.random.default_rng(942)
-    f = emu.format(fmt)
-    r = 23 - f.man_bits
-    x = _edge_floats(fmt, rng)
-    bits = x.view(np.uint32).tolist()
-    for trial in range(2):
-        w = _words(x.size, r, rng, trial)
+    for f, r, x, bits, w in _sr_cases(fmt, 942):
         for sat in (True, False):
             got = codes(emu.quantize(x, fmt, "sr", sr_bits=r, rng=emu.ReplaySource(w),
                                      saturate=sat, profile="amd"))
@@ -222,13 +227,7 @@ def test_amd_ocp_sr_is_the_gfx950_host_model_bit_for_bit(fmt, sat):
     (``amd_ocp_sr``) everywhere under the overflow policy the model follows for that format: it
     gives ±0x7b for e5m2 overflow and Inf (saturate=True), but 0x7f|s, a NaN, for e4m3 (emu's
     saturate=False; emu's saturate=True gives ±448 there)."""
-    rng = np.random.default_rng(950)
-    f = emu.format(fmt)
-    r = 23 - f.man_bits
-    x = _edge_floats(fmt, rng)
-    bits = x.view(np.uint32).tolist()
-    for trial in range(2):
-        w = _words(x.size, r, rng, trial)
+    for f, r, x, bits, w in _sr_cases(fmt, 950):
         got = codes(emu.quantize(x, fmt, "sr", sr_bits=r, rng=emu.ReplaySource(w), saturate=sat,
                                  profile="amd"))
         assert got == [ref.amd_ocp_sr(b, int(k), f) for b, k in zip(bits, w.tolist(), strict=True)]

@@ -1,10 +1,14 @@
-"""Shared test helpers: edge-case inputs built from a format's values, and direct core calls."""
+"""Shared test helpers: edge-case inputs built from a format's values, direct core calls, and
+the simulators' skip-or-fail convention."""
 
 from __future__ import annotations
 
 import math
+import os
+import shutil
 
 import numpy as np
+import pytest
 import reference as ref
 
 import emu
@@ -118,3 +122,20 @@ def run_experiment(preset: str, out, *options: str) -> dict:
     r = CliRunner().invoke(main, ["experiments", preset, "--quick", "--out", str(out), *options])
     assert r.exit_code == 0, r.output
     return json.loads((out / "result.json").read_text())
+
+
+# what each simulator needs on PATH, and the Debian package that brings it (Verilator's
+# generated makefile calls g++ by name; Debian's verilator package depends on neither g++ nor make)
+NEEDS = {"icarus": {"iverilog": "iverilog", "vvp": "iverilog"},
+         "verilator": {"verilator": "verilator", "make": "make", "g++": "g++"}}
+
+
+def require_tools(needs: dict[str, str], what: str) -> None:
+    """Skips (fails under CI=true, where .ci/run installs them) unless every tool of ``needs``
+    (tool -> Debian package) is on PATH."""
+    missing = [tool for tool in needs if shutil.which(tool) is None]
+    if missing:
+        pkgs = " ".join(sorted({needs[t] for t in missing}))
+        if os.environ.get("CI"):
+            pytest.fail(f"{', '.join(missing)} not installed; .ci/run installs {pkgs} with apt-get")
+        pytest.skip(f"{', '.join(missing)} not installed (apt-get install {pkgs}); {what} skipped")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from test_rtl import NEEDS, _require  # the simulators' convention: skip if missing, fail under CI
+from helpers import NEEDS, require_tools  # the simulators' convention: skip if missing, fail under CI
 
 from cli.main import main
 from emu.golden import check, format_words, generate, load, parse_hex, write
@@ -204,7 +204,7 @@ def test_simulators_read_readmemb_with_addresses_and_emu_checks_their_writememb(
     """Every shard file of a sharded --address set loads into one memory by its @ lines alone
     ($readmemb without a range); the simulator's $writememb of that memory (Icarus adds
     ``// 0x...`` address comments, Verilator writes bare words) passes emu check."""
-    _require(NEEDS[simulator], f"the $readmemb round trip under {simulator}")
+    require_tools(NEEDS[simulator], f"the $readmemb round trip under {simulator}")
     d = write(tmp_path / "set", "convert", src="e5m2", dst="e4m3", inputs="exhaustive", radix="bin",
               address=True, shards=3, local=True)
     m = json.loads((d / "manifest.json").read_text())

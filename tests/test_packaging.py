@@ -42,6 +42,8 @@ def test_wheel_installs_and_runs_from_another_directory(tmp_path):
 
     r = run(str(py), "-c", "import emu, emu.cli.main; print(emu.__file__)")
     assert r.returncode == 0 and str(env_dir) in r.stdout, r.stdout + r.stderr
+    r = run(str(py), "-c", "import emu.cocotb as c; print(all(p.is_file() for p in c.reference_rtl()))")
+    assert r.returncode == 0 and r.stdout.strip() == "True", r.stdout + r.stderr  # the reference RTL ships
     r = run(str(py), "-c", "import cli")
     assert r.returncode != 0  # no top-level package called cli
     r = run(str(py), "-m", "emu", "formats")

@@ -1,40 +1,29 @@
-"""RTL co-simulation: the reference DUT in tests/rtl (the LFSR of docs/semantics.md §7.2, an
-float32 -> e4m3 rne unit, an SR unit fed by the LFSR) runs under Icarus Verilog and under
-Verilator on the committed golden sets; ``emu check`` must pass on each simulator's dumps and fail
-on a dump with one flipped bit. The DUT built with BUG_TIE_AWAY=1 must fail the rne set and match
-an rna (ties away) set of the same inputs. The RTL is lint-clean under ``verilator --lint-only
--Wall``. In CI (CI=true) a missing simulator is a failure; elsewhere its tests skip and say why."""
+"""RTL co-simulation: the reference DUT (emu/rtl/emu_dut.v: the LFSR of docs/semantics.md §7.2,
+a float32 -> e4m3 rne unit, an SR unit fed by the LFSR) and its test bench (tests/rtl/tb_emu.v)
+run under Icarus Verilog and under Verilator on the committed golden sets; ``emu check`` must pass
+on each simulator's dumps and fail on a dump with one flipped bit. The DUT built with
+BUG_TIE_AWAY=1 must fail the rne set and match an rna (ties away) set of the same inputs. The
+reference RTL (emu/rtl, the cocotb top level included) is lint-clean under ``verilator
+--lint-only -Wall``. In CI (CI=true) a missing simulator is a failure; elsewhere its tests skip
+and say why."""
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import NEEDS, require_tools
 
 from cli.main import main
+from emu.cocotb import reference_rtl
 
 HERE = Path(__file__).resolve().parent
-RTL = HERE / "rtl"
-SOURCES = [str(RTL / "tb_emu.v"), str(RTL / "emu_dut.v")]
+BENCH = HERE / "rtl" / "tb_emu.v"
+DUT, TOP = reference_rtl()  # emu/rtl/emu_dut.v, emu/rtl/emu_sr_top.v
+SOURCES = [str(BENCH), str(DUT)]
 GOLDEN = HERE.parent / "golden_vectors"
 SETS = {"rne": "convert_fp32_e4m3_rne", "sr": "sr_fp32_e4m3_r8", "lfsr": "lfsr32_fib_d8"}
-# what each simulator needs on PATH, and the Debian package that brings it (Verilator's
-# generated makefile calls g++ by name; Debian's verilator package depends on neither g++ nor make)
-NEEDS = {"icarus": {"iverilog": "iverilog", "vvp": "iverilog"},
-         "verilator": {"verilator": "verilator", "make": "make", "g++": "g++"}}
-
-
-def _require(needs, what):
-    """Skips (fails under CI=true) unless every tool of needs (tool -> Debian package) is on PATH."""
-    missing = [tool for tool in needs if shutil.which(tool) is None]
-    if missing:
-        pkgs = " ".join(sorted({needs[t] for t in missing}))
-        if os.environ.get("CI"):
-            pytest.fail(f"{', '.join(missing)} not installed; .ci/run installs {pkgs} with apt-get")
-        pytest.skip(f"{', '.join(missing)} not installed (apt-get install {pkgs}); {what} skipped")
 
 
 def _count(name):
@@ -78,7 +67,7 @@ def _simulate(run_cmd, out):
 @pytest.fixture(scope="module", params=["icarus", "verilator"])
 def sim(request, tmp_path_factory):
     """The dumps of one simulation per simulator, built once per module."""
-    _require(NEEDS[request.param], f"RTL co-simulation under {request.param}")
+    require_tools(NEEDS[request.param], f"RTL co-simulation under {request.param}")
     out = tmp_path_factory.mktemp(request.param)
     return _simulate(_build(request.param, out), out)
 
@@ -112,7 +101,7 @@ def test_bug_tie_away_is_caught(tmp_path):
     """BUG_TIE_AWAY=1 flips exactly the rne path's tie decision: the dumps fail the rne set and
     match an rna set of the same inputs; the SR unit and the LFSR are untouched. (Icarus only:
     Verilator builds the same parameter in test_verilator_lint_clean and costs seconds a build.)"""
-    _require(NEEDS["icarus"], "BUG_TIE_AWAY test")
+    require_tools(NEEDS["icarus"], "BUG_TIE_AWAY test")
     out = tmp_path / "bug"
     out.mkdir()
     _simulate(_build("icarus", out, bug_tie_away=1), out)
@@ -132,18 +121,18 @@ def test_bug_tie_away_is_caught(tmp_path):
     assert r.exit_code == 0, r.output
 
 
-# every module of emu_dut.v as top (the conversion unit with both BUG_TIE_AWAY values), and the
-# test bench with the DUT
-LINT = {"emu_lfsr32": ["emu_dut.v"], "emu_fp32_to_e4m3": ["emu_dut.v"],
-        "emu_fp32_to_e4m3 -GBUG_TIE_AWAY=1": ["emu_dut.v"],
-        "tb_emu --timing": ["tb_emu.v", "emu_dut.v"]}
+# every module of the reference RTL as top (the conversion unit and the cocotb top level with
+# each bug switched on), and the test bench with the DUT
+LINT = {"emu_lfsr32": [DUT], "emu_fp32_to_e4m3": [DUT], "emu_fp32_to_e4m3 -GBUG_TIE_AWAY=1": [DUT],
+        "emu_sr_top": [DUT, TOP], "emu_sr_top -GBUG_TIE_AWAY=1": [DUT, TOP],
+        "emu_sr_top -GLFSR_LATE=1": [DUT, TOP], "tb_emu --timing": [BENCH, DUT]}
 
 
 @pytest.mark.parametrize("top", list(LINT))
 def test_verilator_lint_clean(top):
-    _require({"verilator": "verilator"}, "RTL lint test")
+    require_tools({"verilator": "verilator"}, "RTL lint test")
     module, *opts = top.split()
-    cmd = ["verilator", "--lint-only", "-Wall", "--top-module", module, *opts, *LINT[top]]
-    r = subprocess.run(cmd, cwd=RTL, capture_output=True, text=True, timeout=120)
+    cmd = ["verilator", "--lint-only", "-Wall", "--top-module", module, *opts, *map(str, LINT[top])]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and not (r.stdout + r.stderr), \
-        f"(in tests/rtl) {' '.join(cmd)}\nexit {r.returncode}\n{r.stdout}{r.stderr}"
+        f"{' '.join(cmd)}\nexit {r.returncode}\n{r.stdout}{r.stderr}"

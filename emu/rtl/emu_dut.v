@@ -1,4 +1,5 @@
-// Reference DUT for emu's RTL co-simulation (tests/test_rtl.py).
+// Reference DUT shipped with emu (emu.cocotb.reference_rtl()), co-simulated by tests/test_rtl.py
+// and tests/test_cocotb.py.
 // Semantics: docs/semantics.md §7.2 (LFSR random source), §6 (stochastic rounding),
 // OCP E4M3: bias 7, max 448, NaN 0x7F|s, no Inf, non-saturating overflow -> NaN.
 // Lint-clean under `verilator --lint-only -Wall` with either module as top (tests/test_rtl.py).

@@ -1,0 +1,174 @@
+"""The online reference model and scoreboard: emu predicts every DUT output from the stimulus the
+test actually drove, with an emu random source kept in lockstep with the DUT's SR unit, and
+reports mismatches through ``emu check``'s triage (docs/semantics.md §10.8). Plain Python and
+numpy: cocotb is not needed here, only in ``emu.cocotb.driver``.
+
+A model is described exactly as a golden set is (the settings of ``emu.golden.write``: op,
+formats, rounding, SR bits, the LFSR), so a set and a model of the same settings agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..golden.check import KEEP, CheckResult, compare
+from ..golden.spec import build_spec
+from ..golden.vectors import VectorSet, evaluate, lfsr_from_spec, operand_formats, spec_rounding
+from ..lfsr import LFSR
+from ..registers import Registers
+from ..sources import starting_at
+
+OPERANDS = ("a", "b", "c")
+
+
+def _lfsr_settings(lfsr: LFSR | dict | None) -> dict | None:
+    """An LFSR object as the settings a spec records (its current states are the DUT's seeds)."""
+    if lfsr is None or isinstance(lfsr, dict):
+        return lfsr
+    if not isinstance(lfsr, LFSR):
+        raise TypeError(f"lfsr= takes an emu.LFSR or a dict of LFSR settings, not {type(lfsr).__name__}")
+    return {"width": lfsr.width, "poly": lfsr.poly, "config": lfsr.config, "shifts": lfsr.shifts,
+            "reverse": lfsr.reverse, "invert": lfsr.invert, "seeds": list(lfsr.states)}
+
+
+class ReferenceModel:
+    """Predicts a DUT's outputs from its stimulus.
+
+    ``ReferenceModel("sr", dst="e4m3", sr_bits=8, lfsr=emu.LFSR(shifts=8, seed=1))`` models a
+    float32 -> E4M3 SR unit fed by that LFSR; the keywords are ``emu.golden.write``'s.
+    ``predict(a=codes)`` rounds each element (stochastic modes: one draw per element, lane
+    ``(position + i) mod L``, as a DUT streaming elements one by one); ``reset()`` follows the
+    DUT reloading its LFSR, ``skip(n)`` the DUT drawing words it did not use.
+    """
+
+    def __init__(self, op: str = "convert", *, lfsr: LFSR | dict | None = None, **settings):
+        self._use(build_spec(op, lfsr=_lfsr_settings(lfsr), **settings))
+
+    def _use(self, spec: dict) -> None:
+        if spec["op"] in ("lfsr", "mac"):
+            raise ValueError(f"op {spec['op']!r} has no online model; valid: convert, sr, add, mul, fma")
+        self.spec = spec
+        self.formats, self.dst = operand_formats(spec)
+        self.rounding = spec_rounding(spec)
+        self.inputs = OPERANDS[:len(self.formats)]
+        self.reset()
+
+    @classmethod
+    def from_set(cls, path: Path | str) -> ReferenceModel:
+        """The model of a golden set's settings (its manifest's spec)."""
+        from ..golden import load
+
+        model = cls.__new__(cls)
+        model._use({k: v for k, v in load(path).manifest["spec"].items() if k != "shard"})
+        return model
+
+    @property
+    def stochastic(self) -> bool:
+        return self.rounding.stochastic
+
+    def reset(self, seed: int | None = None) -> None:
+        """The DUT (re)loaded its random source: back to the initial lane states, or to ``seed``."""
+        cfg = dict(self.spec.get("lfsr") or {})
+        if seed is not None:
+            cfg.pop("seeds", None)
+            cfg["seed"] = seed
+        self.source = lfsr_from_spec(cfg) if self.stochastic else None
+        self.position = 0  # elements served since the reset: the next one's lane is position mod L
+
+    def skip(self, n: int) -> None:
+        """The DUT's random source advanced n draws without rounding an element."""
+        if self.source is not None and n:
+            with starting_at(self.source, self.position) as src:
+                src.skip(n, self.rounding.bits)
+        self.position += n
+
+    def predict(self, **operands) -> VectorSet:
+        """Expected outputs for the given input codes (one array, or one int, per operand port:
+        ``a``, ``b``, ``c``): a VectorSet of the inputs, the random words used (port ``r``) and
+        the expected output (port ``y``). Advances the random source one draw per element."""
+        missing = [n for n in self.inputs if n not in operands]
+        extra = [n for n in operands if n not in self.inputs]
+        if missing or extra:
+            raise ValueError(f"{self.spec['op']} takes input ports {', '.join(self.inputs)}"
+                             + (f"; missing {', '.join(missing)}" if missing else "")
+                             + (f"; unknown {', '.join(extra)}" if extra else ""))
+        regs = [Registers.from_codes(np.atleast_1d(np.asarray(operands[n])).reshape(-1), f)
+                for n, f in zip(self.inputs, self.formats, strict=True)]
+        if self.source is None:
+            return evaluate(self.spec, regs, None)
+        with starting_at(self.source, self.position) as src:
+            vs = evaluate(self.spec, regs, src)
+        self.position += vs.count
+        return vs
+
+
+@dataclass
+class _Segment:
+    """Transactions between two resets: what was predicted, and what the DUT gave."""
+
+    offset: int
+    expected: list[VectorSet] = field(default_factory=list)
+    actual: list[np.ndarray] = field(default_factory=list)
+
+
+class Scoreboard:
+    """Compares a DUT's outputs with a ReferenceModel's predictions, transaction by transaction,
+    and reports every mismatch as ``emu check`` does (index, inputs, expected and actual with
+    fields and values, ulps, class; for stochastic rounding, whether the outputs fit the random
+    words offset by k draws). Indices count every transaction since the scoreboard began.
+
+    ``compare(a=..., y=...)`` takes input and output codes (ints or arrays); ``reset()`` and
+    ``skip(n)`` keep the model's random source in step with the DUT's; ``result`` is the
+    CheckResult, ``report()`` its text, ``assert_ok()`` raises AssertionError with it.
+    """
+
+    def __init__(self, model: ReferenceModel, name: str = "scoreboard", keep: int = KEEP):
+        self.model, self.name, self.keep = model, name, keep
+        self.count = 0
+        self._segments = [_Segment(0)]
+
+    def compare(self, y, **inputs) -> int:
+        """Predict from ``inputs`` and compare with the DUT's outputs ``y``; the number of
+        mismatches in this transaction batch."""
+        expected = self.model.predict(**inputs)
+        actual = np.atleast_1d(np.asarray(y, dtype=np.uint64)).reshape(-1)
+        if actual.size != expected.count:
+            raise ValueError(f"{self.name}: {actual.size} outputs for {expected.count} inputs")
+        seg = self._segments[-1]
+        seg.expected.append(expected)
+        seg.actual.append(actual)
+        self.count += expected.count
+        return int(np.count_nonzero(actual != expected.port("y").values))
+
+    def reset(self, seed: int | None = None) -> None:
+        """The DUT reloaded its random source (see ReferenceModel.reset)."""
+        self.model.reset(seed)
+        self._segments.append(_Segment(self.count))
+
+    def skip(self, n: int) -> None:
+        """The DUT drew n words without rounding an element."""
+        self.model.skip(n)
+
+    @property
+    def result(self) -> CheckResult:
+        """Every transaction so far, triaged segment by segment (random words never compared
+        across a reset)."""
+        res = CheckResult(self.name, self.count)
+        for seg in self._segments:
+            if seg.expected:
+                vs = VectorSet.concatenate(seg.expected)
+                compare(vs, {"y": np.concatenate(seg.actual)}, offset=seg.offset, keep=self.keep,
+                        into=res)
+        return res
+
+    def report(self, first: int = 10) -> str:
+        """What ``emu check`` would print for these transactions."""
+        return self.result.text(first)
+
+    def assert_ok(self, first: int = 10) -> None:
+        res = self.result
+        if not res.ok:
+            raise AssertionError(res.text(first))

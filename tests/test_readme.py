@@ -1,10 +1,12 @@
 """The README runs as written: every ```python block executes (in order, one namespace) and every
 ```console block's commands exit 0 and print what the README shows.
 
-Conventions in README.md: ```console blocks hold commands (``$ ...``) run in one scratch
-directory, in order, each followed by the lines it prints, if shown (compared line for line; a
-line ``...`` stands for any number of lines); ```bash blocks are for reading only (installs, a
-remote cluster). A command's trailing comment (two blanks, then ``#``) is not part of it.
+Conventions in README.md: a ```python block whose first line is ``# file: NAME`` is a module the
+reader saves (written to the scratch directory, not executed: a later block runs it); ```console
+blocks hold commands (``$ ...``) run in one scratch directory, in order, each followed by the
+lines it prints, if shown (compared line for line; a line ``...`` stands for any number of
+lines); ```bash blocks are for reading only (installs, a remote cluster). A command's trailing
+comment (two blanks, then ``#``) is not part of it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import NEEDS, require_tools
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
@@ -63,8 +66,16 @@ def test_python_blocks_run(scratch, monkeypatch):
     code = blocks("python")
     assert code, "the README has Python examples"
     monkeypatch.chdir(scratch)
+    monkeypatch.syspath_prepend(str(scratch))  # modules the blocks write import from here
     ns: dict = {"__name__": "__readme__"}
     for i, body in enumerate(code):
+        name = re.match(r"# file: (\S+)\n", body)
+        if name:  # a module the reader saves (a cocotb test module): written, run by a later block
+            (scratch / name.group(1)).write_text(body)
+            continue
+        if "get_runner(" in body:  # a cocotb run: Icarus and cocotb installed (in CI they are)
+            require_tools(NEEDS["icarus"], f"README python block {i + 1} (cocotb under Icarus)")
+            pytest.importorskip("cocotb_tools.runner")
         try:
             exec(compile(body, f"README.md python block {i + 1}", "exec"), ns)
         except Exception as err:  # noqa: BLE001 - reported with the block

@@ -18,7 +18,7 @@ except ImportError as err:  # pragma: no cover - exercised by tests/test_cocotb.
     raise ImportError("emu.cocotb's driver and monitor need cocotb 2.x: "
                       "pip install 'emu-arith[cocotb]' (or pip install 'cocotb>=2')") from err
 
-from ..golden.check import KEEP, CheckResult, compare
+from ..golden.triage import KEEP, CheckResult, compare
 from .model import Scoreboard
 
 __all__ = ["Monitor", "drive_set"]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..golden.check import KEEP, CheckResult, compare
 from ..golden.spec import build_spec
+from ..golden.triage import KEEP, CheckResult, compare
 from ..golden.vectors import VectorSet, evaluate, lfsr_from_spec, operand_formats, spec_rounding
 from ..lfsr import LFSR
 from ..registers import Registers

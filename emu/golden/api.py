@@ -26,10 +26,10 @@ from ..formats import Format, code_dtype
 from ..formats import format as parse_format
 from ..outdir import check_target
 from ..registers import Registers
-from .check import KEEP, CheckResult, compare
 from .hexio import check_radix
 from .layouts import SET_LAYOUTS
 from .spec import DEFAULTS, build_spec, setting, unused_settings
+from .triage import KEEP, CheckResult, compare
 from .vectors import Port, VectorSet
 from .verify import SetError, read_expected, trust
 
@@ -167,7 +167,7 @@ def write(directory: Path | str, op: str, *, src: str = "fp32", dst: str | None 
           count: int = 1000, seed: int = 1, sr_bits: int = 8, lfsr: dict | None = None,
           eps: float | None = None, direction: int | None = None, k: int = 16,
           acc: str | None = None, acc_overflow: str = "wrap", out_format: str | None = None,
-          layout: str = "ports", radix: str = "hex", address: bool = False,
+          profile: str | None = None, layout: str = "ports", radix: str = "hex", address: bool = False,
           shards: int | None = None, scheduler: str | None = None, workers: int | None = None,
           local: bool = False, force: bool = False, command: str | None = None,
           progress: Callable[[int, int], None] | None = None,
@@ -175,8 +175,9 @@ def write(directory: Path | str, op: str, *, src: str = "fp32", dst: str | None 
     """Write a golden vector set of ``op`` into ``directory``: what ``emu golden OP --out
     DIRECTORY`` does, each option a keyword argument with the option's default (``fmt`` is
     ``--format``, ``k`` is ``--k``, ``lfsr`` a dict of the ``--lfsr-*`` settings, ``local`` is
-    ``--local``). The spec settings are build_spec's; a setting the op or rounding mode does
-    not use must keep its default (ValueError otherwise, as the command refuses the option).
+    ``--local``, ``profile`` is ``--profile``). The spec settings are build_spec's; a setting
+    the op or rounding mode does not use must keep its default (ValueError otherwise, as the
+    command refuses the option).
     ``radix`` hex or bin: $readmemh ``<port>.hex`` or $readmemb ``<port>.bin`` files;
     ``address``: each vector file starts with ``@`` its first vector's address (0; a shard's
     global index). ``shards``: K shard directories, built on Dask (``scheduler``, ``workers``)
@@ -187,7 +188,7 @@ def write(directory: Path | str, op: str, *, src: str = "fp32", dst: str | None 
     settings = dict(src=src, dst=dst, fmt=fmt, rounding=rounding, saturate=saturate,
                     overflow=overflow, inputs=inputs, count=count, seed=seed, sr_bits=sr_bits,
                     lfsr=lfsr, eps=eps, direction=direction, k=k, acc=acc,
-                    acc_overflow=acc_overflow, out_format=out_format)
+                    acc_overflow=acc_overflow, out_format=out_format, profile=profile)
     given = {name: v for name, v in settings.items() if v != DEFAULTS[name]}
     for name, why in unused_settings(op, rounding, spell).items():
         if why and name in given:

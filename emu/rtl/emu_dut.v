@@ -33,7 +33,10 @@ module emu_lfsr32 #(parameter [31:0] POLY = 32'h00400007, parameter D = 8) (
         end
     end
     always @(posedge clk) begin
-        if (load) state <= seed;
+        if (load) begin
+            state <= seed;
+            word <= {D{1'b0}};  // a known word before the first draw (a late consumer reads it)
+        end
         else if (step) begin
             state <= s;
             word <= w;

@@ -12,6 +12,7 @@ import click
 
 from emu.golden.layouts import RADIXES, SET_LAYOUTS
 from emu.golden.spec import OPS, check_mode_settings, op_rounding, unused_settings
+from emu.profiles import PROFILES
 
 from .common import dask_options, lfsr_options, parse_poly, refuse_unused, threaded
 from .output import echo_json, progress
@@ -46,6 +47,9 @@ LFSR_PARAMS = ("seed", "width", "shifts", "lanes", "poly", "config", "reverse", 
 @click.option("--acc", default=None, help="mac: accumulator format [default: product + 16 guards].")
 @click.option("--acc-overflow", type=click.Choice(["wrap", "sat"]), default="wrap", show_default=True)
 @click.option("--out-format", default=None, help="mac: requantized output format [default: --format].")
+@click.option("--profile", type=click.Choice(list(PROFILES), case_sensitive=False), default=None,
+              help="convert/add/mul/fma: a vendor's conventions (docs/semantics.md §3.5) [default: "
+                   "ocp]; amd stochastic sets take --sr-bits 23-M and store 32-bit words r.")
 @click.option("--layout", type=click.Choice(SET_LAYOUTS), default="ports", show_default=True)
 @click.option("--radix", type=click.Choice(RADIXES), default="hex", show_default=True,
               help="Words in hex ($readmemh, <port>.hex) or binary ($readmemb, <port>.bin).")
@@ -61,8 +65,8 @@ LFSR_PARAMS = ("seed", "width", "shifts", "lanes", "poly", "config", "reverse", 
 @threaded
 def golden(ctx, op, out_dir, force, src, dst, fmt_name, rounding, saturate, overflow, inputs, count, seed,
            sr_bits, lfsr_seed, lfsr_width, lfsr_shifts, lfsr_lanes, lfsr_poly, lfsr_config, lfsr_reverse,
-           lfsr_invert, eps, direction, k_len, acc, acc_overflow, out_format, layout, radix, address,
-           shards, scheduler, workers, in_process, as_json) -> None:
+           lfsr_invert, eps, direction, k_len, acc, acc_overflow, out_format, profile, layout, radix,
+           address, shards, scheduler, workers, in_process, as_json) -> None:
     """Write a golden vector set ($readmemh or $readmemb file per port, manifest.json, vectors.csv)."""
     from emu.cluster import DaskMissing
     from emu.golden import write
@@ -88,7 +92,8 @@ def golden(ctx, op, out_dir, force, src, dst, fmt_name, rounding, saturate, over
             path = write(out_dir, op, src=src, dst=dst, fmt=fmt_name, rounding=rounding,
                          saturate=saturate, overflow=overflow, inputs=inputs, count=count, seed=seed,
                          sr_bits=sr_bits, lfsr=lfsr or None, eps=eps, direction=direction, k=k_len,
-                         acc=acc, acc_overflow=acc_overflow, out_format=out_format, layout=layout,
+                         acc=acc, acc_overflow=acc_overflow, out_format=out_format, profile=profile,
+                         layout=layout,
                          radix=radix, address=address, shards=shards, scheduler=scheduler,
                          workers=workers, local=in_process, force=force, command=_command(),
                          progress=advance, spell=_option)

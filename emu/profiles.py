@@ -109,6 +109,12 @@ def _sr_alignment(prof: Profile, dst: Format) -> str | None:
     return next((side for name, side in _FP8.items() if parse_format(name) == dst), None)
 
 
+def operand_bits(prof: Profile, dst: Format, bits: int) -> int:
+    """The width of the random word one element consumes from the source: 32 (the vendor's
+    operand) where an ``sr="amd"`` profile rounds into an FP8 format, else the r ``bits``."""
+    return 32 if _sr_alignment(prof, dst) else bits
+
+
 def draws(prof: Profile, rounding, dst: Format, shape: tuple, rng, direction=None,
           threads: int | None = None) -> tuple[Draws, Draws]:
     """(the draws the kernels take, the words the call consumed as the source gave them).

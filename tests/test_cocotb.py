@@ -20,6 +20,7 @@ import pytest
 from helpers import NEEDS, require_tools
 
 import emu
+import emu.golden
 from emu.cocotb import ReferenceModel, Scoreboard, reference_rtl
 from emu.golden import load
 
@@ -71,6 +72,18 @@ def test_model_lanes_follow_a_streaming_dut():
     assert step.predict(a=x[:4]).port("r").values.tolist() == \
         ReferenceModel("sr", dst="e4m3", lfsr=emu.LFSR(shifts=8, seed=9)).predict(
             a=x[:4]).port("r").values.tolist()
+
+
+def test_model_follows_a_vendor_profile(tmp_path):
+    """A model takes a set's settings, the vendor profile included, and agrees with the set."""
+    d = emu.golden.write(tmp_path / "s", "add", fmt="e5m2", inputs="exhaustive", profile="riscv")
+    gs = load(d)
+    model = ReferenceModel.from_set(d)
+    assert model.spec["profile"] == "riscv"
+    assert np.array_equal(model.predict(a=gs["a"], b=gs["b"]).port("y").values, gs["y"])
+    neg_nan = 0xFE  # a negative NaN operand: riscv's result is the positive canonical NaN 0x7e
+    y = ReferenceModel("add", fmt="e5m2", profile="riscv").predict(a=neg_nan, b=0x3C).port("y").values
+    assert y.tolist() == [0x7E]
 
 
 def test_model_refuses_bad_ports_and_ops():

@@ -232,3 +232,54 @@ def test_write_follows_the_output_directory_rules(tmp_path):
         write(d, "convert", dst="e4m3", count=6)
     assert load(write(d, "convert", dst="e4m3", count=6, force=True, radix="bin")).radix == "bin"
     assert not list(d.glob("*.hex"))  # replaced whole: no hex file of the old set left
+
+
+# --- vendor profiles in sets (docs/semantics.md §3.5, §10.1) ----------------------------------
+def _nan_inputs(gs) -> np.ndarray:
+    return np.isnan(gs.registers("a").to_float()) if "a" in gs else np.zeros(gs.count, bool)
+
+
+def test_profile_sets_follow_the_vendor_and_check_against_themselves(tmp_path):
+    """A set's profile is in its spec (only when not ocp, so old sets stay byte for byte), its
+    outputs follow the profile (nvidia: a float32 NaN into e4m3 is 0x7f, sign dropped; riscv:
+    every NaN result of add is the positive canonical NaN), equal emu's own calls with that
+    profile, and its own files check clean."""
+    ocp = write(tmp_path / "ocp", "convert", dst="e4m3", profile="ocp")
+    assert "profile" not in load(ocp).spec
+    nv = load(write(tmp_path / "nv", "convert", dst="e4m3", profile="NVIDIA"))
+    assert nv.spec["profile"] == "nvidia"
+    nan = _nan_inputs(nv)
+    assert nan.any() and (nv["a"][nan] >> 31).any()  # negative NaNs among the inputs
+    assert set(nv["y"][nan].tolist()) == {0x7F}
+    assert np.array_equal(nv["y"], emu.convert(nv.registers("a"), "e4m3", profile="nvidia").codes)
+    rv = load(write(tmp_path / "rv", "add", fmt="e5m2", profile="riscv", inputs="exhaustive"))
+    y = rv.registers("y")
+    assert set(y.codes[np.isnan(y.to_float())].tolist()) == {0x7E}
+    assert np.array_equal(rv["y"], emu.add(rv.registers("a"), rv.registers("b"), profile="riscv").codes)
+    for gs in (nv, rv):
+        assert golden.check(gs.path, [gs.path / "y.hex"]).ok
+
+
+def test_amd_stochastic_set_stores_the_32_bit_operands(tmp_path):
+    """Under amd, SR into e4m3fnuz reads the low 20 bits of a 32-bit operand: the set's r port
+    holds the whole operands (32 bits: what a DUT's SR unit takes as src1), drawn from a 32-shift
+    LFSR, and replaying them reproduces y."""
+    gs = load(write(tmp_path / "amd", "sr", dst="e4m3fnuz", sr_bits=20, profile="amd"))
+    assert gs.port("r").bits == 32 and gs.spec["lfsr"]["shifts"] == 32
+    assert int(gs["r"].max()) >= 1 << 20  # whole operands, not only the bits used
+    again = emu.convert(gs.registers("a"), "e4m3fnuz", "sr", sr_bits=20, profile="amd",
+                        rng=emu.ReplaySource(gs["r"].astype(np.uint64)))
+    assert np.array_equal(again.codes, gs["y"])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["lfsr", "--profile", "amd"], "--profile does not apply to golden lfsr"),
+    (["mac", "--profile", "nvidia"], "--profile does not apply to golden mac"),
+    (["convert", "--dst", "e4m3", "--profile", "intel"], "'intel' is not one of 'ocp', 'nvidia', 'amd'"),
+    (["sr", "--dst", "e4m3fnuz", "--profile", "amd"], "r = 20 random bits"),
+])
+def test_profile_misuse_is_a_usage_error(tmp_path, args, message):
+    r = CliRunner().invoke(main, ["golden", *args, "--out", str(tmp_path / "s")])
+    assert r.exit_code == 2 and message in r.output, r.output
+    with pytest.raises(ValueError, match="unknown profile 'intel'; valid: ocp, nvidia, amd, riscv"):
+        build_spec("convert", dst="e4m3", profile="intel")

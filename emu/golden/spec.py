@@ -41,6 +41,7 @@ SCOPES: dict[str, tuple[frozenset, bool, frozenset | None]] = {
     "eps": (frozenset(OPS), True, frozenset(EPS_MODES)),
     "direction": (frozenset(OPS), True, frozenset({"signed_sr_eps"})),
     "lfsr": (frozenset(OPS), True, None),
+    "profile": (frozenset({"convert", "sr", "add", "mul", "fma"}), False, None),
 }
 
 
@@ -98,12 +99,14 @@ def build_spec(op: str, *, src: str = "fp32", dst: str | None = None, fmt: str |
                sr_bits: int = 8, lfsr: dict | None = None, eps: float | None = None,
                direction: int | None = None, k: int = 16, acc: str | None = None,
                acc_overflow: str = "wrap", out_format: str | None = None,
+               profile: str | None = None,
                spell: Callable[[str, object], str] = setting) -> dict:
     """The spec of a set of ``op`` (``OPS``): convert/sr take ``src`` and ``dst``; add, mul and fma
     ``fmt`` (and ``dst``); mac ``fmt``, ``k`` products, ``acc``, ``acc_overflow`` and
     ``out_format`` (fixed point); every op but lfsr ``rounding``, ``saturate``, ``overflow``,
     ``inputs`` (generator names, a list or comma-separated), ``count`` and ``seed``; stochastic
-    sets ``sr_bits``, ``eps``, ``direction`` and ``lfsr`` (``LFSR_SETTINGS``). ValueError for
+    sets ``sr_bits``, ``eps``, ``direction`` and ``lfsr`` (``LFSR_SETTINGS``); convert, add, mul
+    and fma a vendor ``profile`` (docs/semantics.md §3.5; recorded when not ocp). ValueError for
     settings that are wrong or do not fit together; ``spell`` names them in the messages."""
     from .vectors import GENERATORS, lfsr_from_spec  # numpy: only when a spec is built
 
@@ -143,8 +146,17 @@ def build_spec(op: str, *, src: str = "fp32", dst: str | None = None, fmt: str |
             spec["saturate"] = True
         if overflow:
             spec["overflow"] = overflow
+    word_bits = sr_bits
+    if profile is not None and op not in ("lfsr", "mac"):
+        from ..profiles import Profile, operand_bits
+
+        prof = Profile.named(profile)  # an unknown name lists the valid ones
+        if not prof.is_ocp:
+            spec["profile"] = prof.name
+            # the LFSR supplies the vendor's whole random operand (AMD: 32 bits) per element
+            word_bits = operand_bits(prof, parse_format(spec["dst"] if "dst" in spec else fmt), sr_bits)
     if op == "lfsr" or is_stochastic(rounding):
-        spec["lfsr"] = _lfsr(op, lfsr, sr_bits)
+        spec["lfsr"] = _lfsr(op, lfsr, word_bits)
         lfsr_from_spec(spec["lfsr"])  # a bad width, seed, lane count or shift count fails here
         if op != "lfsr":
             if not 1 <= sr_bits <= SR_MAX_BITS:

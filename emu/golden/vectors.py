@@ -29,6 +29,7 @@ from ..lfsr import LFSR
 from ..linalg import mac_accumulator
 from ..ops import convert
 from ..outdir import staged
+from ..profiles import Profile, operand_bits
 from ..registers import Registers, code_dtype
 from ..replay import ReplaySource
 from ..rounding import Rounding, fitting, is_stochastic
@@ -311,9 +312,9 @@ def apply_op(spec: dict, ins: list[Registers], source):
     used, one draw per vector from ``source``."""
     rnd = spec_rounding(spec)
     dst = operand_formats(spec)[1]
-    extra = {}
+    extra = {"profile": spec["profile"]} if "profile" in spec else {}
     if rnd.stochastic:
-        extra = {"rng": source, "return_words": True}
+        extra.update(rng=source, return_words=True)
         if rnd.needs_direction:
             extra["direction"] = spec.get("direction", 0)
     if spec["op"] == "convert":
@@ -332,8 +333,9 @@ def evaluate(spec: dict, ins: list[Registers], source) -> VectorSet:
     out, words = result if spec_rounding(spec).stochastic else (result, None)
     ports = [Port(name, "in", x.format.bits, x.codes.astype(np.uint64), x.format)
              for name, x in zip("abc", ins, strict=False)]
-    if words is not None:
-        ports.append(Port("r", "in", spec_rounding(spec).bits, words.astype(np.uint64)))
+    if words is not None:  # r bits each, or the vendor's whole operand (§3.5)
+        bits = operand_bits(Profile.named(spec.get("profile", "ocp")), dst, spec_rounding(spec).bits)
+        ports.append(Port("r", "in", bits, words.astype(np.uint64)))
     ports.append(Port("y", "out", dst.bits, out.codes.astype(np.uint64), dst))
     return VectorSet(spec, ports)
 

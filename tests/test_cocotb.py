@@ -182,6 +182,7 @@ def _simulate(tmp: Path, monkeypatch, **parameters) -> tuple[bool, dict[str, str
     return failed == 0, {p.stem: p.read_text() for p in reports.glob("*.txt")}
 
 
+@pytest.mark.slow  # ~20 s a variant; CI runs it once, in the main run (not on Python 3.10)
 @pytest.mark.parametrize("variant", ["good", "tie_away", "lfsr_late"])
 def test_cocotb_reference_dut(variant, tmp_path, monkeypatch):
     _need_tools()

@@ -1,6 +1,6 @@
 """The online reference model and scoreboard: emu predicts every DUT output from the stimulus the
 test actually drove, with an emu random source kept in lockstep with the DUT's SR unit, and
-reports mismatches through ``emu check``'s triage (docs/semantics.md §10.8). Plain Python and
+reports mismatches through ``emu check``'s triage (docs/semantics.md §10.9). Plain Python and
 numpy: cocotb is not needed here, only in ``emu.cocotb.driver``.
 
 A model is described exactly as a golden set is (the settings of ``emu.golden.write``: op,
@@ -72,9 +72,9 @@ class ReferenceModel:
     def reset(self, seed: int | None = None) -> None:
         """The DUT (re)loaded its random source: back to the initial lane states, or to ``seed``."""
         cfg = dict(self.spec.get("lfsr") or {})
-        if seed is not None:
-            cfg.pop("seeds", None)
-            cfg["seed"] = seed
+        if seed is not None:  # one seed, expanded over the same lanes (docs/semantics.md §7.4)
+            seeds = cfg.pop("seeds", None)
+            cfg.update(seed=seed, lanes=len(seeds) if seeds else cfg.get("lanes", 1))
         self.source = lfsr_from_spec(cfg) if self.stochastic else None
         self.position = 0  # elements served since the reset: the next one's lane is position mod L
 

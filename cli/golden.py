@@ -11,13 +11,12 @@ from pathlib import Path
 import click
 
 from emu.golden.layouts import RADIXES, SET_LAYOUTS
-from emu.golden.spec import OPS, check_mode_settings, op_rounding, unused_settings
+from emu.golden.spec import MAX_COUNT, OPS, check_mode_settings, op_rounding, unused_settings
 from emu.profiles import PROFILES
 
 from .common import dask_options, lfsr_options, parse_poly, refuse_unused, threaded
 from .output import echo_json, progress
 
-MAX_RANDOM = 1 << 24  # random vectors or LFSR draws in one set (each shard draws them all)
 LFSR_PARAMS = ("seed", "width", "shifts", "lanes", "poly", "config", "reverse", "invert")
 
 
@@ -34,7 +33,7 @@ LFSR_PARAMS = ("seed", "width", "shifts", "lanes", "poly", "config", "reverse", 
 @click.option("--overflow", type=click.Choice(["wrap", "sat", "sat_sym"]), default=None)
 @click.option("--inputs", default="corners,random", show_default=True,
               help="Generators, combined in order: exhaustive, random, corners.")
-@click.option("--count", type=click.IntRange(1, MAX_RANDOM), default=1000, show_default=True,
+@click.option("--count", type=click.IntRange(1, MAX_COUNT), default=1000, show_default=True,
               help="random: vectors; lfsr: draws.")
 @click.option("--seed", default=1, show_default=True, help="random: numpy seed.")
 @click.option("--sr-bits", default=8, show_default=True)

@@ -333,7 +333,7 @@ def test_dump_files_are_mapped_to_ports_unambiguously(tmp_path):
     shutil.copy(d / "y.hex", tmp_path / "one.hex")
     shutil.copy(d / "acc_out.hex", tmp_path / "two.hex")
     expect(cli(d, tmp_path / "two.hex", tmp_path / "one.hex"), 0)  # unnamed: in port order
-    expect(cli(d, d / "y.hex", tmp_path / "two.hex"), 2, "named <port>.hex or in that order")
+    expect(cli(d, d / "y.hex", tmp_path / "two.hex"), 2, "named <port>.hex (.bin) or in that order")
     expect(cli(d, d / "a.hex"), 2, "acc_out, y")
 
 

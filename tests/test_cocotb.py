@@ -11,6 +11,7 @@ cocotb is a failure; elsewhere these tests skip and say why.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -178,7 +179,7 @@ def _simulate(tmp: Path, monkeypatch, **parameters) -> tuple[bool, dict[str, str
     except SystemExit:
         pass
     total, failed = get_results(xml)
-    assert total == 4, (total, failed)
+    assert total == 5, (total, failed)
     return failed == 0, {p.stem: p.read_text() for p in reports.glob("*.txt")}
 
 
@@ -204,6 +205,52 @@ def test_cocotb_reference_dut(variant, tmp_path, monkeypatch):
         assert " 0 mismatches" in reports["online_sr"].splitlines()[0]
     else:  # the SR unit is one draw late: both SR checks say so; RNE is unaffected
         for name in ("sr_fp32_e4m3_r8", "online_sr"):
-            assert "diagnosis: the outputs match the random words offset by -1 draw(s)" in reports[name], \
-                reports[name]
+            text = reports[name]
+            # index, class, the input and the random word emu used; expected and actual y
+            assert re.search(r"^  #\d+ \[[a-z/]+\] a=[0-9a-f]{8} \(\S+\) r=[0-9a-f]{2}$", text, re.M), text
+            assert re.search(r"^      y: expected [0-9a-f]{2} .* actual [0-9a-f]{2} .*ulp$", text, re.M), text
+            assert "diagnosis: the outputs match the random words offset by -1 draw(s)" in text, text
         assert " 0 mismatches" in reports["online_rne"].splitlines()[0]
+
+
+def test_scoreboard_refuses_bad_outputs_without_losing_step():
+    """Outputs that are not codes of the model's format (floats, strings, bools, negative or too
+    wide values, a wrong count) are refused naming the port, before the model draws: the next
+    comparison is still in step."""
+    mk = lambda: ReferenceModel("sr", dst="e4m3", sr_bits=8, lfsr=emu.LFSR(shifts=8, seed=1))  # noqa: E731
+    x = emu.quantize(np.random.default_rng(1).normal(0, 50, 20), "fp32").codes
+    good = mk().predict(a=x).port("y").values
+    board = Scoreboard(mk(), name="sb")
+    for y, err, message in ((good[:3], ValueError, "3 outputs y for 20 inputs"),
+                            (0x138, ValueError, "output y: code 0x138 at index 0 does not fit"),
+                            (-1, ValueError, "output y: code -1"),
+                            (56.7, TypeError, "output y: codes must be integers"),
+                            ("56", TypeError, "output y"), (True, TypeError, "output y"),
+                            (None, TypeError, "output y")):
+        with pytest.raises(err, match=re.escape(message)):
+            board.compare(y=y, a=x if np.size(y) != 1 else x[0])
+    assert board.compare(y=good, a=x) == 0 and board.result.ok
+    with pytest.raises(ValueError, match="input ports differ in length: a 3, b 2"):
+        ReferenceModel("add", fmt="e4m3").predict(a=[1, 2, 3], b=[1, 2])
+
+
+@pytest.mark.parametrize("kwargs,err,message", [
+    ({"dst": "e4m3", "sr_bits": 4}, ValueError, "sr_bits applies to stochastic rounding only"),
+    ({"dst": "e4m3", "lfsr": emu.LFSR(seed=1)}, ValueError, "lfsr applies to stochastic rounding only"),
+    ({"dst": "e4m3", "k": 4}, ValueError, "k does not apply"),
+    ({"dst": "e4m3", "count": 5}, ValueError, "count: a model predicts from the stimulus driven"),
+    ({"dst": "e4m3", "frobnicate": 1}, TypeError, "unknown setting(s) frobnicate; valid: src, dst"),
+])
+def test_model_refuses_settings_it_would_ignore(kwargs, err, message):
+    with pytest.raises(err, match=re.escape(message)):
+        ReferenceModel("convert", **kwargs)
+
+
+def test_compare_refuses_codes_wider_than_the_port():
+    gs = load(GOLDEN / "convert_fp32_e4m3_rne")
+    y = gs["y"].astype(np.int64)
+    y[7] = 0x1FF
+    with pytest.raises(ValueError, match="actual 'y': code 511 at index 7 does not fit the port's 8 bits"):
+        gs.compare({"y": y})
+    with pytest.raises(TypeError, match="codes must be integers"):
+        gs.compare({"y": gs["y"].astype(float)})

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -283,3 +284,34 @@ def test_profile_misuse_is_a_usage_error(tmp_path, args, message):
     assert r.exit_code == 2 and message in r.output, r.output
     with pytest.raises(ValueError, match="unknown profile 'intel'; valid: ocp, nvidia, amd, riscv"):
         build_spec("convert", dst="e4m3", profile="intel")
+
+
+@pytest.mark.parametrize("kwargs,err,message", [
+    ({"count": "10"}, TypeError, "count must be an integer, not str"),
+    ({"count": True}, TypeError, "count must be an integer, not bool"),
+    ({"count": 10.0}, TypeError, "count must be an integer, not float"),
+    ({"count": 0}, ValueError, "count=0 out of range; valid: 1..16777216"),
+    ({"count": 2 ** 40}, ValueError, "count=1099511627776 out of range"),
+    ({"seed": -1}, ValueError, "seed=-1 out of range"),
+    ({"seed": "1"}, TypeError, "seed must be an integer"),
+    ({"inputs": None}, TypeError, "inputs takes generator names"),
+    ({"rounding": "sr", "lfsr": [1, 2]}, TypeError, "lfsr= takes an emu.LFSR or a dict"),
+    ({"rounding": "sr", "sr_bits": "8"}, TypeError, "sr_bits must be an integer"),
+    ({"rounding": "sr", "sr_bits": 0}, ValueError, "sr_bits=0 out of range; valid: 1..32"),
+    ({"address": 5}, TypeError, "address must be True or False"),
+])
+def test_write_refuses_wrong_types_naming_the_keyword(tmp_path, kwargs, err, message):
+    """Python callers get the checks the command line's option types give (no numpy error, no
+    8 TiB allocation, nothing stored in the spec as given)."""
+    with pytest.raises(err, match=re.escape(message)):
+        write(tmp_path / "s", "convert", dst="e4m3", **kwargs)
+    assert not (tmp_path / "s").exists()
+
+
+def test_write_takes_an_lfsr_object(tmp_path):
+    """lfsr= takes an emu.LFSR as emu.cocotb's model does: its current lane states are the seeds."""
+    lf = emu.LFSR(shifts=8, seeds=[5, 6])
+    gs = load(write(tmp_path / "s", "sr", dst="e4m3", count=10, lfsr=lf))
+    assert gs.spec["lfsr"]["seeds"] == [5, 6]
+    again = emu.convert(gs.registers("a"), "e4m3", "sr", sr_bits=8, rng=emu.LFSR(shifts=8, seeds=[5, 6]))
+    assert np.array_equal(again.codes, gs["y"])

@@ -19,6 +19,7 @@ except ImportError as err:  # pragma: no cover - exercised by tests/test_cocotb.
                       "pip install 'emu-arith[cocotb]' (or pip install 'cocotb>=2')") from err
 
 from ..golden.triage import KEEP, CheckResult, compare
+from ..validate import integer
 from .model import Scoreboard
 
 __all__ = ["Monitor", "drive_set"]
@@ -51,11 +52,15 @@ def _bind(dut, names: Mapping[str, str | None], ports: list, role: str) -> dict:
         if name is None:
             continue
         try:
-            out[p.name] = _signal(dut, name, f"the set's {role} port {p.name!r}")
+            h = _signal(dut, name, f"the set's {role} port {p.name!r}")
         except AttributeError as err:
             hint = (f" (map it with ports={{{p.name!r}: None}} if the DUT makes its own)"
                     if role == "input" else "")
             raise AttributeError(f"{err}{hint}") from None
+        if len(h) != p.bits:
+            raise ValueError(f"the set's {role} port {p.name!r} is {p.bits} bits, the DUT's signal "
+                             f"{name!r} {len(h)}: map the port to a signal of its width")
+        out[p.name] = h
     return out
 
 
@@ -104,6 +109,9 @@ async def drive_set(dut, golden, *, ports: Mapping[str, str | None] | None = Non
     else:
         if out_valid is None and latency is None:
             raise ValueError("a clocked DUT needs out_valid= (a signal) or latency= (cycles)")
+        if latency is not None:
+            latency = integer(latency, "latency", 1, hint="rising edges from a vector's sampling "
+                                                           "edge to the one its outputs follow")
         clk = _signal(dut, clock, "the clock")
         valid_in = _signal(dut, in_valid, "in_valid") if in_valid else None
         valid_out = _signal(dut, out_valid, "out_valid") if out_valid else None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..golden.spec import build_spec
+from ..golden.spec import build_spec, refuse_unused
 from ..golden.triage import KEEP, CheckResult, compare
 from ..golden.vectors import VectorSet, evaluate, lfsr_from_spec, operand_formats, spec_rounding
 from ..lfsr import LFSR
@@ -22,16 +22,7 @@ from ..registers import Registers
 from ..sources import starting_at
 
 OPERANDS = ("a", "b", "c")
-
-
-def _lfsr_settings(lfsr: LFSR | dict | None) -> dict | None:
-    """An LFSR object as the settings a spec records (its current states are the DUT's seeds)."""
-    if lfsr is None or isinstance(lfsr, dict):
-        return lfsr
-    if not isinstance(lfsr, LFSR):
-        raise TypeError(f"lfsr= takes an emu.LFSR or a dict of LFSR settings, not {type(lfsr).__name__}")
-    return {"width": lfsr.width, "poly": lfsr.poly, "config": lfsr.config, "shifts": lfsr.shifts,
-            "reverse": lfsr.reverse, "invert": lfsr.invert, "seeds": list(lfsr.states)}
+GENERATOR_SETTINGS = ("inputs", "count", "seed")  # golden-set settings a model has no use for
 
 
 class ReferenceModel:
@@ -45,7 +36,14 @@ class ReferenceModel:
     """
 
     def __init__(self, op: str = "convert", *, lfsr: LFSR | dict | None = None, **settings):
-        self._use(build_spec(op, lfsr=_lfsr_settings(lfsr), **settings))
+        if op in ("lfsr", "mac"):
+            raise ValueError(f"op {op!r} has no online model; valid: convert, sr, add, mul, fma")
+        generators = [k for k in GENERATOR_SETTINGS if k in settings]
+        if generators:
+            raise ValueError(f"{', '.join(generators)}: a model predicts from the stimulus driven, "
+                             "it generates no vectors")
+        refuse_unused(op, {**settings, **({"lfsr": lfsr} if lfsr is not None else {})})
+        self._use(build_spec(op, lfsr=lfsr, **settings))
 
     def _use(self, spec: dict) -> None:
         if spec["op"] in ("lfsr", "mac"):
@@ -95,14 +93,26 @@ class ReferenceModel:
             raise ValueError(f"{self.spec['op']} takes input ports {', '.join(self.inputs)}"
                              + (f"; missing {', '.join(missing)}" if missing else "")
                              + (f"; unknown {', '.join(extra)}" if extra else ""))
-        regs = [Registers.from_codes(np.atleast_1d(np.asarray(operands[n])).reshape(-1), f)
+        regs = [port_codes(operands[n], f, f"input {n}")
                 for n, f in zip(self.inputs, self.formats, strict=True)]
+        sizes = ", ".join(f"{n} {r.size}" for n, r in zip(self.inputs, regs, strict=True))
+        if len({r.size for r in regs}) > 1:
+            raise ValueError(f"input ports differ in length: {sizes}")
         if self.source is None:
             return evaluate(self.spec, regs, None)
         with starting_at(self.source, self.position) as src:
             vs = evaluate(self.spec, regs, src)
         self.position += vs.count
         return vs
+
+
+def port_codes(value, fmt, what: str) -> Registers:
+    """Codes given for a port (an int or an array of them), flattened and checked as
+    Registers.from_codes checks them (integers that fit the format); errors name ``what``."""
+    try:
+        return Registers.from_codes(np.atleast_1d(np.asarray(value)).reshape(-1), fmt)
+    except (ValueError, TypeError) as err:
+        raise type(err)(f"{what}: {err}") from None
 
 
 @dataclass
@@ -133,10 +143,12 @@ class Scoreboard:
     def compare(self, y, **inputs) -> int:
         """Predict from ``inputs`` and compare with the DUT's outputs ``y``; the number of
         mismatches in this transaction batch."""
+        # every argument is checked before the model draws: a refused call leaves it in step
+        actual = port_codes(y, self.model.dst, f"{self.name}: output y").codes.astype(np.uint64)
+        n = {np.size(v) for v in inputs.values()}
+        if n and n != {actual.size}:
+            raise ValueError(f"{self.name}: {actual.size} outputs y for {max(n)} inputs")
         expected = self.model.predict(**inputs)
-        actual = np.atleast_1d(np.asarray(y, dtype=np.uint64)).reshape(-1)
-        if actual.size != expected.count:
-            raise ValueError(f"{self.name}: {actual.size} outputs for {expected.count} inputs")
         seg = self._segments[-1]
         seg.expected.append(expected)
         seg.actual.append(actual)

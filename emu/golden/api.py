@@ -26,9 +26,10 @@ from ..formats import Format, code_dtype
 from ..formats import format as parse_format
 from ..outdir import check_target
 from ..registers import Registers
+from ..validate import flag
 from .hexio import check_radix
 from .layouts import SET_LAYOUTS
-from .spec import DEFAULTS, build_spec, setting, unused_settings
+from .spec import DEFAULTS, build_spec, refuse_unused, setting
 from .triage import KEEP, CheckResult, compare
 from .vectors import Port, VectorSet
 from .verify import SetError, read_expected, trust
@@ -189,11 +190,10 @@ def write(directory: Path | str, op: str, *, src: str = "fp32", dst: str | None 
                     overflow=overflow, inputs=inputs, count=count, seed=seed, sr_bits=sr_bits,
                     lfsr=lfsr, eps=eps, direction=direction, k=k, acc=acc,
                     acc_overflow=acc_overflow, out_format=out_format, profile=profile)
+    refuse_unused(op, settings, spell)
     given = {name: v for name, v in settings.items() if v != DEFAULTS[name]}
-    for name, why in unused_settings(op, rounding, spell).items():
-        if why and name in given:
-            raise ValueError(f"{spell(name)} {why}")
     spec = build_spec(op, **settings, spell=spell)
+    address = flag(address, "address")
     if layout not in SET_LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(SET_LAYOUTS)}")
     check_radix(radix)

@@ -125,8 +125,9 @@ def _by_port(paths: list[str], ports: list[dict], outs: list[dict]) -> list[str]
         return [paths[stems.index(n)] for n in out_names]
     named = [s for s in stems if s in {p["name"] for p in ports}]
     if named or len(paths) != len(outs):
-        raise DumpError(f"give one dump file per output port ({want}), named <port>.hex or in that order "
-                        f"(got {', '.join(paths)}), a directory, a packed file (--layout packed) or a CSV")
+        raise DumpError(f"give one dump file per output port ({want}), named <port>.hex (.bin) or in "
+                        f"that order (got {', '.join(paths)}), a directory, a packed file (--layout "
+                        "packed) or a CSV")
     return paths
 
 

@@ -18,6 +18,9 @@ from ..codes import SR_MAX_BITS
 from ..formats import FixedFormat
 from ..formats import format as parse_format
 from ..rounding import canonical, is_stochastic, mode_code
+from ..validate import ArgumentTypeError, integer
+
+MAX_COUNT = 1 << 24  # random vectors or LFSR draws in one set (each shard draws them all)
 
 OPS = ("convert", "sr", "add", "mul", "fma", "lfsr", "mac")  # sr: convert, stochastic by default
 EPS_MODES = ("sr_eps", "signed_sr_eps")
@@ -112,6 +115,13 @@ def build_spec(op: str, *, src: str = "fp32", dst: str | None = None, fmt: str |
 
     rounding = op_rounding(check_op(op), rounding)
     check_mode_settings(rounding, eps, direction, spell)
+    count = _integer(count, "count", 1, MAX_COUNT, spell)
+    seed = _integer(seed, "seed", 0, None, spell)
+    sr_bits = _integer(sr_bits, "sr_bits", 1, SR_MAX_BITS, spell)
+    lfsr = lfsr_settings(lfsr)
+    if not isinstance(inputs, (str, list, tuple)) or not all(isinstance(g, str) for g in inputs):
+        raise ArgumentTypeError(f"{spell('inputs')} takes generator names (a list, or a string "
+                                f"separated by commas; valid: {', '.join(GENERATORS)}), not {inputs!r}")
     gens = [g.strip() for g in (inputs.split(",") if isinstance(inputs, str) else inputs) if g.strip()]
     if not gens:
         raise ValueError(f"{spell('inputs')} names no generator; valid: {', '.join(GENERATORS)}")
@@ -159,14 +169,54 @@ def build_spec(op: str, *, src: str = "fp32", dst: str | None = None, fmt: str |
         spec["lfsr"] = _lfsr(op, lfsr, word_bits)
         lfsr_from_spec(spec["lfsr"])  # a bad width, seed, lane count or shift count fails here
         if op != "lfsr":
-            if not 1 <= sr_bits <= SR_MAX_BITS:
-                raise ValueError(f"{spell('sr_bits', sr_bits)} out of range; valid: 1..{SR_MAX_BITS}")
             spec["sr_bits"] = sr_bits
     if eps is not None:
         spec["eps"] = eps
     if direction is not None:
         spec["direction"] = direction
     return spec
+
+
+def _integer(value, name: str, lo: int, hi: int | None, spell: Callable[[str, object], str]) -> int:
+    """An integer setting in [lo, hi]: TypeError for a bool, float, str ...; ValueError naming it
+    as ``spell`` does (``sr_bits=40 out of range``, ``--sr-bits 40 out of range``)."""
+    v = integer(value, spell(name))
+    if v < lo or (hi is not None and v > hi):
+        raise ValueError(f"{spell(name, v)} out of range; valid: "
+                         + (f"{lo}..{hi}" if hi is not None else f">= {lo}"))
+    return v
+
+
+def lfsr_settings(lfsr) -> dict | None:
+    """A spec's ``lfsr`` setting: a dict of LFSR_SETTINGS, or an ``emu.LFSR`` (its current lane
+    states as ``seeds``: the states a DUT's LFSR is loaded with)."""
+    from ..lfsr import LFSR
+
+    if lfsr is None or isinstance(lfsr, dict):
+        return lfsr
+    if not isinstance(lfsr, LFSR):
+        raise ArgumentTypeError(f"lfsr= takes an emu.LFSR or a dict of LFSR settings "
+                                f"({', '.join(LFSR_SETTINGS)}), not {type(lfsr).__name__}")
+    return {"width": lfsr.width, "poly": lfsr.poly, "config": lfsr.config, "shifts": lfsr.shifts,
+            "reverse": lfsr.reverse, "invert": lfsr.invert, "seeds": list(lfsr.states)}
+
+
+def refuse_unused(op: str, settings: dict, spell: Callable[[str, object], str] = setting) -> None:
+    """ValueError for a setting (of build_spec's, by name) that is not its default although
+    ``op`` with the given rounding does not use it (unused_settings says why): a setting that
+    would be silently ignored is refused, never dropped; an unknown name lists the valid ones."""
+    unknown = sorted(set(settings) - set(DEFAULTS))
+    if unknown:
+        raise ArgumentTypeError(f"unknown setting(s) {', '.join(unknown)}; valid: {', '.join(DEFAULTS)}")
+    given = {name for name, v in settings.items() if not _is_default(v, DEFAULTS[name])}
+    for name, why in unused_settings(op, settings.get("rounding"), spell).items():
+        if why and name in given:
+            raise ValueError(f"{spell(name)} {why}")
+
+
+def _is_default(value, default) -> bool:
+    """``value == default`` for plain settings; an LFSR object or a dict is never the default."""
+    return type(value) is type(default) and value == default if default is not None else value is None
 
 
 def _lfsr(op: str, lfsr: dict | None, sr_bits: int) -> dict:

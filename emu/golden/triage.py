@@ -167,6 +167,13 @@ def compare(vectors: VectorSet, got: dict[str, np.ndarray], *, offset: int = 0, 
             raise ValueError(f"actual {k!r}: {a.size} values for {vectors.count} vectors"
                              if k in table.formats else f"no port {k!r}; ports: "
                              + ", ".join(p.name for p in vectors.ports))
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"actual {k!r}: codes must be integers, not {a.dtype}")
+        bits = next(p.bits for p in vectors.ports if p.name == k)
+        wide = np.flatnonzero((a < 0) | (a >= (1 << bits)) if bits < 64 else a < 0)
+        if wide.size:
+            raise ValueError(f"actual {k!r}: code {int(a[wide[0]])} at index {int(wide[0])} does not fit "
+                             f"the port's {bits} bits")
         actual[k] = a.astype(np.uint64)
     _compare(res, table, {p.name: p.values for p in vectors.ports}, actual, offset, keep)
     return res

@@ -114,3 +114,21 @@ async def online_sr(dut):
 async def online_rne(dut):
     """The round-to-nearest-even path against the online model, ties included."""
     await _online(dut, ReferenceModel("convert", dst="e4m3"), sr=0, name="online_rne")
+
+
+@cocotb.test()
+async def drive_set_refuses_misuse(dut):
+    """A set port bound to a signal of another width, or a latency below 1, is an error before
+    anything is driven (not a run of puzzling mismatches)."""
+    await _start(dut)
+    sr_set = GOLDEN / "sr_fp32_e4m3_r8"
+    cases = (({"ports": {"a": "x", "r": None, "y": "x"}}, "is 8 bits, the DUT's signal 'x' 32"),
+             ({"ports": {"a": "x", "r": None}, "latency": 0}, "latency=0 out of range"))
+    for kwargs, message in cases:
+        try:
+            await drive_set(dut, sr_set, clock="clk", **kwargs)
+        except ValueError as err:
+            assert message in str(err), err
+        else:
+            raise AssertionError(f"drive_set accepted {kwargs}")
+

@@ -254,3 +254,28 @@ def test_compare_refuses_codes_wider_than_the_port():
         gs.compare({"y": y})
     with pytest.raises(TypeError, match="codes must be integers"):
         gs.compare({"y": gs["y"].astype(float)})
+
+
+def test_push_queues_and_compares_in_order_across_resets():
+    """push (Monitor's path) scores exactly as compare does: batches never cross a reset or a
+    skip, lanes continue mid-batch, indices count every transaction."""
+    x = emu.quantize(np.random.default_rng(3).normal(0, 50, 300), "fp32").codes
+    lf = emu.LFSR(shifts=8, seed=4, lanes=3)
+    ref = ReferenceModel("sr", dst="e4m3", lfsr=lf)
+    y1 = ref.predict(a=x[:100]).port("y").values
+    ref.skip(5)
+    y2 = ref.predict(a=x[100:200]).port("y").values
+    ref.reset()
+    y3 = ref.predict(a=x[200:]).port("y").values.copy()
+    y3[50] ^= 1
+    board = Scoreboard(ReferenceModel("sr", dst="e4m3", lfsr=lf), batch=7)
+    for i in range(100):
+        board.push(int(y1[i]), a=int(x[i]))
+    board.skip(5)
+    for i in range(100):
+        board.push(int(y2[i]), a=int(x[100 + i]))
+    board.reset()
+    for i in range(100):
+        board.push(int(y3[i]), a=int(x[200 + i]))
+    res = board.result
+    assert res.total == 300 and res.n_mismatches == 1 and res.mismatches[0]["index"] == 250

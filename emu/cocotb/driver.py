@@ -209,6 +209,7 @@ class Monitor:
             raise AssertionError(f"{len(self._pending)} transaction(s) got no output in {max_wait} cycles")
         await ReadOnly()
         self.stop()
+        self.scoreboard.flush()
 
     async def _run(self) -> None:
         while True:
@@ -224,4 +225,4 @@ class Monitor:
             if _read(self._out_valid, "out_valid") == 1:
                 if not self._pending:
                     raise AssertionError(f"{self.scoreboard.name}: an output with no transaction in flight")
-                self.scoreboard.compare(y=_read(self._y, "y"), **self._pending.popleft())
+                self.scoreboard.push(_read(self._y, "y"), **self._pending.popleft())

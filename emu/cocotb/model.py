@@ -20,6 +20,7 @@ from ..golden.vectors import VectorSet, evaluate, lfsr_from_spec, operand_format
 from ..lfsr import LFSR
 from ..registers import Registers
 from ..sources import starting_at
+from ..validate import integer
 
 OPERANDS = ("a", "b", "c")
 GENERATOR_SETTINGS = ("inputs", "count", "seed")  # golden-set settings a model has no use for
@@ -130,15 +131,20 @@ class Scoreboard:
     fields and values, ulps, class; for stochastic rounding, whether the outputs fit the random
     words offset by k draws). Indices count every transaction since the scoreboard began.
 
-    ``compare(a=..., y=...)`` takes input and output codes (ints or arrays); ``reset()`` and
-    ``skip(n)`` keep the model's random source in step with the DUT's; ``result`` is the
-    CheckResult, ``report()`` its text, ``assert_ok()`` raises AssertionError with it.
+    ``compare(a=..., y=...)`` takes input and output codes (ints or arrays) and compares them
+    at once; ``push(y, a=...)`` queues one transaction to compare in a batch (much faster one
+    element at a time); ``reset()`` and ``skip(n)`` keep the model's random source in step with
+    the DUT's; ``result`` is the CheckResult, ``report()`` its text, ``assert_ok()`` raises
+    AssertionError with it.
     """
 
-    def __init__(self, model: ReferenceModel, name: str = "scoreboard", keep: int = KEEP):
+    def __init__(self, model: ReferenceModel, name: str = "scoreboard", keep: int = KEEP,
+                 batch: int = 4096):
         self.model, self.name, self.keep = model, name, keep
+        self.batch = integer(batch, "batch", 1)
         self.count = 0
         self._segments = [_Segment(0)]
+        self._queue: list[tuple[int, dict]] = []
 
     def compare(self, y, **inputs) -> int:
         """Predict from ``inputs`` and compare with the DUT's outputs ``y``; the number of
@@ -155,19 +161,38 @@ class Scoreboard:
         self.count += expected.count
         return int(np.count_nonzero(actual != expected.port("y").values))
 
+    def push(self, y: int, **inputs: int) -> None:
+        """Record one transaction (output and input codes) to be compared later, in order:
+        ``compare`` in batches of ``batch`` (the model predicts a batch ~100 times faster than
+        one element at a time). ``reset``, ``skip`` and ``result`` compare what is queued
+        first. Monitor scores through this."""
+        self._queue.append((y, inputs))
+        if len(self._queue) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        """Compare the queued transactions now."""
+        if self._queue:
+            queue, self._queue = self._queue, []
+            self.compare(y=[y for y, _ in queue],
+                         **{k: [ins[k] for _, ins in queue] for k in queue[0][1]})
+
     def reset(self, seed: int | None = None) -> None:
         """The DUT reloaded its random source (see ReferenceModel.reset)."""
+        self.flush()
         self.model.reset(seed)
         self._segments.append(_Segment(self.count))
 
     def skip(self, n: int) -> None:
         """The DUT drew n words without rounding an element."""
+        self.flush()
         self.model.skip(n)
 
     @property
     def result(self) -> CheckResult:
         """Every transaction so far, triaged segment by segment (random words never compared
         across a reset)."""
+        self.flush()
         res = CheckResult(self.name, self.count)
         for seg in self._segments:
             if seg.expected:

@@ -313,5 +313,6 @@ def test_write_takes_an_lfsr_object(tmp_path):
     lf = emu.LFSR(shifts=8, seeds=[5, 6])
     gs = load(write(tmp_path / "s", "sr", dst="e4m3", count=10, lfsr=lf))
     assert gs.spec["lfsr"]["seeds"] == [5, 6]
+    assert "lfsr={'width': 32, " in gs.manifest["command"] and "object at" not in gs.manifest["command"]
     again = emu.convert(gs.registers("a"), "e4m3", "sr", sr_bits=8, rng=emu.LFSR(shifts=8, seeds=[5, 6]))
     assert np.array_equal(again.codes, gs["y"])

@@ -199,6 +199,7 @@ def _simulate(simulator: str, bench: Path, out: Path) -> None:
     assert run.returncode == 0 and "WARNING" not in run.stdout + run.stderr, run.stdout + run.stderr
 
 
+@pytest.mark.slow  # a Verilator build (~10 s): run once in CI, in the main run
 @pytest.mark.parametrize("simulator", ["icarus", "verilator"])
 def test_simulators_read_readmemb_with_addresses_and_emu_checks_their_writememb(simulator, tmp_path):
     """Every shard file of a sharded --address set loads into one memory by its @ lines alone

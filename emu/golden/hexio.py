@@ -33,7 +33,16 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..hexwords import format_hex, hex_width  # noqa: F401 - re-exported
+from ..hexwords import (  # noqa: F401 - the one writer, re-exported
+    DIGIT_BITS,
+    check_radix,
+    digit_width,
+    format_hex,
+    format_word,
+    format_words,
+    hex_width,
+    vector_file,
+)
 from ..outdir import write_atomic  # noqa: F401 - re-exported
 from .layouts import EXTENSIONS, RADIXES
 
@@ -41,7 +50,6 @@ MAX_LINE = 4096  # bytes in one line, newline excluded
 CHUNK = 1 << 20  # bytes read at a time
 EXCERPT = 40  # characters of a bad token quoted in an error
 _BOM = b"\xef\xbb\xbf"
-DIGIT_BITS = {"hex": 4, "bin": 1}  # bits per digit of each radix
 _BASE = {"hex": 16, "bin": 2}
 _WORD_BYTES = {"hex": b"0123456789abcdefABCDEF_", "bin": b"01_"}
 _DIGIT = {r: np.full(256, 255, np.uint8) for r in RADIXES}  # ASCII digit -> value, else 255
@@ -60,45 +68,9 @@ class DumpError(ValueError):
 
 
 # --- words ------------------------------------------------------------------------------------
-def check_radix(radix: object) -> str:
-    """``radix`` if it is one of RADIXES, else a ValueError listing them."""
-    if radix not in RADIXES:
-        raise ValueError(f"unknown radix {radix!r}; valid: {', '.join(RADIXES)}")
-    return radix  # type: ignore[return-value]
-
-
-def digit_width(bits: int, radix: str = "hex") -> int:
-    """Digits of a fixed-width ``bits``-bit word in ``radix``: ceil(bits/4) hex, ``bits`` binary."""
-    return -(-bits // DIGIT_BITS[radix])
-
-
 def extension(radix: str) -> str:
     """The file name extension of a set's files in ``radix``: .hex ($readmemh) or .bin ($readmemb)."""
     return EXTENSIONS[radix]
-
-
-def format_word(code: int, bits: int, radix: str = "hex") -> str:
-    """One word as written: fixed width, zero-padded, lowercase hex or 0/1 digits (§10.4)."""
-    return f"{int(code):0{digit_width(bits, radix)}{'x' if radix == 'hex' else 'b'}}"
-
-
-def vector_file(words: Iterable[str], comment: str | None = None, address: int | None = None) -> str:
-    """The text of a vector file: a leading ``// comment`` and an ``@address`` line (hexadecimal
-    in both radixes, IEEE 1364-2005 17.2.9) when given, then one word a line. Every vector file
-    emu writes is assembled here."""
-    head = [f"// {comment}"] if comment else []
-    if address is not None:
-        head.append(f"@{address:x}")
-    return "\n".join([*head, *words]) + "\n"
-
-
-def format_words(values: np.ndarray, bits: int, radix: str = "hex", comment: str | None = None,
-                 address: int | None = None) -> str:
-    """The text of a $readmemh (``radix`` hex) or $readmemb (bin) file of ``values`` (unsigned,
-    each < 2**bits): see vector_file and format_word."""
-    check_radix(radix)
-    return vector_file((format_word(v, bits, radix) for v in np.asarray(values).reshape(-1).tolist()),
-                       comment, address)
 
 
 def quote(token: bytes | str) -> str:

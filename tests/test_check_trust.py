@@ -337,6 +337,7 @@ def test_dump_files_are_mapped_to_ports_unambiguously(tmp_path):
     expect(cli(d, d / "a.hex"), 2, "acc_out, y")
 
 
+@pytest.mark.slow  # compile-bound on a cold numba cache (~10-65 s): CI runs it once, in the main run
 def test_lfsr_set_mismatch_is_a_verdict(tmp_path):
     d = make(tmp_path, {"op": "lfsr", "lfsr": {"width": 16, "shifts": 8}, "count": 8})
     lines = words(d, "word")

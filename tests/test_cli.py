@@ -77,6 +77,7 @@ def test_usage_errors_exit_2(args, needle):
     assert needle in r.output
 
 
+@pytest.mark.slow  # compile-bound on a cold numba cache (~10-65 s): CI runs it once, in the main run
 def test_demo_runs():
     r = run("demo")
     assert r.exit_code == 0 and "rne" in r.output and "signed_sr_eps" in r.output
@@ -86,6 +87,7 @@ def test_demo_runs():
     assert run("demo", "--tour").exit_code == 0
 
 
+@pytest.mark.slow  # compile-bound on a cold numba cache (~10-65 s): CI runs it once, in the main run
 def test_bench_quick_shape_and_agreement():
     r = run("bench", "--quick", "--json")
     assert r.exit_code == 0, r.output

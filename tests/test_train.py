@@ -28,6 +28,7 @@ def test_rne_stagnation_is_an_exact_fixed_point():
     assert r.shrinkage[-1] == 0.0  # Yun 2025: q = 0 once frozen
 
 
+@pytest.mark.slow  # compile-bound on a cold numba cache (~10-65 s): CI runs it once, in the main run
 def test_sr_never_freezes_and_beats_the_rne_floor():
     """SR's expected suboptimality after k steps is <= rho^k (f0 - f*) + L n u^2 / (8 (1 - rho)),
     rho = 1 - 2 mu t (1 - L t / 2) (SEEDS.md). Deterministic here (fixed seeds): the mean final
@@ -207,6 +208,7 @@ def test_trace_words_and_updates_replay_bit_exactly(tmp_path):
     assert all("shrinkage" in st for st in h.steps)
 
 
+@pytest.mark.slow  # compile-bound on a cold numba cache (~10-65 s): CI runs it once, in the main run
 def test_rosenbrock_and_himmelblau_rne_stagnates_sr_moves_on():
     from emu.train.problems import Himmelblau, Rosenbrock
 
@@ -218,6 +220,7 @@ def test_rosenbrock_and_himmelblau_rne_stagnates_sr_moves_on():
         assert np.mean(srs) < rne.loss[-1]
 
 
+@pytest.mark.slow  # compile-bound on a cold numba cache (~10-65 s): CI runs it once, in the main run
 def test_shipped_experiment_configs_show_the_published_outcome():
     """Each shipped example config (emu train --config) run as a sweep task runs it."""
     from emu.train import experiments, sweep

@@ -72,6 +72,7 @@ def test_every_code_round_trips_zero_copy_bit_for_bit(name, dtype_name):
             emu.Registers.from_ml_dtypes(m, copy=False)
 
 
+@pytest.mark.slow  # numerics (fp32: every value class, ~10 s cold): CI runs it once, in the main run
 @pytest.mark.parametrize("name, dtype_name", PAIRS)
 def test_values_agree_with_ml_dtypes_and_the_reference(name, dtype_name):
     """Same layout *and* specials: ml_dtypes' own float conversion of every code equals the

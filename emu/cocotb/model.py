@@ -17,6 +17,7 @@ import numpy as np
 from ..golden.spec import build_spec, refuse_unused
 from ..golden.triage import KEEP, CheckResult, compare
 from ..golden.vectors import VectorSet, evaluate, lfsr_from_spec, operand_formats, spec_rounding
+from ..golden.verify import trust
 from ..lfsr import LFSR
 from ..registers import Registers
 from ..sources import starting_at
@@ -24,6 +25,11 @@ from ..validate import integer
 
 OPERANDS = ("a", "b", "c")
 GENERATOR_SETTINGS = ("inputs", "count", "seed")  # golden-set settings a model has no use for
+
+
+def _check_op(op: str) -> None:
+    if op in ("lfsr", "mac"):
+        raise ValueError(f"op {op!r} has no online model; valid: convert, sr, add, mul, fma")
 
 
 class ReferenceModel:
@@ -37,8 +43,7 @@ class ReferenceModel:
     """
 
     def __init__(self, op: str = "convert", *, lfsr: LFSR | dict | None = None, **settings):
-        if op in ("lfsr", "mac"):
-            raise ValueError(f"op {op!r} has no online model; valid: convert, sr, add, mul, fma")
+        _check_op(op)
         generators = [k for k in GENERATOR_SETTINGS if k in settings]
         if generators:
             raise ValueError(f"{', '.join(generators)}: a model predicts from the stimulus driven, "
@@ -47,8 +52,7 @@ class ReferenceModel:
         self._use(build_spec(op, lfsr=lfsr, **settings))
 
     def _use(self, spec: dict) -> None:
-        if spec["op"] in ("lfsr", "mac"):
-            raise ValueError(f"op {spec['op']!r} has no online model; valid: convert, sr, add, mul, fma")
+        _check_op(spec["op"])
         self.spec = spec
         self.formats, self.dst = operand_formats(spec)
         self.rounding = spec_rounding(spec)
@@ -57,11 +61,11 @@ class ReferenceModel:
 
     @classmethod
     def from_set(cls, path: Path | str) -> ReferenceModel:
-        """The model of a golden set's settings (its manifest's spec)."""
-        from ..golden import load
-
+        """The model of a golden set's settings (its manifest's spec; the set verified as
+        ``emu check`` verifies it, its vectors not read)."""
         model = cls.__new__(cls)
-        model._use({k: v for k, v in load(path).manifest["spec"].items() if k != "shard"})
+        spec = trust(path).parts[0].vset.spec  # a sharded set: its first shard's, less the shard
+        model._use({k: v for k, v in spec.items() if k != "shard"})
         return model
 
     @property

@@ -29,7 +29,7 @@ from ..registers import Registers
 from ..validate import flag
 from .hexio import check_radix
 from .layouts import SET_LAYOUTS
-from .spec import DEFAULTS, build_spec, lfsr_settings, refuse_unused, setting
+from .spec import build_spec, lfsr_settings, refuse_unused, setting
 from .triage import KEEP, CheckResult, compare
 from .vectors import Port, VectorSet
 from .verify import SetError, read_expected, trust
@@ -191,8 +191,7 @@ def write(directory: Path | str, op: str, *, src: str = "fp32", dst: str | None 
                     lfsr=lfsr, eps=eps, direction=direction, k=k, acc=acc,
                     acc_overflow=acc_overflow, out_format=out_format, profile=profile)
     settings["lfsr"] = lfsr_settings(lfsr)  # an emu.LFSR as its settings: the recorded call replays
-    refuse_unused(op, settings, spell)
-    given = {name: v for name, v in settings.items() if v != DEFAULTS[name]}
+    given = refuse_unused(op, settings, spell)
     spec = build_spec(op, **settings, spell=spell)
     address = flag(address, "address")
     if layout not in SET_LAYOUTS:

@@ -201,17 +201,19 @@ def lfsr_settings(lfsr) -> dict | None:
             "reverse": lfsr.reverse, "invert": lfsr.invert, "seeds": list(lfsr.states)}
 
 
-def refuse_unused(op: str, settings: dict, spell: Callable[[str, object], str] = setting) -> None:
+def refuse_unused(op: str, settings: dict, spell: Callable[[str, object], str] = setting) -> dict:
     """ValueError for a setting (of build_spec's, by name) that is not its default although
     ``op`` with the given rounding does not use it (unused_settings says why): a setting that
-    would be silently ignored is refused, never dropped; an unknown name lists the valid ones."""
+    would be silently ignored is refused, never dropped; an unknown name lists the valid ones.
+    Returns the settings that are not their default (what a recorded call spells out)."""
     unknown = sorted(set(settings) - set(DEFAULTS))
     if unknown:
         raise ArgumentTypeError(f"unknown setting(s) {', '.join(unknown)}; valid: {', '.join(DEFAULTS)}")
-    given = {name for name, v in settings.items() if not _is_default(v, DEFAULTS[name])}
+    given = {name: v for name, v in settings.items() if not _is_default(v, DEFAULTS[name])}
     for name, why in unused_settings(op, settings.get("rounding"), spell).items():
         if why and name in given:
             raise ValueError(f"{spell(name)} {why}")
+    return given
 
 
 def _is_default(value, default) -> bool:

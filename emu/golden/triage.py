@@ -26,7 +26,7 @@ from .dumps import Source, plan, shard_dirs
 from .hexio import DumpError, check_radix, format_word
 from .layouts import LAYOUTS
 from .vectors import SATURATING_RNE, VectorSet, apply_op, generate, operand_formats
-from .verify import Part, SetError, Trusted, read_expected, trust
+from .verify import DirectedPorts, Part, SetError, Trusted, VerifiedSet, read_expected, trust
 
 CLASSES = ("nan", "inf/overflow", "subnormal", "tie", "normal")
 KEEP = 1000  # mismatches described in full (all are counted and classified)
@@ -122,28 +122,18 @@ def _run(res: CheckResult, parts: list[Part], sources: list[Source], keep: int, 
             got: dict[str, np.ndarray] = {}
             for g in gens:
                 got.update(next(g))
-            vs = part.vset
-            _compare(res, _Table(vs.manifest["spec"], vs.ports, vs.formats, vs.count), expected, got,
-                     part.offset, keep)
+            _compare(res, part.vset, expected, got, part.offset, keep)
 
 
 @dataclass
-class _Table:
-    """What a comparison needs of a set: its spec, ports (dicts: name, direction, bits), each
-    port's format (None for raw words) and vector count."""
+class _Table(DirectedPorts):
+    """What a comparison needs of a set, as a VerifiedSet has it: its spec, ports (dicts: name,
+    direction, bits), each port's format (None for raw words) and vector count."""
 
     spec: dict
     ports: list[dict]
     formats: dict
     count: int
-
-    @property
-    def inputs(self) -> list[dict]:
-        return [p for p in self.ports if p["direction"] == "in"]
-
-    @property
-    def outputs(self) -> list[dict]:
-        return [p for p in self.ports if p["direction"] == "out"]
 
 
 def compare(vectors: VectorSet, got: dict[str, np.ndarray], *, offset: int = 0, keep: int = KEEP,
@@ -179,7 +169,8 @@ def compare(vectors: VectorSet, got: dict[str, np.ndarray], *, offset: int = 0, 
     return res
 
 
-def _compare(res: CheckResult, vs: _Table, expected: dict, got: dict, off: int, keep: int) -> None:
+def _compare(res: CheckResult, vs: _Table | VerifiedSet, expected: dict, got: dict, off: int,
+             keep: int) -> None:
     stim = np.zeros(vs.count, bool)
     for p in vs.inputs:
         if p["name"] in got:
@@ -235,7 +226,7 @@ def _ulps(fmt, a: int, b: int) -> int | None:
     return abs(fmt.code_int(a) - fmt.code_int(b))
 
 
-def _classify(vs: _Table, expected: dict, idx: np.ndarray) -> np.ndarray:
+def _classify(vs: _Table | VerifiedSet, expected: dict, idx: np.ndarray) -> np.ndarray:
     """Index into CLASSES of each mismatch, from the expected code of the first output port that
     has a format (nan, inf/overflow, subnormal by code; tie when the exact result was one)."""
     out = next((p for p in vs.outputs if vs.formats[p["name"]] is not None), None)

@@ -328,13 +328,13 @@ def evaluate(spec: dict, ins: list[Registers], source) -> VectorSet:
     c (inputs), r (the random words used, stochastic specs: one draw per vector from
     ``source``) and y (the results). What generate() stores, and what emu.cocotb's online model
     predicts from the stimulus a DUT was driven with."""
-    dst = operand_formats(spec)[1]
+    dst, rnd = operand_formats(spec)[1], spec_rounding(spec)
     result = apply_op(spec, ins, source)
-    out, words = result if spec_rounding(spec).stochastic else (result, None)
+    out, words = result if rnd.stochastic else (result, None)
     ports = [Port(name, "in", x.format.bits, x.codes.astype(np.uint64), x.format)
              for name, x in zip("abc", ins, strict=False)]
     if words is not None:  # r bits each, or the vendor's whole operand (§3.5)
-        bits = operand_bits(Profile.named(spec.get("profile", "ocp")), dst, spec_rounding(spec).bits)
+        bits = operand_bits(Profile.named(spec.get("profile", "ocp")), dst, rnd.bits)
         ports.append(Port("r", "in", bits, words.astype(np.uint64)))
     ports.append(Port("y", "out", dst.bits, out.codes.astype(np.uint64), dst))
     return VectorSet(spec, ports)

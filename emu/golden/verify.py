@@ -39,8 +39,22 @@ class SetError(ValueError):
     """A vector set that cannot be trusted; the message names the file and why."""
 
 
+class DirectedPorts:
+    """``inputs`` and ``outputs`` of a class whose ``ports`` are manifest port dicts."""
+
+    ports: list[dict]
+
+    @property
+    def outputs(self) -> list[dict]:
+        return [p for p in self.ports if p["direction"] == "out"]
+
+    @property
+    def inputs(self) -> list[dict]:
+        return [p for p in self.ports if p["direction"] == "in"]
+
+
 @dataclass
-class VerifiedSet:
+class VerifiedSet(DirectedPorts):
     """One set (or one shard) whose manifest and files have been verified."""
 
     where: str  # the manifest's path, for messages
@@ -61,12 +75,8 @@ class VerifiedSet:
         return self.address or 0
 
     @property
-    def outputs(self) -> list[dict]:
-        return [p for p in self.ports if p["direction"] == "out"]
-
-    @property
-    def inputs(self) -> list[dict]:
-        return [p for p in self.ports if p["direction"] == "in"]
+    def spec(self) -> dict:
+        return self.manifest["spec"]
 
 
 @dataclass

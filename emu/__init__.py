@@ -16,7 +16,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     **dict.fromkeys(("abs_", "add", "compare", "eq", "fma", "ge", "gt", "le", "lt",
                      "maximum", "minimum", "mul", "ne", "neg", "sub"), "arith"),
-    **dict.fromkeys(("FixedFormat", "FloatFormat", "format"), "formats"),
+    **dict.fromkeys(("FixedFormat", "FloatFormat", "ScaleFormat", "format"), "formats"),
+    **dict.fromkeys(("BlockFormat", "BlockRegisters", "block_format"), "blocks"),
     **dict.fromkeys(("LFSR", "AmdPrng"), "lfsr"),
     **dict.fromkeys(("Rounding",), "rounding"),
     **dict.fromkeys(("Profile",), "profiles"),
@@ -31,7 +32,7 @@ __all__ = sorted(_EXPORTS)
 
 # names that make or take Registers bring the operators along (emu.registers is only a container)
 __getattr__, __dir__ = exports(__name__, _EXPORTS,
-                               loads=dict.fromkeys(("arith", "linalg", "ops"), "operators"))
+                               loads=dict.fromkeys(("arith", "blocks", "linalg", "ops"), "operators"))
 
 if TYPE_CHECKING:  # what static tools and IDEs see
     from .arith import (  # noqa: F401
@@ -51,8 +52,9 @@ if TYPE_CHECKING:  # what static tools and IDEs see
         neg,
         sub,
     )
+    from .blocks import BlockFormat, BlockRegisters, block_format  # noqa: F401
     from .defaults import context  # noqa: F401
-    from .formats import FixedFormat, FloatFormat, format  # noqa: F401
+    from .formats import FixedFormat, FloatFormat, ScaleFormat, format  # noqa: F401
     from .lfsr import LFSR, AmdPrng  # noqa: F401
     from .linalg import dot, mac_accumulator, matmul  # noqa: F401
     from .ops import convert, quantize  # noqa: F401

@@ -57,9 +57,10 @@ def default_family(exp_bits: int, man_bits: int) -> str:
 def float_name(exp_bits: int, man_bits: int, bias: int, family: str) -> str:
     """The canonical name, which ``format`` parses back to the same format: ``eXmY``, then the
     family unless it is the default for eXmY, then ``b<bias>`` unless the bias is the family's
-    default. E.g. e4m3 (OCP fn), e4m3ieee, e5m2b10, e4m3fnuzb-3."""
+    default. E.g. e4m3 (OCP fn), e4m3ieee, e5m2b10, e4m3fnuzb-3; ``e8m0`` names the MX scale
+    format (``ScaleFormat``), so the signed float spells its family: e8m0ieee."""
     name = f"e{exp_bits}m{man_bits}"
-    if family != default_family(exp_bits, man_bits):
+    if family != default_family(exp_bits, man_bits) or name in SCALE_NAMES:
         name += family
     if bias != default_bias(exp_bits, family):
         name += f"b{bias}"
@@ -385,6 +386,86 @@ class FixedFormat:
         return self.name
 
 
+@dataclass(frozen=True)
+class ScaleFormat:
+    """OCP MX's E8M0 scale (docs/semantics.md §14.1): 8 unsigned exponent bits, bias 127, no
+    sign, no mantissa, no zero, no Inf; code c is 2**(c - 127) for c in 0..254 and 0xFF is NaN.
+    It is a register format (codes, decoding, ``emu.quantize``) and the scale of the MX block
+    formats; there is no arithmetic on it. ``name`` is ``e8m0``."""
+
+    name: str = field(default="e8m0", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.name != "e8m0":
+            raise ValueError(f"name={self.name!r} does not name this format; its name is 'e8m0'")
+
+    bits = 8
+    exp_bits = 8
+    man_bits = 0
+    bias = 127
+    family = "scale"
+    sign_bit = 0
+    max_code = 0xFE
+    nan_code = 0xFF
+    inf_code = None
+    has_negative_zero = False
+    emin = -127
+    emax = 127
+
+    @property
+    def descriptor(self) -> tuple:
+        raise ValueError("e8m0 is the MX scale format: it decodes (Registers.to_float), quantizes "
+                         "(emu.quantize) and scales blocks (emu.block_format), but takes no "
+                         "arithmetic or conversion kernel")
+
+    def nan_ranges(self) -> list[tuple[int, int]]:
+        return [(0xFF, 0xFF)]
+
+    def is_nan_code(self, code: int) -> bool:
+        return code == 0xFF
+
+    def nan_mask(self, codes):
+        import numpy as np
+
+        return np.asarray(codes) == 0xFF
+
+    def is_inf_code(self, code: int) -> bool:
+        return False
+
+    def code_value(self, code: int) -> Fraction | float:
+        if not 0 <= code < 256:
+            raise ValueError(f"code {code:#x} does not fit 8-bit format e8m0")
+        return float("nan") if code == 0xFF else _pow2(code - 127)
+
+    def exponent(self, codes):
+        """The unbiased exponents of scale codes (an int64 array; NaN codes give 128)."""
+        import numpy as np
+
+        return np.asarray(codes).astype(np.int64) - 127
+
+    @property
+    def max(self) -> Fraction:
+        return _pow2(127)
+
+    @property
+    def min(self) -> Fraction:
+        return _pow2(-127)
+
+    def properties(self) -> dict:
+        return {
+            "name": "e8m0", "kind": "scale", "family": "scale", "bits": 8, "exp_bits": 8,
+            "man_bits": 0, "bias": 127, "max": float(self.max), "min": float(self.min),
+            "inf_codes": [], "nan_codes": ["0xff"], "nan_count": 1, "canonical_nan": ["0xff"],
+            "finite_codes": 255, "finite_values": 255,
+        }
+
+    def __str__(self) -> str:
+        return self.name
+
+
+E8M0 = ScaleFormat()
+SCALE_NAMES = ("e8m0",)
+
 Format = FloatFormat | FixedFormat
 
 
@@ -414,39 +495,46 @@ def exact_fixed_of(fmt: FloatFormat) -> FixedFormat:
                          f"wider than {MAX_FIXED_WIDTH} bits")
     return FixedFormat(width, frac)
 
-NAMED_FORMATS: dict[str, Format] = {
-    name: FloatFormat(*spec, name=name) for name, spec in NAMED_SPECS.items()
+NAMED_FORMATS: dict[str, Format | ScaleFormat] = {
+    **{name: FloatFormat(*spec, name=name) for name, spec in NAMED_SPECS.items()}, "e8m0": E8M0,
 }
 
 _FLOAT_RE = re.compile(r"^e(\d+)m(\d+)(ieee|fnuz|fn|finite)?(?:b([+-]?\d+))?$")
 _FIXED_RE = re.compile(r"^([su])(\d+)\.([+-]?\d+)$")
 
 VALID_NAMES_HELP = (
-    f"named formats: {', '.join(NAMED_FORMATS)}; generic: eXmY[ieee|fn|fnuz|finite][bB] "
+    f"named formats: {', '.join(NAMED_FORMATS)} (e8m0: the MX scale); generic: "
+    f"eXmY[ieee|fn|fnuz|finite][bB] "
     f"(2 <= X <= {MAX_EXP_BITS}, 1+X+Y <= {MAX_FLOAT_BITS}, B a bias), "
     f"sW.F / uW.F (1 <= W <= {MAX_FIXED_WIDTH})"
 )
 
 
-def format(spec: str | Format) -> Format:  # noqa: A001 - the public name is emu.format
+def format(spec: str | Format | ScaleFormat) -> Format | ScaleFormat:  # noqa: A001 - emu.format
     """Parse a format name or pass a format through. ``format(f.name) == f`` for every format.
 
     Grammar (case-insensitive): a named format (``e4m3``, ``e5m2``, ``e4m3fnuz``, ``e5m2fnuz``,
-    ``e2m1``, ``e2m3``, ``e3m2``, ``fp16``, ``bf16``, ``fp32``); ``eXmY[family][bB]`` with family
+    ``e2m1``, ``e2m3``, ``e3m2``, ``fp16``, ``bf16``, ``fp32``, and ``e8m0``, the MX scale
+    format, a ``ScaleFormat``); ``eXmY[family][bB]`` with family
     ieee | fn | fnuz | finite (default: the named format's family for e4m3, e2m1, e2m3, e3m2,
     else ieee) and B the exponent bias (default 2**(X-1) - 1, fnuz 2**(X-1)), e.g. ``e4m3ieee``,
     ``e5m2b10``, ``e4m3fnb-2``; ``sW.F`` / ``uW.F`` fixed point (``s16.8``, ``u8.-2``).
     """
-    if isinstance(spec, FloatFormat | FixedFormat):
+    if isinstance(spec, FloatFormat | FixedFormat | ScaleFormat):
         return spec
     if not isinstance(spec, str):
-        raise TypeError(f"format must be a name or a FloatFormat/FixedFormat, not {type(spec).__name__}")
+        raise TypeError(f"format must be a name or a FloatFormat/FixedFormat/ScaleFormat, not "
+                        f"{type(spec).__name__}")
     key = spec.strip().lower()
     if key in NAMED_FORMATS:
         return NAMED_FORMATS[key]
     m = _FLOAT_RE.match(key)
     if m:
         e, mb = int(m.group(1)), int(m.group(2))
+        if f"e{e}m{mb}" in SCALE_NAMES and not m.group(3):
+            raise ValueError(f"{spec!r}: e{e}m{mb} names the MX scale format (bias 127, unsigned); "
+                             f"the signed logarithmic float spells its family, e.g. e{e}m{mb}ieee"
+                             f"{key[len(f'e{e}m{mb}'):]}")
         fam = m.group(3) or default_family(e, mb)
         bias = None if m.group(4) is None else int(m.group(4))
         try:

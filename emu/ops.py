@@ -9,7 +9,7 @@ import numpy as np
 from . import exact, parallel, paths, profiles
 from .codes import OVF_SAT
 from .defaults import current_context
-from .formats import FixedFormat, FloatFormat, Format
+from .formats import FixedFormat, FloatFormat, Format, ScaleFormat
 from .formats import format as parse_format
 from .interop import host_array
 from .kernels import convert as kconvert
@@ -121,9 +121,14 @@ def quantize(x, fmt: Format | str, rounding: str | Rounding = "rne", *,
              saturate: bool | None = None, overflow: str | None = None, rng=None,
              sr_bits: int | None = None, eps: float | None = None, direction=None,
              form: str | None = None, threads: int | None = None,
-             return_words: bool = False, profile: str | profiles.Profile | None = None
-             ) -> Registers:
+             return_words: bool = False, profile: str | profiles.Profile | None = None,
+             **block_options) -> Registers:
     """Round values to ``fmt`` once, exactly as hardware would.
+
+    ``fmt`` may also be a block format (``"mxfp8_e4m3"``, ``"mxfp4"``, ``"nvfp4"``, an
+    emu.BlockFormat): the result is then emu.BlockRegisters, and ``axis``, ``scale_rule`` and
+    ``tensor_scale`` (``block_options``) apply (emu.blocks.quantize, docs/semantics.md §14.3).
+    ``e8m0`` (the MX scale) rounds through emu.blocks.quantize_scale (§14.1).
 
     ``x``: float16/32/64 or integer arrays (every value exact, int64/uint64 included), Python
     numbers, or exact values float64 cannot hold: ``Fraction``, ``Decimal``, ints of any size,
@@ -147,6 +152,21 @@ def quantize(x, fmt: Format | str, rounding: str | Rounding = "rne", *,
     if isinstance(x, Registers):
         raise TypeError("quantize takes values; to round registers into another format use "
                         "emu.convert")
+    from . import blocks
+
+    if blocks.is_block_format(fmt):  # a block format: emu.blocks, its elements come back here
+        return blocks.quantize(x, fmt, rounding, saturate=saturate, overflow=overflow, rng=rng,
+                               sr_bits=sr_bits, eps=eps, direction=direction, form=form,
+                               threads=threads, return_words=return_words, **block_options)
+    if block_options:
+        raise TypeError(f"{', '.join(sorted(block_options))}: options of block formats "
+                        f"(emu.block_format), not of {fmt}")
+    if isinstance(parse_format(fmt), ScaleFormat):
+        if profile is not None or overflow is not None:
+            raise ValueError("e8m0 takes neither profile= nor overflow= (saturate= sets overflow)")
+        return blocks.quantize_scale(x, rounding, saturate=saturate, rng=rng, sr_bits=sr_bits,
+                                     eps=eps, direction=direction, form=form, threads=threads,
+                                     return_words=return_words)
     x = host_array(x)  # ml_dtypes arrays (bfloat16, float8, ...) as exact numpy floats
     fmt = parse_format(fmt)
     rnd = _rounding(fmt, rounding, saturate, overflow, sr_bits, eps, form)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import interop
-from .formats import Format, code_dtype  # noqa: F401 - code_dtype re-exported
+from .formats import Format, ScaleFormat, code_dtype  # noqa: F401 - code_dtype re-exported
 from .formats import format as parse_format
 
 # operator/decoder name -> the function that computes it (filled by ``install``)
@@ -146,6 +146,10 @@ class Registers:
         for every float format and for fixed point up to 53 significant bits."""
         from .paths import decode  # a conversion kernel: below this module, not arithmetic
 
+        if isinstance(self.format, ScaleFormat):  # e8m0: 2**(c - 127), 0xFF NaN (docs/semantics.md §14.1)
+            from .blocks import scale_values
+
+            return scale_values(self._codes, self.format)
         return decode(self._codes, self.format.descriptor, threads)
 
     def to_exact(self) -> np.ndarray:

@@ -1,0 +1,478 @@
+"""Block-scaled formats: OCP MX (MXFP8/6/4, MXINT8) and NVFP4 (docs/semantics.md §14).
+
+A block format is an element format, a block size k and a scale format: k consecutive elements
+along one axis share one scale, and an element's value is ``scale * element`` (times NVFP4's
+per-tensor scale). ``BlockRegisters`` hold the element codes, the scale codes and the layout;
+``quantize`` converts float arrays with the spec's scale selection and the one rounding core for
+the elements; ``emu.matmul`` multiplies block registers (emu.blockdot). The element rounding is
+emu.quantize itself, so every mode, SR source, lane rule and overflow policy is the usual one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .codes import SR_MAX_BITS
+from .formats import E8M0, FixedFormat, FloatFormat, ScaleFormat
+from .formats import format as parse_format
+from .registers import Registers
+from .validate import integer
+
+# Named block formats: (element, block size, scale). OCP MX v1.0 §5.2 Table 1; NVFP4 from
+# NVIDIA's Blackwell documentation (PTX ISA, "block scaling" of mma .kind::mxf4nvf4).
+NAMED_BLOCKS: dict[str, tuple[str, int, str]] = {
+    "mxfp8_e4m3": ("e4m3", 32, "e8m0"), "mxfp8_e5m2": ("e5m2", 32, "e8m0"),
+    "mxfp6_e3m2": ("e3m2", 32, "e8m0"), "mxfp6_e2m3": ("e2m3", 32, "e8m0"),
+    "mxfp4": ("e2m1", 32, "e8m0"), "mxint8": ("s8.6", 32, "e8m0"),
+    "nvfp4": ("e2m1", 16, "e4m3"),
+}
+ALIASES = {"mxfp8": "mxfp8_e4m3", "mxfp6": "mxfp6_e3m2", "mxfp4_e2m1": "mxfp4"}
+SCALE_RULES = ("floor", "ceil", "rceil")
+MAX_BLOCK = 1 << 16
+_TINY = 2.0 ** -1000  # stands for an element-space value float64 cannot hold (see _scaled)
+
+
+@dataclass(frozen=True)
+class BlockFormat:
+    """``block_size`` elements of ``element`` (a float or fixed-point format) share one scale of
+    ``scale`` (``e8m0``, a power of two, as in OCP MX; or a float format such as NVFP4's
+    ``e4m3``). ``name`` is the named format's, else ``<element>x<k>_<scale>``."""
+
+    element: FloatFormat | FixedFormat
+    block_size: int = 32
+    scale: ScaleFormat | FloatFormat = E8M0
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        elem = parse_format(self.element)
+        scale = parse_format(self.scale)
+        if isinstance(elem, ScaleFormat):
+            raise ValueError("e8m0 is a scale format, not an element format")
+        if isinstance(scale, FixedFormat):
+            raise ValueError(f"a block scale is e8m0 or a float format, not {scale.name}")
+        if elem.bits > 16 or (isinstance(scale, FloatFormat) and scale.bits > 16):
+            raise ValueError(f"block formats take element and scale formats of at most 16 bits "
+                             f"(got {elem.name} and {scale.name})")
+        if isinstance(elem, FloatFormat) and elem.emin - elem.man_bits - SR_MAX_BITS - 2 <= -1000:
+            raise ValueError(f"element format {elem.name}: its exponent range is too wide for a "
+                             "block element")
+        k = integer(self.block_size, "block_size", 1, MAX_BLOCK)
+        object.__setattr__(self, "element", elem)
+        object.__setattr__(self, "scale", scale)
+        object.__setattr__(self, "block_size", k)
+        canonical = next((n for n, spec in NAMED_BLOCKS.items()
+                          if spec == (elem.name, k, scale.name)), f"{elem.name}x{k}_{scale.name}")
+        if self.name and self.name != canonical:
+            raise ValueError(f"name={self.name!r} does not name this block format; its name is "
+                             f"{canonical!r}, or leave name= out")
+        object.__setattr__(self, "name", canonical)
+
+    @property
+    def power_of_two_scale(self) -> bool:
+        return isinstance(self.scale, ScaleFormat)
+
+    @property
+    def element_emax(self) -> int:
+        """emax_elem of OCP MX §6.3: the exponent of the element format's largest power of two
+        (MXINT8's s8.6: 0, as its largest value is 1.984375)."""
+        if isinstance(self.element, FloatFormat):
+            return self.element.emax
+        return int(self.element.max).bit_length() - 1 if self.element.max >= 1 else \
+            -((1 / self.element.max).__ceil__() - 1).bit_length()
+
+    @property
+    def element_max(self) -> float:
+        return float(self.element.max)
+
+    @property
+    def bits_per_element(self) -> float:
+        return self.element.bits + self.scale.bits / self.block_size
+
+    def properties(self) -> dict:
+        return {"name": self.name, "kind": "block", "element": self.element.name,
+                "block_size": self.block_size, "scale": self.scale.name,
+                "bits_per_element": self.bits_per_element, "element_max": self.element_max,
+                "element_emax": self.element_emax,
+                "tensor_scale": "optional fp32 (second level)" if self.name == "nvfp4" else None}
+
+    def __str__(self) -> str:
+        return self.name
+
+
+_NAMED = {n: BlockFormat(*spec) for n, spec in NAMED_BLOCKS.items()}
+
+
+def block_format(spec, block_size: int | None = None, scale=None) -> BlockFormat:
+    """A block format by name (``mxfp8_e4m3``, ``mxfp8_e5m2``, ``mxfp6_e3m2``, ``mxfp6_e2m3``,
+    ``mxfp4``, ``mxint8``, ``nvfp4``; aliases ``mxfp8``, ``mxfp6``), a BlockFormat passed
+    through, or generic: an element format with ``block_size`` (default 32) and ``scale``
+    (default e8m0), e.g. ``block_format("e4m3", 16)``."""
+    if isinstance(spec, BlockFormat) and block_size is None and scale is None:
+        return spec
+    if isinstance(spec, str) and block_size is None and scale is None:
+        key = spec.strip().lower()
+        key = ALIASES.get(key, key)
+        if key in _NAMED:
+            return _NAMED[key]
+        try:
+            parse_format(key)
+        except ValueError:
+            raise ValueError(f"unknown block format {spec!r}; valid: {', '.join(NAMED_BLOCKS)} "
+                             f"(aliases {', '.join(ALIASES)}), or an element format with "
+                             "block_size= and scale=") from None
+    if isinstance(spec, BlockFormat):
+        raise TypeError("block_format(BlockFormat, ...) takes no block_size= or scale=")
+    return BlockFormat(spec, 32 if block_size is None else block_size,
+                       E8M0 if scale is None else scale)
+
+
+def is_block_format(spec) -> bool:
+    """Does ``spec`` name a block format (not an element format)?"""
+    if isinstance(spec, BlockFormat):
+        return True
+    return isinstance(spec, str) and ALIASES.get(spec.strip().lower(), spec.strip().lower()) in _NAMED
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+class BlockRegisters:
+    """Element codes, scale codes and the layout of a block-scaled tensor.
+
+    ``codes``: the element codes, the tensor's shape. ``scales``: the scale codes, the same shape
+    except along ``axis``, which holds ceil(n / k) blocks; block b covers elements b*k ..
+    b*k+k-1 along the axis, and a last partial block holds n mod k elements (the spec's
+    padding: the missing elements count as zeros, and are not stored). ``tensor_scale``: NVFP4's
+    per-tensor fp32 scale (1.0 when there is none). Values are ``tensor_scale * scale *
+    element``, exactly (``to_float``); a NaN scale makes its whole block NaN (OCP MX §5.3).
+    """
+
+    __slots__ = ("_codes", "_scales", "_format", "_axis", "_tensor_scale")
+
+    def __init__(self, codes, scales, fmt, axis: int = -1, tensor_scale: float = 1.0):
+        fmt = block_format(fmt)
+        elems = Registers.from_codes(codes, fmt.element)._codes
+        scales = Registers.from_codes(scales, fmt.scale)._codes
+        if elems.ndim == 0:
+            raise ValueError("block registers need at least one axis")
+        axis = integer(axis, "axis")
+        if not -elems.ndim <= axis < elems.ndim:
+            raise ValueError(f"axis={axis} out of range for codes of shape {elems.shape}")
+        axis %= elems.ndim
+        want = list(elems.shape)
+        want[axis] = -(-elems.shape[axis] // fmt.block_size)
+        if scales.shape != tuple(want):
+            raise ValueError(f"scales of shape {scales.shape} do not fit codes of shape "
+                             f"{elems.shape} in blocks of {fmt.block_size} along axis {axis}: "
+                             f"need {tuple(want)}")
+        self._init(elems, scales, fmt, axis, _tensor_scale(tensor_scale, fmt))
+
+    def _init(self, elems, scales, fmt, axis, tensor_scale):
+        self._codes, self._scales, self._format = elems, scales, fmt
+        self._axis, self._tensor_scale = axis, tensor_scale
+
+    @classmethod
+    def _wrap(cls, elems, scales, fmt, axis, tensor_scale=1.0) -> BlockRegisters:
+        r = object.__new__(cls)
+        r._init(elems, scales, fmt, axis, tensor_scale)
+        return r
+
+    from_codes = classmethod(lambda cls, codes, scales, fmt, axis=-1, tensor_scale=1.0:
+                             cls(codes, scales, fmt, axis, tensor_scale))
+    from_codes.__doc__ = "Block registers from a DUT's element and scale codes (checked)."
+
+    @property
+    def format(self) -> BlockFormat:
+        return self._format
+
+    @property
+    def codes(self) -> np.ndarray:
+        return _readonly(self._codes)
+
+    @property
+    def scales(self) -> np.ndarray:
+        return _readonly(self._scales)
+
+    @property
+    def axis(self) -> int:
+        return self._axis
+
+    @property
+    def tensor_scale(self) -> float:
+        return self._tensor_scale
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._codes.shape
+
+    @property
+    def padding(self) -> int:
+        """Elements missing from the last block along the axis (0: every block is full)."""
+        n = self._codes.shape[self._axis]
+        return -n % self._format.block_size
+
+    @property
+    def elements(self) -> Registers:
+        """The element codes as Registers of the element format (values without the scales)."""
+        return Registers._wrap(self._codes, self._format.element)
+
+    @property
+    def scale_registers(self) -> Registers:
+        return Registers._wrap(self._scales, self._format.scale)
+
+    def scale_values(self) -> np.ndarray:
+        """Each element's scale as float64 (the block scale broadcast along the axis, times the
+        tensor scale)."""
+        s = scale_values(self._scales, self._format.scale) * self._tensor_scale
+        return np.repeat(s, self._format.block_size, axis=self._axis).take(
+            np.arange(self._codes.shape[self._axis]), axis=self._axis)
+
+    def to_float(self) -> np.ndarray:
+        """The exact values as float64: tensor scale x block scale x element (every product is
+        exact in float64: at most 2 + 4 + 24 significant bits for NVFP4)."""
+        return self.elements.to_float() * self.scale_values()
+
+    def __array__(self, dtype=None, copy=None):
+        v = self.to_float()
+        return v if dtype is None else v.astype(dtype)
+
+    def __repr__(self) -> str:
+        return (f"BlockRegisters({self._format.name}, shape={self.shape}, axis={self._axis}"
+                + (f", tensor_scale={self._tensor_scale!r}" if self._tensor_scale != 1.0 else "")
+                + ")")
+
+
+def scale_values(codes: np.ndarray, fmt) -> np.ndarray:
+    """Scale codes decoded to float64 (e8m0: 2**(c - 127), 0xFF NaN)."""
+    codes = np.asarray(codes)
+    if isinstance(fmt, ScaleFormat):
+        v = np.ldexp(1.0, codes.astype(np.int64) - 127)
+        return np.where(codes == 0xFF, np.nan, v)
+    return Registers._wrap(codes, fmt).to_float()
+
+
+def _tensor_scale(t, fmt: BlockFormat) -> float:
+    if isinstance(t, bool) or not isinstance(t, int | float | np.floating | np.integer):
+        raise TypeError(f"tensor_scale must be a number, not {type(t).__name__}")
+    t = float(t)
+    if not (np.isfinite(t) and t > 0 and float(np.float32(t)) == t):
+        raise ValueError(f"tensor_scale={t!r} must be a positive finite float32 value")
+    if t != 1.0 and fmt.power_of_two_scale:
+        raise ValueError(f"{fmt.name} has no per-tensor scale (NVFP4-style formats, with a float "
+                         "block scale, do)")
+    return t
+
+
+# --- quantization ---------------------------------------------------------------------------
+
+def _as_float64(x) -> tuple[np.ndarray, bool]:
+    """x as float64 (exactly) and whether it came as float32 or narrower."""
+    from .interop import host_array
+
+    arr = np.asarray(host_array(x))
+    if arr.dtype.kind == "f" and arr.dtype.itemsize <= 8:
+        return arr.astype(np.float64), arr.dtype.itemsize <= 4
+    if arr.dtype.kind in "iu":
+        if arr.size and np.abs(arr.astype(np.float64)).max() > 2.0 ** 53:
+            raise ValueError("integers beyond 2**53 do not convert exactly; give floats")
+        return arr.astype(np.float64), False
+    if arr.dtype == bool:
+        raise TypeError("quantize takes numbers, not booleans")
+    raise TypeError(f"block quantization takes float or integer arrays, not {arr.dtype}")
+
+
+def _shared_exponents(amax: np.ndarray, fmt: BlockFormat, rule: str) -> np.ndarray:
+    """OCP MX §6.3: floor(log2(amax)) - emax_elem (exact, from the float64 exponent), or the
+    smallest power of two with amax / X <= the element's max (``ceil``), or NVIDIA's
+    cvt.rp.ue8m0 of fp32(amax) / fp32(max) (``rceil``); clamped to E8M0's [-127, 127]. All-zero
+    blocks get -127 (the smallest scale, as gfloat's compute_scale_amax)."""
+    with np.errstate(all="ignore"):
+        e = np.frexp(amax)[1].astype(np.int64) - 1  # 2**e <= amax < 2**(e+1)
+        if rule == "floor":
+            s = e - fmt.element_emax
+        elif rule == "ceil":
+            s = e - fmt.element_emax
+            s = s + (amax > np.ldexp(fmt.element_max, s))  # s or s+1 (see docs §14.3)
+        else:
+            q = (amax.astype(np.float32) / np.float32(fmt.element_max)).astype(np.float64)
+            m, eq = np.frexp(q)
+            s = eq.astype(np.int64) - (m == 0.5)  # ceil(log2 q): 2**(s-1) < q <= 2**s
+        s = np.where(amax > 0, s, -127)
+    return np.clip(s, -127, 127)
+
+
+def _scaled(x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """x / 2**s exactly for rounding: float64 holds it unless it underflows below 2**-1022,
+    where every element format's rounding sees only its sign and that it is nonzero (the
+    element's quantum and SR threshold bits lie far above, BlockFormat checks), so such a value
+    becomes +-2**-1000, which rounds the same in every mode."""
+    y = np.ldexp(x, -s)
+    tiny = (x != 0) & (np.abs(y) < 2.0 ** -1022)
+    if tiny.any():
+        y = np.where(tiny, np.copysign(_TINY, x), y)
+    return y
+
+
+def _blocked(x: np.ndarray, axis: int, k: int) -> np.ndarray:
+    """x with ``axis`` last, zero-padded to whole blocks, as (..., blocks, k)."""
+    xm = np.moveaxis(x, axis, -1)
+    n = xm.shape[-1]
+    pad = -n % k
+    if pad:
+        xm = np.concatenate([xm, np.zeros(xm.shape[:-1] + (pad,), xm.dtype)], axis=-1)
+    return xm.reshape(xm.shape[:-1] + ((n + pad) // k, k))
+
+
+def _per_element(v: np.ndarray, axis: int, n: int, k: int) -> np.ndarray:
+    """Per-block values (blocks along ``axis``) repeated over each block's elements."""
+    return np.repeat(v, k, axis=axis).take(np.arange(n), axis=axis)
+
+
+def quantize(x, fmt, rounding="rne", *, axis: int = -1, scale_rule: str = "floor",
+             tensor_scale=None, saturate: bool | None = None, overflow: str | None = None,
+             **options) -> BlockRegisters:
+    """Quantize a float array into a block format (docs/semantics.md §14.3).
+
+    MX formats (e8m0 scales): per block of k elements along ``axis``, the shared exponent
+    ``scale_rule`` = ``floor`` (OCP MX §6.3: floor(log2 amax) - emax_elem), ``ceil`` (the
+    smallest power of two that avoids clipping) or ``rceil`` (NVIDIA's round-up of fp32(amax) /
+    fp32(max_elem)), clamped to [-127, 127]; then each element x / X rounded once into the
+    element format by emu.quantize with ``rounding`` and ``options`` (rng, sr_bits, form, eps,
+    direction, threads, return_words: one draw per element in the input's C order, the usual
+    lane rule). Elements saturate (the spec's clamping to max normal); ``saturate=False`` lets
+    FP8 elements overflow to Inf/NaN, ``overflow=`` sets MXINT8's policy. A block holding NaN or
+    Inf gets the NaN scale 0xFF and +0 elements; an all-zero block the scale 2**-127.
+
+    NVFP4 (an e4m3 scale): NVIDIA's recipe in fp32: ``tensor_scale`` None (none, 1.0),
+    ``"amax"`` (fp32(amax(|x|) / (448 * 6))) or an fp32 value t; block scale =
+    e4m3_rne_satfinite(fp32(fp32(amax / 6) / t)); element input = fp32(x / fp32(scale * t)),
+    rounded into e2m1 by the core. A block whose scale is 0 holds +0 elements.
+    """
+    fmt = block_format(fmt)
+    if scale_rule not in SCALE_RULES:
+        raise ValueError(f"unknown scale_rule {scale_rule!r}; valid: {', '.join(SCALE_RULES)}")
+    x64, _ = _as_float64(x)
+    if x64.ndim == 0:
+        raise ValueError("block quantization needs an array with at least one axis")
+    axis = integer(axis, "axis")
+    if not -x64.ndim <= axis < x64.ndim:
+        raise ValueError(f"axis={axis} out of range for an array of shape {x64.shape}")
+    axis %= x64.ndim
+    k, n = fmt.block_size, x64.shape[axis]
+    blocks = _blocked(x64, axis, k)
+    with np.errstate(invalid="ignore"):
+        special = ~np.isfinite(blocks).all(axis=-1)
+        amax = np.where(special, 0.0, np.abs(np.where(np.isfinite(blocks), blocks, 0)).max(
+            axis=-1, initial=0.0))
+    special = np.moveaxis(special, -1, axis)
+    amax = np.moveaxis(amax, -1, axis)
+    if isinstance(fmt.element, FloatFormat):
+        sat_default = True
+    else:
+        sat_default = None
+    if fmt.power_of_two_scale:
+        if tensor_scale is not None:
+            _tensor_scale(tensor_scale, fmt)  # explains that MX has none
+        s = _shared_exponents(amax, fmt, scale_rule)
+        scales = np.where(special, 0xFF, s + 127).astype(np.uint8)
+        s_el = _per_element(np.where(special, 0, s), axis, n, k)
+        y = _scaled(x64, s_el)
+        t = 1.0
+    else:
+        if scale_rule != "floor":
+            raise ValueError(f"scale_rule={scale_rule!r} is for power-of-two (e8m0) scales; "
+                             f"{fmt.name}'s scale is rounded from amax / max_elem")
+        scales, y, t = _float_scaled(x64, amax, special, fmt, axis, n, tensor_scale)
+    y = np.where(_per_element(special | _zero_scale(scales, fmt), axis, n, k), 0.0, y)
+    from .ops import quantize as quantize_values
+
+    if saturate is None and overflow is None and sat_default:
+        saturate = True
+    res = quantize_values(y, fmt.element, rounding, saturate=saturate, overflow=overflow,
+                          **options)
+    elems, words = res if options.get("return_words") else (res, None)
+    out = BlockRegisters._wrap(elems._codes, scales, fmt, axis, t)
+    return (out, words) if words is not None else out
+
+
+def _zero_scale(scales: np.ndarray, fmt: BlockFormat) -> np.ndarray:
+    if fmt.power_of_two_scale:
+        return np.zeros(scales.shape, bool)
+    return scale_values(scales, fmt.scale) == 0
+
+
+def _float_scaled(x64, amax, special, fmt: BlockFormat, axis, n, tensor_scale):
+    """NVFP4-style scaling (a float block scale), in fp32 as NVIDIA's recipe (see quantize)."""
+    from .ops import quantize as quantize_values
+
+    f32 = np.float32
+    emax = f32(fmt.element_max)
+    if tensor_scale is None:
+        t = f32(1.0)
+    elif isinstance(tensor_scale, str):
+        if tensor_scale != "amax":
+            raise ValueError(f"tensor_scale={tensor_scale!r}; valid: None, 'amax' or an fp32 value")
+        with np.errstate(all="ignore"):
+            amax_t = f32(np.max(amax.astype(f32), initial=f32(0)))
+            t = amax_t / (f32(float(fmt.scale.max)) * emax) if amax_t > 0 else f32(1.0)
+        if not (np.isfinite(t) and t > 0):
+            t = f32(1.0)
+    else:
+        t = f32(_tensor_scale(tensor_scale, fmt))
+    with np.errstate(all="ignore"):
+        s32 = (amax.astype(f32) / emax) / t
+    scales = quantize_values(s32, fmt.scale, "rne", saturate=True)._codes
+    sv = scale_values(scales, fmt.scale).astype(f32)
+    with np.errstate(all="ignore"):
+        denom = _per_element(sv * t, axis, n, fmt.block_size)
+        y = (x64.astype(f32) / denom).astype(np.float64)
+    nan_scale = fmt.scale.nan_code
+    if nan_scale is not None:
+        scales = np.where(special, nan_scale, scales).astype(scales.dtype)
+    return scales, y, float(t)
+
+
+def quantize_scale(x, rounding="rne", *, saturate: bool | None = None, **options) -> Registers:
+    """Round values into e8m0 (docs/semantics.md §14.1): the rounding core rounds into a
+    power-of-two format of ample range (e9m0, bias 255), then E8M0's range applies: a value
+    whose rounding lies below 2**-127 gives 2**-127 (code 0; E8M0 has no zero), one above
+    2**127 NaN, or 0xFE with ``saturate=True``; zero, negative values, NaN and Inf give NaN."""
+    from .ops import quantize as quantize_values
+
+    wide = FloatFormat(9, 0, 255, "fn")
+    x64, _ = _as_float64(x)
+    res = quantize_values(x64, wide, rounding, saturate=True, **options)
+    regs, words = res if options.get("return_words") else (res, None)
+    field_ = regs._codes.astype(np.int64) & 0x1FF
+    code = np.clip(field_ - 128, 0, 255)
+    with np.errstate(invalid="ignore"):
+        bad = ~(x64 > 0) | ~np.isfinite(x64)
+    over = (field_ - 128 > 254) | (np.isinf(x64) & (x64 > 0) & bool(saturate))
+    code = np.where(over, 0xFE if saturate else 0xFF, code)
+    code = np.where(bad & ~(np.isinf(x64) & (x64 > 0) & bool(saturate)), 0xFF, code)
+    out = Registers._wrap(code.astype(np.uint8), E8M0)
+    return (out, words) if words is not None else out
+
+
+def carrier(fmt: BlockFormat) -> FloatFormat:
+    """A float format holding every scale x element value of ``fmt`` exactly (the operands of
+    block_sum="products"): significand bits for an element's times a scale's, subnormal quantum
+    the smallest such value (every value is a multiple of it), and the range up to the largest;
+    ieee, so a NaN scale or an Inf element stays NaN or Inf."""
+    e, s = fmt.element, fmt.scale
+    esig = e.man_bits + 1 if isinstance(e, FloatFormat) else e.width - 1
+    ssig = 1 if isinstance(s, ScaleFormat) else s.man_bits + 1
+    man = esig - 1 if ssig == 1 else esig + ssig - 1
+    emin_e = e.emin - e.man_bits if isinstance(e, FloatFormat) else -e.frac
+    low = emin_e + (s.emin if isinstance(s, ScaleFormat) else s.emin - s.man_bits)
+    high = int(np.frexp(float(e.max) * float(s.max))[1]) - 1
+    bias = 1 - man - low  # emin - man = low: the smallest value is the subnormal quantum
+    exp_bits = 2
+    while (1 << exp_bits) - 2 - bias < high:
+        exp_bits += 1
+    return FloatFormat(exp_bits, man, bias, "ieee")

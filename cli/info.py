@@ -10,7 +10,8 @@ import click
 
 import emu
 import emu.rounding
-from emu.formats import NAMED_FORMATS
+from emu.blockformats import NAMED_BLOCKS
+from emu.formats import NAMED_FORMATS, SCALE_NAMES
 from emu.profiles import PROFILES
 from emu.rounding import MODES
 
@@ -31,10 +32,12 @@ from .output import dumps, echo_json
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def formats(as_json: bool) -> None:
-    """Table of the named formats and their properties."""
-    rows = [emu.format(n).properties() for n in NAMED_FORMATS]
+    """Table of the named formats and their properties, then the block formats (MX, NVFP4)."""
+    rows = [emu.format(n).properties() for n in NAMED_FORMATS if n not in SCALE_NAMES]
+    scales = [emu.format(n).properties() for n in SCALE_NAMES]
+    blocks = [emu.block_format(n).properties() for n in NAMED_BLOCKS]
     if as_json:
-        echo_json({"formats": rows})
+        echo_json({"formats": rows + scales, "block_formats": blocks})
         return
     click.echo(f"{'name':9} {'family':7} {'bits':>4} {'bias':>5} {'max':>12} {'min normal':>11} "
                f"{'min subnorm':>11} {'inf':>13} {'nan':>13} {'finite':>10}")
@@ -44,8 +47,21 @@ def formats(as_json: bool) -> None:
         click.echo(f"{r['name']:9} {r['family']:7} {r['bits']:>4} {r['bias']:>5} {r['max']:>12.6g} "
                    f"{r['min_normal']:>11.4g} {r['min_subnormal']:>11.4g} {inf:>13} {nan:>13} "
                    f"{r['finite_codes']:>10}")
+    for r in scales:
+        click.echo(f"{r['name']:9} {'scale':7} {r['bits']:>4} {r['bias']:>5} {r['max']:>12.6g} "
+                   f"{r['min']:>11.4g} {'-':>11} {'-':>13} {'0xff':>13} {r['finite_codes']:>10}"
+                   "  (MX scale: 2^(c-127), unsigned, no zero)")
     click.echo("Generic names: eXmY[ieee|fn|fnuz|finite][b<bias>] (e4m3ieee, e5m2b10), sW.F, uW.F "
                "(see emu.format).")
+    click.echo("")
+    click.echo(f"{'block format':13} {'element':8} {'block':>5} {'scale':6} {'bits/elem':>9} "
+               f"{'elem max':>9}")
+    for r in blocks:
+        click.echo(f"{r['name']:13} {r['element']:8} {r['block_size']:>5} {r['scale']:6} "
+                   f"{r['bits_per_element']:>9.4g} {r['element_max']:>9.6g}"
+                   + ("  + fp32 tensor scale" if r["tensor_scale"] else ""))
+    click.echo("Generic block formats: emu.block_format(element, block_size, scale) (docs/semantics.md "
+               "§14).")
 
 
 @click.command(cls=ValuesCommand)

@@ -17,7 +17,8 @@ _EXPORTS = {
     **dict.fromkeys(("abs_", "add", "compare", "eq", "fma", "ge", "gt", "le", "lt",
                      "maximum", "minimum", "mul", "ne", "neg", "sub"), "arith"),
     **dict.fromkeys(("FixedFormat", "FloatFormat", "ScaleFormat", "format"), "formats"),
-    **dict.fromkeys(("BlockFormat", "BlockRegisters", "block_format"), "blocks"),
+    **dict.fromkeys(("BlockFormat", "block_format"), "blockformats"),
+    **dict.fromkeys(("BlockRegisters",), "blocks"),
     **dict.fromkeys(("LFSR", "AmdPrng"), "lfsr"),
     **dict.fromkeys(("Rounding",), "rounding"),
     **dict.fromkeys(("Profile",), "profiles"),
@@ -52,7 +53,8 @@ if TYPE_CHECKING:  # what static tools and IDEs see
         neg,
         sub,
     )
-    from .blocks import BlockFormat, BlockRegisters, block_format  # noqa: F401
+    from .blockformats import BlockFormat, block_format  # noqa: F401
+    from .blocks import BlockRegisters  # noqa: F401
     from .defaults import context  # noqa: F401
     from .formats import FixedFormat, FloatFormat, ScaleFormat, format  # noqa: F401
     from .lfsr import LFSR, AmdPrng  # noqa: F401

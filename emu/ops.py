@@ -223,6 +223,14 @@ def convert(r: Registers, fmt: Format | str, rounding: str | Rounding = "rne", *
     if not isinstance(r, Registers):
         raise TypeError(f"convert takes Registers, not {type(r).__name__}; use emu.quantize")
     fmt = parse_format(fmt)
+    if isinstance(fmt, ScaleFormat) or isinstance(r.format, ScaleFormat):
+        # e8m0 has no conversion kernel: its values (powers of two) and those of every float
+        # format (and fixed point up to 53 bits) are exact float64s, so convert is quantize
+        if isinstance(r.format, FixedFormat) and r.format.width > 53:
+            raise ValueError(f"convert {r.format.name} -> {fmt.name}: wider than 53 bits")
+        return quantize(r.to_float(), fmt, rounding, saturate=saturate, overflow=overflow,
+                        rng=rng, sr_bits=sr_bits, eps=eps, direction=direction, form=form,
+                        threads=threads, return_words=return_words, profile=profile)
     rnd = _rounding(fmt, rounding, saturate, overflow, sr_bits, eps, form)
     threads = optional_integer(threads, "threads", 1)
     prof = profiles.resolve(profile, current_context().profile)

@@ -38,6 +38,7 @@ from .sources import NO_DRAWS, draws
 from .validate import flag, optional_integer
 
 BLOCK_SUMS = ("exact", "products")
+PRODUCTS_OPTIONS = {"products", "product_rounding", "align_bits", "group", "eps", "direction"}
 
 
 def _check(a: BlockRegisters, b: BlockRegisters) -> None:
@@ -76,6 +77,9 @@ def matmul(a: BlockRegisters, b: BlockRegisters, acc="fp32", out=None, *,
     to ``block_sum="products"``. Words: one per block term, (i, j, b) in C order, then the
     output's (exact), or emu.matmul's order (products)."""
     _check(a, b)
+    unknown = set(products_options) - PRODUCTS_OPTIONS
+    if unknown:
+        raise TypeError(f"matmul() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
     if block_sum not in BLOCK_SUMS:
         raise ValueError(f"unknown block_sum {block_sum!r}; valid: {', '.join(BLOCK_SUMS)}")
     alpha = float(np.float32(a.tensor_scale) * np.float32(b.tensor_scale))

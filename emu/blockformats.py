@@ -122,6 +122,9 @@ def block_format(spec, block_size: int | None = None, scale=None) -> BlockFormat
                              "block_size= and scale=") from None
     if isinstance(spec, BlockFormat):
         raise TypeError("block_format(BlockFormat, ...) takes no block_size= or scale=")
+    if is_block_format(spec):
+        raise ValueError(f"{spec!r} is a block format already; block_size= and scale= go with an "
+                         "element format, e.g. block_format('e2m1', 16, 'e4m3')")
     return BlockFormat(spec, 32 if block_size is None else block_size,
                        E8M0 if scale is None else scale)
 

@@ -157,7 +157,9 @@ def quantize(x, fmt: Format | str, rounding: str | Rounding = "rne", *,
     if blocks.is_block_format(fmt):  # a block format: emu.blocks, its elements come back here
         return blocks.quantize(x, fmt, rounding, saturate=saturate, overflow=overflow, rng=rng,
                                sr_bits=sr_bits, eps=eps, direction=direction, form=form,
-                               threads=threads, return_words=return_words, **block_options)
+                               threads=threads, return_words=return_words,
+                               **({"profile": profile} if profile is not None else {}),
+                               **block_options)
     if block_options:
         raise TypeError(f"{', '.join(sorted(block_options))}: options of block formats "
                         f"(emu.block_format), not of {fmt}")

@@ -38,6 +38,7 @@ from .sources import NO_DRAWS, draws
 from .validate import flag, optional_integer
 
 BLOCK_SUMS = ("exact", "products")
+_ALL_EXACT_PATH = False  # tests set it to compute every output on the rational path
 PRODUCTS_OPTIONS = {"products", "product_rounding", "align_bits", "group", "eps", "direction"}
 
 
@@ -182,8 +183,10 @@ def _exact_blocks(a, b, acc, out, out_rounding, saturate, overflow, *, order, ac
         raise ValueError(f"matmul: output element {bad} is not representable in the accumulator "
                          f"{acc_fmt.name} (NaN without a NaN code, or Inf under wrap)")
     final_fmt = promo if chunk else acc_fmt
+    if _ALL_EXACT_PATH:  # tests: the rational path must agree with the kernel everywhere
+        wide[:] = True
     for i, j in np.argwhere(wide).tolist():
-        res[i, j] = _exact_output(a, b, int(i), int(j), order, chunk, acc_fmt, ak, arw, nb)
+        res[i, j] = _exact_output(a, b, i, j, order, chunk, acc_fmt, ak, promo, pk, arw, nb)
     result = Registers._wrap(res.astype(code_dtype(final_fmt.bits), copy=False), final_fmt)
     used = [arw]
     if out is not None:
@@ -204,11 +207,10 @@ def _term(a, b, i: int, j: int, blk: int):
     return sa * sb * sum((x * y for x, y in zip(xa.tolist(), xb.tolist(), strict=True)), Fraction(0))
 
 
-def _exact_output(a, b, i, j, order, chunk, acc_fmt, ak, arw, nb) -> int:
-    """One output whose block sums (or exact total) need more than 62 bits, with rationals.
-    A wide block's products are all finite (specials are terms the kernel takes), but other
-    blocks of the output may be special: those outputs, and pairwise or chunked reductions
-    over wide blocks, are refused rather than approximated."""
+def _exact_output(a, b, i, j, order, chunk, acc_fmt, ak, promo, pk, arw, nb) -> int:
+    """One output whose block sums (or exact total) need more than 62 bits, with rationals and
+    the reduction of emu.kernels.accumulate step by step. A wide block's products are all
+    finite; an output that also holds a NaN/Inf block is refused rather than approximated."""
     terms = []
     for blk in range(nb):
         s = scale_values(np.array([a._scales[i, blk], b._scales[blk, j]]), a.format.scale)
@@ -220,26 +222,34 @@ def _exact_output(a, b, i, j, order, chunk, acc_fmt, ak, arw, nb) -> int:
             raise ValueError(f"matmul output ({i}, {j}): a block sum needs more than 62 bits and "
                              "another block holds NaN or Inf; emu does not model this mix")
         terms.append(_term(a, b, i, j, blk))
-    if order == "pairwise" or chunk:
-        raise ValueError(f"matmul output ({i}, {j}): a block sum needs more than 62 bits; "
-                         "block_sum='exact' computes such outputs for order='sequential' "
-                         "(without chunk) and order='exact' only")
-    mode, ovf = ak.mode, ak.overflow
+
+    def rnd(v: Fraction, fmt=acc_fmt, kr=ak, word: int = 0) -> int:
+        return _round(v, fmt, kr.mode, kr.overflow, kr, word, kr.mode == RDN)
+
+    def value(code: int, fmt=acc_fmt) -> Fraction:
+        v = fmt.code_value(code)
+        if not isinstance(v, Fraction):
+            raise ValueError(f"matmul output ({i}, {j}) overflows the accumulator {fmt.name} on "
+                             "the exact path; emu does not model this mix")
+        return v
+
     if order == "exact":
-        total = sum(terms, Fraction(0))
-        return _round(total, acc_fmt, mode, ovf, ak, 0, mode == RDN)
-    value = Fraction(0)
-    code = 0
+        return rnd(sum(terms, Fraction(0)))
+    if order == "pairwise":
+        level = [rnd(t) for t in terms]
+        while len(level) > 1:
+            pairs = [rnd(value(level[2 * t]) + value(level[2 * t + 1])) for t in range(len(level) // 2)]
+            level = pairs + ([level[-1]] if len(level) % 2 else [])
+        return level[0] if level else 0
+    code, pcode, acc_v, promo_v = 0, 0, Fraction(0), Fraction(0)
     base = (i * b.shape[1] + j) * nb
     for t, term in enumerate(terms):
-        word = int(arw[base + t]) if arw.size else 0
-        code = _round(value + term, acc_fmt, mode, ovf, ak, word, mode == RDN)
-        v = acc_fmt.code_value(code)
-        if not isinstance(v, Fraction):
-            raise ValueError(f"matmul output ({i}, {j}) overflows the accumulator {acc_fmt.name} "
-                             "on the exact path; emu does not model this mix")
-        value = v
-    return code
+        code = rnd(acc_v + term, word=int(arw[base + t]) if arw.size else 0)
+        acc_v = value(code)
+        if chunk and ((t + 1) % chunk == 0 or t == nb - 1):
+            pcode = rnd(promo_v + acc_v, promo, pk)
+            promo_v, acc_v, code = value(pcode, promo), Fraction(0), 0
+    return pcode if chunk else code
 
 
 def _round(v: Fraction, fmt, mode, ovf, ak, word, negative_zero: bool) -> int:

@@ -29,6 +29,7 @@ from ..registers import Registers
 from ..validate import flag
 from .hexio import check_radix
 from .layouts import SET_LAYOUTS
+from .mx import MX_OPS, block_of, check_packed, check_size
 from .spec import build_spec, lfsr_settings, refuse_unused, setting
 from .triage import KEEP, CheckResult, compare
 from .vectors import Port, VectorSet
@@ -111,6 +112,33 @@ class GoldenSet:
     def names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.ports)
 
+    def block_codes(self, prefix: str) -> np.ndarray:
+        """Block sets (§10.10): ports ``prefix0 .. prefix{k-1}`` (``x``, ``y``, ``a``, ``b``, ``r``)
+        as one read-only (count, k) array, vector by vector."""
+        names = [p.name for p in self.ports if p.name.startswith(prefix)
+                 and p.name[len(prefix):].isdigit()]
+        if not names:
+            raise KeyError(f"no ports {prefix}0, {prefix}1, ... in {self.path}; ports: "
+                           f"{', '.join(self.names)}")
+        arr = np.stack([self.codes[f"{prefix}{i}"] for i in range(len(names))], axis=1)
+        arr.setflags(write=False)
+        return arr
+
+    def blocks(self, operand: str = "y"):
+        """Block sets: the blocks of ``operand`` as emu.BlockRegisters of shape (count, k), blocks
+        along axis 1: mx-quantize ``y`` (the element codes ``y0 ..`` with ``scale``), mx-dot
+        ``a`` or ``b`` (with ``scale_a`` / ``scale_b``)."""
+        from ..blocks import BlockRegisters
+
+        spec = self.spec
+        scale = {("mx-quantize", "y"): "scale", ("mx-dot", "a"): "scale_a",
+                 ("mx-dot", "b"): "scale_b"}.get((spec.get("op"), operand))
+        if scale is None:
+            raise ValueError(f"{self.path} ({spec.get('op')}) has no blocks {operand!r}: mx-quantize "
+                             "sets have y, mx-dot sets a and b")
+        return BlockRegisters(self.block_codes(operand), self.codes[scale].reshape(-1, 1),
+                              block_of(spec), axis=1)
+
     @property
     def inputs(self) -> tuple[GoldenPort, ...]:
         return tuple(p for p in self.ports if p.direction == "in")
@@ -128,7 +156,16 @@ class GoldenSet:
 
     def compare(self, got: dict[str, np.ndarray], keep: int = KEEP) -> CheckResult:
         """Compare a device's outputs (port name -> codes, in vector order) with the set's, as
-        ``emu check`` compares a dump: ``result.ok``, ``result.text()``."""
+        ``emu check`` compares a dump: ``result.ok``, ``result.text()``. An mx-quantize set also
+        takes ``y`` as one (count, k) array of element codes (for its ports y0 .. y{k-1})."""
+        if self.spec.get("op") == "mx-quantize" and "y" in got:
+            got = dict(got)
+            y = np.asarray(got.pop("y"))
+            k = block_of(self.spec).block_size
+            if y.ndim != 2 or y.shape[1] != k:
+                raise ValueError(f"actual 'y': element codes of shape {y.shape}; an mx-quantize set "
+                                 f"takes (count, {k}) (or its ports y0 .. y{k - 1})")
+            got.update({f"y{i}": y[:, i] for i in range(k)})
         return compare(self.vectors, got, keep=keep, name=str(self.path))
 
     @property
@@ -163,12 +200,14 @@ def load(path: Path | str) -> GoldenSet:
 
 
 def write(directory: Path | str, op: str, *, src: str = "fp32", dst: str | None = None,
-          fmt: str | None = None, rounding: str | None = None, saturate: bool = False,
+          fmt: str | None = None, rounding: str | None = None, saturate: bool | None = None,
           overflow: str | None = None, inputs: str | Sequence[str] = "corners,random",
           count: int = 1000, seed: int = 1, sr_bits: int = 8, lfsr: dict | None = None,
           eps: float | None = None, direction: int | None = None, k: int = 16,
           acc: str | None = None, acc_overflow: str = "wrap", out_format: str | None = None,
-          profile: str | None = None, layout: str = "ports", radix: str = "hex", address: bool = False,
+          profile: str | None = None, block_size: int | None = None, scale_format: str | None = None,
+          scale_rule: str = "floor", acc_rounding: str | None = None, block_sum: str = "exact",
+          order: str = "sequential", layout: str = "ports", radix: str = "hex", address: bool = False,
           shards: int | None = None, scheduler: str | None = None, workers: int | None = None,
           local: bool = False, force: bool = False, command: str | None = None,
           progress: Callable[[int, int], None] | None = None,
@@ -176,7 +215,9 @@ def write(directory: Path | str, op: str, *, src: str = "fp32", dst: str | None 
     """Write a golden vector set of ``op`` into ``directory``: what ``emu golden OP --out
     DIRECTORY`` does, each option a keyword argument with the option's default (``fmt`` is
     ``--format``, ``k`` is ``--k``, ``lfsr`` a dict of the ``--lfsr-*`` settings, ``local`` is
-    ``--local``, ``profile`` is ``--profile``). The spec settings are build_spec's; a setting
+    ``--local``, ``profile`` is ``--profile``; the block sets' ``block_size``, ``scale_format``,
+    ``scale_rule``, ``acc_rounding``, ``block_sum`` and ``order`` are ``--block-size`` ...,
+    ``saturate`` None is the op's default). The spec settings are build_spec's; a setting
     the op or rounding mode does not use must keep its default (ValueError otherwise, as the
     command refuses the option).
     ``radix`` hex or bin: $readmemh ``<port>.hex`` or $readmemb ``<port>.bin`` files;
@@ -189,7 +230,9 @@ def write(directory: Path | str, op: str, *, src: str = "fp32", dst: str | None 
     settings = dict(src=src, dst=dst, fmt=fmt, rounding=rounding, saturate=saturate,
                     overflow=overflow, inputs=inputs, count=count, seed=seed, sr_bits=sr_bits,
                     lfsr=lfsr, eps=eps, direction=direction, k=k, acc=acc,
-                    acc_overflow=acc_overflow, out_format=out_format, profile=profile)
+                    acc_overflow=acc_overflow, out_format=out_format, profile=profile,
+                    block_size=block_size, scale_format=scale_format, scale_rule=scale_rule,
+                    acc_rounding=acc_rounding, block_sum=block_sum, order=order)
     settings["lfsr"] = lfsr_settings(lfsr)  # an emu.LFSR as its settings: the recorded call replays
     given = refuse_unused(op, settings, spell)
     spec = build_spec(op, **settings, spell=spell)
@@ -205,6 +248,9 @@ def write(directory: Path | str, op: str, *, src: str = "fp32", dst: str | None 
     if command is None:
         command = python_call(directory, op, {**given, **{name: v for name, v in options.items()
                                                            if v != WRITER_DEFAULTS[name]}})
+    if spec["op"] in MX_OPS:
+        check_size(spec, shards)  # a set of blocks too large for one process (or shard)
+        check_packed(spec, layout, radix)  # a packed line too long for $readmem readers
     check_target(directory, "vector set", force)  # before any work
     if shards is None:
         from .vectors import generate, write_set

@@ -4,7 +4,8 @@ Shard k builds candidate vectors lo_k..hi_k of the whole set (``generate`` with 
 entry in its spec). Stochastic sets need each shard's random words to start where the previous
 shards' words ended; since undefined vectors are dropped before words are drawn, a first round
 counts each shard's surviving vectors and the second round skips the LFSR (a jump) past the
-words of the shards before it. MAC shards start on dot-product boundaries. Concatenating the
+words of the shards before it (a block set's vector takes d draws: its shard skips d words per
+vector kept before it). MAC shards start on dot-product boundaries. Concatenating the
 shards' ports gives exactly the set a single process writes.
 
 Shards run on Dask (``emu.cluster``) or one by one here; every shard directory is a complete
@@ -25,7 +26,8 @@ from .. import __version__
 from ..outdir import check_target, staged
 from ..rounding import is_stochastic
 from .hexio import check_radix, write_atomic
-from .vectors import _source, candidates, generate, read_manifest, schema_fields, write_set
+from .mx import MAX_ELEMENTS, MX_OPS, block_of
+from .vectors import _source, candidates, generate, read_manifest, schema_fields, set_mode, write_set
 
 MAX_SHARDS = 1 << 16
 MAX_SHARD_VECTORS = 1 << 24  # candidate vectors per shard (memory of one worker)
@@ -39,15 +41,18 @@ def shard_specs(spec: dict, shards: int) -> list[dict]:
     align = int(spec.get("k", 16)) if spec["op"] == "mac" else 1
     bounds = [min(total, (total * i // shards) // align * align) for i in range(shards)] + [total]
     widest = max(hi - lo for lo, hi in zip(bounds[:-1], bounds[1:], strict=True))
-    if widest > MAX_SHARD_VECTORS:
+    most = MAX_SHARD_VECTORS
+    if spec["op"] in MX_OPS:  # a vector is a block: the limit is on its elements
+        most = max(1, MAX_ELEMENTS // block_of(spec).block_size)
+    if widest > most:
         raise ValueError(f"{total} vectors in {shards} shards is up to {widest} per shard (max "
-                         f"{MAX_SHARD_VECTORS}); use --shards {-(-total // MAX_SHARD_VECTORS)} or more")
+                         f"{most}); use --shards {-(-total // most)} or more")
     return [{**spec, "shard": {"index": i, "of": shards, "lo": lo, "hi": hi, "skip": 0}}
             for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))]
 
 
 def _stochastic(spec: dict) -> bool:
-    return spec["op"] != "lfsr" and spec["op"] != "mac" and is_stochastic(spec.get("rounding", "rne"))
+    return spec["op"] != "lfsr" and spec["op"] != "mac" and is_stochastic(set_mode(spec))
 
 
 def _kept(spec: dict) -> int:

@@ -22,8 +22,14 @@ from ..validate import ArgumentTypeError, integer
 
 MAX_COUNT = 1 << 24  # random vectors or LFSR draws in one set (each shard draws them all)
 
-OPS = ("convert", "sr", "add", "mul", "fma", "lfsr", "mac")  # sr: convert, stochastic by default
+MX_OPS = ("mx-quantize", "mx-dot")  # block-scaled formats (emu.golden.mx, docs/semantics.md §10.10)
+OPS = ("convert", "sr", "add", "mul", "fma", "lfsr", "mac", *MX_OPS)  # sr: convert, stochastic by default
 EPS_MODES = ("sr_eps", "signed_sr_eps")
+# the choices of the block sets' settings (the core's names: emu.blocks.SCALE_RULES,
+# emu.blockdot.BLOCK_SUMS, emu.linalg.ORDERS), spelled here so the command line's help needs no numpy
+SCALE_RULES = ("floor", "ceil", "rceil")
+BLOCK_SUMS = ("exact", "products")
+ORDERS = ("sequential", "pairwise", "exact", "truncating")
 # the LFSR settings a spec can give, with their defaults (shifts: the random bits r, or the
 # width for an lfsr set); config, reverse and invert are written only when not the default
 LFSR_SETTINGS = {"width": 32, "seed": 1, "lanes": 1, "config": "fibonacci", "shifts": None,
@@ -34,17 +40,24 @@ _IMPLIED = ("config", "reverse", "invert")
 # settings that apply only to some ops or rounding modes: (ops, needs a stochastic mode, modes);
 # lfsr sets draw from the LFSR without a rounding mode
 _NOT_LFSR = frozenset(OPS) - {"lfsr"}
+_MX = frozenset(MX_OPS)
 SCOPES: dict[str, tuple[frozenset, bool, frozenset | None]] = {
-    "src": (frozenset({"convert", "sr"}), False, None),
+    "src": (frozenset({"convert", "sr", "mx-quantize"}), False, None),
     "dst": (frozenset({"convert", "sr", "add", "mul", "fma"}), False, None),
-    "fmt": (frozenset({"add", "mul", "fma", "mac"}), False, None),
-    **dict.fromkeys(("rounding", "saturate", "overflow", "inputs", "seed"), (_NOT_LFSR, False, None)),
-    **dict.fromkeys(("k", "acc", "acc_overflow", "out_format"), (frozenset({"mac"}), False, None)),
+    "fmt": (frozenset({"add", "mul", "fma", "mac"}) | _MX, False, None),
+    "rounding": (_NOT_LFSR - {"mx-dot"}, False, None),  # mx-dot: acc_rounding
+    **dict.fromkeys(("saturate", "overflow", "inputs", "seed"), (_NOT_LFSR, False, None)),
+    **dict.fromkeys(("k", "acc_overflow", "out_format"), (frozenset({"mac"}), False, None)),
+    "acc": (frozenset({"mac", "mx-dot"}), False, None),
     "sr_bits": (_NOT_LFSR - {"mac"}, True, None),
-    "eps": (frozenset(OPS), True, frozenset(EPS_MODES)),
-    "direction": (frozenset(OPS), True, frozenset({"signed_sr_eps"})),
+    # the accumulator of mx-dot takes sr or sr_equal only: no eps, no direction
+    "eps": (frozenset(OPS) - {"mx-dot"}, True, frozenset(EPS_MODES)),
+    "direction": (frozenset(OPS) - {"mx-dot"}, True, frozenset({"signed_sr_eps"})),
     "lfsr": (frozenset(OPS), True, None),
     "profile": (frozenset({"convert", "sr", "add", "mul", "fma"}), False, None),
+    **dict.fromkeys(("block_size", "scale_format"), (_MX, False, None)),
+    "scale_rule": (frozenset({"mx-quantize"}), False, None),
+    **dict.fromkeys(("acc_rounding", "block_sum", "order"), (frozenset({"mx-dot"}), False, None)),
 }
 
 
@@ -67,19 +80,24 @@ def check_op(op: object) -> str:
 
 
 def unused_settings(op: str, rounding: str | None,
-                    spell: Callable[[str, object], str] = setting) -> dict[str, str | None]:
-    """Why each setting of SCOPES does not apply to a set of ``op`` with ``rounding`` (None: it
-    applies), for refusing a setting that would be silently ignored. ``spell`` names settings
-    in the reasons (``applies to stochastic rounding only (rounding=rne)``)."""
-    rounding = op_rounding(check_op(op), rounding)
+                    spell: Callable[[str, object], str] = setting,
+                    acc_rounding: str | None = None) -> dict[str, str | None]:
+    """Why each setting of SCOPES does not apply to a set of ``op`` with ``rounding`` (mx-dot:
+    ``acc_rounding``, the accumulator's) (None: it applies), for refusing a setting that would
+    be silently ignored. ``spell`` names settings in the reasons (``applies to stochastic
+    rounding only (rounding=rne)``)."""
+    mode_name = "acc_rounding" if check_op(op) == "mx-dot" else "rounding"
+    rounding = op_rounding(op, acc_rounding if op == "mx-dot" else rounding)
     stochastic = op == "lfsr" or (op != "mac" and is_stochastic(rounding))
     reasons: dict[str, str | None] = {}
     for name, (ops, needs_sr, modes) in SCOPES.items():
         reasons[name] = None
         if op not in ops:
             reasons[name] = f"does not apply to golden {op}"
+            if op == "mx-dot" and name == "rounding":
+                reasons[name] += f" (the accumulator rounds: {spell('acc_rounding')})"
         elif needs_sr and not stochastic:
-            reasons[name] = f"applies to stochastic rounding only ({spell('rounding', rounding)})"
+            reasons[name] = f"applies to stochastic rounding only ({spell(mode_name, rounding)})"
         elif modes and rounding not in modes:
             reasons[name] = f"applies to {spell('rounding', ' / '.join(sorted(modes)))} only"
     return reasons
@@ -97,22 +115,29 @@ def check_mode_settings(rounding: str, eps, direction,
 
 
 def build_spec(op: str, *, src: str = "fp32", dst: str | None = None, fmt: str | None = None,
-               rounding: str | None = None, saturate: bool = False, overflow: str | None = None,
+               rounding: str | None = None, saturate: bool | None = None, overflow: str | None = None,
                inputs: str | Sequence[str] = "corners,random", count: int = 1000, seed: int = 1,
                sr_bits: int = 8, lfsr: dict | None = None, eps: float | None = None,
                direction: int | None = None, k: int = 16, acc: str | None = None,
                acc_overflow: str = "wrap", out_format: str | None = None,
-               profile: str | None = None,
+               profile: str | None = None, block_size: int | None = None,
+               scale_format: str | None = None, scale_rule: str = "floor",
+               acc_rounding: str | None = None, block_sum: str = "exact", order: str = "sequential",
                spell: Callable[[str, object], str] = setting) -> dict:
     """The spec of a set of ``op`` (``OPS``): convert/sr take ``src`` and ``dst``; add, mul and fma
     ``fmt`` (and ``dst``); mac ``fmt``, ``k`` products, ``acc``, ``acc_overflow`` and
-    ``out_format`` (fixed point); every op but lfsr ``rounding``, ``saturate``, ``overflow``,
-    ``inputs`` (generator names, a list or comma-separated), ``count`` and ``seed``; stochastic
-    sets ``sr_bits``, ``eps``, ``direction`` and ``lfsr`` (``LFSR_SETTINGS``); convert, add, mul
-    and fma a vendor ``profile`` (docs/semantics.md §3.5; recorded when not ocp). ValueError for
+    ``out_format`` (fixed point); every op but lfsr ``rounding``, ``saturate`` (None: False; the
+    elements of mx-quantize: True), ``overflow``, ``inputs`` (generator names, a list or
+    comma-separated), ``count`` and ``seed``; stochastic sets ``sr_bits``, ``eps``, ``direction``
+    and ``lfsr`` (``LFSR_SETTINGS``); convert, add, mul and fma a vendor ``profile``
+    (docs/semantics.md §3.5; recorded when not ocp). Block sets (§10.10): mx-quantize and mx-dot
+    take ``fmt`` a block format (or an element format with ``block_size`` and ``scale_format``);
+    mx-quantize ``src`` and ``scale_rule``; mx-dot ``acc`` (default fp32) and its rounding
+    ``acc_rounding`` (in place of ``rounding``), ``block_sum`` and ``order``. ValueError for
     settings that are wrong or do not fit together; ``spell`` names them in the messages."""
     from .vectors import GENERATORS, lfsr_from_spec  # numpy: only when a spec is built
 
+    given_rounding = rounding
     rounding = op_rounding(check_op(op), rounding)
     check_mode_settings(rounding, eps, direction, spell)
     count = _integer(count, "count", 1, MAX_COUNT, spell)
@@ -130,6 +155,12 @@ def build_spec(op: str, *, src: str = "fp32", dst: str | None = None, fmt: str |
         raise ValueError(f"unknown input generator {bad[0]!r}; valid: {', '.join(GENERATORS)}")
     spec = {"op": "convert" if op == "sr" else op, "inputs": gens, "count": count, "seed": seed}
     mode_code(rounding)  # an unknown name lists the valid ones
+    if op in MX_OPS:
+        return _block_spec(spec, src=src, fmt=fmt, rounding=rounding, given_rounding=given_rounding,
+                           saturate=saturate, overflow=overflow, sr_bits=sr_bits, lfsr=lfsr, eps=eps,
+                           direction=direction, acc=acc, block_size=block_size,
+                           scale_format=scale_format, scale_rule=scale_rule,
+                           acc_rounding=acc_rounding, block_sum=block_sum, order=order, spell=spell)
     for f in (src, dst, fmt, acc, out_format):
         if f:
             parse_format(f)  # likewise an unknown format
@@ -177,6 +208,80 @@ def build_spec(op: str, *, src: str = "fp32", dst: str | None = None, fmt: str |
     return spec
 
 
+def _choice(value, name: str, valid: Sequence[str], spell: Callable[[str, object], str]) -> str:
+    if value not in valid:
+        raise ValueError(f"unknown {spell(name)} {value!r}; valid: {', '.join(valid)}")
+    return value
+
+
+def _block_spec(spec: dict, *, src, fmt, rounding, given_rounding, saturate, overflow, sr_bits, lfsr,
+                eps, direction, acc, block_size, scale_format, scale_rule, acc_rounding, block_sum,
+                order, spell) -> dict:
+    """build_spec's part for mx-quantize and mx-dot (docs/semantics.md §10.10)."""
+    from ..formats import FloatFormat
+    from . import mx
+    from .vectors import lfsr_from_spec
+
+    op = spec["op"]
+    if "exhaustive" in spec["inputs"]:
+        raise ValueError(f"input generator 'exhaustive' does not apply to golden {op} (blocks of k "
+                         f"elements); valid: {', '.join(mx.GENERATORS)}")
+    if not fmt:
+        raise ValueError(f"{op} needs {spell('fmt', 'FORMAT')}: a block format (mxfp8_e4m3, "
+                         f"mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3, mxfp4, mxint8, nvfp4) or an element "
+                         f"format with {spell('block_size')} and {spell('scale_format')}")
+    if block_size is not None:
+        _integer(block_size, "block_size", 1, mx.MAX_BLOCK, spell)
+    spec.update(mx.block_fields(fmt, block_size, scale_format, spell))
+    bf = mx.block_of(spec)
+    if op == "mx-quantize":
+        parse_format(src)
+        spec["src"] = src
+        mx.source_format(spec)
+        spec["rounding"] = mode = rounding
+        _choice(scale_rule, "scale_rule", SCALE_RULES, spell)
+        if scale_rule != "floor" and not bf.power_of_two_scale:
+            raise ValueError(f"{spell('scale_rule', scale_rule)} is for power-of-two (e8m0) scales; "
+                             f"{bf.name}'s {bf.scale.name} scale is rounded from amax / max_elem")
+        spec["scale_rule"] = scale_rule
+        what = "elements"
+    else:
+        if given_rounding is not None:
+            raise ValueError(f"{spell('rounding')} does not apply to golden mx-dot (the accumulator "
+                             f"rounds: {spell('acc_rounding')})")
+        spec["acc"] = acc or "fp32"
+        mx.acc_format(spec)  # an unknown format lists the valid ones; e8m0 cannot accumulate
+        spec["acc_rounding"] = mode = canonical(acc_rounding or "rne")
+        spec["block_sum"] = _choice(block_sum, "block_sum", BLOCK_SUMS, spell)
+        spec["order"] = _choice(order, "order", ORDERS, spell)
+        what = "accumulators"
+    result = mx.result_format(spec)
+    if isinstance(result, FloatFormat):
+        if overflow:
+            raise ValueError(f"{spell('overflow')} applies to fixed-point {what}; {result.name} is a "
+                             f"float format ({spell('saturate')} sets its overflow)")
+        if op == "mx-quantize":
+            spec["saturate"] = True if saturate is None else bool(saturate)
+        elif saturate:
+            spec["saturate"] = True
+    else:
+        if saturate is not None:
+            raise ValueError(f"{spell('saturate')} applies to float {what}; {result.name} is fixed "
+                             f"point ({spell('overflow')} sets its overflow)")
+        if overflow:
+            spec["overflow"] = overflow
+    if is_stochastic(mode):
+        spec["lfsr"] = _lfsr(op, lfsr, sr_bits)
+        lfsr_from_spec(spec["lfsr"])  # a bad width, seed, lane count or shift count fails here
+        spec["sr_bits"] = sr_bits
+    if eps is not None:
+        spec["eps"] = eps
+    if direction is not None:
+        spec["direction"] = direction
+    mx.check_spec(spec)  # what the core refuses (SR with pairwise order, ...) fails now
+    return spec
+
+
 def _integer(value, name: str, lo: int, hi: int | None, spell: Callable[[str, object], str]) -> int:
     """An integer setting in [lo, hi]: TypeError for a bool, float, str ...; ValueError naming it
     as ``spell`` does (``sr_bits=40 out of range``, ``--sr-bits 40 out of range``)."""
@@ -210,7 +315,8 @@ def refuse_unused(op: str, settings: dict, spell: Callable[[str, object], str] =
     if unknown:
         raise ArgumentTypeError(f"unknown setting(s) {', '.join(unknown)}; valid: {', '.join(DEFAULTS)}")
     given = {name: v for name, v in settings.items() if not _is_default(v, DEFAULTS[name])}
-    for name, why in unused_settings(op, settings.get("rounding"), spell).items():
+    for name, why in unused_settings(op, settings.get("rounding"), spell,
+                                     settings.get("acc_rounding")).items():
         if why and name in given:
             raise ValueError(f"{spell(name)} {why}")
     return given

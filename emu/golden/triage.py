@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..formats import FloatFormat
+from ..formats import FloatFormat, ScaleFormat
 from ..formats import format as parse_format
 from ..ops import convert
 from ..registers import Registers
@@ -25,6 +25,7 @@ from ..rounding import is_stochastic
 from .dumps import Source, plan, shard_dirs
 from .hexio import DumpError, check_radix, format_word
 from .layouts import LAYOUTS
+from .mx import MX_OPS
 from .vectors import SATURATING_RNE, VectorSet, apply_op, generate, operand_formats
 from .verify import DirectedPorts, Part, SetError, Trusted, VerifiedSet, read_expected, trust
 
@@ -42,6 +43,7 @@ class CheckResult:
     n_mismatches: int = 0  # vectors whose outputs differ
     stimulus: list[dict] = field(default_factory=list)  # the first ``keep`` whose inputs differ
     n_stimulus: int = 0  # vectors whose inputs (in the dump) differ from the set's
+    blocks: dict = field(default_factory=dict)  # block sets: scale and element counts (mxcheck)
 
     @property
     def ok(self) -> bool:
@@ -54,6 +56,10 @@ class CheckResult:
         lines = [f"{self.set_dir}: {self.total} vectors, {self.n_mismatches} mismatches"
                  + ("" if not self.n_mismatches else " (" + ", ".join(
                      f"{k}: {v}" for k, v in sorted(self.by_class.items())) + ")")]
+        if self.n_mismatches and self.blocks:
+            from .mxcheck import summary
+
+            lines += summary(self.blocks)
         if self.n_stimulus:
             lines.append(f"  stimulus: the dump's stimulus differs from the set's at {self.n_stimulus} "
                          "vector(s): it was not made from this set's inputs")
@@ -61,16 +67,19 @@ class CheckResult:
                                                      for k, v in s["inputs"].items())
                       for s in self.stimulus[:first]]
         for m in self.mismatches[:first]:
-            ins = " ".join(f"{k}={v['hex']}" + (f" ({v['value']!r})" if "value" in v else "")
-                           for k, v in m["inputs"].items())
+            ins = m.get("about") or " ".join(f"{k}={v['hex']}" + (f" ({v['value']!r})" if "value" in v
+                                                                  else "")
+                                             for k, v in m["inputs"].items())
             lines.append(f"  #{m['index']} [{m['class']}] {ins}")
             for name, v in m.items():
                 if isinstance(v, dict) and "expected" in v:
                     e, a = v["expected"], v["actual"]
                     ul = f", {v['ulps']} ulp" if v.get("ulps") is not None else ""
-                    lines.append(f"      {name}: expected {e['hex']} {e.get('fields', '')} "
+                    label = f"{name} ({v['input']})" if "input" in v else name
+                    lines.append(f"      {label}: expected {e['hex']} {e.get('fields', '')} "
                                  f"{e.get('value', '')!r}  actual {a['hex']} {a.get('fields', '')} "
                                  f"{a.get('value', '')!r}{ul}")
+            lines += [f"      {note}" for note in m.get("notes", [])]
         shown = min(first, len(self.mismatches))
         if self.n_mismatches > shown:
             lines.append(f"  ... and {self.n_mismatches - shown} more")
@@ -78,10 +87,13 @@ class CheckResult:
         return "\n".join(lines)
 
     def to_json(self, first: int) -> dict:
-        return {"set": self.set_dir, "total": self.total, "mismatches": self.n_mismatches,
-                "by_class": self.by_class, "diagnosis": self.diagnosis,
-                "first": self.mismatches[:first], "stimulus_mismatches": self.n_stimulus,
-                "stimulus_first": self.stimulus[:first], "ok": self.ok}
+        out = {"set": self.set_dir, "total": self.total, "mismatches": self.n_mismatches,
+               "by_class": self.by_class, "diagnosis": self.diagnosis,
+               "first": self.mismatches[:first], "stimulus_mismatches": self.n_stimulus,
+               "stimulus_first": self.stimulus[:first], "ok": self.ok}
+        if self.blocks:  # block sets (§10.10): {op, k, blocks, scale, explained, element_blocks, elements}
+            out["blocks"] = self.blocks
+        return out
 
 
 def check(set_dir: Path | str, dumps: list[Path | str], layout: str | None = None,
@@ -182,6 +194,11 @@ def _compare(res: CheckResult, vs: _Table | VerifiedSet, expected: dict, got: di
             p["name"]: {"expected": _hex(p["bits"], int(expected[p["name"]][i])),
                         "actual": _hex(p["bits"], int(got[p["name"]][i]))}
             for p in vs.inputs if p["name"] in got and got[p["name"]][i] != expected[p["name"]][i]}})
+    if vs.spec.get("op") in MX_OPS:  # scale and element mismatches apart (mxcheck)
+        from .mxcheck import compare_blocks
+
+        compare_blocks(res, vs, expected, got, off, keep)
+        return
     bad = np.zeros(vs.count, bool)
     for p in vs.outputs:
         bad |= got[p["name"]] != expected[p["name"]]
@@ -213,7 +230,10 @@ def _compare(res: CheckResult, vs: _Table | VerifiedSet, expected: dict, got: di
 
 
 def _ulps(fmt, a: int, b: int) -> int | None:
-    """Distance in units in the last place: codes in value order (floats) or integer distance."""
+    """Distance in units in the last place: codes in value order (floats; e8m0: the exponents'
+    distance) or integer distance."""
+    if isinstance(fmt, ScaleFormat):
+        return None if fmt.is_nan_code(a) or fmt.is_nan_code(b) else abs(a - b)
     if isinstance(fmt, FloatFormat):
         if fmt.is_nan_code(a) or fmt.is_nan_code(b):
             return None
@@ -280,7 +300,10 @@ def _describe(fmt, bits: int, code: int) -> dict:
     if fmt is not None:
         from ..describe import fields
 
-        d["fields"] = fields(fmt, code)
+        if isinstance(fmt, ScaleFormat):  # e8m0: a biased exponent, 0xff NaN
+            d["fields"] = "NaN" if fmt.is_nan_code(code) else f"2^{code - fmt.bias}"
+        else:
+            d["fields"] = fields(fmt, code)
         d["value"] = float(fmt.code_value(code))
     return d
 

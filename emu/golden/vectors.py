@@ -1,11 +1,13 @@
 """Golden vector sets: generate from a spec, write ($readmemh or $readmemb per port + manifest).
 
 A *spec* is a small JSON-able dict that fully determines a set (it is stored in the manifest):
-    {"op": "convert" | "add" | "mul" | "fma" | "lfsr" | "mac",
+    {"op": "convert" | "add" | "mul" | "fma" | "lfsr" | "mac" | "mx-quantize" | "mx-dot",
      "src": fmt, "dst": fmt, "fmt": fmt (operands of add/mul/fma), "rounding": mode,
      "saturate": bool, "overflow": str, "inputs": ["corners", "random", "exhaustive"],
      "count": N, "seed": S, "sr_bits": r, "lfsr": {width, poly, config, shifts, seed, lanes},
-     "k": dot length (mac), "acc": fmt (mac), "out": fmt (mac)}
+     "k": dot length (mac), "acc": fmt (mac, mx-dot), "out": fmt (mac),
+     block sets (emu.golden.mx): "fmt" a block format ("block_size", "scale_format" when
+     generic), "scale_rule" (mx-quantize), "acc_rounding", "block_sum", "order" (mx-dot)}
 Ports are listed in order; inputs first. Stochastic sets carry the r-bit word each vector used
 on a port ``r`` so a DUT without its own LFSR can be driven.
 """
@@ -36,12 +38,13 @@ from ..rounding import Rounding, fitting, is_stochastic
 from ..sources import starting_at
 from .hexio import check_radix, extension, format_word, format_words, vector_file, write_atomic
 from .layouts import SET_LAYOUTS
+from .mx import MX_OPS
 
 # docs/semantics.md §10.4: schema 1 is hex words without @address lines; schema 2 adds the
 # manifest fields `radix` and `address`. A set is written with the lowest schema that describes
 # it, so hex sets without addresses stay byte-identical and readable by older emus.
 SCHEMA_VERSION = 2
-OPS = ("convert", "add", "mul", "fma", "lfsr", "mac")
+OPS = ("convert", "add", "mul", "fma", "lfsr", "mac", *MX_OPS)
 GENERATORS = ("corners", "random", "exhaustive")
 MAX_VECTORS = 1 << 20  # an exhaustive set larger than this is an error (use random)
 
@@ -245,9 +248,17 @@ def _drop_unrepresentable(fn, ins: list[Registers]):
         return ins, fn(*ins)
 
 
+def set_mode(spec: dict) -> str:
+    """The mode of a spec's rounding step (mx-dot: the accumulator's, ``acc_rounding``)."""
+    return spec.get("acc_rounding", "rne") if spec.get("op") == "mx-dot" else spec.get("rounding", "rne")
+
+
 def operand_formats(spec: dict) -> tuple[list, object]:
     """Operand formats and result format of a convert/add/mul/fma/mac spec."""
     op = spec["op"]
+    if op in MX_OPS:
+        raise ValueError(f"golden {op} sets hold blocks (emu.golden.mx): they have no operand "
+                         "formats and no online model")
     if op == "convert":
         return [parse_format(spec.get("src", "fp32"))], parse_format(spec["dst"])
     f = parse_format(spec.get("fmt", "s8.4") if op == "mac" else spec["fmt"])
@@ -261,6 +272,10 @@ def candidates(spec: dict) -> int:
     the draw count)."""
     if spec.get("op") == "lfsr":
         return int(spec.get("count", 1000))
+    if spec.get("op") in MX_OPS:
+        from .mx import candidates as blocks
+
+        return blocks(spec)
     fmts, dst = operand_formats(spec)
     return sum(n for _, n in _segments(spec, fmts, dst))
 
@@ -282,6 +297,10 @@ def generate(spec: dict, kept_only: bool = False) -> VectorSet | int:
     op = spec.get("op")
     if op not in OPS:
         raise ValueError(f"unknown op {op!r}; valid: {', '.join(OPS)}")
+    if op in MX_OPS:
+        from .mx import generate as blocks
+
+        return blocks(spec, kept_only)
     rng = np.random.default_rng(int(spec.get("seed", 1)))
     if op == "lfsr":
         return _lfsr_set(spec)
@@ -472,7 +491,7 @@ def write_set(vs: VectorSet, directory: Path | str, command: str, layout: str = 
 
 
 def _source(spec: dict) -> dict | None:
-    if spec["op"] == "lfsr" or is_stochastic(spec.get("rounding", "rne")):
+    if spec["op"] == "lfsr" or is_stochastic(set_mode(spec)):
         return lfsr_from_spec(spec.get("lfsr")).config_dict()  # every lane's initial state
     return None
 

@@ -27,6 +27,7 @@ import numpy as np
 from ..formats import format as parse_format
 from .hexio import DumpError, Fields, quote, read_words
 from .layouts import RADIXES, SET_LAYOUTS
+from .mx import MX_OPS, block_of, port_layout
 from .vectors import OPS, SCHEMA_VERSION, read_manifest
 
 SUPPORTED_SCHEMAS = tuple(range(1, SCHEMA_VERSION + 1))
@@ -192,7 +193,8 @@ def _ports(m: dict, where: str) -> tuple[list[dict], dict]:
 
 _SPEC_TYPES = {"op": str, "src": str, "dst": str, "rounding": str, "form": str, "sr_bits": int,
                "saturate": bool, "eps": (int, float), "lfsr": (dict, type(None)),
-               "overflow": (str, type(None))}
+               "overflow": (str, type(None)), "fmt": str, "block_size": int, "scale_format": str,
+               "scale_rule": str, "acc": str, "acc_rounding": str, "block_sum": str, "order": str}
 
 
 def _spec(m: dict, where: str) -> dict:
@@ -214,7 +216,31 @@ def _spec(m: dict, where: str) -> dict:
                 raise SetError(f"{where}: spec {key!r}: {err}") from None
     if spec["op"] == "convert" and "dst" not in spec:
         raise SetError(f"{where}: a convert spec needs 'dst'")
+    if spec["op"] in MX_OPS:
+        if "fmt" not in spec:
+            raise SetError(f"{where}: a {spec['op']} spec needs 'fmt'")
+        try:
+            block_of(spec)
+        except (ValueError, TypeError) as err:
+            raise SetError(f"{where}: spec 'fmt': {err}") from None
     return spec
+
+
+def _block_ports(spec: dict, ports: list[dict], where: str) -> None:
+    """A block set's ports are the ones its spec gives (emu.golden.mx.port_layout): check reads
+    them by name (x0 .., scale, y0 ..; a0 .., scale_a, b0 .., scale_b, r .., y)."""
+    try:
+        want = [(n, d, b, f.name if f is not None else None) for n, d, b, f in port_layout(spec)]
+    except (ValueError, TypeError, KeyError) as err:
+        raise SetError(f"{where}: its {spec['op']} spec does not describe ports ({err})") from None
+    have = [(p["name"], p["direction"], p["bits"], p["format"]) for p in ports]
+    if have != want:
+        bad = next((i for i, (h, w) in enumerate(zip(have, want, strict=False)) if h != w),
+                   min(len(have), len(want)))
+        got = have[bad] if bad < len(have) else "none"
+        exp = want[bad] if bad < len(want) else "none"
+        raise SetError(f"{where}: ports[{bad}] is {got}, its {spec['op']} spec gives {exp} (name, "
+                       "direction, bits, format)")
 
 
 def inside(root: Path, name, where: str, kind: str = "file") -> Path:
@@ -286,7 +312,9 @@ def verify_set(root: Path, m: dict, where: str) -> VerifiedSet:
     count = _int(m, "count", where)
     layout = _layout(m, where)
     ports, fmts = _ports(m, where)
-    _spec(m, where)
+    spec = _spec(m, where)
+    if spec["op"] in MX_OPS:
+        _block_ports(spec, ports, where)
     files = [p["file"] for p in ports]
     if layout == "packed" and len(set(files)) != 1:
         raise SetError(f"{where}: a packed set keeps every port in one file, not "

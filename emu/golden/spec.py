@@ -249,6 +249,10 @@ def _block_spec(spec: dict, *, src, fmt, rounding, given_rounding, saturate, ove
         if given_rounding is not None:
             raise ValueError(f"{spell('rounding')} does not apply to golden mx-dot (the accumulator "
                              f"rounds: {spell('acc_rounding')})")
+        for name, v in (("eps", eps), ("direction", direction)):
+            if v is not None:
+                raise ValueError(f"{spell(name)} does not apply to golden mx-dot (its accumulator "
+                                 "takes sr or sr_equal)")
         spec["acc"] = acc or "fp32"
         mx.acc_format(spec)  # an unknown format lists the valid ones; e8m0 cannot accumulate
         spec["acc_rounding"] = mode = canonical(acc_rounding or "rne")

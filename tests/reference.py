@@ -1175,3 +1175,319 @@ class AmdPrng:
 
     def random_words(self, n: int, bits: int) -> list[int]:
         return [w >> (32 - bits) for w in self.draw(n)]
+
+
+# --- block-scaled formats: OCP MX v1.0 and NVFP4 (docs/semantics.md §14) -----------------------
+# From the definitions of the OCP Microscaling Formats (MX) Specification v1.0: §5.1-5.2 (a block
+# is k elements P_i sharing one scale X; element i's value is X * P_i, and a NaN X makes every
+# value of the block NaN, whatever P_i), §5.4.1 (E8M0: an 8-bit unsigned exponent, bias 127,
+# values 2^-127 .. 2^127, 0xFF NaN; no sign, zero or Inf), §6.1 (Dot(A, B) = X(A) X(B)
+# sum_i P_i(A) P_i(B)) and §6.3 (conversion: X = 2^(floor(log2(max_i |V_i|)) - emax_elem), then
+# P_i = V_i / X quantized to the element format, normal numbers beyond its range clamped to its
+# largest one). NVFP4 from NVIDIA's recipe as emu.blocks.quantize's docstring states it. Nothing
+# here calls emu.blocks or emu.blockdot: values are Fractions, codes come from their definition.
+MX_FORMATS = {"mxfp8_e4m3": ("e4m3", 32), "mxfp8_e5m2": ("e5m2", 32), "mxfp6_e3m2": ("e3m2", 32),
+              "mxfp6_e2m3": ("e2m3", 32), "mxfp4": ("e2m1", 32), "mxint8": ("s8.6", 32)}
+NVFP4 = ("e2m1", 16, "e4m3")  # element, block size, scale format
+E8M0_NAN = 0xFF
+SCALE_RULES = ("floor", "ceil", "rceil")
+FP32 = FloatSpec(8, 23, 127, "ieee")
+
+
+def e8m0_decode(code: int):
+    """E8M0 (§5.4.1): 2^(code - 127) for 0..254, NaN for 0xFF."""
+    if not 0 <= code <= 0xFF:
+        raise ValueError(f"{code:#x} is not an 8-bit code")
+    return NAN if code == E8M0_NAN else Fraction(2) ** (code - 127)
+
+
+def e8m0_round(x, mode: str = "rne", *, saturate: bool = False, **sr) -> int:
+    """One rounding of x (a host float or a Fraction) into E8M0 as emu documents it (§14.1): the
+    exact value rounded on the powers of two with an unbounded exponent (neighbours 2^e and
+    2^(e+1); "even" is an even code, i.e. an even exponent field e + 127), then the range: a result
+    below 2^-127 gives 2^-127 (code 0: E8M0 has no zero), one above 2^127 the NaN 0xFF (0xFE with
+    ``saturate``); zero, negative values, NaN and -Inf give NaN, +Inf NaN (0xFE with saturate)."""
+    if isinstance(x, float):
+        if math.isnan(x) or x <= 0 or x == -INF:
+            return E8M0_NAN
+        if x == INF:
+            return 0xFE if saturate else E8M0_NAN
+        x = Fraction(x)
+    if x <= 0:
+        return E8M0_NAN
+    e = floor_log2(x)
+    lo = Fraction(2) ** e
+    r = e
+    if x != lo:
+        r = e if choose(mode, x, lo, 2 * lo, (e + 127) % 2 == 0, **sr) == lo else e + 1
+    if r < -127:
+        return 0
+    if r > 127:
+        return 0xFE if saturate else E8M0_NAN
+    return r + 127
+
+
+def e8m0_quantize(x, rounding="rne", *, saturate=False, words=None, sr_bits=None, eps=None,
+                  direction=None, form="carry"):
+    """Twin of emu.quantize(x, "e8m0", ...): nested lists of codes (one word per element)."""
+    mode = _mode(rounding)
+    arr = np.asarray(x)
+    items = arr.reshape(-1).tolist()
+    sr = _sr(mode, len(items), arr.shape, words, sr_bits, eps, direction, form)
+    return _shaped([e8m0_round(v, mode, saturate=bool(saturate), **sr[i])
+                    for i, v in enumerate(items)], arr.shape)
+
+
+def element_max(fmt) -> Fraction:
+    """The largest finite value of an element format (float: its largest normal; fixed point:
+    its largest code's value, MXINT8's 1 63/64)."""
+    s = spec(_format(fmt))
+    return s.max_finite() if isinstance(s, FloatSpec) else Fraction(s.hi, 2 ** s.frac)
+
+
+def element_emax(fmt) -> int:
+    """emax_elem of §6.3: the exponent of the element format's largest normal number."""
+    return floor_log2(element_max(fmt))
+
+
+def fp32_round(v) -> Fraction | float:
+    """v (a Fraction) rounded to nearest even binary32, non-saturating: a Fraction or +-inf."""
+    return FP32.decode(round_float(Fraction(v), FP32, "rne", False))
+
+
+def mx_shared_exponent(amax: Fraction, fmt, rule: str = "floor") -> int:
+    """The shared exponent s (X = 2^s) of a finite block with largest magnitude amax, clamped to
+    E8M0's [-127, 127]: ``floor`` (§6.3) floor(log2 amax) - emax_elem; ``ceil`` the smallest s
+    with amax / 2^s <= the element's max; ``rceil`` q = fp32(fp32(amax) / fp32(max)) rounded up
+    to a power of two (q = 0: the smallest scale; q = Inf: the largest). An all-zero block (amax
+    = 0) gets -127, the smallest scale."""
+    if amax == 0:
+        return -127
+    mx = element_max(fmt)
+    if rule == "floor":
+        s = floor_log2(amax) - element_emax(fmt)
+    elif rule in ("ceil", "rceil"):
+        if rule == "ceil":
+            q = amax / mx
+        else:
+            a32 = fp32_round(amax)
+            q = a32 if a32 == INF else fp32_round(a32 / fp32_round(mx))
+        if q == INF:
+            s = 127
+        elif q == 0:
+            s = -127
+        else:
+            s = floor_log2(q)
+            s += q > Fraction(2) ** s
+    else:
+        raise ValueError(f"unknown scale rule {rule!r}")
+    return max(-127, min(127, s))
+
+
+def block_quantize(x, element, block_size=32, rounding="rne", *, axis=-1, scale_rule="floor",
+                   saturate=None, overflow=None, words=None, sr_bits=None, eps=None,
+                   direction=None, form="carry"):
+    """Twin of emu.quantize(x, <an MX block format>): (scale codes, element codes) as nested
+    lists, the scales of x's shape with ceil(n / k) blocks along ``axis`` (a last partial block
+    holds the n mod k remaining elements). Per block: a NaN or Inf element gives the NaN scale
+    0xFF and +0 for every element (emu's documented choice: §6.3 gives no rule for them); else
+    s = mx_shared_exponent(amax, element, scale_rule) and each V_i / 2^s rounded once, from its
+    exact value, into the element format with ``rounding``: floats saturate (the spec's clamp)
+    unless saturate=False, fixed point takes ``overflow`` (default sat). ``words``: one per
+    element in x's C order, not in block order. x: a float array."""
+    elem, mode = _format(element), _mode(rounding)
+    arr = np.asarray(x)
+    if arr.dtype.kind != "f":
+        raise TypeError("block_quantize takes a float array")
+    shape, k = arr.shape, int(block_size)
+    ax = axis % arr.ndim
+    items = arr.reshape(-1).tolist()
+    sr = _sr(mode, len(items), shape, words, sr_bits, eps, direction, form)
+    if _is_float(elem):
+        if overflow is not None:
+            raise ValueError("overflow= is for fixed-point elements")
+        policy = {"saturate": True if saturate is None else bool(saturate)}
+    else:
+        if saturate is not None:
+            raise ValueError("saturate= is for float elements")
+        policy = {"overflow": overflow or "sat"}
+    index = np.moveaxis(np.arange(arr.size).reshape(shape), ax, -1)
+    n = shape[ax]
+    nb = -(-n // k)
+    scales = np.zeros(index.shape[:-1] + (nb,), dtype=object)
+    codes = [0] * arr.size
+    for pos in np.ndindex(index.shape[:-1]):
+        row = index[pos].tolist()
+        for blk in range(nb):
+            members = row[blk * k:blk * k + k]
+            vals = [items[i] for i in members]
+            if any(math.isnan(v) or math.isinf(v) for v in vals):
+                scales[pos + (blk,)] = E8M0_NAN
+                continue  # elements stay +0 (code 0)
+            s = mx_shared_exponent(max(abs(Fraction(v)) for v in vals), elem, scale_rule)
+            scales[pos + (blk,)] = s + 127
+            for i in members:
+                v = items[i]
+                q = v if v == 0 else Fraction(v) / Fraction(2) ** s  # a zero keeps its sign
+                codes[i] = round_value(q, elem, mode, **policy, **sr[i])
+    return np.moveaxis(scales, -1, ax).tolist(), _shaped(codes, shape)
+
+
+def nvfp4_quantize(x, rounding="rne", *, axis=-1, tensor_scale=None, words=None, sr_bits=None,
+                   form="carry"):
+    """Twin of emu.quantize(x, "nvfp4", ...): (scale codes, element codes, tensor scale), with
+    NVIDIA's recipe computed step by step in numpy float32 (each operation one IEEE rounding to
+    nearest even) and this file's e4m3 / e2m1 rounding: t = 1 (None), the given fp32 value, or
+    for "amax" fp32(amax / fp32(448 * 6)) over the blocks without NaN / Inf (1 where that is 0 or
+    not finite); per block of 16: scale = e4m3 rne satfinite of fp32(fp32(amax / 6) / t); element
+    input fp32(fp32(x) / fp32(scale * t)), rounded into e2m1 with ``rounding``. A block holding
+    NaN or Inf gets the NaN scale 0x7f and +0 elements, a block whose scale is 0 +0 elements."""
+    f32 = np.float32
+    elem, sfmt, k = _format(NVFP4[0]), _format(NVFP4[2]), NVFP4[1]
+    mode = _mode(rounding)
+    arr = np.asarray(x, dtype=np.float64)
+    shape = arr.shape
+    ax = axis % arr.ndim
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: +-inf, as the recipe
+        x32 = arr.astype(f32).reshape(-1)
+    items = arr.reshape(-1).tolist()
+    sr = _sr(mode, len(items), shape, words, sr_bits, None, None, form)
+    index = np.moveaxis(np.arange(arr.size).reshape(shape), ax, -1)
+    nb = -(-shape[ax] // k)
+    blocks = [(pos, blk, index[pos].tolist()[blk * k:blk * k + k])
+              for pos in np.ndindex(index.shape[:-1]) for blk in range(nb)]
+    special = {(pos, blk): any(not math.isfinite(items[i]) for i in members)
+               for pos, blk, members in blocks}
+    with np.errstate(over="ignore"):
+        amax32 = {(pos, blk): f32(max((abs(items[i]) for i in members), default=0.0))
+                  for pos, blk, members in blocks if not special[(pos, blk)]}
+    if tensor_scale is None:
+        t = f32(1)
+    elif isinstance(tensor_scale, str):
+        assert tensor_scale == "amax"
+        top = max(amax32.values(), default=f32(0))
+        with np.errstate(all="ignore"):
+            t = top / (f32(448) * f32(6)) if top > 0 else f32(1)
+        if not (np.isfinite(t) and t > 0):
+            t = f32(1)
+    else:
+        t = f32(tensor_scale)
+    scales = np.zeros(index.shape[:-1] + (nb,), dtype=object)
+    codes = [0] * arr.size
+    for pos, blk, members in blocks:
+        if special[(pos, blk)]:
+            scales[pos + (blk,)] = FloatSpec.of(sfmt).nan(False)
+            continue
+        with np.errstate(all="ignore"):
+            s32 = (amax32[(pos, blk)] / f32(6)) / t
+        sc = round_value(float(s32), sfmt, "rne", saturate=True)
+        scales[pos + (blk,)] = sc
+        sv = f32(decode(sfmt, sc))
+        if sv == 0:
+            continue
+        with np.errstate(all="ignore"):
+            denom = sv * t
+            for i in members:
+                y = x32[i] / denom
+                codes[i] = round_value(float(y), elem, mode, saturate=True, **sr[i])
+    return np.moveaxis(scales, -1, ax).tolist(), _shaped(codes, shape), float(t)
+
+
+def block_scale_value(fmt, code: int):
+    """A block scale's value: E8M0 (§5.4.1), or a float scale format's code (NVFP4's e4m3)."""
+    if getattr(fmt, "name", fmt) == "e8m0":
+        return e8m0_decode(code)
+    return decode(_format(fmt), code)
+
+
+def block_term(a_vals, b_vals, xa, xb, mode: str = "rne"):
+    """The exact value (v, neg_zero) of one block's term X_A X_B sum_i P_A,i P_B,i (§6.1): a NaN
+    scale makes it NaN (+, the block's values are all NaN, §5.2); else the element products'
+    specials as an n-ary sum (first NaN; +Inf with -Inf the invalid NaN; an Inf) times the scale
+    product (Inf x a zero scale: the invalid NaN); a zero value's sign as exact_sum gives it
+    (every product a -0: -0; nonzero products that cancel, or a zero scale: -0 only under rdn).
+    The elements a last partial block lacks are not terms."""
+    if _isnan(xa) or _isnan(xb):
+        return _nan(False), False
+    prods = [mul_values(p, q) for p, q in zip(a_vals, b_vals, strict=True)]
+    scale = xa * xb
+    special = _special_sum(prods)
+    if special is not None:
+        return mul_values((special, False), (scale, False))
+    total = sum((v for v, _ in prods), Fraction(0)) * scale
+    if total != 0:
+        return total, False
+    if all(v == 0 for v, _ in prods):
+        return Fraction(0), bool(prods) and all(z for _, z in prods)
+    return Fraction(0), mode == "rdn"
+
+
+def block_matmul(a, b, acc="fp32", out=None, *, block_sum="exact", order="sequential",
+                 acc_rounding="rne", out_rounding="rne", chunk=None, promote=None,
+                 promote_rounding="rne", acc_saturate=None, acc_overflow=None, saturate=None,
+                 overflow=None, words=None, sr_bits=None, form="carry"):
+    """Twin of emu.matmul on block registers (A (M, K) blocked along K = axis 1, B (K, N) along
+    axis 0; reads .codes, .scales, .format.element / .block_size / .scale and .tensor_scale).
+    ``block_sum="exact"``: per output the block terms (block_term), b ascending, reduced in
+    ``order`` (sequential with chunk/promote, pairwise, exact) into ``acc``; ``"products"``:
+    every scaled product (X_A P_A)(X_B P_B) is a term of matmul's model (sequential, pairwise,
+    exact, truncating), a NaN scale making its elements NaN. Then the output: with tensor scales
+    t_A t_B != 1, alpha = fp32(t_A t_B) and one rounding of alpha x acc into ``out`` (or the
+    accumulator's format); else the accumulator converted into ``out``. ``words``: the
+    accumulator's (one per term, (i, j, term) C order), then the output's (M*N)."""
+    ca, cb = np.asarray(a.codes), np.asarray(b.codes)
+    sa, sb = np.asarray(a.scales), np.asarray(b.scales)
+    (m, kk), n = ca.shape, cb.shape[1]
+    k = a.format.block_size
+    nb = -(-kk // k)
+    accf, amode, omode = _format(acc), _mode(acc_rounding), _mode(out_rounding)
+    r = 8 if sr_bits is None else sr_bits
+    words = [int(w) for w in words] if words is not None else []
+    nterms = nb if block_sum == "exact" else kk
+    n_a = m * n * nterms if amode in STOCHASTIC else 0
+    aw, ow = words[:n_a], words[n_a:]
+    acc_policy = _policy(accf, acc_saturate, acc_overflow)
+    ea = [[operand(a.format.element, int(c)) for c in row] for row in ca.tolist()]
+    eb = [[operand(b.format.element, int(c)) for c in row] for row in cb.tolist()]
+    xa = [[block_scale_value(a.format.scale, int(c)) for c in row] for row in sa.tolist()]
+    xb = [[block_scale_value(b.format.scale, int(c)) for c in row] for row in sb.tolist()]
+
+    def terms(i, j):
+        if block_sum == "exact":
+            return [block_term(ea[i][q * k:q * k + k], [eb[p][j] for p in range(q * k, min(q * k + k, kk))],
+                               xa[i][q], xb[q][j], amode) for q in range(nb)]
+        if block_sum != "products":
+            raise ValueError(f"unknown block_sum {block_sum!r}")
+        return [mul_values(mul_values(ea[i][p], (xa[i][p // k], False)),
+                           mul_values(eb[p][j], (xb[p // k][j], False))) for p in range(kk)]
+
+    def output(e):
+        i, j = divmod(e, n)
+        ts = terms(i, j)
+        if order == "sequential":
+            return sequential(ts, accf, amode, words=aw[e * nterms:(e + 1) * nterms], sr_bits=r,
+                              form=form, chunk=chunk, promote=promote,
+                              promote_rounding=promote_rounding, **acc_policy)
+        if amode in STOCHASTIC:
+            raise ValueError("stochastic accumulation is defined for order='sequential'")
+        if order == "pairwise":
+            return pairwise(ts, accf, amode, **acc_policy)
+        if order == "exact":
+            return exact_sum(ts, accf, amode, **acc_policy)
+        if order == "truncating" and block_sum == "products":
+            return truncating(ts, accf, **acc_policy)
+        raise ValueError(f"order {order!r} with block_sum={block_sum!r}")
+
+    codes = [output(e) for e in range(m * n)]
+    final = _format(promote) if chunk else accf
+    alpha = fp32_round(Fraction(a.tensor_scale) * Fraction(b.tensor_scale))
+    if alpha == 1 and out is None:
+        return _shaped(codes, (m, n))
+    target = _format(out) if out is not None else final
+    if alpha == 1:
+        vals = [operand(final, c) for c in codes]
+    else:
+        vals = [mul_values(operand(final, c), (alpha, False)) for c in codes]
+    return _shaped(_round_all(vals, (m, n), target, omode, saturate, overflow,
+                              ow if omode in STOCHASTIC else None, r, None, None, form, None),
+                   (m, n))

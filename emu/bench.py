@@ -50,17 +50,24 @@ def _on(threads: int, fn: Callable[[], object]) -> Callable[[], object]:
     return run
 
 
-def _job(name, emu_fn, n, repeat, ceiling, ref_name=None, ref_fn=None, ref_n=None):
-    _starting(name)
+def _job(name, emu_fn, n, repeat, ceiling, ref_name=None, ref_fn=None, ref_n=None, *,
+         agree=None, measured=None):
+    """One row: emu's rate at the suite's threads and on one; the reference's, and whether its
+    output equals emu's (``agree(emu_out, ref_out)``, default: emu's first ``ref_n`` codes
+    flattened). ``measured``: emu's (output, rate, 1-thread rate) from ``_measure``, to put
+    a second reference beside the same emu figures (announced by the caller)."""
+    if measured is None:
+        _starting(name)
     threads = parallel.resolve(None)  # the suite's, from run_suite's context
-    emu_out = _on(threads, emu_fn)()
-    emu_rate = _rate(_on(threads, emu_fn), n, repeat)
-    one = emu_rate if threads == 1 else _rate(_on(1, emu_fn), n, repeat)
+    emu_out, emu_rate, one = measured or _measure(emu_fn, n, repeat)
     ref_rate = agrees = None
     if ref_fn is not None:
         ref_out = ref_fn()
         m = ref_n or n
-        agrees = bool(np.array_equal(np.asarray(emu_out).reshape(-1)[:m], ref_out))
+        if agree is None:
+            agrees = bool(np.array_equal(np.asarray(emu_out).reshape(-1)[:m], ref_out))
+        else:
+            agrees = bool(agree(emu_out, ref_out))
         ref_rate = _rate(ref_fn, m, repeat)
     return {
         "job": name,
@@ -76,14 +83,24 @@ def _job(name, emu_fn, n, repeat, ceiling, ref_name=None, ref_fn=None, ref_n=Non
     }
 
 
+def _measure(emu_fn, n, repeat):
+    """(output, rate at the suite's threads, rate on one thread)."""
+    threads = parallel.resolve(None)
+    emu_out = _on(threads, emu_fn)()
+    emu_rate = _rate(_on(threads, emu_fn), n, repeat)
+    one = emu_rate if threads == 1 else _rate(_on(1, emu_fn), n, repeat)
+    return emu_out, emu_rate, one
+
+
 _ANNOUNCE: ContextVar = ContextVar("emu_bench_announce", default=None)
 
 
 def run_suite(size: int = 10_000_000, repeat: int = 7, seed: int = 0,
               threads: int | None = None, progress: Callable[[str], None] | None = None,
               job: str = "kernels") -> list[dict]:
-    """Run every job of ``job`` ("kernels"; or "mnist-epoch": MNIST-shaped training epochs,
-    ``size`` samples, at most 60,000); each dict has job, emu_melem_s (at ``threads``, default
+    """Run every job of ``job`` ("kernels"; "blocks": MX block quantization and matmul, see
+    ``_block_jobs``; or "mnist-epoch": MNIST-shaped training epochs, ``size`` samples, at most
+    60,000); each dict has job, emu_melem_s (at ``threads``, default
     every core), reference, reference_melem_s, ratio, ceiling_melem_s, agrees (bit-exact
     agreement with the reference, None without one), threads, emu_1thread_melem_s and speedup.
     ``progress(job name)`` is called as each job starts."""
@@ -92,6 +109,8 @@ def run_suite(size: int = 10_000_000, repeat: int = 7, seed: int = 0,
         with context(threads=parallel.resolve(threads)):
             if job == "mnist-epoch":
                 return _mnist_jobs(min(size, MNIST_SAMPLES), seed)
+            if job == "blocks":
+                return _block_jobs(size, repeat, seed)
             return _jobs(size, repeat, seed)
     finally:
         _ANNOUNCE.reset(token)
@@ -250,4 +269,111 @@ def _arith_jobs(size, repeat, rng, ml_dtypes, apytypes, ceiling):
     acc = mac_accumulator("s8.4", "s8.4", 17)  # s32.8
     jobs.append(_job("s8.4 256^3 MAC into s32.8 (MMAC/s)",
                      lambda: matmul(X, Y, acc=acc, acc_overflow="wrap").codes, macs, repeat, 0.0))
+    return jobs
+
+
+# --- block formats (OCP MX) --------------------------------------------------------------------
+GFLOAT_ELEMENTS = 1024  # gfloat quantizes block by block in Python: timed on this many elements
+BLOCK_MATMUL = 256  # M = K = N of the block matmul rows; --quick (size < 1M) times 64 rows of A
+
+
+def _gfloat_ref(x32: np.ndarray, name: str):
+    """gfloat's MX quantization of x32's first GFLOAT_ELEMENTS (whole blocks): per block
+    compute_scale_amax (OCP MX floor) and encode_block (rne, saturating), giving the scale code
+    then the element codes; None without gfloat."""
+    try:
+        from gfloat import RoundMode
+        from gfloat.block import compute_scale_amax, encode_block
+        from gfloat.formats import format_info_mxfp4_e2m1, format_info_mxfp8_e4m3
+    except ImportError:  # pragma: no cover - optional oracle
+        return None
+    fi = {"mxfp8_e4m3": format_info_mxfp8_e4m3, "mxfp4": format_info_mxfp4_e2m1}[name]
+    m = min(GFLOAT_ELEMENTS, x32.size - x32.size % fi.k)
+    blocks = x32[:m].astype(np.float64).reshape(-1, fi.k)
+
+    def ref():
+        out = []
+        for b in blocks:
+            scale = compute_scale_amax(fi.etype.emax, b)
+            out.extend(encode_block(fi, scale, b / scale, RoundMode.TiesToEven))
+        return np.array(out, np.uint8)
+
+    def agree(regs, got):
+        k = fi.k
+        mine = np.concatenate([regs.scales[:m // k, None], regs.codes[:m].reshape(-1, k)], axis=1)
+        return np.array_equal(mine.reshape(-1), got)
+
+    return ref, m, agree
+
+
+def _torchao_ref(x32: np.ndarray, name: str):
+    """torchao's to_mx (FLOOR scaling, one thread) of x32's first whole pairs of blocks: e8m0
+    scales and float8_e4m3fn elements, or e2m1 packed two to a byte (first in the low nibble);
+    None without torch and torchao."""
+    try:
+        import torch
+        from torchao.prototype.mx_formats.mx_tensor import to_mx
+    except Exception:  # pragma: no cover - optional: ImportError, or a broken native build
+        return None
+    m = x32.size - x32.size % 64
+    xt = torch.from_numpy(x32[:m])
+    dtype = torch.float8_e4m3fn if name == "mxfp8_e4m3" else torch.float4_e2m1fn_x2
+
+    def ref():
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return to_mx(xt, dtype, 32)
+        finally:
+            torch.set_num_threads(threads)
+
+    def agree(regs, got):
+        scales, data = (t.view(torch.uint8).numpy() for t in got)
+        codes = regs.codes[:m]
+        if name == "mxfp4":
+            codes = codes[0::2] | (codes[1::2] << np.uint8(4))
+        return np.array_equal(scales, regs.scales[:m // 32]) and np.array_equal(data, codes)
+
+    return ref, m, agree
+
+
+def _block_jobs(size: int, repeat: int, seed: int) -> list[dict]:
+    """MX block formats: float32 -> MXFP8 (e4m3) and MXFP4 quantization (rne, and sr with r = 8
+    from a one-lane LFSR), beside gfloat and torchao where installed (single-threaded), after
+    the plain e4m3 rne encode of the same data as a same-run ceiling; then a 256^3 MXFP8
+    matmul with fp32 sequential accumulation, exact block sums and per-product terms
+    (MMAC/s). The copy ceiling is the kernels suite's (4-byte in, 1-byte out)."""
+    from .blockdot import matmul as block_matmul
+    from .blocks import BlockRegisters
+    from .lfsr import LFSR
+
+    rng = np.random.default_rng(seed)
+    x32 = (rng.standard_normal(size) * 64).astype(np.float32)
+    ceiling = _ceiling(x32.view(np.uint32), np.uint8, repeat)
+    jobs = [_job("float32 -> e4m3 rne encode (no blocks: same-run ceiling)",
+                 lambda: ops.quantize(x32, "e4m3").codes, size, repeat, ceiling)]
+    for name, label in (("mxfp8_e4m3", "MXFP8 e4m3"), ("mxfp4", "MXFP4 e2m1")):
+        title = f"float32 -> {label} rne quantize"
+        refs = [(lib, r) for lib, r in (("gfloat", _gfloat_ref(x32, name)),
+                                         ("torchao", _torchao_ref(x32, name))) if r is not None]
+        _starting(title)
+        measured = _measure(lambda n=name: ops.quantize(x32, n), size, repeat)
+        for lib, (ref, m, agree) in refs or [(None, (None, None, None))]:
+            jobs.append(_job(title, None, size, repeat, ceiling, lib, ref, m, agree=agree,
+                             measured=measured))
+        jobs.append(_job(f"float32 -> {label} sr r=8 quantize (LFSR32, 1 lane)",
+                         lambda n=name: ops.quantize(x32, n, "sr", sr_bits=8,
+                                                     rng=LFSR(seed=1)).codes,
+                         size, repeat, ceiling))
+    n = BLOCK_MATMUL
+    rows = n if size >= 1_000_000 else 64
+    A = ops.quantize(rng.standard_normal((n, n)).astype(np.float32), "mxfp8_e4m3", axis=1)
+    B = ops.quantize(rng.standard_normal((n, n)).astype(np.float32), "mxfp8_e4m3", axis=0)
+    a = BlockRegisters._wrap(A._codes[:rows], A._scales[:rows], A.format, 1)
+    for block_sum in ("exact", "products"):
+        jobs.append(_job(f"MXFP8 {rows}x{n}x{n} matmul, fp32 seq acc, block_sum={block_sum} "
+                         "(MMAC/s)",
+                         lambda bs=block_sum: block_matmul(a, B, "fp32", block_sum=bs).codes,
+                         rows * n * n, max(1, repeat // 2) if block_sum == "exact" else repeat,
+                         0.0))
     return jobs

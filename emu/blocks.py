@@ -240,6 +240,21 @@ def quantize(x, fmt, rounding="rne", *, axis: int = -1, scale_rule: str = "floor
     rounded into e2m1 by the core. A block whose scale is 0 holds +0 elements.
     """
     fmt = block_format(fmt)
+    if fmt.power_of_two_scale and tensor_scale is None and scale_rule in SCALE_RULES:
+        res = _quantize_fused(x, fmt, rounding, axis, scale_rule, saturate, overflow, options)
+        if res is not None:
+            return res
+    return _quantize_general(x, fmt, rounding, axis=axis, scale_rule=scale_rule,
+                             tensor_scale=tensor_scale, saturate=saturate, overflow=overflow,
+                             **options)
+
+
+def _quantize_general(x, fmt, rounding="rne", *, axis: int = -1, scale_rule: str = "floor",
+                      tensor_scale=None, saturate: bool | None = None, overflow: str | None = None,
+                      **options) -> BlockRegisters:
+    """quantize by numpy passes and one emu.quantize of the scaled elements: every format and
+    option (the fused path, ``_quantize_fused``, is pinned to it by tests/test_blocks_fast.py)."""
+    fmt = block_format(fmt)
     if scale_rule not in SCALE_RULES:
         raise ValueError(f"unknown scale_rule {scale_rule!r}; valid: {', '.join(SCALE_RULES)}")
     x64, _ = _as_float64(x)
@@ -283,6 +298,181 @@ def quantize(x, fmt, rounding="rne", *, axis: int = -1, scale_rule: str = "floor
                           **options)
     elems, words = res if options.get("return_words") else (res, None)
     out = BlockRegisters._wrap(elems._codes, scales, fmt, axis, t)
+    return (out, words) if words is not None else out
+
+
+_FUSED_OPTIONS = frozenset(("rng", "sr_bits", "eps", "direction", "form", "threads", "return_words",
+                            "profile"))
+_RULE_CODES = {"floor": 0, "ceil": 1, "rceil": 2}
+
+
+def _quantize_fused(x, fmt: BlockFormat, rounding, axis, scale_rule, saturate, overflow,
+                    options) -> BlockRegisters | None:
+    """quantize for power-of-two scales and float32/float64 arrays by emu.kernels.blockquant:
+    one pass per block for amax, the scale and the scaled elements, then the element rounding
+    either fused (the lut_hi16 or sr_hi16 tables of emu.paths, where they apply: emu's own
+    profile, a table-exact element format of at most 8 bits, deterministic modes or plain sr)
+    or by the general path's own emu.quantize call on the scaled elements. None where it does
+    not apply (the general path then runs, and raises what it raises). Bit for bit the general
+    path's result (tests/test_blocks_fast.py)."""
+    from .interop import host_array
+
+    if not _FUSED_OPTIONS.issuperset(options):
+        return None
+    arr = np.asarray(host_array(x))
+    if arr.dtype not in (np.float32, np.float64) or arr.ndim == 0 or arr.size == 0:
+        return None
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer) \
+            or not -arr.ndim <= axis < arr.ndim:
+        return None
+    axis = int(axis) % arr.ndim
+    src = np.ascontiguousarray(arr).reshape(-1)
+    shape = arr.shape
+    k, n = fmt.block_size, shape[axis]
+    outer, inner = int(np.prod(shape[:axis])), int(np.prod(shape[axis + 1:]))
+    if inner == 0 or outer == 0:
+        return None
+    nb = -(-n // k)
+    if saturate is None and overflow is None and isinstance(fmt.element, FloatFormat):
+        saturate = True
+    plan = _fused_plan(fmt, rounding, saturate, overflow, options)
+    if plan is None:  # the element rounding is the general path's emu.quantize call
+        return _fused_scales_then(src, shape, outer, n, inner, nb, fmt, axis, scale_rule, rounding,
+                                  saturate, overflow, options)
+    from . import parallel, profiles
+    from .kernels import blockquant as kbq
+    from .sources import with_words
+
+    rnd, prof, threads, strategy, tables = plan
+    drawn, consumed = profiles.draws(prof, rnd, fmt.element, shape, options.get("rng"), None,
+                                     threads)
+    pairs, half, shift, sig_hi = tables
+    scales = np.empty(outer * nb * inner, np.uint8)
+    out = np.empty(src.size, np.uint8)
+    units = outer * nb
+    ranges = parallel.blocks(units, parallel.resolve(threads),
+                             max(1, parallel.MIN_BLOCK // (k * inner)))
+    args = (*_element_range(fmt), _RULE_CODES[scale_rule], scales, strategy,
+            _EMPTY_F64, out, pairs, half, shift, sig_hi,
+            np.ascontiguousarray(drawn.words, np.uint64), drawn.rbits, drawn.compare)
+    parallel.run(lambda a, b: kbq.quantize_units(src, _bits(src), n, inner, k, a, b, *args), ranges)
+    res = BlockRegisters._wrap(out.reshape(shape), scales.reshape(_scale_shape(shape, axis, nb)),
+                               fmt, axis, 1.0)
+    return with_words(res, consumed if rnd.stochastic else None, options.get("return_words", False))
+
+
+_EMPTY_F64 = np.empty(0, np.float64)
+_EMPTY_U16 = np.empty(0, np.uint16)
+_EMPTY_U8 = np.empty(0, np.uint8)
+_EMPTY_U64 = np.empty(0, np.uint64)
+
+
+_RANGES: dict = {}
+
+
+def _element_range(fmt: BlockFormat) -> tuple[int, float]:
+    """(emax_elem, the element's max) of a block format, computed once."""
+    if fmt not in _RANGES:
+        _RANGES[fmt] = (fmt.element_emax, fmt.element_max)
+    return _RANGES[fmt]
+
+
+def _bits(src: np.ndarray) -> np.ndarray:
+    return src.view(np.int64 if src.dtype == np.float64 else np.int32)
+
+
+def _scale_shape(shape, axis, nb):
+    return shape[:axis] + (nb,) + shape[axis + 1:]
+
+
+def _fused_plan(fmt, rounding, saturate, overflow, options):
+    """(rounding, profile, threads, strategy, tables) when the element rounding can run fused
+    by a table of emu.paths, else None. Any argument error also gives None: the general path
+    raises it."""
+    from . import profiles
+    from .defaults import current_context
+    from .rounding import as_rounding
+    from .validate import flag, optional_integer
+
+    elem = fmt.element
+    if not isinstance(elem, FloatFormat) or elem.bits > 8 or options.get("direction") is not None:
+        return None
+    try:
+        rnd = as_rounding(rounding, saturate=saturate, overflow=overflow,
+                          sr_bits=options.get("sr_bits"), eps=options.get("eps"),
+                          form=options.get("form"), fmt=elem)
+        threads = optional_integer(options.get("threads"), "threads", 1)
+        prof = profiles.resolve(options.get("profile"), current_context().profile)
+        flag(options.get("return_words", False), "return_words")
+    except (ValueError, TypeError):
+        return None
+    if not prof.is_ocp:  # NaN re-encodings and vendor SR operands: the general path's
+        return None
+    key = (elem.descriptor, rnd.mode_code, rnd.overflow_code(elem), rnd.bits)
+    if key not in _TABLE_PLANS:  # once per element format, mode, overflow and r
+        _TABLE_PLANS[key] = _table_plan(*key)
+    plan = _TABLE_PLANS[key]
+    return None if plan is None else (rnd, prof, threads) + plan
+
+
+_TABLE_PLANS: dict = {}
+
+
+def _table_plan(dst, mode, ovf, rbits):
+    """(strategy, (pairs, half, shift, sig_hi)) of emu.paths' tables for float64 -> ``dst``,
+    or None where no table path applies."""
+    from . import paths
+    from .codes import RTO, SR
+    from .kernels import blockquant as kbq
+    from .kernels.convert import F64
+
+    if mode == SR and paths.sr_fast_ok(F64, dst, rbits):
+        pairs, half, shift, sig_hi, bad = paths.sr_tables(F64, dst, ovf)
+        return (kbq.SR, (pairs, half, shift, sig_hi)) if _finite_entries_good(bad) else None
+    if mode <= RTO and paths.hi16_exact(F64, dst):
+        _, bad = paths.hi16_table(F64, dst, mode, ovf)
+        if _finite_entries_good(bad):
+            return kbq.PACKED, (paths._packed(F64, dst, mode, ovf), 0, _EMPTY_U8, _EMPTY_U64)
+    return None
+
+
+def _finite_entries_good(bad: np.ndarray) -> bool:
+    """Has every hi16 index of a finite float64 a code in the target? (Scaled elements are
+    always finite: a block holding NaN or Inf rounds +0s.) ``bad``: a table's 0/1 entries by
+    index (top 16 bits, then a sticky bit), or empty: none bad."""
+    if bad.size == 0:
+        return True
+    top = np.arange(bad.size) >> 1
+    finite = ((top >> 4) & 0x7FF) != 0x7FF
+    return not bad[finite].any()
+
+
+def _fused_scales_then(src, shape, outer, n, inner, nb, fmt, axis, scale_rule, rounding, saturate,
+                       overflow, options):
+    """The fused scales and scaled elements, then the general path's emu.quantize call."""
+    from . import parallel
+    from .kernels import blockquant as kbq
+    from .ops import quantize as quantize_values
+    from .validate import optional_integer
+
+    k = fmt.block_size
+    try:
+        threads = parallel.resolve(optional_integer(options.get("threads"), "threads", 1))
+    except (ValueError, TypeError):
+        threads = 1  # emu.quantize below raises it
+    scales = np.empty(outer * nb * inner, np.uint8)
+    y = np.empty(src.size, np.float64)
+    ranges = parallel.blocks(outer * nb, threads,
+                             max(1, parallel.MIN_BLOCK // (k * inner)))
+    args = (*_element_range(fmt), _RULE_CODES[scale_rule], scales, kbq.Y_ONLY, y,
+            _EMPTY_U8, _EMPTY_U16, 0, _EMPTY_U8, _EMPTY_U64, _EMPTY_U64, 1,
+            False)
+    parallel.run(lambda a, b: kbq.quantize_units(src, _bits(src), n, inner, k, a, b, *args), ranges)
+    res = quantize_values(y.reshape(shape), fmt.element, rounding, saturate=saturate,
+                          overflow=overflow, **options)
+    elems, words = res if options.get("return_words") else (res, None)
+    out = BlockRegisters._wrap(elems._codes, scales.reshape(_scale_shape(shape, axis, nb)), fmt,
+                               axis, 1.0)
     return (out, words) if words is not None else out
 
 

@@ -434,8 +434,9 @@ def test_scale_rules_against_reference(name, rule):
     assert -127 in clamps and 127 in clamps
 
 
-@pytest.mark.xfail(strict=True, reason="emu bug (reported): rceil gives scale code 127 (2^0) "
-                   "where fp32(amax) overflows or fp32(amax) / fp32(max) underflows to 0")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="emu bug (reported): rceil gives scale code 127 (2^0) where fp32(amax) "
+                   "overflows or fp32(amax) / fp32(max) underflows to 0")
 @pytest.mark.parametrize("name", ["mxfp4", "mxfp8_e4m3", "mxint8"])
 def test_rceil_clamps_beyond_float32(name):
     """rceil's quotient q = fp32(fp32(amax) / fp32(max)) leaves float32 for float64 amax above
@@ -850,8 +851,9 @@ def test_bad_inputs_get_clear_errors():
 
 # --- emu behaviours found by these oracles ----------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="emu bug (reported): block_sum='exact' drops the sign of a "
-                   "negative e4m3 block scale that to_float() and block_sum='products' honour")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="emu bug (reported): block_sum='exact' drops the sign of a negative e4m3 "
+                   "block scale that to_float() and block_sum='products' honour")
 def test_negative_nvfp4_scale_codes_agree_between_decode_and_matmul():
     codes = np.full((1, 16), 2, np.uint8)  # e2m1 1.0
     a = BlockRegisters.from_codes(codes, [[0xB8]], "nvfp4", axis=1)  # scale -1.0

@@ -15,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import exact
-from .formats import FixedFormat, FloatFormat, Format
+from .formats import FixedFormat, FloatFormat, Format, ScaleFormat
 
 # Exact decimal arithmetic: no rounding at any size (only the digits present cost anything).
 _EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
@@ -25,7 +25,10 @@ _CACHE_BITS = 16  # formats this narrow get their field/value strings from a per
 
 
 def fields(fmt: Format, code: int) -> str:
-    """'s|eeee|mmm' bit fields of a float code; the two's-complement integer of a fixed code."""
+    """'s|eeee|mmm' bit fields of a float code; the two's-complement integer of a fixed code;
+    the power of two of an e8m0 scale code ('2^e' or 'NaN')."""
+    if isinstance(fmt, ScaleFormat):
+        return "NaN" if fmt.is_nan_code(code) else f"2^{code - fmt.bias}"
     if isinstance(fmt, FloatFormat):
         b = f"{code:0{fmt.bits}b}"
         e = b[1:1 + fmt.exp_bits]

@@ -300,10 +300,7 @@ def _describe(fmt, bits: int, code: int) -> dict:
     if fmt is not None:
         from ..describe import fields
 
-        if isinstance(fmt, ScaleFormat):  # e8m0: a biased exponent, 0xff NaN
-            d["fields"] = "NaN" if fmt.is_nan_code(code) else f"2^{code - fmt.bias}"
-        else:
-            d["fields"] = fields(fmt, code)
+        d["fields"] = fields(fmt, code)
         d["value"] = float(fmt.code_value(code))
     return d
 

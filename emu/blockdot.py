@@ -29,7 +29,7 @@ from .formats import FloatFormat, ScaleFormat
 from .formats import format as parse_format
 from .kernels import accumulate as kacc
 from .kernels import blockdot as kbd
-from .linalg import ORDERS, _rounding, _row_blocks
+from .linalg import ORDERS, _round_fraction, _rounding, _row_blocks
 from .linalg import matmul as matmul_registers
 from .ops import convert, quantize
 from .registers import Registers, code_dtype
@@ -209,8 +209,10 @@ def _term(a, b, i: int, j: int, blk: int):
 
 def _exact_output(a, b, i, j, order, chunk, acc_fmt, ak, promo, pk, arw, nb) -> int:
     """One output whose block sums (or exact total) need more than 62 bits, with rationals and
-    the reduction of emu.kernels.accumulate step by step. A wide block's products are all
-    finite; an output that also holds a NaN/Inf block is refused rather than approximated."""
+    the reduction of emu.kernels.accumulate step by step (an accumulator overflowing to Inf
+    stays Inf, +Inf + -Inf is the invalid NaN, as the kernel's specials). A wide block's products
+    are all finite; an output that also holds a NaN/Inf block is refused rather than
+    approximated."""
     terms = []
     for blk in range(nb):
         s = scale_values(np.array([a._scales[i, blk], b._scales[blk, j]]), a.format.scale)
@@ -223,15 +225,13 @@ def _exact_output(a, b, i, j, order, chunk, acc_fmt, ak, promo, pk, arw, nb) -> 
                              "another block holds NaN or Inf; emu does not model this mix")
         terms.append(_term(a, b, i, j, blk))
 
-    def rnd(v: Fraction, fmt=acc_fmt, kr=ak, word: int = 0) -> int:
+    def rnd(v, fmt=acc_fmt, kr=ak, word: int = 0) -> int:
+        if isinstance(v, float):  # an accumulator that overflowed to Inf stays Inf (or NaN)
+            return _round_fraction(v, fmt, kr.mode, kr.overflow)
         return _round(v, fmt, kr.mode, kr.overflow, kr, word, kr.mode == RDN)
 
-    def value(code: int, fmt=acc_fmt) -> Fraction:
-        v = fmt.code_value(code)
-        if not isinstance(v, Fraction):
-            raise ValueError(f"matmul output ({i}, {j}) overflows the accumulator {fmt.name} on "
-                             "the exact path; emu does not model this mix")
-        return v
+    def value(code: int, fmt=acc_fmt):
+        return fmt.code_value(code)  # a Fraction, or float inf/nan (Fraction + inf is inf)
 
     if order == "exact":
         return rnd(sum(terms, Fraction(0)))

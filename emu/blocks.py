@@ -52,6 +52,13 @@ class BlockRegisters:
         axis %= elems.ndim
         want = list(elems.shape)
         want[axis] = -(-elems.shape[axis] // fmt.block_size)
+        if isinstance(fmt.scale, FloatFormat) and scales.size:
+            signed = (scales & fmt.scale.sign_bit) != 0
+            if signed.any():  # NVFP4's scale is unsigned (UE4M3): a sign-bit code is no scale
+                at = tuple(int(i) for i in np.argwhere(signed)[0])
+                raise ValueError(f"scale code {int(scales[at]):#x} at index {at} has the sign bit "
+                                 f"set; {fmt.name}'s scales are unsigned ({fmt.scale.name} "
+                                 "without its sign, as NVIDIA's UE4M3)")
         if scales.shape != tuple(want):
             raise ValueError(f"scales of shape {scales.shape} do not fit codes of shape "
                              f"{elems.shape} in blocks of {fmt.block_size} along axis {axis}: "

@@ -195,6 +195,8 @@ def _shared_exponents(amax: np.ndarray, fmt: BlockFormat, rule: str) -> np.ndarr
             q = (amax.astype(np.float32) / np.float32(fmt.element_max)).astype(np.float64)
             m, eq = np.frexp(q)
             s = eq.astype(np.int64) - (m == 0.5)  # ceil(log2 q): 2**(s-1) < q <= 2**s
+            # q left float32 (frexp gives exponent 0 for 0 and Inf): the clamp's ends
+            s = np.where(q == 0, -127, np.where(np.isinf(q), 127, s))
         s = np.where(amax > 0, s, -127)
     return np.clip(s, -127, 127)
 

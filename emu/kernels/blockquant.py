@@ -111,8 +111,10 @@ def shared_exponent(amax, emax, elem_max, rule):
             s += 1
     elif rule == RULE_RCEIL:
         q = np.float64(np.float32(amax) / np.float32(elem_max))  # fp32, as cvt.rp.ue8m0
-        if q == 0.0 or q > 1.7976931348623157e308:
-            s = np.int64(0)  # numpy's frexp of 0 and Inf: exponent 0, mantissa not 0.5
+        if q == 0.0:  # fp32(amax) / fp32(max) underflowed: the smallest scale
+            s = np.int64(-127)
+        elif q > 1.7976931348623157e308:  # fp32(amax) overflowed: the largest scale
+            s = np.int64(127)
         else:  # ceil(log2 q): frexp's exponent, less one when q is a power of two
             s = _exponent(q) + 1 - ((f64_bits(q) & F64_MAN_MASK) == 0)
     return min(max(s, np.int64(-127)), np.int64(127))

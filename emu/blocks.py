@@ -169,7 +169,8 @@ def _as_float64(x) -> tuple[np.ndarray, bool]:
 
     arr = np.asarray(host_array(x))
     if arr.dtype.kind == "f" and arr.dtype.itemsize <= 8:
-        return arr.astype(np.float64), arr.dtype.itemsize <= 4
+        with np.errstate(invalid="ignore"):  # signalling NaNs become quiet NaNs, as in numpy
+            return arr.astype(np.float64), arr.dtype.itemsize <= 4
     if arr.dtype.kind in "iu":
         if arr.size and np.abs(arr.astype(np.float64)).max() > 2.0 ** 53:
             raise ValueError("integers beyond 2**53 do not convert exactly; give floats")
@@ -273,6 +274,9 @@ def _quantize_general(x, fmt, rounding="rne", *, axis: int = -1, scale_rule: str
     if not -x64.ndim <= axis < x64.ndim:
         raise ValueError(f"axis={axis} out of range for an array of shape {x64.shape}")
     axis %= x64.ndim
+    if not fmt.power_of_two_scale:  # NVIDIA's recipe is float32 arithmetic: x rounds to fp32
+        with np.errstate(over="ignore"):
+            x64 = x64.astype(np.float32).astype(np.float64)  # beyond fp32's range: +-Inf
     k, n = fmt.block_size, x64.shape[axis]
     blocks = _blocked(x64, axis, k)
     with np.errstate(invalid="ignore"):
@@ -502,10 +506,11 @@ def _float_scaled(x64, amax, special, fmt: BlockFormat, axis, n, tensor_scale):
     elif isinstance(tensor_scale, str):
         if tensor_scale != "amax":
             raise ValueError(f"tensor_scale={tensor_scale!r}; valid: None, 'amax' or an fp32 value")
-        with np.errstate(all="ignore"):
-            amax_t = f32(np.max(amax.astype(f32), initial=f32(0)))
+        with np.errstate(all="ignore"):  # the largest finite |x| of the whole tensor
+            finite = np.abs(x64[np.isfinite(x64)]).astype(f32)
+            amax_t = f32(np.max(finite, initial=f32(0)))
             t = amax_t / (f32(float(fmt.scale.max)) * emax) if amax_t > 0 else f32(1.0)
-        if not (np.isfinite(t) and t > 0):
+        if not t > 0:  # amax_t / 2688 underflowed (amax_t below 2^-138): no second level
             t = f32(1.0)
     else:
         t = f32(_tensor_scale(tensor_scale, fmt))

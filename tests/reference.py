@@ -1338,10 +1338,11 @@ def nvfp4_quantize(x, rounding="rne", *, axis=-1, tensor_scale=None, words=None,
     """Twin of emu.quantize(x, "nvfp4", ...): (scale codes, element codes, tensor scale), with
     NVIDIA's recipe computed step by step in numpy float32 (each operation one IEEE rounding to
     nearest even) and this file's e4m3 / e2m1 rounding: t = 1 (None), the given fp32 value, or
-    for "amax" fp32(amax / fp32(448 * 6)) over the blocks without NaN / Inf (1 where that is 0 or
-    not finite); per block of 16: scale = e4m3 rne satfinite of fp32(fp32(amax / 6) / t); element
+    for "amax" fp32(amax / fp32(448 * 6)) over every finite element (1 where that is 0 or
+    underflows); per block of 16: scale = e4m3 rne satfinite of fp32(fp32(amax / 6) / t); element
     input fp32(fp32(x) / fp32(scale * t)), rounded into e2m1 with ``rounding``. A block holding
-    NaN or Inf gets the NaN scale 0x7f and +0 elements, a block whose scale is 0 +0 elements."""
+    NaN or Inf (after x's rounding to float32) gets the NaN scale 0x7f and +0 elements, a block
+    whose scale is 0 +0 elements."""
     f32 = np.float32
     elem, sfmt, k = _format(NVFP4[0]), _format(NVFP4[2]), NVFP4[1]
     mode = _mode(rounding)
@@ -1356,16 +1357,17 @@ def nvfp4_quantize(x, rounding="rne", *, axis=-1, tensor_scale=None, words=None,
     nb = -(-shape[ax] // k)
     blocks = [(pos, blk, index[pos].tolist()[blk * k:blk * k + k])
               for pos in np.ndindex(index.shape[:-1]) for blk in range(nb)]
-    special = {(pos, blk): any(not math.isfinite(items[i]) for i in members)
+    # the recipe's inputs are the float32 values: a float64 beyond float32's range is +-Inf
+    special = {(pos, blk): any(not math.isfinite(float(x32[i])) for i in members)
                for pos, blk, members in blocks}
-    with np.errstate(over="ignore"):
-        amax32 = {(pos, blk): f32(max((abs(items[i]) for i in members), default=0.0))
-                  for pos, blk, members in blocks if not special[(pos, blk)]}
+    amax32 = {(pos, blk): max((abs(x32[i]) for i in members), default=f32(0))
+              for pos, blk, members in blocks if not special[(pos, blk)]}
     if tensor_scale is None:
         t = f32(1)
     elif isinstance(tensor_scale, str):
-        assert tensor_scale == "amax"
-        top = max(amax32.values(), default=f32(0))
+        assert tensor_scale == "amax"  # over every finite element, NaN/Inf blocks' too
+        top = max((abs(v) for v in x32.tolist() if math.isfinite(v)), default=0.0)
+        top = f32(top)
         with np.errstate(all="ignore"):
             t = top / (f32(448) * f32(6)) if top > 0 else f32(1)
         if not (np.isfinite(t) and t > 0):

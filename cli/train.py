@@ -25,9 +25,17 @@ from .output import check_writable, dumps, progress
               help="Train on the first N training samples only (quick runs) [default: all].")
 @click.option("--test-size", type=int, default=None,
               help="Evaluate on the first N test samples only [default: all].")
-@click.option("--weights", default="e4m3", show_default=True, help="Weight format.")
-@click.option("--activations", default=None, help="Activation format [default: weights].")
-@click.option("--grads", default=None, help="Gradient format [default: weights].")
+@click.option("--weights", default="e4m3", show_default=True,
+              help="Weight format: an element format, or a block format (mxfp8_e4m3, mxfp8_e5m2, "
+              "mxfp6_e3m2, mxfp6_e2m3, mxfp4, mxint8, nvfp4) for the products' operands, quantized "
+              "per product from a --master copy.")
+@click.option("--activations", default=None, help="Activation format (element or block) [default: "
+              "weights].")
+@click.option("--grads", default=None, help="Gradient format (element or block; block gradients: "
+              "SR per --grad-rounding) [default: weights].")
+@click.option("--master", default=None,
+              help="Block-format weights: the master copy's format, where the update rounds "
+              "[default: fp32].")
 @click.option("--acc", default=None,
               help="Matmul accumulator [default: fp32; fixed x fixed: a MAC of both widths + 16 guard "
               "bits, which must fit 64 bits].")
@@ -61,8 +69,8 @@ from .output import check_writable, dumps, progress
 @click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
 @click.pass_context
 @threaded
-def train(ctx, model, hidden, data, train_size, test_size, weights, activations, grads, acc, rounding,
-          grad_rounding, step_rounding, eps, scheme, lr, epochs, batch, seed, rng_seed, sr_bits,
+def train(ctx, model, hidden, data, train_size, test_size, weights, activations, grads, master, acc,
+          rounding, grad_rounding, step_rounding, eps, scheme, lr, epochs, batch, seed, rng_seed, sr_bits,
           out_dir, plot_path, trace_dir, force, config_path, as_json) -> None:
     """Train a model entirely on emulated registers; per-epoch loss, accuracy (training and
     held-out test set), stagnation."""
@@ -141,7 +149,11 @@ def _header(cfg, ds, test) -> str:
     stages = [("grad", cfg.grad_rounding)] + ([("step", cfg.step_rounding)]
                                               if cfg.scheme == "every_op" else [])
     rounding = ", ".join(f"{k} {v}" for k, v in stages + [("update", cfg.rounding)])
-    return (f"{cfg.model} on {ds.name} ({_samples(len(ds))}{held}), weights {cfg.weights}, "
+    wf, af, gf, pf = cfg.formats()
+    formats = f"weights {cfg.weights}" + (f" (master {pf.name})" if pf is not wf else "")
+    formats += "".join(f", {k} {v}" for k, v in (("activations", cfg.activations),
+                                                  ("grads", cfg.grads)) if v is not None)
+    return (f"{cfg.model} on {ds.name} ({_samples(len(ds))}{held}), {formats}, "
             f"rounding: {rounding}" + (f" (eps {cfg.eps})" if cfg.eps else "")
             + f"; scheme {cfg.scheme}, lr {cfg.lr}, batch {cfg.batch}")
 

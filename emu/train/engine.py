@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..arith import mul, sub
+from ..blockformats import is_block_format
 from ..formats import format as parse_format
 from ..ops import quantize
 from ..registers import Registers
@@ -113,6 +114,12 @@ class PrecisionPolicy:
         if self.eps and not any(takes_eps(m) for m in modes):
             raise ValueError(f"eps = {self.eps!r} applies to sr_eps / signed_sr_eps, and no rounding "
                              "here is one of them")
+        if is_block_format(self.fmt):
+            raise ValueError(f"fmt = {self.fmt!r}: the update rounds into the parameters' registers, "
+                             "an element format; a block format names the operands of products "
+                             f"(emu.train.linear.TrainConfig(weights={self.fmt!r}) keeps a master "
+                             "copy, fp32 by default, and quantizes it per product): give the master "
+                             "copy's format here")
         parse_format(self.fmt)
 
     def kwargs(self, mode: str, rng, direction=None) -> dict:

@@ -12,6 +12,7 @@ from ..formats import format as parse_format
 from ..lfsr import LFSR
 from ..ops import quantize
 from .engine import SCHEMES, PrecisionPolicy, projection, rounding_kwargs  # noqa: F401
+from .operands import is_block, train_format
 
 
 @dataclass
@@ -40,7 +41,8 @@ def gd_runs(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, rng,
     problem for all columns (then stateless: its gradient a function of x alone) or a list, one
     per column (a problem that draws samples needs its own). Every step computes each column's
     gradient in float64 from its decoded iterate, optionally rounds it (``grad_rounding``:
-    (format, mode, eps), drawing before the update's words; the float64 gradient stays the
+    (format, mode, eps), drawing before the update's words; a block format (mxfp4, ...) blocks
+    each run's gradient vector along its one axis, axis 0; the float64 gradient stays the
     reference of q) and moves the iterate by the engine's update rule, all stochastic rounding
     drawn from ``rng``. With ``LFSR(seeds=[s_1, ..., s_m])`` lane j serves exactly column j's
     elements in order (element (i, j) of a C-order d x m array uses lane j), so column j is bit
@@ -54,13 +56,14 @@ def gd_runs(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, rng,
     stagnant = np.empty((steps, m))
     shrinkage = np.empty((steps, m))
     loss[0] = _losses(probs, xv)
-    gfmt = parse_format(grad_rounding[0]) if grad_rounding else None
+    gfmt = train_format(grad_rounding[0], "gradient format") if grad_rounding else None
+    blocked = {"axis": 0} if is_block(gfmt) else {}
     for k in range(steps):
         g = _grads(probs, xv)
         gd = g
         if gfmt is not None:
             gd = quantize(g, gfmt, **rounding_kwargs(grad_rounding[1], grad_rounding[2], rng,
-                                                     policy.sr_bits)).to_float()
+                                                     policy.sr_bits), **blocked).to_float()
         (x2,), _ = policy.apply([x], [gd], lr, rng, [g])
         x2v = x2.to_float()
         stagnant[k] = np.mean(x2.codes == x.codes, axis=0)

@@ -11,6 +11,14 @@ same minibatch loss at the same (decoded) weights from the float64 data, for the
 forward pass. The update is the training engine's (emu.train.engine, as
 for run_gd): ``update`` rounds the exact W - t * dW once (Xia et al. 2301.09511), ``every_op``
 rounds s = fl(t * dW) and then W - s (Xia et al. 2202.12276); signed_sr_eps takes d = -sign(dW).
+
+Block formats (MX, NVFP4) for weights, activations or gradients are formats of the products'
+operands (emu.train.operands): each product quantizes its operand from the high-precision tensor
+along its reduction axis (W along d_in, X along the features for X W; X and dZ along the batch
+for X^T dZ; dZ along the classes and W2 along d_out for dZ W2^T); rne for weights and
+activations, grad_rounding for gradients. A product's output stays in the accumulator's format
+where its role is a block format; block-format weights keep an fp32 (``master``) copy, the
+registers the update rounds into, as mixed-precision MX training does.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ import numpy as np
 
 from .. import __version__, parallel
 from ..arith import add, context
+from ..blockdot import carried
+from ..blockformats import is_block_format
 from ..formats import FixedFormat
 from ..formats import format as parse_format
 from ..hexwords import format_hex
@@ -38,10 +48,12 @@ from ..sources import Recorder
 from ..validate import integer, real
 from .data import Dataset
 from .engine import LR, PrecisionPolicy, StepStats, rounding_kwargs
+from .operands import Operand, compatible, is_block, product_operands, train_format
 
 LFSR_WIDTH = 32                 # the training LFSR (emu.lfsr.LFSR's default width)
 LFSR_MAX = (1 << LFSR_WIDTH) - 1  # its start states: 1..2^32-1 (all-zero never leaves zero)
 MAC_GUARD_BITS = 16             # fixed x fixed products: the default MAC's guard bits
+MASTER = "fp32"                 # block-format weights: the master copy's default format
 
 MODELS = {"least_squares": "identity", "logistic": "sigmoid", "softmax": "softmax", "mlp": "softmax"}
 
@@ -66,19 +78,33 @@ class TrainConfig:
     #                                 SR noise and data-order noise can be varied separately
     sr_bits: int = 8
     hidden: int = 32                # mlp: hidden ReLU units
+    master: str | None = None       # block-format weights: the master copy's format (default fp32)
 
     def __post_init__(self):
         for name in ("model", "scheme", "rounding", "grad_rounding", "step_rounding", "weights",
-                     "activations", "grads", "acc"):
+                     "activations", "grads", "acc", "master"):
             v = getattr(self, name)
             if v is not None and not isinstance(v, str):
                 raise ValueError(f"{name} = {v!r}: needs a name (a string)")
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; valid: {', '.join(MODELS)}")
-        for name in ("weights", "activations", "grads", "acc"):
+        for name in ("weights", "activations", "grads"):
             v = getattr(self, name)
             if v is not None:
-                parse_format(v)  # an unknown name lists the valid ones
+                train_format(v, name)  # block or element; an unknown name lists the valid ones
+        for name, what in (("acc", "an accumulator holds sums"),
+                           ("master", "the master copy holds the parameters")):
+            v = getattr(self, name)
+            if v is not None and is_block_format(v):
+                raise ValueError(f"{name} = {v!r}: {what} in an element format (fp32, bf16, ...); "
+                                 "block formats are for the operands of products (weights, "
+                                 "activations, grads)")
+            if v is not None:
+                train_format(v, name)  # an unknown name lists the valid ones; e8m0 refused
+        if self.master is not None and not is_block(train_format(self.weights, "weights")):
+            raise ValueError(f"master = {self.master!r} is the master copy of block-format weights "
+                             f"(mxfp4, ...); weights {self.weights} are registers of their own "
+                             "format, updated in place: leave master out")
         for name, lo in (("epochs", 0), ("batch", 0), ("seed", 0), ("hidden", 1)):
             integer(getattr(self, name), name, lo)
         if self.rng_seed is not None:
@@ -99,37 +125,57 @@ class TrainConfig:
                              "scheme every_op or drop step_rounding")
         self.policy  # noqa: B018 - builds (and so checks) scheme, roundings, eps and sr_bits
         self._check_formats()
-        if self.scheme == "every_op" and self.grads is not None and \
-                isinstance(parse_format(self.grads), FixedFormat) != \
-                isinstance(parse_format(self.weights), FixedFormat):
-            raise ValueError(f"scheme every_op multiplies t in the weights' format ({self.weights}) "
-                             f"by g in the gradients' ({self.grads}), and elementwise arithmetic "
-                             "takes one kind (float or fixed point); use scheme update or "
-                             "gradients of the weights' kind")
+
+    def formats(self) -> tuple:
+        """The formats of the weights, activations and gradients (an element format or an
+        emu.BlockFormat each) and of the parameters' registers: the weights' format, or for
+        block-format weights their master copy's (``master``, default fp32)."""
+        wf = train_format(self.weights, "weights")
+        af = train_format(self.activations or self.weights, "activations")
+        gf = train_format(self.grads or self.weights, "grads")
+        pf = train_format(self.master or MASTER, "master") if is_block(wf) else wf
+        return wf, af, gf, pf
 
     def _check_formats(self) -> None:
-        """Gradients need a sign; the default MAC accumulator must fit 64 bits."""
-        wf = parse_format(self.weights)
-        af = parse_format(self.activations or self.weights)
-        gf = parse_format(self.grads or self.weights)
+        """Gradients need a sign; the update's arithmetic one kind; the default MAC accumulator
+        must fit 64 bits; block operands of one product one block size and scale."""
+        wf, af, gf, pf = self.formats()
         if isinstance(gf, FixedFormat) and not gf.signed:
             what = (f"grads = {self.grads}" if self.grads else
                     f"the gradients take the weights' format {self.weights} (grads' default), which")
             raise ValueError(f"{what} is unsigned: gradients have both signs, and every negative "
                              f"one would saturate to 0; give a signed grads (--grads), e.g. "
                              f"s{gf.width + 1}.{gf.frac}")
-        if self.scheme == "every_op" and isinstance(wf, FixedFormat) and not wf.signed:
+        if self.scheme == "every_op" and isinstance(pf, FixedFormat) and not pf.signed:
             raise ValueError(f"scheme every_op rounds the step s = t*g into the weights' format, "
-                             f"and {self.weights} is unsigned (every step of the other sign would "
+                             f"and {pf.name} is unsigned (every step of the other sign would "
                              "saturate to 0); use scheme update or signed weights")
-        if self.acc is not None:
-            return
+        # the gradient registers the update takes: the gradient format's, or for block-format
+        # gradients the products' output (the accumulator's format)
+        greg = gf if not is_block(gf) else parse_format(self.acc or "fp32")
+        if self.scheme == "every_op" and isinstance(greg, FixedFormat) != isinstance(pf, FixedFormat):
+            g_what = (f"the gradients' ({greg.name})" if not is_block(gf) else
+                      f"the {gf.name} gradients' products' output ({greg.name}, the accumulator's)")
+            raise ValueError(f"scheme every_op multiplies t in the weights' format ({pf.name}) "
+                             f"by g in {g_what}, and elementwise arithmetic "
+                             "takes one kind (float or fixed point); use scheme update or "
+                             "gradients of the weights' kind")
         # the products the models take (emu.train.linear._Model._mm): X W, X^T dZ, 1^T dZ, and
         # for the MLP H W2 and dZ W2^T
         pairs = [(("activations", af), ("weights", wf)), (("activations", af), ("grads", gf)),
                  (("grads", gf), ("grads", gf))]
         if self.model == "mlp":
             pairs.append((("grads", gf), ("weights", wf)))
+        for (na, fa), (nb, fb) in pairs[:2] + pairs[3:]:  # 1^T dZ: ones of fp32 for block dZ
+            if is_block(fa) and is_block(fb) and not compatible(fa, fb):
+                raise ValueError(
+                    f"{na} {fa.name} (blocks of {fa.block_size}, {fa.scale.name} scales) and {nb} "
+                    f"{fb.name} (blocks of {fb.block_size}, {fb.scale.name} scales) meet in a "
+                    "product, and block operands multiply as blocks of one size and scale format "
+                    "(OCP MX §6); give block formats of one family (MX: blocks of 32, e8m0) or an "
+                    "element format for one of them")
+        if self.acc is not None:
+            return
         for (na, fa), (nb, fb) in pairs:
             if isinstance(fa, FixedFormat) and isinstance(fb, FixedFormat):
                 try:  # the accumulator _mm would build
@@ -144,7 +190,8 @@ class TrainConfig:
     @property
     def policy(self) -> PrecisionPolicy:
         """The update rule (emu.train.engine) of this configuration."""
-        return PrecisionPolicy(self.weights, self.scheme, self.rounding, self.grad_rounding,
+        params = (self.master or MASTER) if is_block_format(self.weights) else self.weights
+        return PrecisionPolicy(params, self.scheme, self.rounding, self.grad_rounding,
                                self.step_rounding, self.eps, self.sr_bits)
 
 
@@ -256,47 +303,64 @@ def grads64(link: str, params: list[np.ndarray], X: np.ndarray, t: np.ndarray) -
 
 
 class _Model:
-    """Shared datapath: formats, the accumulator per product; the update is the engine's."""
+    """Shared datapath: formats, the operands and accumulator of each product; the update is the
+    engine's. A role of a block format (emu.train.operands) quantizes its high-precision tensor
+    per product along the product's reduction axis; the parameters are then registers of the
+    master copy's format."""
 
     def __init__(self, data: Dataset, cfg: TrainConfig):
         self.cfg = cfg
         self.link = MODELS[cfg.model]
-        self.wf = parse_format(cfg.weights)
-        self.af = parse_format(cfg.activations or cfg.weights)
-        self.gf = parse_format(cfg.grads or cfg.weights)
+        self.wf, self.af, self.gf, self.pf = cfg.formats()
         check_data(data, cfg)
         self.c = data.n_classes if self.link == "softmax" else 1
         self.rng = Recorder(LFSR(seed=cfg.seed if cfg.rng_seed is None else cfg.rng_seed))
         self.policy = cfg.policy  # the update rule (emu.train.engine)
+        # products' outputs: into the activation / gradient format, or for a block format the
+        # accumulator's (the high-precision tensor the next product quantizes)
+        self.a_out = None if is_block(self.af) else self.af
+        self.g_out = None if is_block(self.gf) else self.gf
 
     def _q(self, x: np.ndarray, fmt) -> Registers:
         return quantize(x, fmt, **_kw("rne", self.cfg, None))
 
-    def _mm(self, a: Registers, b: Registers, out, rounding: str = "rne") -> Registers:
+    def _mm(self, a, b, out, rounding: str = "rne") -> Registers:
         """a @ b with the configured accumulator (both operands fixed point: a MAC with 16 guard
-        bits; else fp32, a fixed operand multiplying by value, emu.matmul)."""
+        bits; else fp32, a fixed operand multiplying by value, emu.matmul); block operands
+        multiply as blocks, or by value beside registers (emu.train.operands.product_operands).
+        ``out`` None: the result stays in the accumulator's format."""
+        a, b = product_operands(a, b)
         if self.cfg.acc:
             acc = parse_format(self.cfg.acc)
         elif isinstance(a.format, FixedFormat) and isinstance(b.format, FixedFormat):
             acc = mac_accumulator(a.format, b.format, MAC_GUARD_BITS)
         else:
             acc = parse_format("fp32")
-        kw = _kw(rounding, self.cfg, self.rng)
+        kw = _kw(rounding if out is not None else "rne", self.cfg, self.rng)
         return matmul(a, b, acc=acc, out=out, out_rounding=kw.pop("rounding"), **kw)
 
     def _bias_add(self, z: Registers, b: Registers) -> Registers:
-        """z + b rounded once (rne) into the activation format; a bias of the other kind (fixed
-        weights, float activations or the reverse) takes part by value, as in emu.matmul."""
+        """z + b rounded once (rne) into the activation format (a block activation format: z's,
+        the accumulator's); a bias of the other kind (fixed weights, float activations or the
+        reverse) takes part by value, as in emu.matmul. Block-format weights: the bias (1 x c)
+        quantized rne along its one axis, by value."""
+        if is_block(self.wf):
+            b = carried(quantize(b.to_float(), self.wf, **_kw("rne", self.cfg, None), axis=1))
         b = promoted(b, z.format, None)
-        return add(z, Registers(np.broadcast_to(b.codes, z.shape).copy(), b.format), out=self.af,
-                   **_kw("rne", self.cfg, None))
+        return add(z, Registers(np.broadcast_to(b.codes, z.shape).copy(), b.format),
+                   out=self.a_out or z.format, **_kw("rne", self.cfg, None))
 
-    @staticmethod
-    def _T(r: Registers) -> Registers:
-        return Registers(np.ascontiguousarray(r.codes.T), r.format)
+    def _weight(self, name: str) -> Operand:
+        """Parameter ``name`` as the products take it (block weights: its master copy,
+        quantized rne per product)."""
+        return Operand.of(getattr(self, name), self.wf, _kw("rne", self.cfg, None))
 
-    def _grads_of_bias(self, dz: Registers) -> Registers:
-        return self._mm(self._q(np.ones((1, dz.shape[0])), self.gf), dz, self.gf)
+    def _grads_of_bias(self, dz) -> Registers:
+        """1^T dZ: ones of the gradient format, or fp32 ones beside a block dZ (taken by value,
+        the sum in the accumulator's format)."""
+        if isinstance(dz, Registers):
+            return self._mm(self._q(np.ones((1, dz.shape[0])), self.gf), dz, self.gf)
+        return self._mm(self._q(np.ones((1, dz.shape[0])), parse_format("fp32")), dz, None)
 
     def _apply(self, metrics: dict, grads: list[Registers], exact: list[np.ndarray]) -> StepResult:
         """Move every parameter by the engine's update rule (``exact``: g*, for q); the step's
@@ -308,19 +372,28 @@ class _Model:
         return StepResult(metrics["loss"], metrics["accuracy"], stats,
                           dict(zip(self.param_names, grads, strict=True)))
 
-    def inputs(self, X: np.ndarray) -> Registers:
-        return self._q(X, self.af)
+    def inputs(self, X: np.ndarray) -> Registers | Operand:
+        """X rounded rne into the activation format: Registers, or for a block format an
+        Operand (quantized rne per product: along the features for X W, the batch for X^T dZ)."""
+        x = Operand.of(X, self.af, _kw("rne", self.cfg, None))
+        return x if is_block(self.af) else x.along(1)
+
+    def _activations(self, x: Registers | Operand) -> Operand:
+        return x if isinstance(x, Operand) else Operand.of(x, self.af, {})
 
     def loss_accuracy(self, data: Dataset) -> tuple[float, float | None]:
         p = self.forward(self.inputs(data.X))
         m = metrics(p, _targets(data, np.arange(len(data)), self.link), data.y, self.link)
         return m["loss"], m["accuracy"]
 
-    def _dz(self, t: np.ndarray, y: np.ndarray, p: np.ndarray) -> tuple[Registers, dict]:
+    def _grad(self, x) -> Operand:
+        """A gradient operand (float64 values or registers) rounded with grad_rounding: an
+        element format at once, a block format per product."""
+        return Operand.of(x, self.gf, _kw(self.cfg.grad_rounding, self.cfg, self.rng))
+
+    def _dz(self, t: np.ndarray, y: np.ndarray, p: np.ndarray) -> tuple[Operand, dict]:
         """dZ = (p - t) / B rounded into the gradient format, and the minibatch's metrics."""
-        dz = (p - t) / len(t)
-        return quantize(dz, self.gf, **_kw(self.cfg.grad_rounding, self.cfg, self.rng)), \
-            metrics(p, t, y, self.link)
+        return self._grad((p - t) / len(t)), metrics(p, t, y, self.link)
 
     def weights(self) -> list[np.ndarray]:
         """The parameters' exact values (float64), in param_names order."""
@@ -332,33 +405,37 @@ class _Model:
 
 
 class LinearModel(_Model):
-    """W (d x c) and b (c) in the weights format; see the module doc for the datapath."""
+    """W (d x c) and b (c) in the weights format (block weights: in the master copy's); see the
+    module doc for the datapath."""
 
     param_names = ("W", "b")
 
     def __init__(self, data: Dataset, cfg: TrainConfig):
         super().__init__(data, cfg)
         d = data.X.shape[1]
-        self.W, self.b = (self._q(w, self.wf) for w in initial_weights(cfg.model, d, self.c,
+        self.W, self.b = (self._q(w, self.pf) for w in initial_weights(cfg.model, d, self.c,
                                                                        cfg.hidden, cfg.seed))
 
-    def forward(self, Xq: Registers) -> np.ndarray:
-        z = self._bias_add(self._mm(Xq, self.W, self.af), self.b)
+    def forward(self, x: Registers | Operand) -> np.ndarray:
+        x = self._activations(x)
+        z = self._bias_add(self._mm(x.along(1), self._weight("W").along(0), self.a_out), self.b)
         return _link(z.to_float(), self.link)
 
     def step(self, data: Dataset, idx: np.ndarray) -> StepResult:
         """One (minibatch) gradient step."""
         X, t = data.X[idx], _targets(data, idx, self.link)
         exact = self.exact_grads(X, t)
-        Xq = self.inputs(X)
-        dz, metrics = self._dz(t, data.y[idx], self.forward(Xq))
-        gW = self._mm(self._T(Xq), dz, self.gf, self.cfg.grad_rounding)
-        return self._apply(metrics, [gW, self._grads_of_bias(dz)], exact)
+        x = self._activations(self.inputs(X))
+        dz, metrics = self._dz(t, data.y[idx], self.forward(x))
+        dz0 = dz.along(0)  # X^T dZ and 1^T dZ reduce over the batch
+        gW = self._mm(x.T(0), dz0, self.g_out, self.cfg.grad_rounding)
+        return self._apply(metrics, [gW, self._grads_of_bias(dz0)], exact)
 
 
 class MLP(_Model):
     """Two layers: H = relu(X W1 + b1) (relu is exact on registers: max(h, 0)), softmax(H W2 + b2).
-    Weights start from a seeded Glorot-uniform draw rounded to the weights format."""
+    Weights start from a seeded Glorot-uniform draw rounded to the weights format (block
+    weights: to the master copy's)."""
 
     param_names = ("W1", "b1", "W2", "b2")
 
@@ -366,33 +443,36 @@ class MLP(_Model):
         super().__init__(data, cfg)
         d, h = data.X.shape[1], cfg.hidden
         self.W1, self.b1, self.W2, self.b2 = (
-            self._q(w, self.wf) for w in initial_weights(cfg.model, d, self.c, h, cfg.seed))
+            self._q(w, self.pf) for w in initial_weights(cfg.model, d, self.c, h, cfg.seed))
 
-    def _hidden(self, Xq: Registers) -> tuple[Registers, np.ndarray]:
-        z1 = self._bias_add(self._mm(Xq, self.W1, self.af), self.b1)
+    def _hidden(self, x: Registers | Operand) -> tuple[Operand, np.ndarray]:
+        x = self._activations(x)
+        z1 = self._bias_add(self._mm(x.along(1), self._weight("W1").along(0), self.a_out), self.b1)
         positive = z1.to_float() > 0
         h = Registers(np.where(positive, z1.codes, 0).astype(z1.codes.dtype), z1.format)  # relu
-        return h, positive
+        return Operand.of(h, self.af, _kw("rne", self.cfg, None)), positive
 
-    def forward(self, Xq: Registers) -> np.ndarray:
-        h, _ = self._hidden(Xq)
-        z2 = self._bias_add(self._mm(h, self.W2, self.af), self.b2)
+    def forward(self, x: Registers | Operand) -> np.ndarray:
+        h, _ = self._hidden(x)
+        z2 = self._bias_add(self._mm(h.along(1), self._weight("W2").along(0), self.a_out), self.b2)
         return _link(z2.to_float(), self.link)
 
     def step(self, data: Dataset, idx: np.ndarray) -> StepResult:
         X, t = data.X[idx], _targets(data, idx, self.link)
         exact = self.exact_grads(X, t)
-        Xq = self.inputs(X)
-        h, positive = self._hidden(Xq)
-        z2 = self._bias_add(self._mm(h, self.W2, self.af), self.b2)
+        x = self._activations(self.inputs(X))
+        h, positive = self._hidden(x)
+        W2 = self._weight("W2")
+        z2 = self._bias_add(self._mm(h.along(1), W2.along(0), self.a_out), self.b2)
         dz2, metrics = self._dz(t, data.y[idx], _link(z2.to_float(), self.link))
         gr = self.cfg.grad_rounding
-        gW2 = self._mm(self._T(h), dz2, self.gf, gr)
-        dh = self._mm(dz2, self._T(self.W2), self.gf, gr)
-        dz1 = Registers(np.where(positive, dh.codes, 0).astype(dh.codes.dtype), dh.format)  # relu'
-        gW1 = self._mm(self._T(Xq), dz1, self.gf, gr)
-        return self._apply(metrics, [gW1, self._grads_of_bias(dz1), gW2, self._grads_of_bias(dz2)],
-                           exact)
+        gW2 = self._mm(h.T(0), dz2.along(0), self.g_out, gr)
+        dh = self._mm(dz2.along(1), W2.T(1), self.g_out, gr)  # dZ W2^T reduces over the classes
+        dz1 = self._grad(Registers(np.where(positive, dh.codes, 0).astype(dh.codes.dtype),
+                                   dh.format))  # relu'
+        gW1 = self._mm(x.T(0), dz1.along(0), self.g_out, gr)
+        return self._apply(metrics, [gW1, self._grads_of_bias(dz1.along(0)), gW2,
+                                     self._grads_of_bias(dz2.along(0))], exact)
 
 
 def _trace_step(trace_dir, step: int, model: _Model, before: dict, result: StepResult,

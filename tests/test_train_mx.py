@@ -86,10 +86,18 @@ def test_the_update_rule_takes_the_master_copy_not_a_block_format():
 
 
 # --- one step against an independent model of the datapath -------------------------------------
-def q(x, fmt, axis, mode="rne", rng=None):
-    """emu.quantize into a block format along ``axis`` (training saturates; SR: r = 8)."""
+def q(x, fmt, axis, mode="rne", rng=None, tensor_scale=True):
+    """emu.quantize into a block format along ``axis`` (training saturates; SR: r = 8; NVFP4: the
+    per-tensor scale from the tensor's amax, but not for the bias)."""
     extra = {"rng": rng, "sr_bits": 8} if rng is not None else {}
+    if tensor_scale and not emu.block_format(fmt).power_of_two_scale:
+        extra["tensor_scale"] = "amax"
     return emu.quantize(np.ascontiguousarray(x), fmt, mode, axis=axis, saturate=True, **extra)
+
+
+def unscaled(r) -> np.ndarray:
+    """Block registers' exact values without the tensor scale (block scale x element)."""
+    return r.to_float() / r.tensor_scale  # exact: the quotient is a float64 value
 
 
 def fp32(values) -> np.ndarray:
@@ -99,34 +107,48 @@ def fp32(values) -> np.ndarray:
     return emu.quantize(arr, "fp32").to_float()
 
 
-def block_mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """emu.blockdot's model (OCP MX §6.1): per output, the exact sum of each block of 32 along K
-    (a and b: the quantized operands' exact values), the block terms accumulated sequentially
-    in fp32 with rne, from 0."""
-    m, kk = a.shape
-    n = b.shape[1]
-    A = [[Fraction(v) for v in row] for row in a.tolist()]
-    B = [[Fraction(v) for v in col] for col in b.T.tolist()]
+def block_mm(a, b, k: int = K) -> np.ndarray:
+    """emu.blockdot's model (OCP MX §6.1) of a @ b, a and b block registers (blocked along K):
+    per output, the exact sum of each block of k along K (block scale x element values), the
+    block terms accumulated sequentially in fp32 with rne from 0; then NVFP4's tensor scales as
+    alpha = fp32(t_a * t_b), alpha x the sum rounded once into fp32."""
+    av, bv = unscaled(a), unscaled(b)
+    m, kk = av.shape
+    n = bv.shape[1]
+    A = [[Fraction(v) for v in row] for row in av.tolist()]
+    B = [[Fraction(v) for v in col] for col in bv.T.tolist()]
     acc = np.zeros((m, n))
-    for s in range(0, kk, K):
-        terms = [[Fraction(acc[i, j]) + sum(x * y for x, y in zip(A[i][s:s + K], B[j][s:s + K],
+    for s in range(0, kk, k):
+        terms = [[Fraction(acc[i, j]) + sum(x * y for x, y in zip(A[i][s:s + k], B[j][s:s + k],
                                                                    strict=True))
                   for j in range(n)] for i in range(m)]
         acc = fp32(terms)
-    return acc
+    alpha = float(np.float32(a.tensor_scale) * np.float32(b.tensor_scale))
+    return acc if alpha == 1.0 else fp32([[Fraction(alpha) * Fraction(v) for v in row]
+                                          for row in acc.tolist()])
 
 
-def col_sums(v: np.ndarray) -> np.ndarray:
-    """1^T v: fp32 ones times v (exact products), summed sequentially in fp32 with rne."""
-    acc = np.zeros(v.shape[1], np.float32)
-    for row in v.astype(np.float32):  # every value fp32-exact here; float32 + is rne
+def T(r):
+    """Block registers transposed (the blocks stay on their elements)."""
+    return emu.BlockRegisters(r.codes.T, r.scales.T, r.format, axis=1 - r.axis,
+                              tensor_scale=r.tensor_scale)
+
+
+def col_sums(r) -> np.ndarray:
+    """1^T r (r: block registers): fp32 ones times the values (exact products), summed
+    sequentially in fp32 with rne; NVFP4's tensor scale then multiplies the sum, rounded once."""
+    acc = np.zeros(r.shape[1], np.float32)
+    for row in unscaled(r).astype(np.float32):  # every value fp32-exact here; float32 + is rne
         acc = acc + row
-    return acc.astype(np.float64)[None, :]
+    acc = acc.astype(np.float64)
+    if r.tensor_scale != 1.0:
+        acc = fp32([Fraction(r.tensor_scale) * Fraction(v) for v in acc.tolist()])
+    return acc[None, :]
 
 
 def bias_add(z: np.ndarray, b: np.ndarray, fmt) -> np.ndarray:
     """z + b rounded once into fp32; b (1 x c) quantized rne along its one axis."""
-    bq = q(b, fmt, 1).to_float()
+    bq = q(b, fmt, 1, tensor_scale=False).to_float()
     return fp32([[Fraction(x) + Fraction(y) for x, y in zip(row, bq[0], strict=True)]
                  for row in z.tolist()])
 
@@ -144,13 +166,15 @@ def update(params: list, grads: list, lr: float, rng, mode: str) -> list:
     return out
 
 
-@pytest.mark.parametrize("fmt", ["mxfp4", "mxfp8_e5m2"])
+@pytest.mark.parametrize("fmt", ["mxfp4", "mxfp8_e5m2", "nvfp4"])
 def test_softmax_steps_quantize_as_emu_quantize_with_the_same_words(fmt):
     """Two steps of softmax regression (weights, activations, gradients all ``fmt``; SR
     gradients, SR update of the fp32 master): every value matches the model above, built from
     emu.quantize with one LFSR drawing the same words in the documented order (dZ along the
-    batch, then W, then b), and the step's recorded words are those words."""
+    batch, then W, then b), and the step's recorded words are those words. NVFP4 (blocks of 16):
+    operands with the per-tensor scale, 40 = 16 + 16 + 8 along d_in."""
     d = tiny()
+    k = emu.block_format(fmt).block_size
     cfg = TrainConfig(weights=fmt, grad_rounding="sr", rounding="sr", lr=0.5, seed=5)
     m = LinearModel(d, cfg)
     rng = Recorder(emu.LFSR(seed=5))
@@ -158,11 +182,11 @@ def test_softmax_steps_quantize_as_emu_quantize_with_the_same_words(fmt):
     for step, idx in enumerate((np.arange(32), np.arange(32, 64))):
         X, y = d.X[idx], d.y[idx]
         t = np.eye(3)[y]
-        z = bias_add(block_mm(q(X, fmt, 1).to_float(), q(W, fmt, 0).to_float()), b, fmt)
+        z = bias_add(block_mm(q(X, fmt, 1), q(W, fmt, 0), k), b, fmt)
         p = _link(z, "softmax")
         dz = q((p - t) / 32, fmt, 0, "sr", rng)
-        gW = block_mm(q(X, fmt, 0).to_float().T, dz.to_float())
-        gb = col_sums(dz.to_float())
+        gW = block_mm(T(q(X, fmt, 0)), dz, k)
+        gb = col_sums(dz)
         Wn, bn = update([W, b], [gW, gb], 0.5, rng, "sr")
         m.rng.taken()  # start the step's record
         res = m.step(d, idx)
@@ -188,18 +212,17 @@ def test_mlp_step_draws_and_values_follow_the_documented_order():
     rng = Recorder(emu.LFSR(seed=2))
     idx = np.arange(32)
     X, t = d.X[idx], np.eye(3)[d.y[idx]]
-    z1 = bias_add(block_mm(q(X, fmt, 1).to_float(), q(W1, fmt, 0).to_float()), b1, fmt)
+    z1 = bias_add(block_mm(q(X, fmt, 1), q(W1, fmt, 0)), b1, fmt)
     H = np.where(z1 > 0, z1, 0.0)
-    z2 = bias_add(block_mm(q(H, fmt, 1).to_float(), q(W2, fmt, 0).to_float()), b2, fmt)
+    z2 = bias_add(block_mm(q(H, fmt, 1), q(W2, fmt, 0)), b2, fmt)
     dz2 = (_link(z2, "softmax") - t) / 32
     dz2_b = q(dz2, fmt, 0, "sr", rng)   # 1st: along the batch
     dz2_c = q(dz2, fmt, 1, "sr", rng)   # 2nd: along the classes
-    gW2 = block_mm(q(H, fmt, 0).to_float().T, dz2_b.to_float())
-    dh = block_mm(dz2_c.to_float(), q(W2, fmt, 1).to_float().T)
+    gW2 = block_mm(T(q(H, fmt, 0)), dz2_b)
+    dh = block_mm(dz2_c, T(q(W2, fmt, 1)))
     dz1 = q(np.where(z1 > 0, dh, 0.0), fmt, 0, "sr", rng)  # 3rd
-    gW1 = block_mm(q(X, fmt, 0).to_float().T, dz1.to_float())
-    new = update([W1, b1, W2, b2], [gW1, col_sums(dz1.to_float()), gW2,
-                                    col_sums(dz2_b.to_float())], 0.3, None, "rne")
+    gW1 = block_mm(T(q(X, fmt, 0)), dz1)
+    new = update([W1, b1, W2, b2], [gW1, col_sums(dz1), gW2, col_sums(dz2_b)], 0.3, None, "rne")
     res = m.step(d, idx)
     words = m.rng.taken()
     assert words.size == 32 * 3 * 2 + 32 * h  # no words for the rne update
@@ -246,8 +269,7 @@ def test_gd_runs_take_a_block_gradient_format_per_run():
 
 
 # --- the shipped MX run -------------------------------------------------------------------------
-@pytest.mark.slow  # two 5-epoch runs on the digits: ~10 s warm, compile-bound on a cold numba cache
-def test_shipped_mx_run_trains_the_digits():
+def test_shipped_mx_run_trains_the_digits():  # two 5-epoch runs: ~3.5 s on a warm numba cache
     """emu/train/experiments/softmax_digits_mxfp4_sr.toml, run as a sweep task (what `emu train
     --config` and `emu sweep` run): 5 epochs from zero weights, where the loss is ln 10 = 2.30
     and the accuracy chance's 0.1. The fp32 run of the same configuration (every format fp32,

@@ -42,7 +42,8 @@ def gd_runs(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, rng,
     per column (a problem that draws samples needs its own). Every step computes each column's
     gradient in float64 from its decoded iterate, optionally rounds it (``grad_rounding``:
     (format, mode, eps), drawing before the update's words; a block format (mxfp4, ...) blocks
-    each run's gradient vector along its one axis, axis 0; the float64 gradient stays the
+    each run's gradient vector along its one axis, axis 0, NVFP4 without its per-tensor scale,
+    which would couple the runs; the float64 gradient stays the
     reference of q) and moves the iterate by the engine's update rule, all stochastic rounding
     drawn from ``rng``. With ``LFSR(seeds=[s_1, ..., s_m])`` lane j serves exactly column j's
     elements in order (element (i, j) of a C-order d x m array uses lane j), so column j is bit

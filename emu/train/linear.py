@@ -16,7 +16,8 @@ Block formats (MX, NVFP4) for weights, activations or gradients are formats of t
 operands (emu.train.operands): each product quantizes its operand from the high-precision tensor
 along its reduction axis (W along d_in, X along the features for X W; X and dZ along the batch
 for X^T dZ; dZ along the classes and W2 along d_out for dZ W2^T); rne for weights and
-activations, grad_rounding for gradients. A product's output stays in the accumulator's format
+activations, grad_rounding for gradients; NVFP4 operands with the per-tensor scale (amax), the
+bias without it. A product's output stays in the accumulator's format
 where its role is a block format; block-format weights keep an fp32 (``master``) copy, the
 registers the update rounds into, as mixed-precision MX training does.
 """
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, parallel
-from ..arith import add, context
+from ..arith import add, context, mul
 from ..blockdot import carried
 from ..blockformats import is_block_format
 from ..formats import FixedFormat
@@ -329,7 +330,7 @@ class _Model:
         bits; else fp32, a fixed operand multiplying by value, emu.matmul); block operands
         multiply as blocks, or by value beside registers (emu.train.operands.product_operands).
         ``out`` None: the result stays in the accumulator's format."""
-        a, b = product_operands(a, b)
+        a, b, alpha = product_operands(a, b)
         if self.cfg.acc:
             acc = parse_format(self.cfg.acc)
         elif isinstance(a.format, FixedFormat) and isinstance(b.format, FixedFormat):
@@ -337,14 +338,20 @@ class _Model:
         else:
             acc = parse_format("fp32")
         kw = _kw(rounding if out is not None else "rne", self.cfg, self.rng)
-        return matmul(a, b, acc=acc, out=out, out_rounding=kw.pop("rounding"), **kw)
+        rnd = kw.pop("rounding")
+        if alpha == 1.0:
+            return matmul(a, b, acc=acc, out=out, out_rounding=rnd, **kw)
+        # an NVFP4 operand beside registers: its tensor scale times the accumulated result,
+        # rounded once into out (as emu.blockdot applies alpha)
+        r = matmul(a, b, acc=acc)
+        return mul(r, quantize(np.full(r.shape, alpha), "fp32"), out or r.format, rnd, **kw)
 
     def _bias_add(self, z: Registers, b: Registers) -> Registers:
         """z + b rounded once (rne) into the activation format (a block activation format: z's,
         the accumulator's); a bias of the other kind (fixed weights, float activations or the
         reverse) takes part by value, as in emu.matmul. Block-format weights: the bias (1 x c)
         quantized rne along its one axis, by value."""
-        if is_block(self.wf):
+        if is_block(self.wf):  # (NVFP4: without the per-tensor scale, so carried is exact)
             b = carried(quantize(b.to_float(), self.wf, **_kw("rne", self.cfg, None), axis=1))
         b = promoted(b, z.format, None)
         return add(z, Registers(np.broadcast_to(b.codes, z.shape).copy(), b.format),

@@ -12,6 +12,11 @@ product.
 ``Operand`` is one such tensor; ``product_operands`` readies two for emu.matmul (two block
 operands multiply as blocks, emu.blockdot; a block operand beside an element one takes part by
 value, as exact carrier registers); ``train_format`` resolves a role's format name.
+
+A format with a float block scale (NVFP4: e4m3 scales) takes NVIDIA's second-level per-tensor
+fp32 scale (``tensor_scale="amax"``): without it a block whose amax / 6 lies below e4m3's
+smallest subnormal (2^-9) gets the scale 0, and small gradients vanish. A product applies it
+as cuBLAS's alpha (emu.blockdot): fp32(t_A * t_B) times the accumulated result, rounded once.
 """
 
 from __future__ import annotations
@@ -50,6 +55,12 @@ def train_format(name: str, what: str):
 
 def is_block(fmt) -> bool:
     return isinstance(fmt, BlockFormat)
+
+
+def tensor_scaled(fmt) -> dict:
+    """emu.quantize's block options for an operand of ``fmt``: NVFP4-style formats (a float
+    block scale) take the per-tensor scale from the tensor's amax; MX (e8m0) has none."""
+    return {} if fmt.power_of_two_scale else {"tensor_scale": "amax"}
 
 
 def transpose(r):
@@ -97,7 +108,8 @@ class Operand:
         if self._regs is not None:
             return self._regs
         if axis not in self._along:
-            self._along[axis] = quantize(self._values, self.fmt, **self._kw, axis=axis)
+            self._along[axis] = quantize(self._values, self.fmt, **self._kw, axis=axis,
+                                         **tensor_scaled(self.fmt))
         return self._along[axis]
 
     def T(self, axis: int) -> Registers | BlockRegisters:
@@ -110,18 +122,21 @@ class Operand:
         key = ("T", axis)
         if key not in self._along:  # deterministic: quantize the transposed values directly
             self._along[key] = quantize(np.ascontiguousarray(self._values.T), self.fmt,
-                                        **self._kw, axis=1 - axis)
+                                        **self._kw, axis=1 - axis, **tensor_scaled(self.fmt))
         return self._along[key]
 
 
 def product_operands(a, b) -> tuple:
-    """a and b as emu.matmul takes them: both block registers stay blocks (the MX dot product,
-    emu.blockdot); one block operand beside registers becomes exact carrier registers
-    (emu.blockdot.carried: scale x element, every value exact), so the product takes it by
-    value."""
+    """a and b as emu.matmul takes them, and the factor alpha the accumulated product still
+    needs: both block registers stay blocks (the MX dot product, emu.blockdot, which applies
+    their tensor scales itself: alpha 1); one block operand beside registers becomes exact
+    carrier registers (emu.blockdot.carried: scale x element, every value exact), so the
+    product takes it by value, and its tensor scale (NVFP4) is alpha, as in emu.blockdot."""
+    alpha = 1.0
     if isinstance(a, BlockRegisters) != isinstance(b, BlockRegisters):
+        alpha = (a if isinstance(a, BlockRegisters) else b).tensor_scale
         a, b = (carried(r) if isinstance(r, BlockRegisters) else r for r in (a, b))
-    return a, b
+    return a, b, alpha
 
 
 def compatible(fa, fb) -> bool:

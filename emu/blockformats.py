@@ -6,6 +6,7 @@ quantizer and the arithmetic are emu.blocks and emu.blockdot.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -102,11 +103,15 @@ class BlockFormat:
 _NAMED = {n: BlockFormat(*spec) for n, spec in NAMED_BLOCKS.items()}
 
 
+_GENERIC_RE = re.compile(r"^(.+)x(\d+)_(.+)$")
+
+
 def block_format(spec, block_size: int | None = None, scale=None) -> BlockFormat:
     """A block format by name (``mxfp8_e4m3``, ``mxfp8_e5m2``, ``mxfp6_e3m2``, ``mxfp6_e2m3``,
     ``mxfp4``, ``mxint8``, ``nvfp4``; aliases ``mxfp8``, ``mxfp6``), a BlockFormat passed
     through, or generic: an element format with ``block_size`` (default 32) and ``scale``
-    (default e8m0), e.g. ``block_format("e4m3", 16)``."""
+    (default e8m0), e.g. ``block_format("e4m3", 16)``, or its name ``"e4m3x16_e8m0"``
+    (``block_format(f.name) == f`` for every block format)."""
     if isinstance(spec, BlockFormat) and block_size is None and scale is None:
         return spec
     if isinstance(spec, str) and block_size is None and scale is None:
@@ -114,6 +119,12 @@ def block_format(spec, block_size: int | None = None, scale=None) -> BlockFormat
         key = ALIASES.get(key, key)
         if key in _NAMED:
             return _NAMED[key]
+        m = _GENERIC_RE.match(key)
+        if m:  # a generic format's own name, <element>x<k>_<scale>, parses back to it
+            try:
+                return BlockFormat(m.group(1), int(m.group(2)), m.group(3))
+            except ValueError as err:
+                raise ValueError(f"{spec!r}: {err}") from None
         try:
             parse_format(key)
         except ValueError:
@@ -133,4 +144,7 @@ def is_block_format(spec) -> bool:
     """Does ``spec`` name a block format (not an element format)?"""
     if isinstance(spec, BlockFormat):
         return True
-    return isinstance(spec, str) and ALIASES.get(spec.strip().lower(), spec.strip().lower()) in _NAMED
+    if not isinstance(spec, str):
+        return False
+    key = spec.strip().lower()
+    return ALIASES.get(key, key) in _NAMED or bool(_GENERIC_RE.match(key))

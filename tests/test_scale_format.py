@@ -68,6 +68,12 @@ def test_emu_formats_lists_the_scale_and_the_block_formats():
 def test_block_format_names_and_generic_formats():
     assert emu.block_format("MXFP8") is emu.block_format("mxfp8_e4m3")
     assert emu.block_format("e4m3", 16).name == "e4m3x16_e8m0"
+    for f in (emu.block_format("e4m3", 16), emu.block_format("s8.2", 8, "e4m3"),
+              emu.block_format("fp16", 4)):
+        assert emu.block_format(f.name) == f  # every name parses back
+    assert emu.quantize(np.ones((2, 20)), "e5m2x16_e8m0").format == emu.block_format("e5m2", 16)
+    with pytest.raises(ValueError, match="'e4m3x0_e8m0': block_size=0 out of range"):
+        emu.block_format("e4m3x0_e8m0")
     assert emu.block_format("e2m1", 16, "e4m3").name == "nvfp4"
     assert emu.block_format("mxint8").element_emax == 0  # 127/64 < 2
     assert emu.block_format("s8.2").element_emax == 4  # 127/4 = 31.75: 2**4 <= 31.75 < 2**5

@@ -353,7 +353,6 @@ def _quantize_fused(x, fmt: BlockFormat, rounding, axis, scale_rule, saturate, o
         return _fused_scales_then(src, shape, outer, n, inner, nb, fmt, axis, scale_rule, rounding,
                                   saturate, overflow, options)
     from . import parallel, profiles
-    from .kernels import blockquant as kbq
     from .sources import with_words
 
     rnd, prof, threads, strategy, tables = plan
@@ -368,7 +367,7 @@ def _quantize_fused(x, fmt: BlockFormat, rounding, axis, scale_rule, saturate, o
     args = (*_element_range(fmt), _RULE_CODES[scale_rule], scales, strategy,
             _EMPTY_F64, out, pairs, half, shift, sig_hi,
             np.ascontiguousarray(drawn.words, np.uint64), drawn.rbits, drawn.compare)
-    parallel.run(lambda a, b: kbq.quantize_units(src, _bits(src), n, inner, k, a, b, *args), ranges)
+    parallel.run(lambda a, b: _units(src, n, inner, k, a, b, args), ranges)
     res = BlockRegisters._wrap(out.reshape(shape), scales.reshape(_scale_shape(shape, axis, nb)),
                                fmt, axis, 1.0)
     return with_words(res, consumed if rnd.stochastic else None, options.get("return_words", False))
@@ -390,8 +389,16 @@ def _element_range(fmt: BlockFormat) -> tuple[int, float]:
     return _RANGES[fmt]
 
 
-def _bits(src: np.ndarray) -> np.ndarray:
-    return src.view(np.int64 if src.dtype == np.float64 else np.int32)
+def _units(src: np.ndarray, n: int, inner: int, k: int, u0: int, u1: int, args: tuple) -> None:
+    """Units u0 .. u1-1 by emu.kernels.blockquant (its faster loop for blocks along the last
+    axis); ``src``'s bits go along as a signed integer view."""
+    from .kernels import blockquant as kbq
+
+    bits = src.view(np.int64 if src.dtype == np.float64 else np.int32)
+    if inner == 1:
+        kbq.contiguous_units(src, bits, n, k, u0, u1, *args)
+    else:
+        kbq.quantize_units(src, bits, n, inner, k, u0, u1, *args)
 
 
 def _scale_shape(shape, axis, nb):
@@ -480,7 +487,7 @@ def _fused_scales_then(src, shape, outer, n, inner, nb, fmt, axis, scale_rule, r
     args = (*_element_range(fmt), _RULE_CODES[scale_rule], scales, kbq.Y_ONLY, y,
             _EMPTY_U8, _EMPTY_U16, 0, _EMPTY_U8, _EMPTY_U64, _EMPTY_U64, 1,
             False)
-    parallel.run(lambda a, b: kbq.quantize_units(src, _bits(src), n, inner, k, a, b, *args), ranges)
+    parallel.run(lambda a, b: _units(src, n, inner, k, a, b, args), ranges)
     res = quantize_values(y.reshape(shape), fmt.element, rounding, saturate=saturate,
                           overflow=overflow, **options)
     elems, words = res if options.get("return_words") else (res, None)

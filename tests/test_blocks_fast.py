@@ -157,6 +157,13 @@ def test_generic_block_formats_and_what_falls_back():
                 emu.block_format("bf16", 64), emu.block_format("s8.4", 32), "nvfp4"):
         _check(x, fmt)
         _check(x, fmt, "sr", seed=1)
+    y = np.concatenate([x, x[:1811] * 1e-3])  # blocks of more than the kernel's 2048-element
+    y[5000] = np.nan                           # scratch: rounded in pieces
+    for fmt in (emu.block_format("e4m3", 4096), emu.block_format("e2m1", 3000),
+                emu.block_format("e5m2", 2049)):
+        _check(y, fmt)
+        _check(y, fmt, "sr", seed=6, return_words=True)
+        _check(y.reshape(-1, 1).repeat(3, axis=1), fmt, axis=0)
     for profile in ("nvidia", "riscv", "amd"):
         for sat in (True, False):
             _check(x, "mxfp8_e4m3", saturate=sat, profile=profile)

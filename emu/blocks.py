@@ -21,6 +21,16 @@ SCALE_RULES = ("floor", "ceil", "rceil")
 _TINY = 2.0 ** -1000  # stands for an element-space value float64 cannot hold (see _scaled)
 
 
+def _block_axis(axis, shape: tuple, what: str) -> int:
+    """The block axis as an index into ``shape`` (negative counts from the end), checked."""
+    if not shape:
+        raise ValueError("block formats need an array with at least one axis, not a 0-d one")
+    axis = integer(axis, "axis")
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"axis={axis} out of range for {what} {shape}")
+    return axis % len(shape)
+
+
 def _readonly(a: np.ndarray) -> np.ndarray:
     v = a.view()
     v.flags.writeable = False
@@ -44,12 +54,7 @@ class BlockRegisters:
         fmt = block_format(fmt)
         elems = Registers.from_codes(codes, fmt.element)._codes
         scales = Registers.from_codes(scales, fmt.scale)._codes
-        if elems.ndim == 0:
-            raise ValueError("block registers need at least one axis")
-        axis = integer(axis, "axis")
-        if not -elems.ndim <= axis < elems.ndim:
-            raise ValueError(f"axis={axis} out of range for codes of shape {elems.shape}")
-        axis %= elems.ndim
+        axis = _block_axis(axis, elems.shape, "codes of shape")
         want = list(elems.shape)
         want[axis] = -(-elems.shape[axis] // fmt.block_size)
         if isinstance(fmt.scale, FloatFormat) and scales.size:
@@ -268,12 +273,7 @@ def _quantize_general(x, fmt, rounding="rne", *, axis: int = -1, scale_rule: str
     if scale_rule not in SCALE_RULES:
         raise ValueError(f"unknown scale_rule {scale_rule!r}; valid: {', '.join(SCALE_RULES)}")
     x64, _ = _as_float64(x)
-    if x64.ndim == 0:
-        raise ValueError("block quantization needs an array with at least one axis")
-    axis = integer(axis, "axis")
-    if not -x64.ndim <= axis < x64.ndim:
-        raise ValueError(f"axis={axis} out of range for an array of shape {x64.shape}")
-    axis %= x64.ndim
+    axis = _block_axis(axis, x64.shape, "an array of shape")
     if not fmt.power_of_two_scale:  # NVIDIA's recipe is float32 arithmetic: x rounds to fp32
         with np.errstate(over="ignore"):
             x64 = x64.astype(np.float32).astype(np.float64)  # beyond fp32's range: +-Inf

@@ -94,20 +94,27 @@ def matmul_core(A, fa, B, fb, exact_products, pfmt, pmode, povf, prw, acc, amode
                 pn[k] = ng
                 ps[k] = s
                 pe[k] = e
-            ok = True
-            if order == ORDER_SEQ:
-                code, ok = _sequential(pc, pn, ps, pe, acc, ar, arw, e_out * kk, has_ar, chunk,
-                                       promo, prmode, prmovf)
-            elif order == ORDER_PAIRWISE:
-                code, ok = _pairwise(pc, pn, ps, pe, acc, amode, aovf)
-            elif order == ORDER_TRUNC:
-                code, ok = _truncating(pc, pn, ps, pe, acc, aovf, align_bits, group)
-            else:
-                code, ok = _exact_small(pc, pn, ps, pe, acc, amode, aovf)
+            code, ok = reduce_terms(order, pc, pn, ps, pe, acc, ar, amode, aovf, arw, e_out * kk,
+                                    has_ar, chunk, promo, prmode, prmovf, align_bits, group)
             if not ok and bad < 0:
                 bad = e_out
             out[i, j] = code
     return bad
+
+
+@njit(cache=True, nogil=True)
+def reduce_terms(order, pc, pn, ps, pe, acc, ar, amode, aovf, arw, base, has_ar, chunk, promo,
+                 prmode, prmovf, align_bits, group):
+    """(code, ok): the exact terms (class, neg, sig, exp arrays) reduced into acc in ``order``
+    (module doc); arw[base + k] is term k's random word when has_ar."""
+    if order == ORDER_SEQ:
+        return _sequential(pc, pn, ps, pe, acc, ar, arw, base, has_ar, chunk, promo, prmode,
+                           prmovf)
+    if order == ORDER_PAIRWISE:
+        return _pairwise(pc, pn, ps, pe, acc, amode, aovf)
+    if order == ORDER_TRUNC:
+        return _truncating(pc, pn, ps, pe, acc, aovf, align_bits, group)
+    return _exact_small(pc, pn, ps, pe, acc, amode, aovf)
 
 
 @njit(cache=True, nogil=True)

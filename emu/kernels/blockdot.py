@@ -15,22 +15,14 @@ rationals (emu.blockdot), so results never depend on the integer width.
 import numpy as np
 
 from ..jitcache import njit
-from .accumulate import ORDER_EXACT, ORDER_PAIRWISE, ORDER_SEQ, _exact_small, _pairwise, _sequential
+from .accumulate import ORDER_EXACT, reduce_terms
+from .arith import _bitlen
 from .convert import split_code
 from .core import U0, U1
 from .descriptors import RND_MODE, rounding
 from .specials import CLS_FINITE, CLS_NAN, product_special, sum_special_terms, zero_sum_sign_terms
 
 SPAN_LIMIT = 62
-
-
-@njit(cache=True, inline="always")
-def _bitlen(x):
-    n = 0
-    while x != U0:
-        x >>= U1
-        n += 1
-    return n
 
 
 @njit(cache=True, inline="always")
@@ -138,14 +130,8 @@ def block_matmul(A, fa, SA, B, fb, SB, sfmt, pow2, k, acc, amode, aovf, arw, rbi
             if not ok_all:
                 out[i, j] = U0
                 continue
-            ok = True
-            if order == ORDER_SEQ:
-                code, ok = _sequential(pc, pn, ps, pe, acc, ar, arw, e_out * nb, has_ar, chunk,
-                                       promo, prmode, prmovf)
-            elif order == ORDER_PAIRWISE:
-                code, ok = _pairwise(pc, pn, ps, pe, acc, amode, aovf)
-            else:
-                code, ok = _exact_small(pc, pn, ps, pe, acc, amode, aovf)
+            code, ok = reduce_terms(order, pc, pn, ps, pe, acc, ar, amode, aovf, arw, e_out * nb,
+                                    has_ar, chunk, promo, prmode, prmovf, 0, 1)
             if not ok and bad < 0:
                 bad = e_out
             out[i, j] = code

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..blocks import BlockFormat, block_format, is_block_format
+from ..blockformats import NAMED_BLOCKS, BlockFormat, block_format, is_block_format
 from ..formats import FixedFormat, FloatFormat, ScaleFormat
 from ..formats import format as parse_format
 from ..registers import Registers
@@ -57,8 +57,7 @@ def block_fields(fmt, block_size, scale_format, spell) -> dict:
     if bf.block_size > MAX_BLOCK:
         raise ValueError(f"{spell('block_size', bf.block_size)}: golden block sets hold blocks of at "
                          f"most {MAX_BLOCK} elements (one port per element)")
-    named = block_format(bf.name) if is_block_format(bf.name) else None
-    if named is not None and named == bf:
+    if bf.name in NAMED_BLOCKS:  # a named format (or a generic spelling of one): its name
         return {"fmt": bf.name}
     return {"fmt": bf.element.name, "block_size": bf.block_size, "scale_format": bf.scale.name}
 

@@ -203,6 +203,8 @@ def _about_block(x: np.ndarray, src, bf) -> str:
 def _diagnose_sr(spec: dict, x, scales, got_y, words, rows: np.ndarray) -> list[str]:
     """Stochastic sets: do the elements of the blocks with the right scale fit the random words
     offset by k draws, or the low r bits of each draw word?"""
+    from .triage import LOW_BITS_NOTE, offset_note
+
     notes = []
     n, k = x.shape
     flat = words.reshape(-1)
@@ -214,9 +216,7 @@ def _diagnose_sr(spec: dict, x, scales, got_y, words, rows: np.ndarray) -> list[
         pos = sel[:, None] * k + np.arange(k)  # element positions in draw order
         valid &= (pos >= max(0, -s)) & (pos < n * k - max(0, s))  # words that wrapped around
         if ok.all() and np.array_equal(y[valid], got_y[sel][valid]):
-            notes.append(f"the outputs match the random words offset by {s} draw(s): element i was "
-                         f"rounded with the word of draw i{s:+d} (the random source is {abs(s)} "
-                         f"draw(s) {'late' if s < 0 else 'early'})")
+            notes.append(offset_note(s))
     from .vectors import lfsr_from_spec
 
     lf = lfsr_from_spec(spec.get("lfsr"))
@@ -226,7 +226,7 @@ def _diagnose_sr(spec: dict, x, scales, got_y, words, rows: np.ndarray) -> list[
         low = (lf.draw(n * k, dw) & np.uint64((1 << r) - 1)).reshape(n, k)
         y, ok = _implied(spec, x[sel], scales[sel], low[sel])
         if ok.all() and np.array_equal(y, got_y[sel]):
-            notes.append("the outputs match the LOW r bits of each draw word (emu uses the high ones)")
+            notes.append(LOW_BITS_NOTE)
     return notes
 
 

@@ -321,9 +321,7 @@ def _diagnose_sr(spec: dict, expected: dict, got: dict) -> list[str]:
         sel = slice(max(0, -k), n - max(0, k))
         y = _recompute(base, expected, shifted)
         if y is not None and np.array_equal(y[sel], actual[sel]):
-            notes.append(f"the outputs match the random words offset by {k} draw(s): element i was "
-                         f"rounded with the word of draw i{k:+d} (the random source is {abs(k)} "
-                         f"draw(s) {'late' if k < 0 else 'early'})")
+            notes.append(offset_note(k))
     from .vectors import lfsr_from_spec
 
     lf = lfsr_from_spec(spec.get("lfsr"))
@@ -333,8 +331,18 @@ def _diagnose_sr(spec: dict, expected: dict, got: dict) -> list[str]:
         low = lf.draw(n, d) & np.uint64((1 << r) - 1)
         y = _recompute(base, expected, low)
         if y is not None and np.array_equal(y, actual):
-            notes.append("the outputs match the LOW r bits of each draw word (emu uses the high ones)")
+            notes.append(LOW_BITS_NOTE)
     return notes
+
+
+LOW_BITS_NOTE = "the outputs match the LOW r bits of each draw word (emu uses the high ones)"
+
+
+def offset_note(k: int) -> str:
+    """The diagnosis of outputs that match the random words offset by k draws."""
+    return (f"the outputs match the random words offset by {k} draw(s): element i was rounded "
+            f"with the word of draw i{k:+d} (the random source is {abs(k)} draw(s) "
+            f"{'late' if k < 0 else 'early'})")
 
 
 def _recompute(spec: dict, expected: dict, words: np.ndarray) -> np.ndarray | None:

@@ -116,10 +116,11 @@ def quantize(ctx, values, fmt_name, rounding, saturate, overflow, input_path, sr
     if isinstance(fmt, emu.FixedFormat) and saturate:
         raise click.BadParameter("--saturate is for float formats; use --overflow sat",
                                  param_hint="'--saturate'")
-    if isinstance(fmt, emu.FloatFormat) and overflow:
+    floating = isinstance(fmt, emu.FloatFormat | emu.ScaleFormat)  # e8m0 saturates as floats do
+    if floating and overflow:
         raise click.BadParameter("--overflow is for fixed-point formats; use --saturate",
                                  param_hint="'--overflow'")
-    kw = {"saturate": saturate} if isinstance(fmt, emu.FloatFormat) else {"overflow": overflow}
+    kw = {"saturate": saturate} if floating else {"overflow": overflow}
     sr, show_words = {}, False
     if emu.rounding.is_stochastic(rounding):
         try:

@@ -25,15 +25,16 @@ _EXPORTS = {
     **dict.fromkeys(("RandomSource",), "sources"),
     **dict.fromkeys(("ReplaySource",), "replay"),
     **dict.fromkeys(("context",), "defaults"),
-    **dict.fromkeys(("dot", "mac_accumulator", "matmul"), "linalg"),
-    **dict.fromkeys(("convert", "quantize"), "ops"),
+    **dict.fromkeys(("mac_accumulator",), "linalg"),
+    **dict.fromkeys(("dot", "matmul", "quantize"), "front"),  # Registers or block registers
+    **dict.fromkeys(("convert",), "ops"),
     "Registers": "operators",  # emu.registers' class, with the arithmetic plugged in
 }
 __all__ = sorted(_EXPORTS)
 
 # names that make or take Registers bring the operators along (emu.registers is only a container)
-__getattr__, __dir__ = exports(__name__, _EXPORTS,
-                               loads=dict.fromkeys(("arith", "blocks", "linalg", "ops"), "operators"))
+__getattr__, __dir__ = exports(
+    __name__, _EXPORTS, loads=dict.fromkeys(("arith", "blocks", "front", "linalg", "ops"), "operators"))
 
 if TYPE_CHECKING:  # what static tools and IDEs see
     from .arith import (  # noqa: F401
@@ -57,9 +58,10 @@ if TYPE_CHECKING:  # what static tools and IDEs see
     from .blocks import BlockRegisters  # noqa: F401
     from .defaults import context  # noqa: F401
     from .formats import FixedFormat, FloatFormat, ScaleFormat, format  # noqa: F401
+    from .front import dot, matmul, quantize  # noqa: F401
     from .lfsr import LFSR, AmdPrng  # noqa: F401
-    from .linalg import dot, mac_accumulator, matmul  # noqa: F401
-    from .ops import convert, quantize  # noqa: F401
+    from .linalg import mac_accumulator  # noqa: F401
+    from .ops import convert  # noqa: F401
     from .profiles import Profile  # noqa: F401
     from .registers import Registers  # noqa: F401
     from .replay import ReplaySource  # noqa: F401

@@ -60,7 +60,8 @@ def _check(a: BlockRegisters, b: BlockRegisters) -> None:
 def carried(r: BlockRegisters) -> Registers:
     """The values scale x element (without the tensor scale) as exact carrier registers."""
     fmt = carrier(r.format)
-    v = r.elements.to_float() * r.scale_values() / r.tensor_scale
+    with np.errstate(invalid="ignore"):  # Inf x a zero scale: NaN
+        v = r.elements.to_float() * r.scale_values() / r.tensor_scale
     return quantize(v, fmt, "rne")  # exact: every value is a carrier value
 
 
@@ -113,8 +114,12 @@ def matmul(a: BlockRegisters, b: BlockRegisters, acc="fp32", out=None, *,
 def dot(a: BlockRegisters, b: BlockRegisters, acc="fp32", out=None, **kw):
     """The MX dot product of two 1-D block vectors (OCP MX §6.1-6.2), as a 0-d register."""
     for r in (a, b):
-        if not isinstance(r, BlockRegisters) or r.codes.ndim != 1:
-            raise ValueError("block dot takes two 1-D BlockRegisters of equal length")
+        if not isinstance(r, BlockRegisters):
+            raise TypeError(f"dot of block registers takes BlockRegisters for both operands, not "
+                            f"{type(r).__name__}")
+    if a.codes.ndim != 1 or b.codes.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"block dot takes two 1-D BlockRegisters of equal length, not shapes "
+                         f"{a.shape} and {b.shape}")
     a2 = BlockRegisters._wrap(a._codes[None, :], a._scales[None, :], a.format, 1, a.tensor_scale)
     b2 = BlockRegisters._wrap(b._codes[:, None], b._scales[:, None], b.format, 0, b.tensor_scale)
     r = matmul(a2, b2, acc, out, **kw)

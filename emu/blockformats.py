@@ -6,12 +6,12 @@ quantizer and the arithmetic are emu.blocks and emu.blockdot.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from .codes import SR_MAX_BITS
-from .formats import E8M0, FixedFormat, FloatFormat, ScaleFormat
+from .formats import BLOCK_ALIASES as ALIASES
+from .formats import E8M0, GENERIC_BLOCK_RE, NAMED_BLOCKS, FixedFormat, FloatFormat, ScaleFormat
 from .formats import format as parse_format
 from .validate import integer
 
@@ -22,15 +22,6 @@ def _floor_log2(q: Fraction) -> int:
     return e if Fraction(2) ** e <= q else e - 1
 
 
-# Named block formats: (element, block size, scale). OCP MX v1.0 §5.2 Table 1; NVFP4 from
-# NVIDIA's Blackwell documentation (PTX ISA, "block scaling" of mma .kind::mxf4nvf4).
-NAMED_BLOCKS: dict[str, tuple[str, int, str]] = {
-    "mxfp8_e4m3": ("e4m3", 32, "e8m0"), "mxfp8_e5m2": ("e5m2", 32, "e8m0"),
-    "mxfp6_e3m2": ("e3m2", 32, "e8m0"), "mxfp6_e2m3": ("e2m3", 32, "e8m0"),
-    "mxfp4": ("e2m1", 32, "e8m0"), "mxint8": ("s8.6", 32, "e8m0"),
-    "nvfp4": ("e2m1", 16, "e4m3"),
-}
-ALIASES = {"mxfp8": "mxfp8_e4m3", "mxfp6": "mxfp6_e3m2", "mxfp4_e2m1": "mxfp4"}
 MAX_BLOCK = 1 << 16
 
 
@@ -103,9 +94,6 @@ class BlockFormat:
 _NAMED = {n: BlockFormat(*spec) for n, spec in NAMED_BLOCKS.items()}
 
 
-_GENERIC_RE = re.compile(r"^(.+)x(\d+)_(.+)$")
-
-
 def block_format(spec, block_size: int | None = None, scale=None) -> BlockFormat:
     """A block format by name (``mxfp8_e4m3``, ``mxfp8_e5m2``, ``mxfp6_e3m2``, ``mxfp6_e2m3``,
     ``mxfp4``, ``mxint8``, ``nvfp4``; aliases ``mxfp8``, ``mxfp6``), a BlockFormat passed
@@ -119,7 +107,7 @@ def block_format(spec, block_size: int | None = None, scale=None) -> BlockFormat
         key = ALIASES.get(key, key)
         if key in _NAMED:
             return _NAMED[key]
-        m = _GENERIC_RE.match(key)
+        m = GENERIC_BLOCK_RE.match(key)
         if m:  # a generic format's own name, <element>x<k>_<scale>, parses back to it
             try:
                 return BlockFormat(m.group(1), int(m.group(2)), m.group(3))
@@ -147,4 +135,4 @@ def is_block_format(spec) -> bool:
     if not isinstance(spec, str):
         return False
     key = spec.strip().lower()
-    return ALIASES.get(key, key) in _NAMED or bool(_GENERIC_RE.match(key))
+    return ALIASES.get(key, key) in _NAMED or bool(GENERIC_BLOCK_RE.match(key))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .blockformats import NAMED_BLOCKS, BlockFormat, block_format, is_block_format  # noqa: F401
-from .formats import E8M0, FloatFormat, ScaleFormat
+from .formats import FloatFormat, ScaleFormat
 from .registers import Registers
 from .validate import integer
 
@@ -133,11 +133,17 @@ class BlockRegisters:
     def to_float(self) -> np.ndarray:
         """The exact values as float64: tensor scale x block scale x element (every product is
         exact in float64: at most 2 + 4 + 24 significant bits for NVFP4)."""
-        return self.elements.to_float() * self.scale_values()
+        with np.errstate(invalid="ignore"):  # Inf x a zero scale: NaN, quietly
+            return self.elements.to_float() * self.scale_values()
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype=None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(blocks)``: the decoded float64 values (``to_float``), a new array."""
+        if copy is False:
+            raise ValueError("np.asarray(block registers, copy=False): the values are decoded into "
+                             "a new array, so a copy cannot be avoided; .codes and .scales hold the "
+                             "codes")
         v = self.to_float()
-        return v if dtype is None else v.astype(dtype)
+        return v if dtype is None else v.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         return (f"BlockRegisters({self._format.name}, shape={self.shape}, axis={self._axis}"
@@ -149,8 +155,7 @@ def scale_values(codes: np.ndarray, fmt) -> np.ndarray:
     """Scale codes decoded to float64 (e8m0: 2**(c - 127), 0xFF NaN)."""
     codes = np.asarray(codes)
     if isinstance(fmt, ScaleFormat):
-        v = np.ldexp(1.0, codes.astype(np.int64) - 127)
-        return np.where(codes == 0xFF, np.nan, v)
+        return fmt.decode(codes)
     return Registers._wrap(codes, fmt).to_float()
 
 
@@ -291,7 +296,8 @@ def _quantize_general(x, fmt, rounding="rne", *, axis: int = -1, scale_rule: str
         sat_default = None
     if fmt.power_of_two_scale:
         if tensor_scale is not None:
-            _tensor_scale(tensor_scale, fmt)  # explains that MX has none
+            raise ValueError(f"{fmt.name} has no per-tensor scale (NVFP4-style formats, with a "
+                             "float block scale, do)")
         s = _shared_exponents(amax, fmt, scale_rule)
         scales = np.where(special, 0xFF, s + 127).astype(np.uint8)
         s_el = _per_element(np.where(special, 0, s), axis, n, k)
@@ -532,28 +538,6 @@ def _float_scaled(x64, amax, special, fmt: BlockFormat, axis, n, tensor_scale):
     if nan_scale is not None:
         scales = np.where(special, nan_scale, scales).astype(scales.dtype)
     return scales, y, float(t)
-
-
-def quantize_scale(x, rounding="rne", *, saturate: bool | None = None, **options) -> Registers:
-    """Round values into e8m0 (docs/semantics.md §14.1): the rounding core rounds into a
-    power-of-two format of ample range (e9m0, bias 255), then E8M0's range applies: a value
-    whose rounding lies below 2**-127 gives 2**-127 (code 0; E8M0 has no zero), one above
-    2**127 NaN, or 0xFE with ``saturate=True``; zero, negative values, NaN and Inf give NaN."""
-    from .ops import quantize as quantize_values
-
-    wide = FloatFormat(9, 0, 255, "fn")
-    x64, _ = _as_float64(x)
-    res = quantize_values(x64, wide, rounding, saturate=True, **options)
-    regs, words = res if options.get("return_words") else (res, None)
-    field_ = regs._codes.astype(np.int64) & 0x1FF
-    code = np.clip(field_ - 128, 0, 255)
-    with np.errstate(invalid="ignore"):
-        bad = ~(x64 > 0) | ~np.isfinite(x64)
-    over = (field_ - 128 > 254) | (np.isinf(x64) & (x64 > 0) & bool(saturate))
-    code = np.where(over, 0xFE if saturate else 0xFF, code)
-    code = np.where(bad & ~(np.isinf(x64) & (x64 > 0) & bool(saturate)), 0xFF, code)
-    out = Registers._wrap(code.astype(np.uint8), E8M0)
-    return (out, words) if words is not None else out
 
 
 def carrier(fmt: BlockFormat) -> FloatFormat:

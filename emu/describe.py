@@ -45,7 +45,7 @@ def value_str(v) -> str:
 
 def _decodes_exactly(fmt: Format) -> bool:
     """Is every code's value a float64 (so to_float is exact)?"""
-    return isinstance(fmt, FloatFormat) or fmt.width <= 53
+    return isinstance(fmt, FloatFormat | ScaleFormat) or fmt.width <= 53
 
 
 def _to_float(x) -> float:

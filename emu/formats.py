@@ -437,11 +437,12 @@ class ScaleFormat:
             raise ValueError(f"code {code:#x} does not fit 8-bit format e8m0")
         return float("nan") if code == 0xFF else _pow2(code - 127)
 
-    def exponent(self, codes):
-        """The unbiased exponents of scale codes (an int64 array; NaN codes give 128)."""
+    def decode(self, codes):
+        """Scale codes as float64 values (2**(c - 127), NaN for 0xFF), exactly."""
         import numpy as np
 
-        return np.asarray(codes).astype(np.int64) - 127
+        codes = np.asarray(codes)
+        return np.where(codes == 0xFF, np.nan, np.ldexp(1.0, codes.astype(np.int64) - 127))
 
     @property
     def max(self) -> Fraction:
@@ -465,6 +466,18 @@ class ScaleFormat:
 
 E8M0 = ScaleFormat()
 SCALE_NAMES = ("e8m0",)
+
+# The named block formats (emu.blockformats): (element, block size, scale). OCP MX v1.0 §5.2
+# Table 1; NVFP4 from NVIDIA's Blackwell documentation. Kept here with the other names, so that
+# a block format's name given as a register format gets an error saying what it is.
+NAMED_BLOCKS: dict[str, tuple[str, int, str]] = {
+    "mxfp8_e4m3": ("e4m3", 32, "e8m0"), "mxfp8_e5m2": ("e5m2", 32, "e8m0"),
+    "mxfp6_e3m2": ("e3m2", 32, "e8m0"), "mxfp6_e2m3": ("e2m3", 32, "e8m0"),
+    "mxfp4": ("e2m1", 32, "e8m0"), "mxint8": ("s8.6", 32, "e8m0"),
+    "nvfp4": ("e2m1", 16, "e4m3"),
+}
+BLOCK_ALIASES = {"mxfp8": "mxfp8_e4m3", "mxfp6": "mxfp6_e3m2", "mxfp4_e2m1": "mxfp4"}
+GENERIC_BLOCK_RE = re.compile(r"^(.+)x(\d+)_(.+)$")  # <element>x<k>_<scale>
 
 Format = FloatFormat | FixedFormat
 
@@ -547,6 +560,10 @@ def format(spec: str | Format | ScaleFormat) -> Format | ScaleFormat:  # noqa: A
             return FixedFormat(int(m.group(2)), int(m.group(3)), m.group(1) == "s")
         except ValueError as err:
             raise ValueError(f"{spec!r}: {err}") from None
+    if BLOCK_ALIASES.get(key, key) in NAMED_BLOCKS or GENERIC_BLOCK_RE.match(key):
+        raise ValueError(f"{spec!r} is a block format (elements sharing a scale), not a register "
+                         "format: use emu.quantize(x, name) or emu.block_format(name) "
+                         "(docs/semantics.md §14)")
     raise ValueError(f"unknown format {spec!r}; {VALID_NAMES_HELP}")
 
 

@@ -101,9 +101,9 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
            acc_overflow: str | None = None, saturate: bool | None = None,
            overflow: str | None = None, rng=None, sr_bits: int | None = None,
            form: str | None = None, eps=None, direction=None, threads: int | None = None,
-           return_words: bool = False, **block_options) -> Registers:
-    """C = A @ B on registers (A: (M, K), B: (K, N)); see the module doc for the model.
-    On emu.BlockRegisters (MX, NVFP4) it is emu.blockdot.matmul (``block_sum=``, §14.4).
+           return_words: bool = False) -> Registers:
+    """C = A @ B on registers (A: (M, K), B: (K, N)); see the module doc for the model
+    (emu.matmul takes block registers too: emu.front).
     Each ``*_rounding`` is a mode name or an emu.Rounding; ``sr_bits`` and ``form`` apply to
     every stochastic one given by name (products and accumulator share r and the form: the
     kernel draws one word per rounding). ``eps`` and ``direction`` belong to the output rounding
@@ -111,25 +111,6 @@ def matmul(a: Registers, b: Registers, acc="fp32", out=None, *, products=None,
     ``return_words=True`` also returns the random words consumed, in draw order.
     ``threads`` split the output rows into blocks (each output is summed by one thread in the
     documented order, so results never depend on the thread count)."""
-    from .blocks import BlockRegisters
-
-    if isinstance(a, BlockRegisters) or isinstance(b, BlockRegisters):  # emu.blockdot's model
-        from .blockdot import matmul as block_matmul
-
-        return block_matmul(a, b, acc, out, order=order, acc_rounding=acc_rounding,
-                            out_rounding=out_rounding, chunk=chunk, promote=promote,
-                            promote_rounding=promote_rounding, acc_saturate=acc_saturate,
-                            acc_overflow=acc_overflow, saturate=saturate, overflow=overflow,
-                            rng=rng, sr_bits=sr_bits, form=form, threads=threads,
-                            return_words=return_words, **block_options,
-                            **{k: v for k, v in (("products", products), ("eps", eps),
-                                                 ("direction", direction)) if v is not None},
-                            **({} if product_rounding == "rne" else
-                               {"product_rounding": product_rounding}),
-                            **({} if (align_bits, group) == (13, 32) else
-                               {"align_bits": align_bits, "group": group}))
-    if block_options:
-        raise TypeError(f"{', '.join(sorted(block_options))}: options of block registers' matmul")
     for r in (a, b):
         if not isinstance(r, Registers):
             raise TypeError(f"matmul takes Registers, not {type(r).__name__}")
@@ -287,12 +268,6 @@ def _round_fraction(v, fmt, mode, ovf) -> int:
 
 def dot(a: Registers, b: Registers, acc="fp32", out=None, **kw) -> Registers:
     """Dot product over the last axis of ``a`` with the vector ``b`` (same model as matmul)."""
-    from .blocks import BlockRegisters
-
-    if isinstance(a, BlockRegisters) and isinstance(b, BlockRegisters):
-        from .blockdot import dot as block_dot
-
-        return block_dot(a, b, acc, out, **kw)
     if not isinstance(a, Registers) or not isinstance(b, Registers):
         raise TypeError("dot takes Registers")
     if b.codes.ndim != 1 or a.shape[-1] != b.shape[0]:

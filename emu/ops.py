@@ -9,7 +9,7 @@ import numpy as np
 from . import exact, parallel, paths, profiles
 from .codes import OVF_SAT
 from .defaults import current_context
-from .formats import FixedFormat, FloatFormat, Format, ScaleFormat
+from .formats import E8M0, FixedFormat, FloatFormat, Format, ScaleFormat
 from .formats import format as parse_format
 from .interop import host_array
 from .kernels import convert as kconvert
@@ -121,14 +121,11 @@ def quantize(x, fmt: Format | str, rounding: str | Rounding = "rne", *,
              saturate: bool | None = None, overflow: str | None = None, rng=None,
              sr_bits: int | None = None, eps: float | None = None, direction=None,
              form: str | None = None, threads: int | None = None,
-             return_words: bool = False, profile: str | profiles.Profile | None = None,
-             **block_options) -> Registers:
-    """Round values to ``fmt`` once, exactly as hardware would.
+             return_words: bool = False, profile: str | profiles.Profile | None = None
+             ) -> Registers:
+    """Round values to ``fmt`` once, exactly as hardware would (block formats: emu.front).
 
-    ``fmt`` may also be a block format (``"mxfp8_e4m3"``, ``"mxfp4"``, ``"nvfp4"``, an
-    emu.BlockFormat): the result is then emu.BlockRegisters, and ``axis``, ``scale_rule`` and
-    ``tensor_scale`` (``block_options``) apply (emu.blocks.quantize, docs/semantics.md §14.3).
-    ``e8m0`` (the MX scale) rounds through emu.blocks.quantize_scale (§14.1).
+    ``e8m0`` (the MX scale) rounds through ``_quantize_scale`` (docs/semantics.md §14.1).
 
     ``x``: float16/32/64 or integer arrays (every value exact, int64/uint64 included), Python
     numbers, or exact values float64 cannot hold: ``Fraction``, ``Decimal``, ints of any size,
@@ -152,23 +149,14 @@ def quantize(x, fmt: Format | str, rounding: str | Rounding = "rne", *,
     if isinstance(x, Registers):
         raise TypeError("quantize takes values; to round registers into another format use "
                         "emu.convert")
-    from . import blocks
-
-    if blocks.is_block_format(fmt):  # a block format: emu.blocks, its elements come back here
-        return blocks.quantize(x, fmt, rounding, saturate=saturate, overflow=overflow, rng=rng,
-                               sr_bits=sr_bits, eps=eps, direction=direction, form=form,
-                               threads=threads, return_words=return_words,
-                               **({"profile": profile} if profile is not None else {}),
-                               **block_options)
-    if block_options:
-        raise TypeError(f"{', '.join(sorted(block_options))}: options of block formats "
-                        f"(emu.block_format), not of {fmt}")
     if isinstance(parse_format(fmt), ScaleFormat):
-        if profile is not None or overflow is not None:
-            raise ValueError("e8m0 takes neither profile= nor overflow= (saturate= sets overflow)")
-        return blocks.quantize_scale(x, rounding, saturate=saturate, rng=rng, sr_bits=sr_bits,
-                                     eps=eps, direction=direction, form=form, threads=threads,
-                                     return_words=return_words)
+        if overflow is not None:
+            raise ValueError("e8m0 takes no overflow= (saturate= sets its overflow, §14.1)")
+        if profiles.resolve(profile, current_context().profile).name != "ocp":
+            raise ValueError("e8m0 has no vendor profile (its codes are OCP MX's)")
+        return _quantize_scale(x, rounding, saturate=saturate, rng=rng, sr_bits=sr_bits, eps=eps,
+                               direction=direction, form=form, threads=threads,
+                               return_words=return_words)
     x = host_array(x)  # ml_dtypes arrays (bfloat16, float8, ...) as exact numpy floats
     fmt = parse_format(fmt)
     rnd = _rounding(fmt, rounding, saturate, overflow, sr_bits, eps, form)
@@ -206,6 +194,26 @@ def quantize(x, fmt: Format | str, rounding: str | Rounding = "rne", *,
     profiles.finish_conversion(prof, flat_out, fmt, ovf == OVF_SAT,
                                lambda idx: host_flat[idx].astype(np.float64), desc == kconvert.F64)
     return with_words(Registers._wrap(out, fmt), consumed if sr else None, return_words)
+
+
+def _quantize_scale(x, rounding="rne", *, saturate: bool | None = None, **options) -> Registers:
+    """Round values into e8m0 (docs/semantics.md §14.1): the rounding core rounds into a
+    power-of-two format of ample range (e9m0, bias 255), then E8M0's range applies: a value
+    whose rounding lies below 2**-127 gives 2**-127 (code 0; E8M0 has no zero), one above
+    2**127 (+Inf included) NaN, or 0xFE with ``saturate=True``; zero, negative values, NaN and
+    -Inf give NaN. Exact inputs (strings, Fractions) round from their exact values."""
+    wide = FloatFormat(9, 0, 255, "fn")
+    res = quantize(x, wide, rounding, saturate=True, **options)
+    regs, words = res if options.get("return_words") else (res, None)
+    # which inputs are positive (+Inf included): rounded up into e9m0, a positive value is a
+    # positive nonzero code, whatever its size; zero is +0, NaN the NaN code, negatives signed
+    up = quantize(x, wide, "rup", saturate=True)._codes.astype(np.int64)
+    positive = (up < 0x1FF) & (up > 0)  # sign bit 0x200 clear, neither +0 nor NaN (0x1ff)
+    field_ = regs._codes.astype(np.int64) & 0x1FF
+    code = np.where(field_ - 128 > 254, 0xFE if saturate else 0xFF, np.clip(field_ - 128, 0, 254))
+    code = np.where(positive, code, 0xFF)
+    out = Registers._wrap(code.astype(np.uint8), E8M0)
+    return (out, words) if words is not None else out
 
 
 def _is_float64(v: Fraction, x: float) -> bool:

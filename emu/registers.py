@@ -147,9 +147,7 @@ class Registers:
         from .paths import decode  # a conversion kernel: below this module, not arithmetic
 
         if isinstance(self.format, ScaleFormat):  # e8m0: 2**(c - 127), 0xFF NaN (docs/semantics.md §14.1)
-            from .blocks import scale_values
-
-            return scale_values(self._codes, self.format)
+            return self.format.decode(self._codes)
         return decode(self._codes, self.format.descriptor, threads)
 
     def to_exact(self) -> np.ndarray:

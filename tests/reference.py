@@ -734,10 +734,20 @@ def cuda_fp8_float(bits32: int, fmt, satfinite: bool) -> int:
 
 # --- API twins: conversions ----------------------------------------------------------------------
 def quantize(x, fmt, rounding="rne", *, saturate=None, overflow=None, words=None, sr_bits=None,
-             eps=None, direction=None, form="carry", bad=None, profile=None):
+             eps=None, direction=None, form="carry", bad=None, profile=None, axis=-1,
+             scale_rule="floor", tensor_scale=None):
     """Every value of x rounded once into fmt (sections 4-6); words: one per element, C order.
     ``profile`` (section 3.5): float64 and exact inputs take CUDA's double path, float32 and
-    narrower floats its float path."""
+    narrower floats its float path. A block format's name (section 14) is block_quantize's
+    (scale codes, element codes), nvfp4 nvfp4_quantize's."""
+    if isinstance(fmt, str) and fmt in MX_FORMATS:
+        elem, k = MX_FORMATS[fmt]
+        return block_quantize(x, elem, k, rounding, axis=axis, scale_rule=scale_rule,
+                              saturate=saturate, overflow=overflow, words=words, sr_bits=sr_bits,
+                              eps=eps, direction=direction, form=form)
+    if fmt == "nvfp4":
+        return nvfp4_quantize(x, rounding, axis=axis, tensor_scale=tensor_scale, words=words,
+                              sr_bits=sr_bits, form=form)
     fmt, mode = _format(fmt), _mode(rounding)
     arr = np.asarray(x)
     items = arr.reshape(-1).tolist()
@@ -1032,11 +1042,18 @@ def matmul(a, b, acc="fp32", out=None, *, products=None, product_rounding="rne",
            acc_rounding="rne", out_rounding="rne", order="sequential", chunk=None, promote=None,
            promote_rounding="rne", align_bits=13, group=32, acc_saturate=None, acc_overflow=None,
            saturate=None, overflow=None, words=None, sr_bits=None, form="carry", eps=None,
-           direction=None, bad=None):
+           direction=None, bad=None, block_sum="exact"):
     """C = A @ B (section 9): products (exact, or rounded once into ``products``), reduced in
     ``order`` into ``acc``, then converted into ``out``. ``words``: every random word, in emu's
     order: product roundings (M*N*K, (i, j, k) C order), accumulator roundings (M*N*K, same
-    order), output conversion (M*N)."""
+    order), output conversion (M*N). Block registers (with .scales): block_matmul (section 14)."""
+    if hasattr(a, "scales"):
+        return block_matmul(a, b, acc, out, block_sum=block_sum, order=order,
+                            acc_rounding=acc_rounding, out_rounding=out_rounding, chunk=chunk,
+                            promote=promote, promote_rounding=promote_rounding,
+                            acc_saturate=acc_saturate, acc_overflow=acc_overflow,
+                            saturate=saturate, overflow=overflow, words=words, sr_bits=sr_bits,
+                            form=form)
     ca, cb = np.asarray(a.codes), np.asarray(b.codes)  # a float and a fixed operand: by value
     (m, kk), n = ca.shape, cb.shape[1]
     accf, pmode, amode = _format(acc), _mode(product_rounding), _mode(acc_rounding)

@@ -15,7 +15,8 @@ import emu
 # public names that hold or describe data, configure, or hand back given words: nothing to
 # compute, so no twin (the twins take random words directly, which is what ReplaySource serves)
 NOT_COMPUTING = {"FixedFormat", "FloatFormat", "Profile", "Registers", "RandomSource",
-                 "ReplaySource", "Rounding", "context", "format"}
+                 "ReplaySource", "Rounding", "context", "format", "ScaleFormat", "BlockFormat",
+                 "BlockRegisters", "block_format"}
 # emu's random source becomes words= (which the caller then has: nothing to return), and
 # threads never change a result
 NO_TWIN_PARAMS = {"rng", "return_words", "threads"}

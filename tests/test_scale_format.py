@@ -83,3 +83,52 @@ def test_block_format_names_and_generic_formats():
         emu.block_format("mxfp4", 16)
     with pytest.raises(ValueError, match="does not name this block format"):
         emu.BlockFormat("e2m1", 32, name="nvfp4")
+
+
+def test_e8m0_on_the_command_line_and_in_golden_convert_sets(tmp_path):
+    r = CliRunner().invoke(main, ["quantize", "--format", "e8m0", "--json", "1.0", "3.0", "0", "-1",
+                                  "1e-300", "1.50000000000000000001"])
+    assert r.exit_code == 0, r.output
+    codes = [v["code"] for v in json.loads(r.output)["values"]]
+    # 3 ties to the even exponent (2); 1e-300 is positive: the smallest scale; exact inputs
+    # round from their exact value (just above the tie 1.5: up to 2)
+    assert codes == ["0x7f", "0x80", "0xff", "0xff", "0x00", "0x80"]
+    r = CliRunner().invoke(main, ["golden", "convert", "--src", "fp32", "--dst", "e8m0", "--count", "5",
+                                  "--out", str(tmp_path / "g")])
+    assert r.exit_code == 0, r.output
+    gs = emu.golden.load(tmp_path / "g")
+    want = emu.quantize(gs.values("a"), "e8m0").codes
+    assert gs["y"].tolist() == want.tolist() and 0x00 in want and 0xFF in want
+
+
+def test_clear_errors_for_block_misuse():
+    x = np.ones((2, 32))
+    with pytest.raises(TypeError, match="unexpected keyword argument.*foo"):
+        emu.quantize(x, "e4m3", foo=1)
+    with pytest.raises(TypeError, match="axis: options of block formats"):
+        emu.quantize(x, "e4m3", axis=0)
+    with pytest.raises(ValueError, match="'mxfp4' is a block format"):
+        emu.format("mxfp4")
+    with pytest.raises(ValueError, match="mxfp4 has no per-tensor scale"):
+        emu.quantize(x, "mxfp4", tensor_scale="amax")
+    with pytest.raises(ValueError, match="copy cannot be avoided"):
+        np.asarray(emu.quantize(x, "mxfp4"), copy=False)
+    a = emu.quantize(np.ones(64), "mxfp4")
+    with pytest.raises(ValueError, match=r"equal length, not shapes \(64,\) and \(33,\)"):
+        emu.dot(a, emu.quantize(np.ones(33), "mxfp4"))
+    with pytest.raises(TypeError, match="not Registers"):
+        emu.dot(a, emu.quantize(np.ones(64), "e4m3"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["golden", "mx-dot", "--format", "mxfp4", "--acc-rounding", "sr_eps", "--count", "5"],
+     "--acc-rounding sr_eps: an accumulator takes"),
+    (["train", "--weights", "mxfp4", "--activations", "s8.6", "--epochs", "1"],
+     "fixed-point activations s8.6"),
+    (["train", "--weights", "mxfp4", "--master", "e8m0", "--epochs", "1"],
+     "master takes an element format"),
+])
+def test_block_usage_errors_exit_2_before_any_work(tmp_path, args, message):
+    r = CliRunner().invoke(main, args + (["--out", str(tmp_path / "o")] if args[0] == "golden" else []))
+    assert r.exit_code == 2 and message in r.output, r.output
+    assert not (tmp_path / "o").exists()

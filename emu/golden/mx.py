@@ -26,7 +26,7 @@ from ..formats import format as parse_format
 from ..registers import Registers
 from ..replay import ReplaySource
 from ..rounding import Rounding, fitting, is_stochastic
-from .spec import BLOCK_SUMS, MX_OPS, ORDERS  # noqa: F401 - re-exported
+from .sets import BLOCK_SUMS, MX_OPS, ORDERS  # noqa: F401 - re-exported
 
 GENERATORS = ("corners", "random")  # exhaustive sets of blocks would be astronomically large
 MAX_BLOCK = 64  # elements per block in a set (a port per element; check_packed guards packed lines)
@@ -326,7 +326,7 @@ def generate(spec: dict, kept_only: bool = False):
     """The set of an mx spec (or of its shard; a stochastic shard's words start ``skip`` vectors,
     ``skip * d`` draws, into the stream): see vectors.generate."""
     from ..sources import source_words, starting_at
-    from .vectors import Port, VectorSet, lfsr_from_spec
+    from .sets import Port, VectorSet, lfsr_from_spec
 
     total = candidates(spec)
     sh = spec.get("shard")
@@ -391,7 +391,7 @@ def _src_codes(values: np.ndarray, src: FloatFormat) -> np.ndarray:
     """float64 values (any shape) as codes of src: finite ones rounded rne (saturating), NaN as
     the canonical NaN, +-Inf as Inf codes (or src's largest magnitude when it has none)."""
     from ..ops import quantize
-    from .vectors import SATURATING_RNE
+    from .sets import SATURATING_RNE
 
     flat = values.reshape(-1)
     fin = np.isfinite(flat)

@@ -52,7 +52,7 @@ def _implied(spec: dict, x: np.ndarray, scales: np.ndarray, words, mode_name=Non
 
 
 def _quantize(res, vs, expected: dict, got: dict, off: int, keep: int) -> None:
-    from .triage import CLASSES, _code_class, _describe, _hex, _ulps
+    from .classes import CLASSES, _code_class, _describe, _hex, _ulps
 
     spec = vs.spec
     bf = mx.block_of(spec)
@@ -176,7 +176,7 @@ def _void_scale(bf, codes: np.ndarray) -> np.ndarray:
 
 
 def _short(fmt, code: int) -> str:
-    from .triage import _hex
+    from .classes import _hex
 
     v = fmt.code_value(code)
     return f"{_hex(fmt.bits, code)} ({float(v)!r})"
@@ -203,7 +203,7 @@ def _about_block(x: np.ndarray, src, bf) -> str:
 def _diagnose_sr(spec: dict, x, scales, got_y, words, rows: np.ndarray) -> list[str]:
     """Stochastic sets: do the elements of the blocks with the right scale fit the random words
     offset by k draws, or the low r bits of each draw word?"""
-    from .triage import LOW_BITS_NOTE, offset_note
+    from .classes import LOW_BITS_NOTE, offset_note
 
     notes = []
     n, k = x.shape
@@ -217,7 +217,7 @@ def _diagnose_sr(spec: dict, x, scales, got_y, words, rows: np.ndarray) -> list[
         valid &= (pos >= max(0, -s)) & (pos < n * k - max(0, s))  # words that wrapped around
         if ok.all() and np.array_equal(y[valid], got_y[sel][valid]):
             notes.append(offset_note(s))
-    from .vectors import lfsr_from_spec
+    from .sets import lfsr_from_spec
 
     lf = lfsr_from_spec(spec.get("lfsr"))
     r = int(spec.get("sr_bits", 8))
@@ -231,7 +231,7 @@ def _diagnose_sr(spec: dict, x, scales, got_y, words, rows: np.ndarray) -> list[
 
 
 def _dot(res, vs, expected: dict, got: dict, off: int, keep: int) -> None:
-    from .triage import CLASSES, _classify, _describe, _ulps
+    from .classes import CLASSES, _classify, _describe, _ulps
 
     spec = vs.spec
     bf = mx.block_of(spec)
@@ -265,7 +265,7 @@ def _dot(res, vs, expected: dict, got: dict, off: int, keep: int) -> None:
 
 
 def _about_operand(values: dict, name: str, i: int, bf) -> str:
-    from .triage import _hex
+    from .classes import _hex
 
     k = bf.block_size
     s = int(values[f"scale_{name}"][i])

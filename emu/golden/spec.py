@@ -17,19 +17,17 @@ from collections.abc import Callable, Sequence
 from ..codes import SR_MAX_BITS
 from ..formats import FixedFormat
 from ..formats import format as parse_format
-from ..rounding import canonical, is_stochastic, mode_code
+from ..rounding import canonical, is_stochastic, mode_code, takes_eps
 from ..validate import ArgumentTypeError, integer
+from .sets import BLOCK_SUMS, MX_OPS, ORDERS
 
 MAX_COUNT = 1 << 24  # random vectors or LFSR draws in one set (each shard draws them all)
 
-MX_OPS = ("mx-quantize", "mx-dot")  # block-scaled formats (emu.golden.mx, docs/semantics.md §10.10)
 OPS = ("convert", "sr", "add", "mul", "fma", "lfsr", "mac", *MX_OPS)  # sr: convert, stochastic by default
 EPS_MODES = ("sr_eps", "signed_sr_eps")
 # the choices of the block sets' settings (the core's names: emu.blocks.SCALE_RULES,
 # emu.blockdot.BLOCK_SUMS, emu.linalg.ORDERS), spelled here so the command line's help needs no numpy
 SCALE_RULES = ("floor", "ceil", "rceil")
-BLOCK_SUMS = ("exact", "products")
-ORDERS = ("sequential", "pairwise", "exact", "truncating")
 # the LFSR settings a spec can give, with their defaults (shifts: the random bits r, or the
 # width for an lfsr set); config, reverse and invert are written only when not the default
 LFSR_SETTINGS = {"width": 32, "seed": 1, "lanes": 1, "config": "fibonacci", "shifts": None,
@@ -256,6 +254,9 @@ def _block_spec(spec: dict, *, src, fmt, rounding, given_rounding, saturate, ove
         spec["acc"] = acc or "fp32"
         mx.acc_format(spec)  # an unknown format lists the valid ones; e8m0 cannot accumulate
         spec["acc_rounding"] = mode = canonical(acc_rounding or "rne")
+        if takes_eps(mode):
+            raise ValueError(f"{spell('acc_rounding')} {mode}: an accumulator takes a deterministic "
+                             "mode, sr or sr_equal (the biased modes need an eps and a direction)")
         spec["block_sum"] = _choice(block_sum, "block_sum", BLOCK_SUMS, spell)
         spec["order"] = _choice(order, "order", ORDERS, spell)
         what = "accumulators"

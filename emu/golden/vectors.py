@@ -18,14 +18,13 @@ import csv
 import hashlib
 import io
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
 from ..arith import add, fma, mul
-from ..formats import FixedFormat, FloatFormat
+from ..formats import FixedFormat, FloatFormat, ScaleFormat
 from ..formats import format as parse_format
 from ..lfsr import LFSR
 from ..linalg import mac_accumulator
@@ -38,7 +37,7 @@ from ..rounding import Rounding, fitting, is_stochastic
 from ..sources import starting_at
 from .hexio import check_radix, extension, format_word, format_words, vector_file, write_atomic
 from .layouts import SET_LAYOUTS
-from .mx import MX_OPS
+from .sets import MX_OPS, SATURATING_RNE, Port, VectorSet, lfsr_from_spec  # noqa: F401 - re-exported
 
 # docs/semantics.md §10.4: schema 1 is hex words without @address lines; schema 2 adds the
 # manifest fields `radix` and `address`. A set is written with the lowest schema that describes
@@ -49,48 +48,6 @@ GENERATORS = ("corners", "random", "exhaustive")
 MAX_VECTORS = 1 << 20  # an exhaustive set larger than this is an error (use random)
 
 
-@dataclass
-class Port:
-    name: str
-    direction: str  # "in" | "out"
-    bits: int
-    values: np.ndarray  # uint64
-    fmt: object = None  # the format the codes belong to (None for raw words)
-
-
-@dataclass
-class VectorSet:
-    spec: dict
-    ports: list[Port]
-
-    @property
-    def count(self) -> int:
-        return int(self.ports[0].values.size)
-
-    def port(self, name: str) -> Port:
-        for p in self.ports:
-            if p.name == name:
-                return p
-        raise KeyError(name)
-
-    @property
-    def outputs(self) -> list[Port]:
-        return [p for p in self.ports if p.direction == "out"]
-
-    @property
-    def inputs(self) -> list[Port]:
-        return [p for p in self.ports if p.direction == "in"]
-
-    @classmethod
-    def concatenate(cls, sets: list[VectorSet]) -> VectorSet:
-        """Sets of one spec and the same ports, one after the other (vector order kept)."""
-        first = sets[0]
-        return cls(first.spec, [Port(p.name, p.direction, p.bits,
-                                     np.concatenate([s.port(p.name).values for s in sets]), p.fmt)
-                                for p in first.ports])
-
-
-# --- input generators ------------------------------------------------------------------------
 def _float_corners(target: FloatFormat) -> list[float]:
     """Values that exercise a float target: zeros, subnormal boundaries, min normal, max, the
     overflow thresholds, a tie in every binade and its neighbours, Inf, NaN."""
@@ -113,9 +70,18 @@ def _fixed_corners(target: FixedFormat) -> list[float]:
             lo - res / 2, lo - res, 0.25 * res, np.inf]
 
 
+def _scale_corners(target: ScaleFormat) -> list[float]:
+    """e8m0 (§14.1): zero, the ends of the range and beyond, and the tie 1.5 * 2**e of every
+    binade (ties go to the even exponent)."""
+    vals = [0.0, 2.0 ** -127, 2.0 ** -128, 1.25 * 2.0 ** -127, 2.0 ** 127, 1.5 * 2.0 ** 127,
+            2.0 ** 128, np.inf, np.nan]
+    return vals + [1.5 * 2.0 ** e for e in range(-127, 127)]
+
+
 def _corner_codes(src, dst) -> np.ndarray:
     """Corner values of dst, as codes of src (both signs, and +-1 code neighbours for floats)."""
-    vals = _float_corners(dst) if isinstance(dst, FloatFormat) else _fixed_corners(dst)
+    vals = (_float_corners(dst) if isinstance(dst, FloatFormat) else
+            _scale_corners(dst) if isinstance(dst, ScaleFormat) else _fixed_corners(dst))
     vals = np.array(vals + [-v for v in vals], np.float64)
     if isinstance(src, FloatFormat):
         if src.nan_code is None:
@@ -207,18 +173,6 @@ def _inputs(spec: dict, fmts: list, rng: np.random.Generator, dst, lo: int = 0,
                 p.append(c[a:b])
         pos += n
     return [np.concatenate(p).astype(np.uint64) if p else np.empty(0, np.uint64) for p in parts]
-
-
-def lfsr_from_spec(cfg: dict) -> LFSR:
-    cfg = dict(cfg or {})
-    poly = cfg.get("poly")
-    return LFSR(width=cfg.get("width", 32), poly=int(poly, 0) if isinstance(poly, str) else poly,
-                config=cfg.get("config", "fibonacci"), shifts=cfg.get("shifts"),
-                seed=cfg.get("seed", 1), lanes=cfg.get("lanes", 1), seeds=cfg.get("seeds"),
-                reverse=cfg.get("reverse", False), invert=cfg.get("invert", False))
-
-
-SATURATING_RNE = Rounding("rne", saturate=True, overflow="sat")
 
 
 def spec_rounding(spec: dict) -> Rounding:

@@ -22,7 +22,7 @@ import numpy as np
 from ..arith import mul, sub
 from ..blockformats import is_block_format
 from ..formats import format as parse_format
-from ..ops import quantize
+from ..front import quantize
 from ..registers import Registers
 from ..rounding import Rounding, canonical, fitting, takes_direction, takes_eps
 from ..validate import integer, real

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..formats import format as parse_format
+from ..front import quantize
 from ..lfsr import LFSR
-from ..ops import quantize
 from .engine import SCHEMES, PrecisionPolicy, projection, rounding_kwargs  # noqa: F401
 from .operands import is_block, train_format
 

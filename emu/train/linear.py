@@ -38,10 +38,10 @@ from ..blockdot import carried
 from ..blockformats import is_block_format
 from ..formats import FixedFormat
 from ..formats import format as parse_format
+from ..front import matmul, quantize
 from ..hexwords import format_hex
 from ..lfsr import LFSR
-from ..linalg import mac_accumulator, matmul, promoted
-from ..ops import quantize
+from ..linalg import mac_accumulator, promoted
 from ..outdir import staged, write_atomic
 from ..registers import Registers
 from ..rounding import canonical
@@ -102,7 +102,13 @@ class TrainConfig:
                                  "activations, grads)")
             if v is not None:
                 train_format(v, name)  # an unknown name lists the valid ones; e8m0 refused
-        if self.master is not None and not is_block(train_format(self.weights, "weights")):
+        wf = train_format(self.weights, "weights")
+        af = train_format(self.activations, "activations") if self.activations else None
+        if is_block(wf) and isinstance(af, FixedFormat):  # its bias would be promoted by value
+            raise ValueError(f"weights {self.weights} (a block format) with fixed-point activations "
+                             f"{self.activations}: the bias add needs float activations (or "
+                             "element-format weights)")
+        if self.master is not None and not is_block(wf):
             raise ValueError(f"master = {self.master!r} is the master copy of block-format weights "
                              f"(mxfp4, ...); weights {self.weights} are registers of their own "
                              "format, updated in place: leave master out")

@@ -28,7 +28,7 @@ from ..blockformats import ALIASES, NAMED_BLOCKS, BlockFormat, block_format, is_
 from ..blocks import BlockRegisters
 from ..formats import ScaleFormat
 from ..formats import format as parse_format
-from ..ops import quantize
+from ..front import quantize
 from ..registers import Registers
 
 BLOCK_NAMES = tuple(NAMED_BLOCKS)
@@ -48,8 +48,10 @@ def train_format(name: str, what: str):
                          f"(aliases {', '.join(ALIASES)}); element formats: "
                          f"{str(err).split('; ', 1)[-1]}") from None
     if isinstance(fmt, ScaleFormat):
-        raise ValueError(f"{what} = {name!r}: e8m0 is the MX scale format (no arithmetic); for "
-                         f"block-scaled {what} give a block format: {', '.join(BLOCK_NAMES)}")
+        hint = (f"for block-scaled {what} give a block format: {', '.join(BLOCK_NAMES)}"
+                if what in ("weights", "activations", "grads") else
+                f"{what} takes an element format (fp32, bf16, e4m3, ...)")
+        raise ValueError(f"{what} = {name!r}: e8m0 is the MX scale format (no arithmetic); {hint}")
     return fmt
 
 

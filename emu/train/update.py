@@ -18,9 +18,9 @@ from fractions import Fraction
 import numpy as np
 
 from .. import parallel
+from ..front import quantize
 from ..kernels import update as kernel
 from ..kernels.convert import F64
-from ..ops import quantize
 from ..registers import Registers
 from ..rounding import Rounding, as_rounding
 from ..validate import optional_integer

@@ -343,6 +343,7 @@ def _block_jobs(size: int, repeat: int, seed: int) -> list[dict]:
     the plain e4m3 rne encode of the same data as a same-run ceiling; then a 256^3 MXFP8
     matmul with fp32 sequential accumulation, exact block sums and per-product terms
     (MMAC/s). The copy ceiling is the kernels suite's (4-byte in, 1-byte out)."""
+    from . import blocks
     from .blockdot import matmul as block_matmul
     from .blocks import BlockRegisters
     from .lfsr import LFSR
@@ -357,18 +358,18 @@ def _block_jobs(size: int, repeat: int, seed: int) -> list[dict]:
         refs = [(lib, r) for lib, r in (("gfloat", _gfloat_ref(x32, name)),
                                          ("torchao", _torchao_ref(x32, name))) if r is not None]
         _starting(title)
-        measured = _measure(lambda n=name: ops.quantize(x32, n), size, repeat)
+        measured = _measure(lambda n=name: blocks.quantize(x32, n), size, repeat)
         for lib, (ref, m, agree) in refs or [(None, (None, None, None))]:
             jobs.append(_job(title, None, size, repeat, ceiling, lib, ref, m, agree=agree,
                              measured=measured))
         jobs.append(_job(f"float32 -> {label} sr r=8 quantize (LFSR32, 1 lane)",
-                         lambda n=name: ops.quantize(x32, n, "sr", sr_bits=8,
+                         lambda n=name: blocks.quantize(x32, n, "sr", sr_bits=8,
                                                      rng=LFSR(seed=1)).codes,
                          size, repeat, ceiling))
     n = BLOCK_MATMUL
     rows = n if size >= 1_000_000 else 64
-    A = ops.quantize(rng.standard_normal((n, n)).astype(np.float32), "mxfp8_e4m3", axis=1)
-    B = ops.quantize(rng.standard_normal((n, n)).astype(np.float32), "mxfp8_e4m3", axis=0)
+    A = blocks.quantize(rng.standard_normal((n, n)).astype(np.float32), "mxfp8_e4m3", axis=1)
+    B = blocks.quantize(rng.standard_normal((n, n)).astype(np.float32), "mxfp8_e4m3", axis=0)
     a = BlockRegisters._wrap(A._codes[:rows], A._scales[:rows], A.format, 1)
     for block_sum in ("exact", "products"):
         jobs.append(_job(f"MXFP8 {rows}x{n}x{n} matmul, fp32 seq acc, block_sum={block_sum} "

@@ -1038,6 +1038,24 @@ def mac_accumulator(a_fmt, b_fmt, guard_bits: int):
     return FixedFormat(a.width + b.width + guard_bits, a.frac + b.frac, a.signed or b.signed)
 
 
+def reduce_terms(terms, order, accf, amode, acc_policy, words, r, form, chunk, promote,
+                 promote_rounding, align_bits=13, group=32) -> int:
+    """One output's exact terms reduced into accf in ``order`` (section 9), as matmul and
+    block_matmul take them; ``words``: the accumulator's, one per term."""
+    if order == "sequential":
+        return sequential(terms, accf, amode, words=words, sr_bits=r, form=form, chunk=chunk,
+                          promote=promote, promote_rounding=promote_rounding, **acc_policy)
+    if amode in STOCHASTIC:
+        raise ValueError("stochastic accumulation is defined for order='sequential'")
+    if order == "pairwise":
+        return pairwise(terms, accf, amode, **acc_policy)
+    if order == "exact":
+        return exact_sum(terms, accf, amode, **acc_policy)
+    if order == "truncating":
+        return truncating(terms, accf, align_bits, group, **acc_policy)
+    raise ValueError(f"unknown order {order!r}")
+
+
 def matmul(a, b, acc="fp32", out=None, *, products=None, product_rounding="rne",
            acc_rounding="rne", out_rounding="rne", order="sequential", chunk=None, promote=None,
            promote_rounding="rne", align_bits=13, group=32, acc_saturate=None, acc_overflow=None,
@@ -1076,19 +1094,8 @@ def matmul(a, b, acc="fp32", out=None, *, products=None, product_rounding="rne",
     def output(e):
         i, j = divmod(e, n)
         terms = [product(i, j, k) for k in range(kk)]
-        if order == "sequential":
-            return sequential(terms, accf, amode, words=aw[e * kk:(e + 1) * kk], sr_bits=r,
-                              form=form, chunk=chunk, promote=promote,
-                              promote_rounding=promote_rounding, **acc_policy)
-        if amode in STOCHASTIC:
-            raise ValueError("stochastic accumulation is defined for order='sequential'")
-        if order == "pairwise":
-            return pairwise(terms, accf, amode, **acc_policy)
-        if order == "exact":
-            return exact_sum(terms, accf, amode, **acc_policy)
-        if order == "truncating":
-            return truncating(terms, accf, align_bits, group, **acc_policy)
-        raise ValueError(f"unknown order {order!r}")
+        return reduce_terms(terms, order, accf, amode, acc_policy, aw[e * kk:(e + 1) * kk], r,
+                            form, chunk, promote, promote_rounding, align_bits, group)
 
     codes = _each(m * n, output, bad if out is None else _BAD)
     if out is None:
@@ -1482,20 +1489,11 @@ def block_matmul(a, b, acc="fp32", out=None, *, block_sum="exact", order="sequen
 
     def output(e):
         i, j = divmod(e, n)
-        ts = terms(i, j)
-        if order == "sequential":
-            return sequential(ts, accf, amode, words=aw[e * nterms:(e + 1) * nterms], sr_bits=r,
-                              form=form, chunk=chunk, promote=promote,
-                              promote_rounding=promote_rounding, **acc_policy)
-        if amode in STOCHASTIC:
-            raise ValueError("stochastic accumulation is defined for order='sequential'")
-        if order == "pairwise":
-            return pairwise(ts, accf, amode, **acc_policy)
-        if order == "exact":
-            return exact_sum(ts, accf, amode, **acc_policy)
-        if order == "truncating" and block_sum == "products":
-            return truncating(ts, accf, **acc_policy)
-        raise ValueError(f"order {order!r} with block_sum={block_sum!r}")
+        if order == "truncating" and block_sum != "products":
+            raise ValueError(f"order {order!r} with block_sum={block_sum!r}")
+        return reduce_terms(terms(i, j), order, accf, amode, acc_policy,
+                            aw[e * nterms:(e + 1) * nterms], r, form, chunk, promote,
+                            promote_rounding)
 
     codes = [output(e) for e in range(m * n)]
     final = _format(promote) if chunk else accf

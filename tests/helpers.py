@@ -139,3 +139,24 @@ def require_tools(needs: dict[str, str], what: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{', '.join(missing)} not installed; .ci/run installs {pkgs} with apt-get")
         pytest.skip(f"{', '.join(missing)} not installed (apt-get install {pkgs}); {what} skipped")
+
+
+def rerun_from_history(directory, doc: dict) -> dict:
+    """Write a run's recorded config (history.json's "config") as a TOML file in ``directory``,
+    train again from it, and check the rerun records the same config, epochs and steps: a
+    history is a config that reproduces its run. Returns the rerun's JSON."""
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    cfg = doc["config"]
+    path = Path(directory) / "again.toml"
+    path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in cfg.items() if v is not None))
+    r = CliRunner().invoke(main, ["train", "--config", str(path), "--json"])
+    assert r.exit_code == 0, r.output
+    again = json.loads(r.output)
+    assert again["config"] == cfg and again["epochs"] == doc["epochs"] and again["steps"] == doc["steps"]
+    return again

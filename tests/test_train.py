@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import rerun_from_history
 
 from emu.train import PrecisionPolicy, run_gd
 from emu.train.problems import SEEDS_QUADRATIC as Q
@@ -484,12 +485,7 @@ def test_history_config_reruns_the_run(tmp_path):
     cfg = doc["config"]
     assert (cfg["data"], cfg["train_size"], cfg["test_size"]) == ("logistic", 50, 20)
     assert doc["data"] == "logistic[:50]"  # the display name stays beside it
-    toml = "".join(f"{k} = {json.dumps(v)}\n" for k, v in cfg.items() if v is not None)
-    (tmp_path / "again.toml").write_text(toml)
-    r = CliRunner().invoke(main, ["train", "--config", str(tmp_path / "again.toml"), "--json"])
-    assert r.exit_code == 0, r.output
-    again = json.loads(r.output)
-    assert again["config"] == cfg and again["epochs"] == doc["epochs"] and again["steps"] == doc["steps"]
+    rerun_from_history(tmp_path, doc)
 
 
 def test_header_names_each_stage_and_counts_samples():

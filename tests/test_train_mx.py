@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import rerun_from_history
 
 import emu
 from emu.blockformats import ALIASES, NAMED_BLOCKS
@@ -310,12 +311,7 @@ def test_cli_round_trip(tmp_path):
     assert (cfg["weights"], cfg["master"], cfg["grad_rounding"]) == ("mxfp4", "bf16", "sr")
     assert "bf16" in (tmp_path / "trace" / "step_000001" / "W1.hex").read_text()
     assert "fp32" in (tmp_path / "trace" / "step_000001" / "W1_grad.hex").read_text()
-    toml = "".join(f"{k} = {json.dumps(v)}\n" for k, v in cfg.items() if v is not None)
-    (tmp_path / "again.toml").write_text(toml)
-    r = CliRunner().invoke(main, ["train", "--config", str(tmp_path / "again.toml"), "--json"])
-    assert r.exit_code == 0, r.output
-    again = json.loads(r.output)
-    assert again["config"] == cfg and again["epochs"] == doc["epochs"] and again["steps"] == doc["steps"]
+    rerun_from_history(tmp_path, doc)
     r = CliRunner().invoke(main, ["train", "--config", str(TOML), "--train-size", "40",
                                   "--test-size", "8", "--epochs", "1", "--json"])
     assert r.exit_code == 0, r.output

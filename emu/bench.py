@@ -1,8 +1,24 @@
 """Benchmark suite behind ``emu bench``: emu's throughput at the chosen thread count and on one
 thread, the reference libraries' on the same job when installed (they run on one thread), and a
-memory ceiling (a plain numba copy loop with the same input and output types, split over the
-same threads), all measured in the same run. Throughput is the median over repeated runs after
-warm-up.
+same-run ceiling for each job where one exists, all measured in the same run. Throughput is the
+median over repeated runs after warm-up.
+
+The ceilings (``ceiling`` names each; ``ceiling_fraction`` = emu_melem_s / ceiling_melem_s):
+
+- conversions (encode, sr, decode, float -> fixed): a plain numba copy loop with the same input
+  and output types (``emu.kernels.memory.copy``) split over the same threads, timed twice: into
+  one output array reused every call (``ceiling_melem_s``), and into a fresh ``np.empty`` output
+  every call (``ceiling_alloc_melem_s``), as emu's API allocates its result every call (a large
+  fresh output is page-faulted on first touch: the two differ most for the 8-byte decode output);
+- elementwise add / mul: a loop reading two code arrays and writing one (``memory.combine``);
+- the fp32-accumulator and fixed-point MAC matmuls: the host's peak, numpy's BLAS gemm of the
+  same operands (float32 sgemm; float64 dgemm for the fixed-point codes, exact at this size:
+  products < 2**14, 256 of them < 2**22) on BLAS's own threads (every core, whatever the suite's
+  thread count); BLAS sums in its own order, so it is a roofline, not the same job;
+- the emulated-accumulator (e8m13) matmul: a peer, the fp32-accumulator path's same-run rate;
+- the digits epoch: a peer, the same epoch with fp32 weights and rne (emu's native fp32 paths);
+- the MNIST-shaped epoch and the block matmuls: none (``--job mnist-epoch`` times the fp32 rne
+  epoch beside the e4m3 one; a peer epoch in the default suite would double its longest row).
 """
 
 from __future__ import annotations
@@ -10,19 +26,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
+from typing import NamedTuple
 
 import numpy as np
 
 from . import ops, parallel
 from .arith import context
-from .jitcache import njit
+from .kernels import memory
 from .registers import Registers
 
 
-@njit(cache=True, nogil=True)
-def _copy(src, out):
-    for i in range(src.size):
-        out[i] = src[i]
+class Ceiling(NamedTuple):
+    """A job's same-run ceiling: what it is, its rate, and (copy ceilings) its rate when it
+    allocates its output every call, as emu does."""
+    kind: str
+    melem_s: float
+    alloc_melem_s: float | None = None
 
 
 def _rate(fn: Callable[[], object], n: int, repeat: int) -> float:
@@ -35,12 +54,29 @@ def _rate(fn: Callable[[], object], n: int, repeat: int) -> float:
     return n / float(np.median(times)) / 1e6
 
 
-def _ceiling(src: np.ndarray, out_dtype, repeat: int) -> float:
-    """The copy loop on the suite's threads (run_suite sets them in emu.context)."""
-    out = np.empty(src.size, out_dtype)
-    ranges = parallel.blocks(src.size, parallel.resolve(None))
-    return _rate(lambda: parallel.run(lambda a, b: _copy(src[a:b], out[a:b]), ranges), src.size,
-                 repeat)
+def _split(n: int, min_block: int = parallel.MIN_BLOCK):
+    return parallel.blocks(n, parallel.resolve(None), min_block)  # the suite's threads
+
+
+def _ceiling(srcs: tuple[np.ndarray, ...], out_dtype, repeat: int, kind: str) -> Ceiling:
+    """``memory.copy`` (one source) or ``memory.combine`` (two) on the suite's threads (run_suite
+    sets them in emu.context), into a reused output and into a fresh one per call."""
+    kernel = memory.copy if len(srcs) == 1 else memory.combine
+    n = srcs[0].size
+    ranges = _split(n)
+
+    def into(out):
+        parallel.run(lambda a, b: kernel(*(s[a:b] for s in srcs), out[a:b]), ranges)
+        return out
+
+    reused = np.empty(n, out_dtype)
+    return Ceiling(kind, _rate(lambda: into(reused), n, repeat),
+                   _rate(lambda: into(np.empty(n, out_dtype)), n, repeat))
+
+
+def _matmul_ceiling(a: np.ndarray, b: np.ndarray, repeat: int, kind: str) -> Ceiling:
+    """numpy's ``a @ b`` (BLAS gemm, on BLAS's own threads: every core); MAC/s."""
+    return Ceiling(kind, _rate(lambda: a @ b, a.size * b.shape[1], repeat))
 
 
 def _on(threads: int, fn: Callable[[], object]) -> Callable[[], object]:
@@ -50,15 +86,38 @@ def _on(threads: int, fn: Callable[[], object]) -> Callable[[], object]:
     return run
 
 
-def _job(name, emu_fn, n, repeat, ceiling, ref_name=None, ref_fn=None, ref_n=None, *,
-         agree=None, measured=None):
+def _row(name: str, rate: float, one: float, ceiling: Ceiling | None, *, reference=None,
+         reference_rate=None, agrees=None, **extra) -> dict:
+    """One result row (the JSON ``emu bench`` prints); ``extra``: further keys."""
+    c = ceiling
+    alloc = c.alloc_melem_s if c else None
+    return {
+        "job": name,
+        "emu_melem_s": rate,
+        "reference": reference,
+        "reference_melem_s": reference_rate,
+        "ratio": rate / reference_rate if reference_rate else None,
+        "ceiling": c.kind if c else None,
+        "ceiling_melem_s": c.melem_s if c else None,
+        "ceiling_fraction": rate / c.melem_s if c else None,
+        "ceiling_alloc_melem_s": alloc,
+        "ceiling_alloc_fraction": rate / alloc if alloc else None,
+        "agrees": agrees,
+        "threads": parallel.resolve(None),  # the suite's, from run_suite's context
+        "emu_1thread_melem_s": one,
+        "speedup": rate / one,
+        **extra,
+    }
+
+
+def _job(name, emu_fn, n, repeat, ceiling: Ceiling | None, ref_name=None, ref_fn=None,
+         ref_n=None, *, agree=None, measured=None, **extra):
     """One row: emu's rate at the suite's threads and on one; the reference's, and whether its
     output equals emu's (``agree(emu_out, ref_out)``, default: emu's first ``ref_n`` codes
     flattened). ``measured``: emu's (output, rate, 1-thread rate) from ``_measure``, to put
     a second reference beside the same emu figures (announced by the caller)."""
     if measured is None:
         _starting(name)
-    threads = parallel.resolve(None)  # the suite's, from run_suite's context
     emu_out, emu_rate, one = measured or _measure(emu_fn, n, repeat)
     ref_rate = agrees = None
     if ref_fn is not None:
@@ -69,18 +128,8 @@ def _job(name, emu_fn, n, repeat, ceiling, ref_name=None, ref_fn=None, ref_n=Non
         else:
             agrees = bool(agree(emu_out, ref_out))
         ref_rate = _rate(ref_fn, m, repeat)
-    return {
-        "job": name,
-        "emu_melem_s": emu_rate,
-        "reference": ref_name if ref_fn is not None else None,
-        "reference_melem_s": ref_rate,
-        "ratio": emu_rate / ref_rate if ref_rate else None,
-        "ceiling_melem_s": ceiling,
-        "agrees": agrees,
-        "threads": threads,
-        "emu_1thread_melem_s": one,
-        "speedup": emu_rate / one,
-    }
+    return _row(name, emu_rate, one, ceiling, reference=ref_name if ref_fn is not None else None,
+                reference_rate=ref_rate, agrees=agrees, **extra)
 
 
 def _measure(emu_fn, n, repeat):
@@ -98,12 +147,17 @@ _ANNOUNCE: ContextVar = ContextVar("emu_bench_announce", default=None)
 def run_suite(size: int = 10_000_000, repeat: int = 7, seed: int = 0,
               threads: int | None = None, progress: Callable[[str], None] | None = None,
               job: str = "kernels") -> list[dict]:
-    """Run every job of ``job`` ("kernels"; "blocks": MX block quantization and matmul, see
+    """Run every job of ``job`` ("kernels": the suite, its last row an MNIST-shaped epoch of
+    ``mnist_samples(size)`` samples; "blocks": MX block quantization and matmul, see
     ``_block_jobs``; or "mnist-epoch": MNIST-shaped training epochs, ``size`` samples, at most
-    60,000); each dict has job, emu_melem_s (at ``threads``, default
-    every core), reference, reference_melem_s, ratio, ceiling_melem_s, agrees (bit-exact
-    agreement with the reference, None without one), threads, emu_1thread_melem_s and speedup.
-    ``progress(job name)`` is called as each job starts."""
+    60,000); each dict has job, emu_melem_s (at ``threads``, default every core), reference,
+    reference_melem_s, ratio, ceiling (what the same-run ceiling is, see the module doc; None:
+    no ceiling), ceiling_melem_s, ceiling_fraction (emu_melem_s / ceiling_melem_s),
+    ceiling_alloc_melem_s and ceiling_alloc_fraction (copy ceilings that allocate their output
+    every call; else None), agrees (bit-exact agreement with the reference, None without one),
+    threads, emu_1thread_melem_s and speedup; training rows (rates in Msamples/s) also samples
+    and epoch_s (seconds per epoch at ``threads``). ``progress(job name)`` is called as each
+    job starts."""
     token = _ANNOUNCE.set(progress)
     try:
         with context(threads=parallel.resolve(threads)):
@@ -136,7 +190,7 @@ def _jobs(size: int, repeat: int, seed: int) -> list[dict]:
     x32 = (rng.standard_normal(size) * 64).astype(np.float32)
     x64 = x32.astype(np.float64)
     jobs = []
-    c_enc = _ceiling(x32.view(np.uint32), np.uint8, repeat)
+    c_enc = _ceiling((x32.view(np.uint32),), np.uint8, repeat, "copy u32->u8")
     for name, dt in (("e4m3", "float8_e4m3fn"), ("e5m2", "float8_e5m2")):
         ref = None
         if ml_dtypes:
@@ -156,7 +210,8 @@ def _jobs(size: int, repeat: int, seed: int) -> list[dict]:
     regs = ops.quantize(x32, "e4m3")
     ref = (lambda: regs.codes.view(ml_dtypes.float8_e4m3fn).astype(np.float64)) if ml_dtypes else None
     jobs.append(_job("e4m3 -> float64 decode", regs.to_float, size, repeat,
-                     _ceiling(regs.codes, np.float64, repeat), "ml_dtypes", ref))
+                     _ceiling((regs.codes,), np.float64, repeat, "copy u8->f64"), "ml_dtypes",
+                     ref))
     ref = None
     m = min(size, 1_000_000)  # apytypes is slow: time it on a prefix
     if apytypes:
@@ -166,27 +221,42 @@ def _jobs(size: int, repeat: int, seed: int) -> list[dict]:
                                       quantization=apytypes.QuantizationMode.TIES_EVEN,
                                       overflow=apytypes.OverflowMode.SAT).to_bits(), np.uint16)
     jobs.append(_job("float64 -> s16.8 rne sat", lambda: ops.quantize(x64, "s16.8").codes, size,
-                     repeat, _ceiling(x64, np.int16, repeat), "apytypes", ref, m))
-    jobs += _arith_jobs(size, repeat, rng, ml_dtypes, apytypes, c_enc)
+                     repeat, _ceiling((x64,), np.int16, repeat, "copy f64->i16"), "apytypes", ref,
+                     m))
+    jobs += _arith_jobs(size, repeat, rng, ml_dtypes)
     jobs.append(_training_job(repeat))
+    jobs += _mnist_jobs(mnist_samples(size), seed, MNIST_EPOCHS[:1])
     return jobs
 
 
 def _training_job(repeat: int) -> dict:
     """One epoch of softmax regression on the shipped digits, fully emulated (e4m3 weights, fp32
-    sequential accumulation, sr updates, batch 32); rate in samples/s (as Melem/s)."""
-    _starting("digits softmax, 1 epoch")
+    sequential accumulation, sr updates, batch 32); rate in samples/s (as Melem/s). Its peer:
+    the same epoch with fp32 weights and rne (emu's native fp32 paths), at the suite's threads."""
+    name = "digits softmax, 1 epoch e4m3/fp32-acc/sr (Msamples/s)"
+    _starting(name)
     from .train.data import digits
     from .train.linear import TrainConfig, train
 
     data = digits()
     cfg = TrainConfig(model="softmax", weights="e4m3", acc="fp32", rounding="sr", lr=0.5, epochs=1,
                       batch=32)
-    return _job("digits softmax, 1 epoch e4m3/fp32-acc/sr (Msamples/s)", lambda: train(data, cfg),
-                len(data), max(1, repeat // 2), 0.0)
+    fp32 = TrainConfig(model="softmax", weights="fp32", acc="fp32", rounding="rne", lr=0.5,
+                       epochs=1, batch=32)
+    repeat = max(1, repeat // 2)
+    peer = Ceiling("fp32/rne epoch (peer)", _rate(lambda: train(data, fp32), len(data), repeat))
+    row = _job(name, lambda: train(data, cfg), len(data), repeat, peer)
+    return {**row, "samples": len(data), "epoch_s": len(data) / row["emu_melem_s"] / 1e6}
 
 
 MNIST_SAMPLES = 60_000  # MNIST's training set: the mnist-epoch job's size and its cap
+MNIST_MIN = 320  # the default suite's MNIST-shaped row never runs fewer samples (10 batches)
+
+
+def mnist_samples(size: int) -> int:
+    """The default suite's MNIST-shaped epoch: 60,000 samples at the default 10M-element size,
+    scaled with ``size`` below it (--quick: 600), at least MNIST_MIN."""
+    return min(MNIST_SAMPLES, max(MNIST_MIN, size * MNIST_SAMPLES // 10_000_000))
 
 
 def mnist_shaped(n: int = MNIST_SAMPLES, seed: int = 0):
@@ -208,14 +278,15 @@ MNIST_EPOCHS = (  # (row, TrainConfig fields): batch 32, fp32 accumulation, the 
 )
 
 
-def _mnist_jobs(n: int, seed: int) -> list[dict]:
-    """One epoch per row at the suite's threads and one on a single thread (an epoch is long:
-    no repeats), after a 64-sample warm-up run that compiles; rate in samples/s (as Melem/s)."""
+def _mnist_jobs(n: int, seed: int, epochs=MNIST_EPOCHS) -> list[dict]:
+    """One epoch per row of ``epochs`` at the suite's threads and one on a single thread (an
+    epoch is long: no repeats), after a 64-sample warm-up run that compiles; rate in samples/s
+    (as Melem/s); no ceiling."""
     from .train.linear import TrainConfig, train
 
     data, warm = mnist_shaped(n, seed), mnist_shaped(64, seed)
     jobs = []
-    for name, fields in MNIST_EPOCHS:
+    for name, fields in epochs:
         cfg = TrainConfig(acc="fp32", epochs=1, batch=32, **fields)  # lr: the default, LR
         title = f"MNIST-shaped {n:,} x 784, 1 epoch, {name} (Msamples/s)"
         _starting(title)
@@ -227,14 +298,12 @@ def _mnist_jobs(n: int, seed: int) -> list[dict]:
                 start = time.perf_counter()
                 train(data, cfg)
                 rates.append(n / (time.perf_counter() - start) / 1e6)
-        jobs.append({"job": title, "emu_melem_s": rates[0], "reference": None,
-                     "reference_melem_s": None, "ratio": None, "ceiling_melem_s": 0.0,
-                     "agrees": None, "threads": threads, "emu_1thread_melem_s": rates[-1],
-                     "speedup": rates[0] / rates[-1]})
+        jobs.append(_row(title, rates[0], rates[-1], None, samples=n,
+                         epoch_s=n / rates[0] / 1e6))
     return jobs
 
 
-def _arith_jobs(size, repeat, rng, ml_dtypes, apytypes, ceiling):
+def _arith_jobs(size, repeat, rng, ml_dtypes):
     """Elementwise e4m3 add/mul (rne) and matmul accumulator models; MAC rates in MMAC/s are
     reported in the emu_melem_s column (one MAC = one element)."""
     from .arith import add, mul
@@ -243,6 +312,7 @@ def _arith_jobs(size, repeat, rng, ml_dtypes, apytypes, ceiling):
     jobs = []
     a = ops.quantize((rng.standard_normal(size) * 8).astype(np.float32), "e4m3")
     b = ops.quantize((rng.standard_normal(size) * 8).astype(np.float32), "e4m3")
+    ceiling = _ceiling((a.codes, b.codes), np.uint8, repeat, "u8,u8->u8 loop")
     for name, fn, sym in (("add", add, np.add), ("mul", mul, np.multiply)):
         ref = None
         if ml_dtypes:
@@ -258,17 +328,22 @@ def _arith_jobs(size, repeat, rng, ml_dtypes, apytypes, ceiling):
     A = ops.quantize(rng.standard_normal((n, n)), "e4m3")
     B = ops.quantize(rng.standard_normal((n, n)), "e4m3")
     macs = n ** 3
+    f32 = [r.to_float().astype(np.float32) for r in (A, B)]
     jobs.append(_job("e4m3 256^3 matmul, fp32 sequential acc (MMAC/s)",
-                     lambda: matmul(A, B, acc="fp32").codes, macs, repeat, 0.0))
+                     lambda: matmul(A, B, acc="fp32").codes, macs, repeat,
+                     _matmul_ceiling(*f32, repeat, "BLAS sgemm")))
+    peer = Ceiling("fp32-acc path (peer)", jobs[-1]["emu_melem_s"])
     small = 32  # the emulated accumulator runs the core per MAC: time a 32-row slab
     jobs.append(_job("e4m3 matmul, e8m13 rtz acc (MMAC/s)",
                      lambda: matmul(A[:small], B, acc="e8m13", acc_rounding="rtz").codes,
-                     small * n * n, max(1, repeat // 3), 0.0))
+                     small * n * n, max(1, repeat // 3), peer))
     X = Registers.from_codes(rng.integers(0, 256, (n, n)), "s8.4")
     Y = Registers.from_codes(rng.integers(0, 256, (n, n)), "s8.4")
     acc = mac_accumulator("s8.4", "s8.4", 17)  # s32.8
+    f64 = [r.codes.astype(np.int8).astype(np.float64) for r in (X, Y)]  # signed codes, exact
     jobs.append(_job("s8.4 256^3 MAC into s32.8 (MMAC/s)",
-                     lambda: matmul(X, Y, acc=acc, acc_overflow="wrap").codes, macs, repeat, 0.0))
+                     lambda: matmul(X, Y, acc=acc, acc_overflow="wrap").codes, macs, repeat,
+                     _matmul_ceiling(*f64, repeat, "BLAS dgemm")))
     return jobs
 
 
@@ -350,7 +425,7 @@ def _block_jobs(size: int, repeat: int, seed: int) -> list[dict]:
 
     rng = np.random.default_rng(seed)
     x32 = (rng.standard_normal(size) * 64).astype(np.float32)
-    ceiling = _ceiling(x32.view(np.uint32), np.uint8, repeat)
+    ceiling = _ceiling((x32.view(np.uint32),), np.uint8, repeat, "copy u32->u8")
     jobs = [_job("float32 -> e4m3 rne encode (no blocks: same-run ceiling)",
                  lambda: ops.quantize(x32, "e4m3").codes, size, repeat, ceiling)]
     for name, label in (("mxfp8_e4m3", "MXFP8 e4m3"), ("mxfp4", "MXFP4 e2m1")):
@@ -376,5 +451,5 @@ def _block_jobs(size: int, repeat: int, seed: int) -> list[dict]:
                          "(MMAC/s)",
                          lambda bs=block_sum: block_matmul(a, B, "fp32", block_sum=bs).codes,
                          rows * n * n, max(1, repeat // 2) if block_sum == "exact" else repeat,
-                         0.0))
+                         None))
     return jobs

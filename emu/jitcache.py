@@ -32,8 +32,7 @@ from numba.core import caching
 
 PACKAGE = Path(__file__).resolve().parent
 # every module whose jitted code may be inlined into a cached kernel
-SOURCES = sorted((PACKAGE / "kernels").glob("*.py")) + [PACKAGE / n for n in ("bench.py", "codes.py",
-                                                                            "jitcache.py")]
+SOURCES = sorted((PACKAGE / "kernels").glob("*.py")) + [PACKAGE / n for n in ("codes.py", "jitcache.py")]
 
 
 def sources_hash() -> str:

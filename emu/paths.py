@@ -37,6 +37,12 @@ elements (below that the core beats building a 2**17-entry table).
 |            |                           |                                 | outputs redone by the core     |
 | matmul_int | matmul, sequential,       | fixed, accumulator frac = fa +  | exact int64 sums; wrapping     |
 |            | exact products            | fb, wrap, sums within 62 bits   | each add = wrapping the total  |
+| matmul_seq | matmul, sequential,       | float accumulator, ``seq_       | each step: float64 sum rounded |
+|            | exact products,           | emulated_ok`` (1 <= M <= 50,    | to odd (TwoSum error), then    |
+|            | deterministic             | range inside float64's); every  | into acc by the core's rules   |
+|            |                           | product exact in float64        | on its bits: one rounding;     |
+|            |                           |                                 | outputs with a NaN or Inf      |
+|            |                           |                                 | operand redone by the core     |
 | native_f32 | add sub mul, rne          | fp32 operands and output        | IEEE float32 arithmetic is one |
 |            |                           |                                 | rne rounding; NaN results      |
 |            |                           |                                 | redone by the core;            |
@@ -59,6 +65,7 @@ from .formats import FixedFormat, FloatFormat, Format, code_dtype
 from .kernels import accumulate as kacc
 from .kernels import arith as karith
 from .kernels import fast
+from .kernels import seqacc as kseq
 from .kernels.convert import F32, F64, convert_codes
 
 CORE = "core"
@@ -71,6 +78,7 @@ PAIR_TABLE = "pair_table"
 MATMUL_F32 = "matmul_f32"
 MATMUL_F32_ODD = "matmul_f32_odd"
 MATMUL_INT = "matmul_int"
+MATMUL_SEQ = "matmul_seq"
 NATIVE_F32 = "native_f32"
 
 TABLE_BITS = 16
@@ -229,6 +237,16 @@ def products_exact_in_fp64(fa: Format, fb: Format) -> bool:
             and _products_exact(fa, fb, 53, -1074, 1023))
 
 
+def seq_emulated_ok(fa: Format, fb: Format, acc: Format) -> bool:
+    """matmul_seq applies (emu.kernels.seqacc): a float accumulator of 1..50 mantissa bits (53
+    bits of float64 rounded to odd leave two to spare; M = 0 codes' parity is the exponent's),
+    whose values stay below 2**1021 (a sum with a product < 2**1023 stays finite) and whose
+    smallest subnormal is above 2**-1020 (a float64 subnormal sum is exact and rounds like any
+    value below half of it), and products exact in float64."""
+    return (isinstance(acc, FloatFormat) and 1 <= acc.man_bits <= 50 and acc.emax <= 1020
+            and acc.emin - acc.man_bits >= -1020 and products_exact_in_fp64(fa, fb))
+
+
 # --- choosers ----------------------------------------------------------------------------------
 def convert_path(n: int, src: tuple, dst: tuple, mode: int, overflow: int, rbits: int = 1,
                  host: bool = False) -> str:
@@ -277,6 +295,8 @@ def matmul_path(fa: Format, fb: Format, acc: Format, amode: int, aovf: int, orde
             and isinstance(acc, FixedFormat) and acc.frac == fa.frac + fb.frac and aovf == OVF_WRAP
             and fa.width + fb.width + max(kk, 1).bit_length() <= 62):
         return MATMUL_INT
+    if amode <= RTO and seq_emulated_ok(fa, fb, acc):
+        return MATMUL_SEQ
     return CORE
 
 
@@ -527,6 +547,48 @@ def matmul_int(a: np.ndarray, fa: FixedFormat, b: np.ndarray, fb: FixedFormat, a
     return c.view(np.uint64) & np.uint64((1 << acc.width) - 1)
 
 
+def _core_seq(a: np.ndarray, fa: Format, b: np.ndarray, fb: Format, acc: Format, amode: int,
+              aovf: int) -> np.ndarray | None:
+    """The core's sequential sums of exact products (accumulator codes), or None when some
+    output has no code in ``acc``."""
+    out = np.empty((a.shape[0], b.shape[1]), np.uint64)
+    d = acc.descriptor
+    bad = kacc.matmul_core(np.ascontiguousarray(a, np.uint64), fa.descriptor,
+                           np.ascontiguousarray(b, np.uint64), fb.descriptor, True, d, RNE, 0,
+                           _EMPTY_U64, d, amode, aovf, _EMPTY_U64, kacc.ORDER_SEQ, 0, d, RNE, 0,
+                           13, 32, 1, False, out)
+    return out if bad < 0 else None
+
+
+def matmul_seq(a: np.ndarray, fa: Format, b: np.ndarray, fb: Format, acc: FloatFormat, amode: int,
+               aovf: int, rows: list[tuple[int, int]]) -> np.ndarray | None:
+    """Sequential C = A @ B into a float accumulator (``seq_emulated_ok``) under a deterministic
+    mode, in host float64 (emu.kernels.seqacc), in blocks of output ``rows``: the operands are
+    decoded once; the outputs of a row or column holding a NaN or Inf operand are recomputed
+    by the core. Accumulator codes (uint64), or None (the core must run: such an output has no
+    code in ``acc``)."""
+    xa, xb = _host(a, fa, np.float64), _host(b, fb, np.float64)
+    bad_rows = np.flatnonzero(~np.isfinite(xa).all(axis=1))
+    bad_cols = np.flatnonzero(~np.isfinite(xb).all(axis=0))
+    if bad_rows.size or bad_cols.size:  # the kernel takes finite values only
+        xa, xb = (np.where(np.isfinite(x), x, 0.0) for x in (xa, xb))
+    res = np.empty((a.shape[0], b.shape[1]), np.uint64)
+    parallel.run(lambda i0, i1: kseq.matmul_seq(xa[i0:i1], xb, acc.descriptor, amode, aovf,
+                                                res[i0:i1]), rows)
+    if bad_rows.size:
+        codes = _core_seq(a[bad_rows], fa, b, fb, acc, amode, aovf)
+        if codes is None:
+            return None
+        res[bad_rows] = codes
+    if bad_cols.size:
+        good = np.setdiff1d(np.arange(a.shape[0]), bad_rows)
+        codes = _core_seq(a[good], fa, b[:, bad_cols], fb, acc, amode, aovf)
+        if codes is None:
+            return None
+        res[np.ix_(good, bad_cols)] = codes
+    return res
+
+
 def matmul(a: np.ndarray, fa: Format, b: np.ndarray, fb: Format, acc: Format, amode: int, aovf: int,
            order: int, chunk: int, exact_products: bool,
            rows: list[tuple[int, int]]) -> np.ndarray | None:
@@ -539,4 +601,6 @@ def matmul(a: np.ndarray, fa: Format, b: np.ndarray, fb: Format, acc: Format, am
         return matmul_f32_odd(a, fa, b, fb, rows)
     if path == MATMUL_INT:
         return matmul_int(a, fa, b, fb, acc, rows)
+    if path == MATMUL_SEQ:
+        return matmul_seq(a, fa, b, fb, acc, amode, aovf, rows)
     return None

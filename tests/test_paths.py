@@ -325,17 +325,17 @@ def test_binary_and_matmul_path_choice():
     fp32 = f("fp32")
     choose = paths.matmul_path
     assert choose(f("e4m3"), f("e5m2"), fp32, RNE, 0, SEQ, 0, True, 64) == paths.MATMUL_F32
-    assert choose(f("e4m3"), f("e5m2"), fp32, RNE, 1, SEQ, 0, True, 64) == paths.CORE
-    assert choose(f("e4m3"), f("e5m2"), fp32, RTZ, 0, SEQ, 0, True, 64) == paths.CORE
+    assert choose(f("e4m3"), f("e5m2"), fp32, RNE, 1, SEQ, 0, True, 64) == paths.MATMUL_SEQ
+    assert choose(f("e4m3"), f("e5m2"), fp32, RTZ, 0, SEQ, 0, True, 64) == paths.MATMUL_SEQ
     assert choose(f("e4m3"), f("e5m2"), fp32, RNE, 0, kacc.ORDER_PAIRWISE, 0, True, 64) == paths.CORE
     assert choose(f("e4m3"), f("e5m2"), fp32, RNE, 0, SEQ, 32, True, 64) == paths.CORE
     assert choose(f("e4m3"), f("e5m2"), fp32, RNE, 0, SEQ, 0, False, 64) == paths.CORE
     assert choose(f("bf16"), f("bf16"), fp32, RNE, 0, SEQ, 0, True, 64) == paths.MATMUL_F32_ODD
     assert choose(f("fp32"), f("fp32"), fp32, RNE, 0, SEQ, 0, True, 64) == paths.MATMUL_F32_ODD
-    assert choose(f("fp32"), f("fp32"), fp32, RNE, 1, SEQ, 0, True, 64) == paths.CORE
-    assert choose(f("fp32"), f("fp32"), fp32, RTZ, 0, SEQ, 0, True, 64) == paths.CORE
+    assert choose(f("fp32"), f("fp32"), fp32, RNE, 1, SEQ, 0, True, 64) == paths.MATMUL_SEQ
+    assert choose(f("fp32"), f("fp32"), fp32, RTZ, 0, SEQ, 0, True, 64) == paths.MATMUL_SEQ
     assert choose(f("fp32"), f("fp32"), fp32, RNE, 0, SEQ, 0, False, 64) == paths.CORE
-    assert choose(f("fp32"), f("fp32"), f("e8m13"), RNE, 0, SEQ, 0, True, 64) == paths.CORE
+    assert choose(f("fp32"), f("fp32"), f("e8m13"), RNE, 0, SEQ, 0, True, 64) == paths.MATMUL_SEQ
     assert choose(f("e11m20"), f("e4m3"), fp32, RNE, 0, SEQ, 0, True, 64) == paths.CORE  # > 2**1023
     # products exact in fp32, but an operand (2^129, 2^-130) is no float32: the fp32 path
     # would take it as Inf or 0

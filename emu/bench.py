@@ -11,10 +11,12 @@ The ceilings (``ceiling`` names each; ``ceiling_fraction`` = emu_melem_s / ceili
   every call (``ceiling_alloc_melem_s``), as emu's API allocates its result every call (a large
   fresh output is page-faulted on first touch: the two differ most for the 8-byte decode output);
 - elementwise add / mul: a loop reading two code arrays and writing one (``memory.combine``);
-- the fp32-accumulator and fixed-point MAC matmuls: the host's peak, numpy's BLAS gemm of the
-  same operands (float32 sgemm; float64 dgemm for the fixed-point codes, exact at this size:
-  products < 2**14, 256 of them < 2**22) on BLAS's own threads (every core, whatever the suite's
-  thread count); BLAS sums in its own order, so it is a roofline, not the same job;
+- the fp32-accumulator and fixed-point MAC matmuls: the host's floating-point peak, numpy's BLAS
+  dgemm of the same operands' values as float64 (exact: e4m3 values; the s8.4 codes, products
+  < 2**14, 256 of them < 2**22) on BLAS's own threads (every core, whatever the suite's thread
+  count); BLAS sums in its own order, so it is a roofline, not the same job. Not sgemm: numpy's
+  OpenBLAS (scipy-openblas 0.3.31) measured 1.05 GMAC/s sgemm against 12 GMAC/s dgemm at 256^3
+  on the README's VM, below emu's own fp32 path;
 - the emulated-accumulator (e8m13) matmul: a peer, the fp32-accumulator path's same-run rate;
 - the digits epoch: a peer, the same epoch with fp32 weights and rne (emu's native fp32 paths);
 - the MNIST-shaped epoch and the block matmuls: none (``--job mnist-epoch`` times the fp32 rne
@@ -328,10 +330,10 @@ def _arith_jobs(size, repeat, rng, ml_dtypes):
     A = ops.quantize(rng.standard_normal((n, n)), "e4m3")
     B = ops.quantize(rng.standard_normal((n, n)), "e4m3")
     macs = n ** 3
-    f32 = [r.to_float().astype(np.float32) for r in (A, B)]
+    f64 = [r.to_float() for r in (A, B)]
     jobs.append(_job("e4m3 256^3 matmul, fp32 sequential acc (MMAC/s)",
                      lambda: matmul(A, B, acc="fp32").codes, macs, repeat,
-                     _matmul_ceiling(*f32, repeat, "BLAS sgemm")))
+                     _matmul_ceiling(*f64, repeat, "BLAS dgemm")))
     peer = Ceiling("fp32-acc path (peer)", jobs[-1]["emu_melem_s"])
     small = 32  # the emulated accumulator runs the core per MAC: time a 32-row slab
     jobs.append(_job("e4m3 matmul, e8m13 rtz acc (MMAC/s)",

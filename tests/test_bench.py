@@ -16,7 +16,7 @@ ROWS = {  # issue 18's rows -> the ceiling each must quote
     "float32 -> e4m3 sr r=8 (LFSR32, 8 lanes)": "copy u32->u8",
     "e4m3 -> float64 decode": "copy u8->f64",
     "e4m3 add rne": "u8,u8->u8 loop",
-    "e4m3 256^3 matmul, fp32 sequential acc (MMAC/s)": "BLAS sgemm",
+    "e4m3 256^3 matmul, fp32 sequential acc (MMAC/s)": "BLAS dgemm",
     "e4m3 matmul, e8m13 rtz acc (MMAC/s)": "fp32-acc path (peer)",
     "s8.4 256^3 MAC into s32.8 (MMAC/s)": "BLAS dgemm",
     "digits softmax, 1 epoch e4m3/fp32-acc/sr (Msamples/s)": "fp32/rne epoch (peer)",

@@ -12,11 +12,10 @@ The ceilings (``ceiling`` names each; ``ceiling_fraction`` = emu_melem_s / ceili
   fresh output is page-faulted on first touch: the two differ most for the 8-byte decode output);
 - elementwise add / mul: a loop reading two code arrays and writing one (``memory.combine``);
 - the fp32-accumulator and fixed-point MAC matmuls: the host's floating-point peak, numpy's BLAS
-  dgemm of the same operands' values as float64 (exact: e4m3 values; the s8.4 codes, products
-  < 2**14, 256 of them < 2**22) on BLAS's own threads (every core, whatever the suite's thread
-  count); BLAS sums in its own order, so it is a roofline, not the same job. Not sgemm: numpy's
-  OpenBLAS (scipy-openblas 0.3.31) measured 1.05 GMAC/s sgemm against 12 GMAC/s dgemm at 256^3
-  on the README's VM, below emu's own fp32 path;
+  gemm of the same operands' values (sgemm of the e4m3 values as float32; dgemm of the s8.4
+  codes as float64, exact: products < 2**14, 256 of them < 2**22), output rows split over the
+  same threads, BLAS held to one thread per call; BLAS sums in its own order, so it is a
+  roofline, not the same job;
 - the emulated-accumulator (e8m13) matmul: a peer, the fp32-accumulator path's same-run rate;
 - the digits epoch: a peer, the same epoch with fp32 weights and rne (emu's native fp32 paths);
 - the MNIST-shaped epoch and the block matmuls: none (``--job mnist-epoch`` times the fp32 rne
@@ -76,9 +75,49 @@ def _ceiling(srcs: tuple[np.ndarray, ...], out_dtype, repeat: int, kind: str) ->
                    _rate(lambda: into(np.empty(n, out_dtype)), n, repeat))
 
 
+def _blas_setter():
+    """numpy's OpenBLAS thread-count setter and getter (found as threadpoolctl finds them: the
+    loaded library's exported symbols), or None."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
+    except OSError:  # pragma: no cover - not Linux
+        return None
+    for path in sorted(libs):
+        lib = ctypes.CDLL(path)
+        for prefix in ("scipy_openblas", "openblas"):
+            for suffix in ("64_", "_64_", ""):
+                try:
+                    return (getattr(lib, f"{prefix}_set_num_threads{suffix}"),
+                            getattr(lib, f"{prefix}_get_num_threads{suffix}"))
+                except AttributeError:
+                    continue
+    return None
+
+
 def _matmul_ceiling(a: np.ndarray, b: np.ndarray, repeat: int, kind: str) -> Ceiling:
-    """numpy's ``a @ b`` (BLAS gemm, on BLAS's own threads: every core); MAC/s."""
-    return Ceiling(kind, _rate(lambda: a @ b, a.size * b.shape[1], repeat))
+    """numpy's ``a @ b`` (BLAS gemm), output rows split over the suite's threads with BLAS held
+    to one thread per call (OpenBLAS's own threads spin: on a busy 2-vCPU VM they ran 256^3 at
+    0.5 GMAC/s, one thread at 14-30); MAC/s. Without a way to hold BLAS to one thread, the
+    kind says "BLAS's threads"."""
+    ranges = _split(a.shape[0], 1)
+    out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+    setter = _blas_setter()
+
+    def run():
+        parallel.run(lambda i, j: np.matmul(a[i:j], b, out=out[i:j]), ranges)
+
+    if setter is None:
+        return Ceiling(f"{kind} (BLAS's threads)", _rate(run, a.size * b.shape[1], repeat))
+    set_threads, get_threads = setter
+    before = get_threads()
+    set_threads(1)
+    try:
+        return Ceiling(kind, _rate(run, a.size * b.shape[1], repeat))
+    finally:
+        set_threads(before)
 
 
 def _on(threads: int, fn: Callable[[], object]) -> Callable[[], object]:
@@ -330,10 +369,10 @@ def _arith_jobs(size, repeat, rng, ml_dtypes):
     A = ops.quantize(rng.standard_normal((n, n)), "e4m3")
     B = ops.quantize(rng.standard_normal((n, n)), "e4m3")
     macs = n ** 3
-    f64 = [r.to_float() for r in (A, B)]
+    f32 = [r.to_float().astype(np.float32) for r in (A, B)]  # exact
     jobs.append(_job("e4m3 256^3 matmul, fp32 sequential acc (MMAC/s)",
                      lambda: matmul(A, B, acc="fp32").codes, macs, repeat,
-                     _matmul_ceiling(*f64, repeat, "BLAS dgemm")))
+                     _matmul_ceiling(*f32, repeat, "BLAS sgemm")))
     peer = Ceiling("fp32-acc path (peer)", jobs[-1]["emu_melem_s"])
     small = 32  # the emulated accumulator runs the core per MAC: time a 32-row slab
     jobs.append(_job("e4m3 matmul, e8m13 rtz acc (MMAC/s)",

@@ -16,7 +16,7 @@ ROWS = {  # issue 18's rows -> the ceiling each must quote
     "float32 -> e4m3 sr r=8 (LFSR32, 8 lanes)": "copy u32->u8",
     "e4m3 -> float64 decode": "copy u8->f64",
     "e4m3 add rne": "u8,u8->u8 loop",
-    "e4m3 256^3 matmul, fp32 sequential acc (MMAC/s)": "BLAS dgemm",
+    "e4m3 256^3 matmul, fp32 sequential acc (MMAC/s)": "BLAS sgemm",
     "e4m3 matmul, e8m13 rtz acc (MMAC/s)": "fp32-acc path (peer)",
     "s8.4 256^3 MAC into s32.8 (MMAC/s)": "BLAS dgemm",
     "digits softmax, 1 epoch e4m3/fp32-acc/sr (Msamples/s)": "fp32/rne epoch (peer)",
@@ -76,6 +76,15 @@ def test_table_shows_threads_speedup_and_ceilings(jobs, monkeypatch):
     assert f"{100 * j['ceiling_fraction']:.0f}%" in decode.split()
     assert f"{100 * j['ceiling_alloc_fraction']:.0f}%" in decode.split()
     assert sum("s per epoch on 2 threads" in line for line in lines) == 2
+
+
+def test_blas_ceiling_leaves_blas_threads_as_found():
+    setter = emu.bench._blas_setter()
+    before = setter[1]() if setter else None
+    a = np.eye(8)
+    c = emu.bench._matmul_ceiling(a, a, 1, "BLAS dgemm")
+    assert c.melem_s > 0 and c.kind.startswith("BLAS dgemm")
+    assert setter is None or setter[1]() == before
 
 
 def test_bench_module_holds_no_kernel():

@@ -142,7 +142,7 @@ def _binary(op: str, a: Registers, b: Registers, out, rounding, saturate, overfl
     fa_, fb_ = (np.ascontiguousarray(x).reshape(-1) for x in (ca, cb))
     res = np.empty(fa_.size, code_dtype(dst.bits))
     sr, consumed = profiles.draws(prof, rnd, dst, shape, rng, direction, threads)
-    rbits, rwords, eoff, dirs, compare = sr
+    rbits, rwords, eoff, dirs, compare = sr[:5]  # never lazy here: the words are an array
 
     def run(idx, out_, overflow_, compute=paths.binary) -> int:  # elements idx (slice or array)
         return compute(_OPS[op], fa_[idx], a.format.descriptor, fb_[idx], b.format.descriptor,
@@ -239,7 +239,7 @@ def fma(a, b, c, out=None, rounding=None, *, saturate=None, overflow=None, rng=N
     ca, cb, cc = (_u64(x) for x in np.broadcast_arrays(a._codes, b._codes, c._codes))
     shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
     sr, consumed = profiles.draws(prof, rnd, dst, shape, rng, direction, threads)
-    rbits, rwords, eoff, dirs, compare = sr
+    rbits, rwords, eoff, dirs, compare = sr[:5]  # never lazy here: the words are an array
     wide = np.empty(ca.size, np.uint64)
 
     def run(idx, out_, overflow_) -> int:  # elements idx (a slice or an index array)

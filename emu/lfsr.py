@@ -13,15 +13,20 @@ import numpy as np
 
 from . import parallel
 from .kernels.lfsr import (
+    RING,
+    chunk_size,
     draw_states,
     draw_words,
     jump,
+    lags_hold,
     leap_draw_chains4,
     leap_draw_chains8,
     leap_tables,
     matrix_powers,
     reverse_bits,
     step_matrix,
+    stream_init,
+    stream_words,
 )
 from .sources import RandomSource, check_source, source_words  # noqa: F401 - re-exported
 from .validate import flag, integer, optional_integer
@@ -59,6 +64,8 @@ MAXIMAL_POLYS = {w: taps_to_poly(t) for w, t in XAPP052_TAPS.items()}
 CONFIGS = ("fibonacci", "galois")
 _LEAP: dict = {}  # leap tables by (width, poly, config, shifts, reverse)
 _POWERS: dict = {}  # M**(2**k) of the D-step matrix M by (width, poly, config, shifts)
+_LAGS: dict = {}  # the stream recurrence's lags by (width, poly, config), None if none holds
+STREAM_MIN_DRAWS = 1024  # draws per lane below which jumping and filling a ring costs more
 CHAINS = 4  # independent draw chains per lane and block (kernels.lfsr._draw_chains)
 GOLDEN = 0x9E3779B97F4A7C15
 M64 = (1 << 64) - 1
@@ -255,6 +262,32 @@ class LFSR:
                                      self.reverse)
         return _LEAP[key]
 
+    def _lags(self) -> np.ndarray | None:
+        """Lags of the recurrence b[n] = XOR_j b[n - lag_j] of the output bits (Fibonacci: the
+        taps; Galois: the companion polynomial's terms), checked by ``lags_hold``."""
+        key = (self.width, self.poly, self.config)
+        if key not in _LAGS:
+            w, p = self.width, self.poly
+            if self.config == "galois":
+                lags = [w - j for j in range(w) if (p | 1) >> j & 1]
+            else:
+                taps = (p >> 1) | (1 << (w - 1))
+                lags = [i + 1 for i in range(w) if taps >> i & 1]
+            arr = np.array(lags, np.int64)
+            _LAGS[key] = arr if lags_hold(w, np.uint64(p), self.config == "galois", arr) else None
+        return _LAGS[key]
+
+    def stream(self, n: int, bits: int) -> Stream | None:
+        """The next n draws of ``words(n, bits)`` as a ``Stream`` made where they are consumed
+        (the bank advances past them now), or None where the leap-forward stream does not
+        apply (reversed words, draws wider than 64 bits, fewer than STREAM_MIN_DRAWS per
+        lane)."""
+        d = self.shifts or bits
+        if (self.reverse or d > 64 or d < bits or n < STREAM_MIN_DRAWS * self.lanes
+                or type(self).words is not LFSR.words or self._lags() is None):
+            return None
+        return Stream(self, n, d, bits)
+
     r_bit_words = True  # words() gives r-bit words by construction: no range scan needed
 
     @property
@@ -276,6 +309,12 @@ class LFSR:
             raise ValueError(f"an LFSR drawing {d} bits per element cannot supply {bits} random bits")
         if d > 64:
             return np.array([w >> (d - bits) for w in self.draw(n, d).tolist()], dtype=np.uint64)
+        stream = self.stream(n, bits)
+        if stream is not None:
+            out = np.empty(n, np.uint64)
+            parallel.run(lambda a, b: stream.block(a, b).fill(out[a:b]),
+                         parallel.blocks(n, parallel.resolve(threads)))
+            return out
         words = self.draw(n, d, threads)
         if d > bits:
             words >>= np.uint64(d - bits)
@@ -287,6 +326,64 @@ class LFSR:
         return (f"LFSR(width={self.width}, poly={self.poly:#x}, config={self.config!r}, "
                 f"shifts={self.shifts}, lanes={self.lanes}, reverse={self.reverse}, "
                 f"invert={self.invert})")
+
+
+class Stream:
+    """One call's draws from an LFSR, made block by block where they are consumed by the
+    leap-forward stream (emu.kernels.lfsr, "the bit stream"): ``at(a)`` is the generator state
+    at element a of the call, every lane jumped exactly to its draw there (Part B's lane rule),
+    so a block's words never depend on how the call is split. The words are those
+    ``LFSR.words(n, bits)`` gives: R = (draw ^ invert) >> (D - r)."""
+
+    def __init__(self, lfsr: LFSR, n: int, d: int, bits: int):
+        self.d, self.drop, self.width = d, d - bits, lfsr.width
+        self.lags = lfsr._lags()
+        self.invert = np.uint64((1 << d) - 1 if lfsr.invert else 0)
+        key = (lfsr.width, lfsr.poly, lfsr.config, 64, False)  # 64 stream bits per leap
+        if key not in _LEAP:
+            _LEAP[key] = leap_tables(lfsr.width, np.uint64(lfsr.poly), lfsr.config == "galois",
+                                     64, False)
+        self._leap64 = _LEAP[key]
+        self._powers = lfsr._powers(d)
+        self._start = lfsr._states.copy()
+        self._served = lfsr._served
+        self.chunk = chunk_size(lfsr.lanes)
+        self.first = n
+        lfsr._states = self._jumped()
+        self.first = 0
+
+    def _jumped(self) -> np.ndarray:
+        """The lane states at element ``first`` of the call."""
+        states = self._start.copy()
+        jump(states, self._served(self.first), self._powers)
+        return states
+
+    def block(self, a: int, b: int) -> Stream:
+        """The stream of elements a..b-1 of the call (``first``: its first element)."""
+        part = _copy.copy(self)
+        part.first = self.first + a
+        return part
+
+    def at(self) -> tuple:
+        """(ring, words made, bit positions, lane of the first element): the kernels' generator
+        state at element ``first`` of the call."""
+        lanes = self._start.size
+        ring = np.empty((lanes, RING), np.uint64)
+        stream_init(self._jumped(), *self._leap64, self.width, ring)
+        return (ring, np.full(lanes, self.width, np.int64), np.zeros(lanes, np.int64),
+                self.first % lanes)
+
+    def fill(self, out: np.ndarray) -> None:
+        """out = the words of elements first .. first + out.size - 1."""
+        ring, made, pos, lane0 = self.at()
+        stream_words(ring, made, pos, self.lags, self.d, lane0, out.size, self.invert, self.drop,
+                     self.chunk, out)
+
+    def words(self, n: int) -> np.ndarray:
+        """The words of elements first .. first + n - 1."""
+        out = np.empty(n, np.uint64)
+        self.fill(out)
+        return out
 
 
 class AmdPrng:

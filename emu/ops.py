@@ -170,7 +170,9 @@ def quantize(x, fmt: Format | str, rounding: str | Rounding = "rne", *,
         arr = exact.approximate(elems)
     codes, desc, host = _host_codes(arr)
     # NO_DRAWS unless stochastic; the profile may read the source's words its own way
-    drawn, consumed = profiles.draws(prof, rnd, fmt, codes.shape, rng, direction, threads)
+    # lazy (made block by block where used) unless this call must hand them back or read them
+    drawn, consumed = profiles.draws(prof, rnd, fmt, codes.shape, rng, direction, threads,
+                                     lazy=not return_words and elems is None)
     sr = drawn if rnd.stochastic else None
     rationals = []
     if elems is not None:
@@ -244,7 +246,8 @@ def convert(r: Registers, fmt: Format | str, rounding: str | Rounding = "rne", *
     rnd = _rounding(fmt, rounding, saturate, overflow, sr_bits, eps, form)
     threads = optional_integer(threads, "threads", 1)
     prof = profiles.resolve(profile, current_context().profile)
-    drawn, consumed = profiles.draws(prof, rnd, fmt, r._codes.shape, rng, direction, threads)
+    drawn, consumed = profiles.draws(prof, rnd, fmt, r._codes.shape, rng, direction, threads,
+                                     lazy=not return_words)
     sr = drawn if rnd.stochastic else None
     ovf = rnd.overflow_code(fmt)
     out = _run(r._codes, r.format.descriptor, fmt, rnd.mode_code, ovf, "register", None, sr,

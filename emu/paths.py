@@ -17,10 +17,11 @@ elements (below that the core beats building a 2**17-entry table).
 | fpu_fixed  | convert, rne/rtz/rdn/rup  | host floats -> fixed, width     | x * 2**frac is exact; rint,    |
 |            |                           | <= 62, frac >= 0                | trunc, floor, ceil are IEEE    |
 |            |                           |                                 | roundToIntegral                |
-| sr_hi16    | convert, plain sr         | ``sr_fast_ok``                  | neighbours and rounding        |
-|            |                           |                                 | position per top 16 bits from  |
-|            |                           |                                 | the core; per element only the |
-|            |                           |                                 | §6.2 decision remains          |
+| sr_hi16    | convert, plain sr         | ``sr_fast_ok``; the words an    | neighbours and rounding        |
+|            |                           | array, or an emu.LFSR's stream  | position per top 16 bits from  |
+|            |                           | made in L1 chunk by chunk       | the core; per element only the |
+|            |                           | (``LFSR.stream``: the same      | §6.2 decision remains          |
+|            |                           | words, never written out)       |                                |
 | host_f32   | convert, rne              | float64 or fp32 -> fp32         | the host's float32 conversion  |
 |            |                           |                                 | is one IEEE rne rounding; NaN  |
 |            |                           |                                 | results redone by the core;    |
@@ -348,14 +349,21 @@ def fpu_fixed(host: np.ndarray, out: np.ndarray, dst: tuple, mode: int, overflow
 
 
 def sr_hi16(src_codes: np.ndarray, src: tuple, out: np.ndarray, dst: tuple, overflow: int, rbits: int,
-            rwords: np.ndarray, compare: bool) -> bool:
+            rwords: np.ndarray, compare: bool, stream=None) -> bool:
     """Plain sr from a wide float (``sr_fast_ok``), one word per element; False (``out``
-    untouched) when some table entry has no code in the target."""
+    untouched) when some table entry has no code in the target. ``stream`` (an emu.lfsr.Stream
+    in place of ``rwords``): the words are made in L1 as the decisions use them."""
     pairs, half, shift, sig_hi, bad = sr_tables(src, dst, overflow)
     if bad.size:
         return False
-    fast.sr_hi16(src_codes, out, pairs, half, shift, sig_hi, src[1] - TABLE_BITS, rwords, rbits,
-                 compare)
+    if stream is None:
+        fast.sr_hi16(src_codes, out, pairs, half, shift, sig_hi, src[1] - TABLE_BITS, rwords,
+                     rbits, compare)
+        return True
+    ring, made, pos, lane0 = stream.at()
+    fast.sr_hi16_stream(src_codes, out, pairs, half, shift, sig_hi, src[1] - TABLE_BITS, rbits,
+                        compare, ring, made, pos, stream.lags, stream.d, lane0, stream.invert,
+                        stream.chunk)
     return True
 
 
@@ -387,8 +395,9 @@ def host_f32(src_codes: np.ndarray, src: tuple, out: np.ndarray, overflow: int) 
 
 def try_path(path: str, src_codes: np.ndarray, src: tuple, out: np.ndarray, dst: tuple, mode: int,
              overflow: int, host: np.ndarray | None = None, rbits: int = 1,
-             rwords: np.ndarray = _EMPTY_U64, compare: bool = False) -> bool:
-    """Run conversion path ``path`` (any but the core); False: the core must run."""
+             rwords: np.ndarray = _EMPTY_U64, compare: bool = False, stream=None) -> bool:
+    """Run conversion path ``path`` (any but the core); False: the core must run. ``stream``:
+    the words' lazy stream (emu.sources.Draws), which only sr_hi16 takes as it is."""
     if path == LUT_DIRECT:
         return lut_direct(src_codes, src, out, dst, mode, overflow)
     if path == LUT_HI16:
@@ -396,7 +405,7 @@ def try_path(path: str, src_codes: np.ndarray, src: tuple, out: np.ndarray, dst:
     if path == FPU_FIXED:
         return fpu_fixed(host, out, dst, mode, overflow)
     if path == SR_HI16:
-        return sr_hi16(src_codes, src, out, dst, overflow, rbits, rwords, compare)
+        return sr_hi16(src_codes, src, out, dst, overflow, rbits, rwords, compare, stream)
     if path == HOST_F32:
         return host_f32(src_codes, src, out, overflow)
     return False
@@ -404,13 +413,17 @@ def try_path(path: str, src_codes: np.ndarray, src: tuple, out: np.ndarray, dst:
 
 def convert(src_codes: np.ndarray, src: tuple, out: np.ndarray, dst: tuple, mode: int, overflow: int,
             host: np.ndarray | None = None, rbits: int = 1, rwords: np.ndarray = _EMPTY_U64,
-            eoff: int = 0, dirs: np.ndarray = _EMPTY_I8, compare: bool = False) -> int:
+            eoff: int = 0, dirs: np.ndarray = _EMPTY_I8, compare: bool = False,
+            stream=None) -> int:
     """``convert_codes`` by the chosen path: out = src_codes rounded into ``dst``. ``host``: the
-    same values as a float array, or None. Returns the first element the target cannot hold, or
-    -1."""
+    same values as a float array, or None; ``stream``: the words as a lazy stream in place of
+    ``rwords`` (emu.sources.Draws). Returns the first element the target cannot hold, or -1."""
     path = convert_path(src_codes.size, src, dst, mode, overflow, rbits, host is not None)
-    if try_path(path, src_codes, src, out, dst, mode, overflow, host, rbits, rwords, compare):
+    if try_path(path, src_codes, src, out, dst, mode, overflow, host, rbits, rwords, compare,
+                stream):
         return -1
+    if stream is not None:  # every other path takes the words as an array
+        rwords = stream.words(src_codes.size)
     return core_convert(src_codes, src, out, dst, mode, overflow, rbits, rwords, eoff, dirs,
                         compare)
 

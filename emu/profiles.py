@@ -116,21 +116,21 @@ def operand_bits(prof: Profile, dst: Format, bits: int) -> int:
 
 
 def draws(prof: Profile, rounding, dst: Format, shape: tuple, rng, direction=None,
-          threads: int | None = None) -> tuple[Draws, Draws]:
+          threads: int | None = None, lazy: bool = False) -> tuple[Draws, Draws]:
     """(the draws the kernels take, the words the call consumed as the source gave them).
 
     Under an ``sr="amd"`` profile, a stochastic rounding into an FP8 format draws one 32-bit
     operand per element and rounds with r = 23 - M random bits: R = operand mod 2**r (FNUZ) or
     operand >> (32 - r) (OCP). The hardware adds R to the r discarded bits and truncates, which
     is the carry form of §6.2 with that R, so the core computes it exactly. Every other case is
-    ``emu.sources.draws`` unchanged."""
+    ``emu.sources.draws`` unchanged (``lazy`` as there)."""
     import numpy as np  # here, not at the top: the command line's help lists the profiles
 
     from .sources import draws as source_draws
 
     side = _sr_alignment(prof, dst) if rounding.stochastic else None
     if side is None:
-        drawn = source_draws(rounding, shape, rng, direction, threads)
+        drawn = source_draws(rounding, shape, rng, direction, threads, lazy)
         return drawn, drawn
     r = F32_MAN - dst.man_bits
     if rounding.mode != "sr" or rounding.form != "carry":

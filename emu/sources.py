@@ -81,17 +81,23 @@ def source_words(rng, n: int, bits: int, threads: int | None = None) -> np.ndarr
 class Draws(NamedTuple):
     """The random inputs of one stochastic call (docs/semantics.md §6): r, the words R (one per
     element, C order), the biased modes' offset E, the signed mode's directions d (one per
-    element, or empty), and the SR form."""
+    element, or empty), and the SR form. ``stream``: instead of ``words`` (then empty), the
+    source's lazy stream of them (``emu.lfsr.Stream``: made block by block where they are
+    consumed, see ``draws(lazy=True)``)."""
 
     rbits: int
     words: np.ndarray
     eoff: int
     dirs: np.ndarray
     compare: bool
+    stream: object = None
 
     def block(self, a: int, b: int) -> Draws:
         """The draws of elements a..b-1 (a block of a parallel run)."""
-        return self._replace(words=self.words[a:b], dirs=self.dirs[a:b] if self.dirs.size else self.dirs)
+        dirs = self.dirs[a:b] if self.dirs.size else self.dirs
+        if self.stream is not None:
+            return self._replace(stream=self.stream.block(a, b), dirs=dirs)
+        return self._replace(words=self.words[a:b], dirs=dirs)
 
     def element(self, i: int) -> tuple[int, int, int]:
         """(R, E, d) of element i."""
@@ -101,10 +107,13 @@ class Draws(NamedTuple):
 NO_DRAWS = Draws(1, _EMPTY_U64, 0, _EMPTY_I8, False)  # deterministic modes: nothing to draw
 
 
-def draws(rounding, shape: tuple, rng, direction=None, threads: int | None = None) -> Draws:
+def draws(rounding, shape: tuple, rng, direction=None, threads: int | None = None,
+          lazy: bool = False) -> Draws:
     """The words and offsets a call with ``rounding`` (an emu.Rounding) over ``shape`` consumes:
     one draw per element from ``rng``. Deterministic modes refuse rng and direction and draw
-    nothing (NO_DRAWS)."""
+    nothing (NO_DRAWS). ``lazy``: for a caller that takes its words block by block
+    (``Draws.block``), a source with ``stream(n, bits)`` (emu.LFSR) may give a lazy stream of
+    them instead of the array (the source advances past them at once either way)."""
     if not rounding.stochastic:
         for name, v in (("rng", rng), ("direction", direction)):
             if v is not None:
@@ -129,6 +138,10 @@ def draws(rounding, shape: tuple, rng, direction=None, threads: int | None = Non
         dirs = np.ascontiguousarray(d, dtype=np.int8).reshape(-1)
     elif direction is not None:
         raise ValueError("direction= only applies to signed_sr_eps")
+    stream = rng.stream(n, rounding.bits) if lazy and hasattr(rng, "stream") else None
+    if stream is not None:
+        return Draws(rounding.bits, _EMPTY_U64, rounding.eoff, dirs, rounding.form == "compare",
+                     stream)
     return Draws(rounding.bits, source_words(rng, n, rounding.bits, threads), rounding.eoff, dirs,
                  rounding.form == "compare")
 

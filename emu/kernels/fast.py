@@ -13,6 +13,7 @@ from ..jitcache import njit
 from .arith import OP_ADD, OP_SUB
 from .convert import split_code
 from .core import target_lsb, value_exponent
+from .lfsr import stream_words
 
 U0 = np.uint64(0)
 U1 = np.uint64(1)
@@ -133,14 +134,28 @@ def positions(codes, src, dst, shift, sig_hi):
             shift[i] = target_lsb(value_exponent(sig, exp), dst) - exp
 
 
+@njit(cache=True, inline="always")
+def _sr_pick(u, rword, pairs, hbits, mask, shift_t, sighi_t, lb, low_mask, r, flip):
+    """The §6.2 decision for one code ``u`` with word R = ``rword``, branch-free (SR decisions
+    are coin flips: a branch would mispredict half the time). ``pairs[e]`` holds the lo
+    neighbour in its low ``hbits`` bits and the hi one above them. shift_t is clamped to 0..63
+    (0: nothing discarded, never up; 63: every significand bit discarded, T = 0 since the caller
+    keeps sig << r below 2**63, never up, as for any larger shift). Both forms use one test:
+    compare's R < T is T + (2**r - 1 - R) >= 2**r, and 2**r - 1 - R = R ^ (2**r - 1) (``flip``)."""
+    hi16 = u >> lb
+    low = u & low_mask
+    e = (hi16 << U1) | np.uint64(low != U0)
+    sig = sighi_t[hi16] | low
+    sh = np.uint64(shift_t[hi16])
+    disc = sig & ((U1 << sh) - U1)
+    t = (disc << r) >> sh  # T < 2**r
+    up = np.uint64(disc != U0) & ((t + (rword ^ flip)) >> r)
+    return (np.uint64(pairs[e]) >> (up * hbits)) & mask
+
+
 @njit(cache=True, nogil=True)
 def sr_hi16(src_codes, out, pairs, half, shift_t, sighi_t, low_bits, rwords, rbits, compare):
-    """Branch-free (SR decisions are coin flips: a branch would mispredict half the time).
-    ``pairs[e]`` holds the lo neighbour in its low ``half`` bits and the hi one above them.
-    shift_t is clamped to 0..63 (0: nothing discarded, never up; 63: every significand bit
-    discarded, T = 0 since the caller keeps sig << r below 2**63, never up, as for any larger
-    shift). Both forms use one test: compare's
-    R < T is T + (2**r - 1 - R) >= 2**r, and 2**r - 1 - R = R ^ (2**r - 1)."""
+    """Plain sr by the hi16 tables, one given word per element (see ``_sr_pick``)."""
     lb = np.uint64(low_bits)
     low_mask = (U1 << lb) - U1
     r = np.uint64(rbits)
@@ -148,16 +163,27 @@ def sr_hi16(src_codes, out, pairs, half, shift_t, sighi_t, low_bits, rwords, rbi
     hbits = np.uint64(half)
     mask = (U1 << hbits) - U1
     for i in range(src_codes.size):
-        u = np.uint64(src_codes[i])
-        hi16 = u >> lb
-        low = u & low_mask
-        e = (hi16 << U1) | np.uint64(low != U0)
-        sig = sighi_t[hi16] | low
-        sh = np.uint64(shift_t[hi16])
-        disc = sig & ((U1 << sh) - U1)
-        t = (disc << r) >> sh  # T < 2**r
-        up = np.uint64(disc != U0) & ((t + (np.uint64(rwords[i]) ^ flip)) >> r)
-        out[i] = (np.uint64(pairs[e]) >> (up * hbits)) & mask
+        out[i] = _sr_pick(np.uint64(src_codes[i]), np.uint64(rwords[i]), pairs, hbits, mask, shift_t,
+                          sighi_t, lb, low_mask, r, flip)
+
+
+@njit(cache=True, nogil=True)
+def sr_hi16_stream(src_codes, out, pairs, half, shift_t, sighi_t, low_bits, rbits, compare,
+                   ring, made, pos, lags, d, lane0, invert_mask, chunk):
+    """``sr_hi16`` fed by the LFSR's leap-forward stream (emu.kernels.lfsr.stream_words) one
+    chunk at a time: each chunk's words are made into a buffer that stays in L1, so no word
+    array is written to or read from memory. Element k uses lane (lane0 + k) mod L; ``chunk``
+    is ``chunk_size(L)``; the words are those emu.LFSR.words gives."""
+    n = src_codes.size
+    lanes = made.size
+    words = np.empty(min(chunk, n), np.uint64)
+    for c0 in range(0, n, chunk):
+        c1 = min(c0 + chunk, n)
+        w = words[:c1 - c0]
+        stream_words(ring, made, pos, lags, d, (lane0 + c0) % lanes, c1 - c0, invert_mask,
+                     d - rbits, chunk, w)
+        sr_hi16(src_codes[c0:c1], out[c0:c1], pairs, half, shift_t, sighi_t, low_bits, w, rbits,
+                compare)
 
 
 @njit(cache=True, nogil=True)

@@ -240,3 +240,126 @@ def leap_draw_chains4(starts, first, counts, stride, state_t, word_t, invert_mas
 def leap_draw_chains8(starts, first, counts, stride, state_t, word_t, invert_mask, out):
     """``_draw_chains`` with 8-row leap tables (W > 32)."""
     _draw_chains(starts, first, counts, stride, state_t, word_t, invert_mask, out, leap8)
+
+
+# --- the bit stream, 64 bits per XOR ---------------------------------------------------------
+# A lane's draws are consecutive D-bit slices of one bit stream, the fb bits in shift order, and
+# every stream of the LFSR obeys its linear recurrence b[n] = XOR_j b[n - lag_j] (lags <= W).
+# Over GF(2), p(x)**64 = p(x**64) (the Frobenius map), so the stream also obeys
+# b[n] = XOR_j b[n - 64 lag_j]: packed 64 bits to a word, first bit at the MSB, word
+# w[n] = XOR_j w[n - lag_j]. One XOR per tap makes 64 bits where a single-bit shift makes one,
+# with no serial chain through the bits (the leap-forward LFSR). A ring of RING words holds the
+# last lags (<= W <= 64 words) of each lane.
+RING = 128
+RING_MASK = RING - 1
+
+
+@njit(cache=True, nogil=True)
+def lags_hold(width, poly, galois, lags):
+    """Does every stream obey b[n] = XOR_j b[n - lags[j]]? By linearity it is enough that the
+    stream from each unit state does at n = W: the stream from any state at n > W is the stream
+    from M**(n - W) of that state at n = W."""
+    for i in range(width):
+        s = U1 << np.uint64(i)
+        b = np.zeros(width + 1, np.uint8)
+        for k in range(width + 1):
+            s, fb = step(s, width, poly, galois)
+            b[k] = np.uint8(fb)
+        x = np.uint8(0)
+        for lag in lags:
+            x ^= b[width - lag]
+        if x != b[width]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def stream_init(states, state_t, word_t, width, rings):
+    """rings[l, :W] = the first W 64-bit words of lane l's stream from ``states[l]``, by the
+    64-shift leap tables (any row count: this runs W steps per lane, not per draw)."""
+    rows = (width + 7) // 8
+    m = np.uint64(0xFF)
+    for lane in range(states.size):
+        s = states[lane]
+        for k in range(width):
+            ns = U0
+            w = U0
+            for r in range(rows):
+                v = np.intp((s >> np.uint64(8 * r)) & m)
+                ns ^= state_t[r, v]
+                w ^= word_t[r, v]
+            s = ns
+            rings[lane, k] = w
+
+
+@njit(cache=True, inline="always")
+def stream_make(ring, lane, g, upto, lags):
+    """Make the lane's stream words g .. upto - 1 (one XOR per lag each); returns upto."""
+    while g < upto:
+        w = U0
+        for lag in lags:
+            w ^= ring[lane, (g - lag) & RING_MASK]
+        ring[lane, g & RING_MASK] = w
+        g += 1
+    return g
+
+
+@njit(cache=True, inline="always")
+def stream_take(ring, lane, base, d, m, k, lanes, invert_mask, drop, out):
+    """out[k + t * lanes] = (draw t ^ invert_mask) >> drop for the first m draws of a group of
+    64 (t < m <= 64) whose D words start at ring word ``base`` (already made); draw t is bits
+    t*D .. t*D + D - 1 of them, MSB first."""
+    dd = np.uint64(64 - d)
+    sh = np.uint64(drop)
+    if 64 % d == 0:  # whole draws in each word: one load per word
+        per = 64 // d
+        t = 0
+        i = base
+        while t < m:
+            w = ring[lane, i & RING_MASK]
+            i += 1
+            for j in range(min(per, m - t)):
+                out[k + t * lanes] = (((w << np.uint64(j * d)) >> dd) ^ invert_mask) >> sh
+                t += 1
+    else:
+        for t in range(m):
+            bit = t * d
+            i = base + (bit >> 6)
+            off = bit & 63
+            v = ring[lane, i & RING_MASK] << np.uint64(off)
+            if off + d > 64:  # the draw straddles two words
+                v |= ring[lane, (i + 1) & RING_MASK] >> np.uint64(64 - off)
+            out[k + t * lanes] = ((v >> dd) ^ invert_mask) >> sh
+
+
+def chunk_size(lanes):
+    """Elements per pass over the lanes: about CHUNK, and 64 draws per lane times a whole
+    number, so that every lane starts each chunk at a group of 64 draws (64 * D bits: whole
+    words), where ``stream_make`` runs once for the group's D words."""
+    return 64 * lanes * max(1, CHUNK // (64 * lanes))
+
+
+CHUNK = 4096  # elements per pass over the lanes: a chunk's codes stay in L1 between lanes
+
+
+@njit(cache=True, nogil=True)
+def stream_words(ring, made, pos, lags, d, lane0, n, invert_mask, drop, chunk, out):
+    """out[k] = (draw ^ invert_mask) >> drop for elements k < n of a block whose element 0
+    uses lane ``lane0`` (element k: lane (lane0 + k) mod L), lane by lane within chunks of
+    ``chunk`` elements (``chunk_size``), 64 draws (D words) at a time; ``made``/``pos`` (words
+    made, bit position) advance in place."""
+    lanes = made.size
+    for c0 in range(0, n, chunk):
+        c1 = min(c0 + chunk, n)
+        for lane_k in range(min(lanes, c1 - c0)):
+            lane = (lane0 + c0 + lane_k) % lanes
+            p, g = pos[lane], made[lane]
+            k = c0 + lane_k
+            while k < c1:
+                base = p >> 6  # p is a multiple of 64 * D: the group starts a word
+                g = stream_make(ring, lane, g, base + d, lags)
+                m = min(64, (c1 - k + lanes - 1) // lanes)
+                stream_take(ring, lane, base, d, m, k, lanes, invert_mask, drop, out)
+                k += m * lanes
+                p += m * d
+            pos[lane], made[lane] = p, g

@@ -16,6 +16,7 @@ parameter. The step's statistics are returned, never kept on the side.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -34,8 +35,22 @@ LR = 0.5  # the one default step size (TrainConfig, emu train --lr, sweep files)
 
 def training_rounding(mode: str, eps: float = 0.0, sr_bits: int = 8) -> Rounding:
     """How training rounds with ``mode``: saturating (floats to max finite, fixed point clamps),
-    with r and eps where the mode takes them."""
+    with r and eps where the mode takes them. (A Rounding is a frozen value: one is built per
+    distinct argument triple and shared, not rebuilt every step.)"""
+    try:
+        return _training_rounding(mode, type(eps), eps, type(sr_bits), sr_bits)
+    except TypeError:  # an unhashable argument: built (and checked) as it is
+        return _build_rounding(mode, eps, sr_bits)
+
+
+def _build_rounding(mode, eps, sr_bits) -> Rounding:
     return Rounding(mode, **fitting(mode, saturate=True, overflow="sat", bits=sr_bits, eps=eps))
+
+
+@lru_cache(maxsize=256)
+def _training_rounding(mode, eps_type, eps, bits_type, sr_bits) -> Rounding:
+    # keyed by the arguments' types too: 0 and 0.0 (or 8 and True) hash alike but are kept apart
+    return _build_rounding(mode, eps, sr_bits)
 
 
 def rounding_kwargs(mode: str, eps: float, rng, sr_bits: int, direction=None) -> dict:
@@ -129,7 +144,11 @@ class PrecisionPolicy:
         """One parameter's new value from its gradient ``g`` (Registers, or float64 values) whose
         values are ``gv``."""
         fmt = x.format
-        d = -np.sign(gv).astype(np.int8)
+        # the direction d = -sign(g): only signed_sr_eps takes it (kwargs passes it to no other
+        # mode), so it is computed only where the update or the step rounds that way
+        directed = takes_direction(self.update) or (self.scheme == "every_op"
+                                                     and takes_direction(self.step))
+        d = -np.sign(gv).astype(np.int8) if directed else None
         if self.scheme == "update":
             return exact_update(x, lr, g, **self.kwargs(self.update, rng, d))
         if not isinstance(g, Registers):
@@ -137,7 +156,7 @@ class PrecisionPolicy:
         t = quantize(np.full(x.shape, lr), fmt, **self.kwargs("rne", None))
         # signed_sr_eps for s = t*g favours the larger step, the way g points (-d): x - s then
         # moves further downhill
-        s = mul(t, g, out=fmt, **self.kwargs(self.step, rng, -d))
+        s = mul(t, g, out=fmt, **self.kwargs(self.step, rng, None if d is None else -d))
         return sub(x, s, out=fmt, **self.kwargs(self.update, rng, d))
 
     def apply(self, params: list[Registers], grads: list, lr: float, rng,
@@ -145,21 +164,34 @@ class PrecisionPolicy:
         """Move every parameter (in order, so the random words keep their order); the new
         parameters and the step's statistics. ``exact_grads``: the float64 gradient at the same
         weights, for the shrinkage q (default: ``grads``, exact when they are float64)."""
+        new, _, stats = self.apply_decoded(params, grads, lr, rng, exact_grads)
+        return new, stats
+
+    def apply_decoded(self, params: list[Registers], grads: list, lr: float, rng,
+                      exact_grads: list | None = None, values: list | None = None
+                      ) -> tuple[list[Registers], list[np.ndarray], StepStats]:
+        """``apply``, also returning the new parameters' decoded values (``to_float``), which the
+        step's statistics decode anyway. ``values``: the parameters' decoded values if the caller
+        holds them already (each exactly ``params[i].to_float()``), so they are not decoded
+        again."""
         exact_grads = grads if exact_grads is None else exact_grads
-        new, same, total, steps, used, exact = [], 0, 0, [], [], []
-        for x, g, ge in zip(params, grads, exact_grads, strict=True):
+        values = [None] * len(params) if values is None else values
+        new, new_values, same, total, steps, used, exact = [], [], 0, 0, [], [], []
+        for x, g, ge, xv in zip(params, grads, exact_grads, values, strict=True):
             gv = g.to_float() if isinstance(g, Registers) else np.asarray(g, np.float64)
             ge = ge.to_float() if isinstance(ge, Registers) else np.asarray(ge, np.float64)
             x2 = self.move(x, g, gv, lr, rng)
+            x2v = x2.to_float()
             same += int(np.count_nonzero(x2.codes == x.codes))
             total += x.size
-            steps.append(((x.to_float() - x2.to_float()) / lr).ravel())  # g_hat
+            steps.append((((x.to_float() if xv is None else xv) - x2v) / lr).ravel())  # g_hat
             used.append(gv.ravel())
             exact.append(ge.ravel())
             new.append(x2)
+            new_values.append(x2v)
         g_hat = np.concatenate(steps)[:, None]  # all parameters: one column
 
         def q(grads_: list[np.ndarray]) -> float:
             return float(projection(g_hat, np.concatenate(grads_)[:, None])[0])
 
-        return new, StepStats(same / total, q(exact), q(used))
+        return new, new_values, StepStats(same / total, q(exact), q(used))

@@ -65,8 +65,7 @@ def gd_runs(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, rng,
         if gfmt is not None:
             gd = quantize(g, gfmt, **rounding_kwargs(grad_rounding[1], grad_rounding[2], rng,
                                                      policy.sr_bits), **blocked).to_float()
-        (x2,), _ = policy.apply([x], [gd], lr, rng, [g])
-        x2v = x2.to_float()
+        (x2,), (x2v,), _ = policy.apply_decoded([x], [gd], lr, rng, [g], [xv])
         stagnant[k] = np.mean(x2.codes == x.codes, axis=0)
         shrinkage[k] = projection((xv - x2v) / lr, g)  # q per run against the float64 g
         x, xv = x2, x2v

@@ -48,7 +48,7 @@ from ..rounding import canonical
 from ..sources import Recorder
 from ..validate import integer, real
 from .data import Dataset
-from .engine import LR, PrecisionPolicy, StepStats, rounding_kwargs
+from .engine import LR, PrecisionPolicy, StepStats, rounding_kwargs, training_rounding
 from .operands import Operand, compatible, is_block, product_operands, train_format
 
 LFSR_WIDTH = 32                 # the training LFSR (emu.lfsr.LFSR's default width)
@@ -327,6 +327,15 @@ class _Model:
         # accumulator's (the high-precision tensor the next product quantizes)
         self.a_out = None if is_block(self.af) else self.af
         self.g_out = None if is_block(self.gf) else self.gf
+        # per-run caches of values that never change (each entry holds the object it was made
+        # from, so an id is never reused while cached): the accumulator of each pair of operand
+        # formats, the ones of 1^T dZ, the decoded parameters, and (within train()) each data
+        # set's features rounded into the activation format
+        self._accs: dict = {}
+        self._ones: dict = {}
+        self._decoded: dict = {}
+        self._rounded: dict = {}
+        self._bias_row = self._merged_bias_row()
 
     def _q(self, x: np.ndarray, fmt) -> Registers:
         return quantize(x, fmt, **_kw("rne", self.cfg, None))
@@ -337,12 +346,7 @@ class _Model:
         multiply as blocks, or by value beside registers (emu.train.operands.product_operands).
         ``out`` None: the result stays in the accumulator's format."""
         a, b, alpha = product_operands(a, b)
-        if self.cfg.acc:
-            acc = parse_format(self.cfg.acc)
-        elif isinstance(a.format, FixedFormat) and isinstance(b.format, FixedFormat):
-            acc = mac_accumulator(a.format, b.format, MAC_GUARD_BITS)
-        else:
-            acc = parse_format("fp32")
+        acc = self._accumulator(a.format, b.format)
         kw = _kw(rounding if out is not None else "rne", self.cfg, self.rng)
         rnd = kw.pop("rounding")
         if alpha == 1.0:
@@ -351,6 +355,21 @@ class _Model:
         # rounded once into out (as emu.blockdot applies alpha)
         r = matmul(a, b, acc=acc)
         return mul(r, quantize(np.full(r.shape, alpha), "fp32"), out or r.format, rnd, **kw)
+
+    def _accumulator(self, fa, fb):
+        """The accumulator of a product of operands of formats fa and fb (see _mm), made once
+        per pair of formats."""
+        key = (fa, fb)
+        acc = self._accs.get(key)
+        if acc is None:
+            if self.cfg.acc:
+                acc = parse_format(self.cfg.acc)
+            elif isinstance(fa, FixedFormat) and isinstance(fb, FixedFormat):
+                acc = mac_accumulator(fa, fb, MAC_GUARD_BITS)
+            else:
+                acc = parse_format("fp32")
+            self._accs[key] = acc
+        return acc
 
     def _bias_add(self, z: Registers, b: Registers) -> Registers:
         """z + b rounded once (rne) into the activation format (a block activation format: z's,
@@ -372,24 +391,145 @@ class _Model:
         """1^T dZ: ones of the gradient format, or fp32 ones beside a block dZ (taken by value,
         the sum in the accumulator's format)."""
         if isinstance(dz, Registers):
-            return self._mm(self._q(np.ones((1, dz.shape[0])), self.gf), dz, self.gf)
-        return self._mm(self._q(np.ones((1, dz.shape[0])), parse_format("fp32")), dz, None)
+            return self._mm(self._ones_of(dz.shape[0], self.gf), dz, self.gf)
+        return self._mm(self._ones_of(dz.shape[0], parse_format("fp32")), dz, None)
+
+    def _ones_of(self, n: int, fmt) -> Registers:
+        """A 1 x n row of ones rounded rne into fmt (the same registers every step: the rounding
+        is deterministic and draws nothing)."""
+        key = (n, fmt)
+        ones = self._ones.get(key)
+        if ones is None:
+            ones = self._ones[key] = self._q(np.ones((1, n)), fmt)
+        return ones
+
+    def _param_grads(self, x: Operand, dz: Operand) -> tuple[Registers, Registers]:
+        """A layer's gradients from its input x (B x d) and dZ (B x c), both reducing over the
+        batch: X^T dZ (rounded with grad_rounding) and 1^T dZ (_grads_of_bias).
+
+        Where the two are one product's rows they are computed as one: [X | 1]^T dZ, whose last
+        row is 1^T dZ. That is so when both round rne into the gradient format (no words
+        drawn), take one accumulator, and the 1 in the activation format is the 1 of the
+        gradient format: each output is then the same exact products summed in the same order
+        by the same accumulator and rounded the same way (an error falls back to the two
+        products, which raise it as they always did)."""
+        dz0 = dz.along(0)
+        if self._bias_row is not None and isinstance(dz0, Registers):
+            xr = x.along(0)
+            n, d = xr.shape
+            codes = np.empty((d + 1, n), xr.codes.dtype)
+            codes[:d] = xr.codes.T
+            codes[d] = self._bias_row
+            with contextlib.suppress(ValueError):
+                g = self._mm(Registers(codes, self.af), dz0, self.g_out, self.cfg.grad_rounding)
+                return g[:d], g[d:]
+        return self._mm(x.T(0), dz0, self.g_out, self.cfg.grad_rounding), self._grads_of_bias(dz0)
+
+    def _merged_bias_row(self):
+        """The code of 1 in the activation format when _param_grads may compute X^T dZ and
+        1^T dZ as one product (see there), else None."""
+        af, gf = self.af, self.gf
+        if (is_block(af) or is_block(gf) or canonical(self.cfg.grad_rounding) != "rne"
+                or isinstance(af, FixedFormat) != isinstance(gf, FixedFormat)
+                or self._accumulator(af, gf) != self._accumulator(gf, gf)):
+            return None
+        one = self._q(np.ones((1, 1)), af)
+        if one.to_float()[0, 0] != self._ones_of(1, gf).to_float()[0, 0]:
+            return None
+        return one.codes[0, 0]
 
     def _apply(self, metrics: dict, grads: list[Registers], exact: list[np.ndarray]) -> StepResult:
         """Move every parameter by the engine's update rule (``exact``: g*, for q); the step's
         result."""
-        new, stats = self.policy.apply([getattr(self, n) for n in self.param_names], grads,
-                                       self.cfg.lr, self.rng, exact)
-        for name, w in zip(self.param_names, new, strict=True):
+        params = [getattr(self, n) for n in self.param_names]
+        values = self._weights()
+        groups = self._update_groups(params, grads)
+        if len(groups) == len(params):
+            new, values, stats = self.policy.apply_decoded(params, grads, self.cfg.lr, self.rng,
+                                                           exact, values)
+        else:
+            def joined(arrays):
+                return np.concatenate([np.asarray(a).reshape(-1) for a in arrays])
+
+            parts = [[params[i] for i in g] for g in groups]
+            merged, merged_values, stats = self.policy.apply_decoded(
+                [Registers(joined([p.codes for p in ps]), ps[0].format) for ps in parts],
+                [Registers(joined([grads[i].codes for i in g]), grads[g[0]].format)
+                 for g in groups],
+                self.cfg.lr, self.rng,
+                [joined([np.asarray(exact[i], np.float64) for i in g]) for g in groups],
+                [joined([values[i] for i in g]) for g in groups])
+            new, values = [], []
+            for ps, w, v in zip(parts, merged, merged_values, strict=True):
+                start = 0
+                for p in ps:
+                    new.append(w[start:start + p.size].reshape(p.shape))
+                    values.append(v[start:start + p.size].reshape(p.shape))
+                    start += p.size
+        for name, w, v in zip(self.param_names, new, values, strict=True):
             setattr(self, name, w)
+            self._remember(name, w, v)
         return StepResult(metrics["loss"], metrics["accuracy"], stats,
                           dict(zip(self.param_names, grads, strict=True)))
+
+    def _update_groups(self, params: list[Registers], grads: list) -> list[tuple[int, ...]]:
+        """The parameters the update moves in one call: each layer's weights and bias (W, b)
+        together where that is the same as one after the other: scheme update (one rounding
+        per element, x - t*g from its exact value, elementwise), gradients of one format, and
+        the words of one call the words of the two calls in turn (a deterministic update
+        rounding, or a one-lane LFSR: a stream, where a bank of lanes restarts each call at
+        lane 0). The moved parameters, their statistics and the words drawn are then those of
+        moving each in turn; otherwise every parameter is its own group."""
+        single = [(i,) for i in range(len(params))]
+        if self.policy.scheme != "update":
+            return single
+        if training_rounding(self.policy.update, self.policy.eps, self.policy.sr_bits).stochastic:
+            src = self.rng.source if isinstance(self.rng, Recorder) else self.rng
+            if not (type(src) is LFSR and src.lanes == 1):
+                return single
+        groups = []
+        for i in range(0, len(params), 2):
+            pair = (i, i + 1)
+            if (i + 1 < len(params) and all(isinstance(grads[k], Registers) for k in pair)
+                    and grads[i].format == grads[i + 1].format
+                    and params[i].format == params[i + 1].format):
+                groups.append(pair)
+            else:
+                groups.extend((k,) for k in pair if k < len(params))
+        return groups
 
     def inputs(self, X: np.ndarray) -> Registers | Operand:
         """X rounded rne into the activation format: Registers, or for a block format an
         Operand (quantized rne per product: along the features for X W, the batch for X^T dZ)."""
+        held = self._rounded.get(id(X))
+        if held is not None and held[0] is X:  # a data set train() rounded once (round_inputs)
+            return held[1]
         x = Operand.of(X, self.af, _kw("rne", self.cfg, None))
         return x if is_block(self.af) else x.along(1)
+
+    def round_inputs(self, *sets: Dataset | None) -> None:
+        """Round the features of each data set into an element activation format once, for the
+        run (``inputs`` and the steps then take rows of those registers: the rounding is
+        elementwise and deterministic, so the rows of the rounded set are exactly the rounded
+        rows). A block format rounds per product and batch, so it is left alone."""
+        if is_block(self.af):
+            return
+        for data in sets:
+            if data is not None and id(data.X) not in self._rounded:
+                self._rounded[id(data.X)] = (data.X, self.inputs(data.X))
+
+    def forget_inputs(self) -> None:
+        """Drop the rounded data sets (train() does at its end: the model outlives the run, and
+        its data may change after it)."""
+        self._rounded.clear()
+
+    def _batch_inputs(self, data: Dataset, idx: np.ndarray, X: np.ndarray) -> Registers | Operand:
+        """The minibatch's inputs (inputs(X) of X = data.X[idx]): rows of the rounded set where
+        train() holds one."""
+        held = self._rounded.get(id(data.X))
+        if held is not None and held[0] is data.X:
+            return held[1][idx]
+        return self.inputs(X)
 
     def _activations(self, x: Registers | Operand) -> Operand:
         return x if isinstance(x, Operand) else Operand.of(x, self.af, {})
@@ -410,11 +550,27 @@ class _Model:
 
     def weights(self) -> list[np.ndarray]:
         """The parameters' exact values (float64), in param_names order."""
-        return [getattr(self, n).to_float() for n in self.param_names]
+        return [v.copy() for v in self._weights()]
+
+    def _weights(self) -> list[np.ndarray]:
+        """weights(), shared (read-only): each parameter is decoded once per value it takes."""
+        out = []
+        for name in self.param_names:
+            r = getattr(self, name)
+            held = self._decoded.get(name)
+            if held is None or held[0] is not r:
+                held = self._remember(name, r, r.to_float())
+            out.append(held[1])
+        return out
+
+    def _remember(self, name: str, r: Registers, values: np.ndarray) -> tuple:
+        values.flags.writeable = False
+        self._decoded[name] = (r, values)
+        return self._decoded[name]
 
     def exact_grads(self, X: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
         """g*: the float64 gradient of the loss of (X, t) at the decoded weights (grads64)."""
-        return grads64(self.link, self.weights(), X, t)
+        return grads64(self.link, self._weights(), X, t)
 
 
 class LinearModel(_Model):
@@ -438,11 +594,9 @@ class LinearModel(_Model):
         """One (minibatch) gradient step."""
         X, t = data.X[idx], _targets(data, idx, self.link)
         exact = self.exact_grads(X, t)
-        x = self._activations(self.inputs(X))
+        x = self._activations(self._batch_inputs(data, idx, X))
         dz, metrics = self._dz(t, data.y[idx], self.forward(x))
-        dz0 = dz.along(0)  # X^T dZ and 1^T dZ reduce over the batch
-        gW = self._mm(x.T(0), dz0, self.g_out, self.cfg.grad_rounding)
-        return self._apply(metrics, [gW, self._grads_of_bias(dz0)], exact)
+        return self._apply(metrics, list(self._param_grads(x, dz)), exact)
 
 
 class MLP(_Model):
@@ -473,19 +627,19 @@ class MLP(_Model):
     def step(self, data: Dataset, idx: np.ndarray) -> StepResult:
         X, t = data.X[idx], _targets(data, idx, self.link)
         exact = self.exact_grads(X, t)
-        x = self._activations(self.inputs(X))
+        x = self._activations(self._batch_inputs(data, idx, X))
         h, positive = self._hidden(x)
         W2 = self._weight("W2")
         z2 = self._bias_add(self._mm(h.along(1), W2.along(0), self.a_out), self.b2)
         dz2, metrics = self._dz(t, data.y[idx], _link(z2.to_float(), self.link))
         gr = self.cfg.grad_rounding
-        gW2 = self._mm(h.T(0), dz2.along(0), self.g_out, gr)
+        gW2, gb2 = self._param_grads(h, dz2)  # (1^T dZ2 draws no words: computed here or
+        #                                          after gW1, its bits are the same)
         dh = self._mm(dz2.along(1), W2.T(1), self.g_out, gr)  # dZ W2^T reduces over the classes
         dz1 = self._grad(Registers(np.where(positive, dh.codes, 0).astype(dh.codes.dtype),
                                    dh.format))  # relu'
-        gW1 = self._mm(x.T(0), dz1.along(0), self.g_out, gr)
-        return self._apply(metrics, [gW1, self._grads_of_bias(dz1.along(0)), gW2,
-                                     self._grads_of_bias(dz2.along(0))], exact)
+        gW1, gb1 = self._param_grads(x, dz1)
+        return self._apply(metrics, [gW1, gb1, gW2, gb2], exact)
 
 
 def _trace_step(trace_dir, step: int, model: _Model, before: dict, result: StepResult,
@@ -568,6 +722,15 @@ def _train(data: Dataset, cfg: TrainConfig, progress, trace_dir, on_step,
     if test is not None:
         _check_test(data, test)
     model = MLP(data, cfg) if cfg.model == "mlp" else LinearModel(data, cfg)
+    model.round_inputs(data, test)
+    try:
+        return model, _epochs(model, data, cfg, progress, trace_dir, on_step, test)
+    finally:
+        model.forget_inputs()
+
+
+def _epochs(model: _Model, data: Dataset, cfg: TrainConfig, progress, trace_dir, on_step,
+            test: Dataset | None) -> History:
     hist = History(asdict(cfg))
     order_rng = np.random.default_rng(cfg.seed)
     hist.epochs.append({"epoch": 0, **_evaluate(model, data, test), "stagnant_share": None})
@@ -592,4 +755,4 @@ def _train(data: Dataset, cfg: TrainConfig, progress, trace_dir, on_step,
         hist.seconds.append(seconds)
         if progress:
             progress({**hist.epochs[-1], "seconds": seconds})
-    return model, hist
+    return hist

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..arith import mul, sub
 from ..blockformats import is_block_format
+from ..formats import ScaleFormat, code_dtype
 from ..formats import format as parse_format
 from ..front import quantize
 from ..registers import Registers
@@ -51,6 +52,31 @@ def _build_rounding(mode, eps, sr_bits) -> Rounding:
 def _training_rounding(mode, eps_type, eps, bits_type, sr_bits) -> Rounding:
     # keyed by the arguments' types too: 0 and 0.0 (or 8 and True) hash alike but are kept apart
     return _build_rounding(mode, eps, sr_bits)
+
+
+TABLE_BITS = 16  # formats of up to this many bits decode through a table of every code's value
+
+
+@lru_cache(maxsize=64)
+def _decode_table(fmt) -> np.ndarray | None:
+    """to_float of every code of ``fmt`` (None where a format cannot decode them all)."""
+    try:
+        table = Registers(np.arange(1 << fmt.bits, dtype=code_dtype(fmt.bits)), fmt).to_float()
+    except (TypeError, ValueError):
+        return None
+    table.flags.writeable = False
+    return table
+
+
+def decoded(r: Registers) -> np.ndarray:
+    """``r.to_float()`` (a new float64 array): for formats of up to TABLE_BITS bits by looking
+    every code up in a table of ``to_float`` of every code of the format, made once per format
+    (the same values: decoding is a function of the code), which costs a small array far less
+    than a decode call."""
+    fmt = r.format
+    table = (_decode_table(fmt) if fmt.bits <= TABLE_BITS and not isinstance(fmt, ScaleFormat)
+             else None)
+    return r.to_float() if table is None else table[r.codes]
 
 
 def rounding_kwargs(mode: str, eps: float, rng, sr_bits: int, direction=None) -> dict:
@@ -178,13 +204,13 @@ class PrecisionPolicy:
         values = [None] * len(params) if values is None else values
         new, new_values, same, total, steps, used, exact = [], [], 0, 0, [], [], []
         for x, g, ge, xv in zip(params, grads, exact_grads, values, strict=True):
-            gv = g.to_float() if isinstance(g, Registers) else np.asarray(g, np.float64)
-            ge = ge.to_float() if isinstance(ge, Registers) else np.asarray(ge, np.float64)
+            gv = decoded(g) if isinstance(g, Registers) else np.asarray(g, np.float64)
+            ge = decoded(ge) if isinstance(ge, Registers) else np.asarray(ge, np.float64)
             x2 = self.move(x, g, gv, lr, rng)
-            x2v = x2.to_float()
+            x2v = decoded(x2)
             same += int(np.count_nonzero(x2.codes == x.codes))
             total += x.size
-            steps.append((((x.to_float() if xv is None else xv) - x2v) / lr).ravel())  # g_hat
+            steps.append((((decoded(x) if xv is None else xv) - x2v) / lr).ravel())  # g_hat
             used.append(gv.ravel())
             exact.append(ge.ravel())
             new.append(x2)

@@ -11,7 +11,7 @@ import numpy as np
 from ..formats import format as parse_format
 from ..front import quantize
 from ..lfsr import LFSR
-from .engine import SCHEMES, PrecisionPolicy, projection, rounding_kwargs  # noqa: F401
+from .engine import SCHEMES, PrecisionPolicy, decoded, projection, rounding_kwargs  # noqa: F401
 from .operands import is_block, train_format
 
 
@@ -52,7 +52,7 @@ def gd_runs(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, rng,
     m = x0.shape[1]
     probs = _per_run(problem, m)
     x = quantize(x0, parse_format(policy.fmt), **rounding_kwargs("rne", 0, None, 8))
-    xv = x.to_float()
+    xv = decoded(x)
     loss = np.empty((steps + 1, m))
     stagnant = np.empty((steps, m))
     shrinkage = np.empty((steps, m))
@@ -64,7 +64,8 @@ def gd_runs(problem, x0, lr: float, steps: int, policy: PrecisionPolicy, rng,
         gd = g
         if gfmt is not None:
             gd = quantize(g, gfmt, **rounding_kwargs(grad_rounding[1], grad_rounding[2], rng,
-                                                     policy.sr_bits), **blocked).to_float()
+                                                     policy.sr_bits), **blocked)
+            gd = gd.to_float() if is_block(gfmt) else decoded(gd)
         (x2,), (x2v,), _ = policy.apply_decoded([x], [gd], lr, rng, [g], [xv])
         stagnant[k] = np.mean(x2.codes == x.codes, axis=0)
         shrinkage[k] = projection((xv - x2v) / lr, g)  # q per run against the float64 g

@@ -48,7 +48,7 @@ from ..rounding import canonical
 from ..sources import Recorder
 from ..validate import integer, real
 from .data import Dataset
-from .engine import LR, PrecisionPolicy, StepStats, rounding_kwargs, training_rounding
+from .engine import LR, PrecisionPolicy, StepStats, decoded, rounding_kwargs, training_rounding
 from .operands import Operand, compatible, is_block, product_operands, train_format
 
 LFSR_WIDTH = 32                 # the training LFSR (emu.lfsr.LFSR's default width)
@@ -559,7 +559,7 @@ class _Model:
             r = getattr(self, name)
             held = self._decoded.get(name)
             if held is None or held[0] is not r:
-                held = self._remember(name, r, r.to_float())
+                held = self._remember(name, r, decoded(r))
             out.append(held[1])
         return out
 
@@ -588,7 +588,7 @@ class LinearModel(_Model):
     def forward(self, x: Registers | Operand) -> np.ndarray:
         x = self._activations(x)
         z = self._bias_add(self._mm(x.along(1), self._weight("W").along(0), self.a_out), self.b)
-        return _link(z.to_float(), self.link)
+        return _link(decoded(z), self.link)
 
     def step(self, data: Dataset, idx: np.ndarray) -> StepResult:
         """One (minibatch) gradient step."""
@@ -615,14 +615,14 @@ class MLP(_Model):
     def _hidden(self, x: Registers | Operand) -> tuple[Operand, np.ndarray]:
         x = self._activations(x)
         z1 = self._bias_add(self._mm(x.along(1), self._weight("W1").along(0), self.a_out), self.b1)
-        positive = z1.to_float() > 0
+        positive = decoded(z1) > 0
         h = Registers(np.where(positive, z1.codes, 0).astype(z1.codes.dtype), z1.format)  # relu
         return Operand.of(h, self.af, _kw("rne", self.cfg, None)), positive
 
     def forward(self, x: Registers | Operand) -> np.ndarray:
         h, _ = self._hidden(x)
         z2 = self._bias_add(self._mm(h.along(1), self._weight("W2").along(0), self.a_out), self.b2)
-        return _link(z2.to_float(), self.link)
+        return _link(decoded(z2), self.link)
 
     def step(self, data: Dataset, idx: np.ndarray) -> StepResult:
         X, t = data.X[idx], _targets(data, idx, self.link)
@@ -631,7 +631,7 @@ class MLP(_Model):
         h, positive = self._hidden(x)
         W2 = self._weight("W2")
         z2 = self._bias_add(self._mm(h.along(1), W2.along(0), self.a_out), self.b2)
-        dz2, metrics = self._dz(t, data.y[idx], _link(z2.to_float(), self.link))
+        dz2, metrics = self._dz(t, data.y[idx], _link(decoded(z2), self.link))
         gr = self.cfg.grad_rounding
         gW2, gb2 = self._param_grads(h, dz2)  # (1^T dZ2 draws no words: computed here or
         #                                          after gW1, its bits are the same)

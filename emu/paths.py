@@ -351,10 +351,11 @@ def fpu_fixed(host: np.ndarray, out: np.ndarray, dst: tuple, mode: int, overflow
 def sr_hi16(src_codes: np.ndarray, src: tuple, out: np.ndarray, dst: tuple, overflow: int, rbits: int,
             rwords: np.ndarray, compare: bool, stream=None) -> bool:
     """Plain sr from a wide float (``sr_fast_ok``), one word per element; False (``out``
-    untouched) when some table entry has no code in the target. ``stream`` (an emu.lfsr.Stream
+    untouched) when some element's table entry has no code in the target (a NaN into e2m1,
+    say: a target without such entries runs on finite inputs). ``stream`` (an emu.lfsr.Stream
     in place of ``rwords``): the words are made in L1 as the decisions use them."""
     pairs, half, shift, sig_hi, bad = sr_tables(src, dst, overflow)
-    if bad.size:
+    if bad.size and fast.hits_bad(src_codes, bad, src[1] - TABLE_BITS):
         return False
     if stream is None:
         fast.sr_hi16(src_codes, out, pairs, half, shift, sig_hi, src[1] - TABLE_BITS, rwords,

@@ -122,6 +122,45 @@ def test_sr_hi16_equals_core(src, dst_name):
             assert done == (not bad.any()), what
             if done:  # a declining sr_hi16 leaves out alone: the core does the whole block
                 assert_same(done, out, want, bad, what)
+            # the finite patterns alone: a target with no code for NaN (e2m1) takes them too
+            fin = finite(codes, src)
+            out = np.empty(fin.size, code_dtype(dst.bits))
+            want, bad = core(codes[fin], desc, dst.descriptor, SR, ovf, rbits, words[fin], compare)
+            done = paths.sr_hi16(codes[fin], desc, out, dst.descriptor, ovf, rbits, words[fin],
+                                 compare)
+            assert done == (not bad.any()), what
+            if done:
+                assert_same(done, out, want, bad, what)
+
+
+def finite(codes, src):
+    """Indices of the finite codes among float32 or float64 codes."""
+    return np.flatnonzero(np.isfinite(codes.view(HOST[src][2])))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dst_name", ["e4m3", "e5m2", "e2m1", "e4m3fnuz"])
+@pytest.mark.parametrize("rbits", [3, 8])
+def test_sr_hi16_every_word_on_every_pattern(dst_name, rbits):
+    """Every r-bit word R on every finite top-16-bit float32 pattern (low part nonzero, a random
+    one), both forms and overflow policies: the whole (T, R) plane of the decision."""
+    desc = F32
+    hi = np.arange(1 << 16, dtype=np.uint64) << np.uint64(16)
+    low = np.random.default_rng(rbits).integers(1, 1 << 16, hi.size, dtype=np.uint64)
+    pats = (hi | low).astype(np.uint32)
+    pats = pats[np.isfinite(pats.view(np.float32))]
+    codes = np.repeat(pats, 1 << rbits)
+    words = np.tile(np.arange(1 << rbits, dtype=np.uint64), pats.size)
+    dst = emu.format(dst_name)
+    for compare in (False, True):
+        for ovf in FLOAT_OVF:
+            what = (dst_name, rbits, compare, ovf)
+            want, bad = core(codes, desc, dst.descriptor, SR, ovf, rbits, words, compare)
+            out = np.empty(codes.size, code_dtype(dst.bits))
+            done = paths.sr_hi16(codes, desc, out, dst.descriptor, ovf, rbits, words, compare)
+            assert done == (not bad.any()), what
+            if done:
+                assert_same(done, out, want, bad, what)
 
 
 @pytest.mark.parametrize("src", ["f32", "f64"])

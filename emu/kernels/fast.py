@@ -53,6 +53,17 @@ def lut_hi16(src_codes, out, table, bad_table, low_bits):
 
 
 @njit(cache=True, nogil=True)
+def hits_bad(src_codes, bad_table, low_bits):
+    """Does some code's hi16 index (``_hi16_index``) hit a bad entry?"""
+    lb = np.uint64(low_bits)
+    low_mask = (np.uint64(1) << lb) - np.uint64(1)
+    bad = np.uint8(0)
+    for i in range(src_codes.size):
+        bad |= bad_table[_hi16_index(src_codes[i], lb, low_mask)]
+    return bad != 0
+
+
+@njit(cache=True, nogil=True)
 def lut_hi16_packed(src_codes, out, pairs, low_bits):
     """8-bit targets: ``pairs[top16]`` holds the code for zero low bits in its low byte and for
     nonzero low bits in its high byte (one load per element instead of an index computation)."""

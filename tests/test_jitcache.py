@@ -102,16 +102,17 @@ def test_a_change_in_the_core_recompiles_the_kernels_that_inline_it(tmp_path):
 
 
 def _emu_dispatchers():
-    import emu.bench
     import emu.kernels.accumulate
     import emu.kernels.arith
     import emu.kernels.convert
     import emu.kernels.core
     import emu.kernels.fast
     import emu.kernels.lfsr
+    import emu.kernels.memory
+    import emu.kernels.seqacc
 
     for mod in (emu.kernels.accumulate, emu.kernels.arith, emu.kernels.convert, emu.kernels.core,
-                emu.kernels.fast, emu.kernels.lfsr, emu.bench):
+                emu.kernels.fast, emu.kernels.lfsr, emu.kernels.memory, emu.kernels.seqacc):
         for name, obj in vars(mod).items():
             if isinstance(obj, CPUDispatcher) and obj.__module__ == mod.__name__:
                 yield f"{mod.__name__}.{name}", obj

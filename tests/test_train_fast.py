@@ -24,6 +24,22 @@ def test_decoded_is_to_float_for_every_code(fmt):
     assert np.array_equal(engine.decoded(r2).view(np.uint64), r2.to_float().view(np.uint64))
 
 
+def test_decoded_binary32_is_to_float():
+    """fp32 decodes by its fields (no table): normals, subnormals, zeros, the extremes, and a
+    set holding Inf or NaN (decoded by to_float)."""
+    f = emu.format("fp32")
+    rng = np.random.default_rng(2)
+    codes = np.concatenate([rng.integers(0, 1 << 32, 20000, dtype=np.uint64).astype(np.uint32),
+                            np.arange(4096, dtype=np.uint32), np.arange(4096, dtype=np.uint32)
+                            | np.uint32(0x80000000), np.array([0x007FFFFF, 0x00800000, 0x807FFFFF,
+                                                               0x7F7FFFFF, 0xFF7FFFFF], np.uint32)])
+    finite = codes[(codes >> 23) & 0xFF != 0xFF]
+    for c in (finite, finite[:60].reshape(6, 10), codes,
+              np.array([0x7F800000, 0xFFC00000, 1], np.uint32)):
+        r = emu.Registers(c, f)
+        assert np.array_equal(engine.decoded(r).view(np.uint64), r.to_float().view(np.uint64))
+
+
 def _plain(monkeypatch):
     """Every shortcut off: 1^T dZ its own product, every parameter its own update call."""
     monkeypatch.setattr(_Model, "_merged_bias_row", lambda self: None)
@@ -97,6 +113,23 @@ def test_inputs_rounded_once_are_the_rounded_batches(model):
     for n in trained.param_names:
         assert np.array_equal(getattr(trained, n).codes, getattr(by_hand, n).codes)
     assert not trained._rounded  # train() lets go of the rounded sets at its end
+
+
+@pytest.mark.parametrize("model", ["softmax", "mlp"])
+def test_trace_words_are_every_word_drawn(model, tmp_path):
+    """r.hex holds every word a step drew, in order: the LFSR's stream (parameters large enough
+    for a lazy stream to apply: its words must be recorded too)."""
+    cfg = TrainConfig(model=model, weights="e4m3", rounding="sr", epochs=1, batch=32, seed=7)
+    from emu.golden.hexio import read_hex
+
+    m, _ = train(digits().first(64), cfg, trace_dir=tmp_path)
+    got = np.concatenate([read_hex(tmp_path / s / "r.hex", 8)
+                          for s in ("step_000001", "step_000002")])
+    n = sum(getattr(m, p).size for p in m.param_names)
+    assert got.size == 2 * n
+    lfsr = emu.LFSR(seed=7)
+    assert got.tolist() == lfsr.words(2 * n, 8).tolist()
+    assert m.rng.state == lfsr.state  # and no word drawn beside the record
 
 
 def test_weights_are_copies():

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..arith import mul, sub
 from ..blockformats import is_block_format
-from ..formats import ScaleFormat, code_dtype
+from ..formats import FloatFormat, ScaleFormat, code_dtype
 from ..formats import format as parse_format
 from ..front import quantize
 from ..registers import Registers
@@ -69,14 +69,45 @@ def _decode_table(fmt) -> np.ndarray | None:
 
 
 def decoded(r: Registers) -> np.ndarray:
-    """``r.to_float()`` (a new float64 array): for formats of up to TABLE_BITS bits by looking
-    every code up in a table of ``to_float`` of every code of the format, made once per format
-    (the same values: decoding is a function of the code), which costs a small array far less
-    than a decode call."""
+    """``r.to_float()`` (a new float64 array), cheaper for a step's small arrays: formats of up
+    to TABLE_BITS bits look every code up in a table of ``to_float`` of every code of the
+    format, made once per format (the same values: decoding is a function of the code); IEEE
+    binary32 (fp32) finite codes decode by moving their fields (_decode_binary32)."""
     fmt = r.format
-    table = (_decode_table(fmt) if fmt.bits <= TABLE_BITS and not isinstance(fmt, ScaleFormat)
-             else None)
-    return r.to_float() if table is None else table[r.codes]
+    if fmt.bits <= TABLE_BITS and not isinstance(fmt, ScaleFormat):
+        table = _decode_table(fmt)
+        if table is not None:
+            return table[r.codes]
+    elif _is_binary32(fmt):
+        out = _decode_binary32(r.codes)
+        if out is not None:
+            return out
+    return r.to_float()
+
+
+def _is_binary32(fmt) -> bool:
+    return (isinstance(fmt, FloatFormat) and fmt.family == "ieee"
+            and (fmt.exp_bits, fmt.man_bits, fmt.bias) == (8, 23, 127))
+
+
+def _decode_binary32(codes: np.ndarray) -> np.ndarray | None:
+    """IEEE binary32 codes as float64, exactly, in integer arithmetic (no float32 arithmetic,
+    so no flush-to-zero mode can touch a subnormal): a normal's fields move into float64's, a
+    subnormal is its significand times 2^-149 (both exact in float64). None where a code is Inf
+    or NaN (to_float decodes those)."""
+    c = codes.astype(np.uint64)
+    e = (c >> np.uint64(23)) & np.uint64(0xFF)
+    if np.any(e == np.uint64(0xFF)):
+        return None
+    m = c & np.uint64(0x7FFFFF)
+    sign = c >> np.uint64(31)
+    out = ((sign << np.uint64(63)) | ((e + np.uint64(1023 - 127)) << np.uint64(52))
+           | (m << np.uint64(29))).view(np.float64)
+    sub = e == 0
+    if np.any(sub):
+        v = m[sub].astype(np.float64) * 2.0 ** -149
+        out[sub] = np.where(sign[sub] != 0, -v, v)
+    return out
 
 
 def rounding_kwargs(mode: str, eps: float, rng, sr_bits: int, direction=None) -> dict:

@@ -138,7 +138,9 @@ def draws(rounding, shape: tuple, rng, direction=None, threads: int | None = Non
         dirs = np.ascontiguousarray(d, dtype=np.int8).reshape(-1)
     elif direction is not None:
         raise ValueError("direction= only applies to signed_sr_eps")
-    stream = rng.stream(n, rounding.bits) if lazy and hasattr(rng, "stream") else None
+    # the source's own class must offer it: a wrapper forwarding attributes (Recorder) must see
+    # every word it passes on
+    stream = rng.stream(n, rounding.bits) if lazy and hasattr(type(rng), "stream") else None
     if stream is not None:
         return Draws(rounding.bits, _EMPTY_U64, rounding.eoff, dirs, rounding.form == "compare",
                      stream)

@@ -159,3 +159,16 @@ def test_fused_sr_declines_to_the_core_with_the_same_words():
     got = emu.quantize(y, "e2m1", "sr", rng=lf.copy(), sr_bits=4).codes
     assert np.array_equal(got.astype(np.uint64), want)
     assert got.dtype == code_dtype(4)
+
+
+def test_a_recorder_sees_every_word_of_a_lazy_call():
+    """Recorder forwards attributes to its source; the stream must not bypass it."""
+    from emu.sources import Recorder
+
+    x = np.random.default_rng(2).standard_normal(50_000).astype(np.float32)
+    lf = LFSR(seed=11)
+    want, _ = bit_serial_words(lf, x.size, 8)
+    rec = Recorder(lf.copy())
+    a = emu.quantize(x, "e4m3", "sr", rng=rec)
+    assert np.array_equal(rec.taken(), want)
+    assert np.array_equal(a.codes, emu.quantize(x, "e4m3", "sr", rng=lf.copy()).codes)

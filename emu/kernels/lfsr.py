@@ -167,7 +167,8 @@ def mat_apply(cols, s):
 def matrix_powers(cols, levels):
     """powers[k] = M**(2**k) for k < levels (repeated squaring)."""
     powers = np.empty((levels, cols.size), np.uint64)
-    powers[0] = cols
+    for i in range(cols.size):  # element by element: a row assignment compiles numba's
+        powers[0, i] = cols[i]  # shape-mismatch error formatting (seconds of compile time)
     for k in range(1, levels):
         for i in range(cols.size):
             powers[k, i] = mat_apply(powers[k - 1], powers[k - 1, i])

@@ -44,7 +44,7 @@ from ..lfsr import LFSR
 from ..linalg import mac_accumulator, promoted
 from ..outdir import staged, write_atomic
 from ..registers import Registers
-from ..rounding import canonical
+from ..rounding import Rounding, canonical
 from ..sources import Recorder
 from ..validate import integer, real
 from .data import Dataset
@@ -55,6 +55,12 @@ LFSR_WIDTH = 32                 # the training LFSR (emu.lfsr.LFSR's default wid
 LFSR_MAX = (1 << LFSR_WIDTH) - 1  # its start states: 1..2^32-1 (all-zero never leaves zero)
 MAC_GUARD_BITS = 16             # fixed x fixed products: the default MAC's guard bits
 MASTER = "fp32"                 # block-format weights: the master copy's default format
+
+# emu.matmul's own defaults (rne) for the accumulator, the products and the promotion, given as
+# the Rounding value they stand for: matmul then takes it as it is instead of building it from
+# the name on every call
+_DEFAULT_ROUNDINGS = {k: Rounding() for k in ("acc_rounding", "product_rounding",
+                                              "promote_rounding")}
 
 MODELS = {"least_squares": "identity", "logistic": "sigmoid", "softmax": "softmax", "mlp": "softmax"}
 
@@ -365,7 +371,8 @@ class _Model:
         kw = _kw(rounding if out is not None else "rne", self.cfg, self.rng)
         rnd = kw.pop("rounding")
         if alpha == 1.0:
-            return matmul(a, b, acc=acc, out=out, out_rounding=rnd, **kw)
+            return matmul(a, b, acc=acc, out=out, out_rounding=rnd, **kw, **_DEFAULT_ROUNDINGS
+                          if isinstance(a, Registers) and isinstance(b, Registers) else {})
         # an NVFP4 operand beside registers: its tensor scale times the accumulated result,
         # rounded once into out (as emu.blockdot applies alpha)
         r = matmul(a, b, acc=acc)
@@ -393,9 +400,8 @@ class _Model:
         quantized rne along its one axis, by value."""
         if is_block(self.wf):  # (NVFP4: without the per-tensor scale, so carried is exact)
             b = carried(quantize(b.to_float(), self.wf, **_kw("rne", self.cfg, None), axis=1))
-        b = promoted(b, z.format, None)
-        return add(z, Registers(np.broadcast_to(b.codes, z.shape).copy(), b.format),
-                   out=self.a_out or z.format, **_kw("rne", self.cfg, None))
+        b = promoted(b, z.format, None)  # (1, c): add broadcasts it over z's rows
+        return add(z, b, out=self.a_out or z.format, **_kw("rne", self.cfg, None))
 
     def _weight(self, name: str) -> Operand:
         """Parameter ``name`` as the products take it (block weights: its master copy,

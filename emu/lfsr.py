@@ -65,7 +65,6 @@ CONFIGS = ("fibonacci", "galois")
 _LEAP: dict = {}  # leap tables by (width, poly, config, shifts, reverse)
 _POWERS: dict = {}  # M**(2**k) of the D-step matrix M by (width, poly, config, shifts)
 _LAGS: dict = {}  # the stream recurrence's lags by (width, poly, config), None if none holds
-STREAM_MIN_DRAWS = 1024  # draws per lane below which jumping and filling a ring costs more
 CHAINS = 4  # independent draw chains per lane and block (kernels.lfsr._draw_chains)
 GOLDEN = 0x9E3779B97F4A7C15
 M64 = (1 << 64) - 1
@@ -180,7 +179,10 @@ class LFSR:
         (each lane jumped ahead to its block's first element: the words do not change)."""
         n = integer(n, "n", 0)
         d = optional_integer(shifts, "shifts", 1, 128) or self.shifts or self.width
-        if d <= 64:  # the fast path: per-byte tables of the linear D-step map
+        stream = self.stream(n, d, shifts=d)
+        if stream is not None:  # the leap-forward stream
+            return self._fill(stream, n, threads)
+        if d <= 64:  # reversed words: per-byte tables of the linear D-step map
             state_t, word_t = self._leap(d)
             out = np.empty(n, np.uint64)
             inv = np.uint64((1 << d) - 1 if self.invert else 0)
@@ -277,16 +279,24 @@ class LFSR:
             _LAGS[key] = arr if lags_hold(w, np.uint64(p), self.config == "galois", arr) else None
         return _LAGS[key]
 
-    def stream(self, n: int, bits: int) -> Stream | None:
-        """The next n draws of ``words(n, bits)`` as a ``Stream`` made where they are consumed
-        (the bank advances past them now), or None where the leap-forward stream does not
-        apply (reversed words, draws wider than 64 bits, fewer than STREAM_MIN_DRAWS per
-        lane)."""
-        d = self.shifts or bits
-        if (self.reverse or d > 64 or d < bits or n < STREAM_MIN_DRAWS * self.lanes
-                or type(self).words is not LFSR.words or self._lags() is None):
+    def stream(self, n: int, bits: int, shifts: int | None = None) -> Stream | None:
+        """The next n draws of ``words(n, bits)`` (D = shifts, else self.shifts, else bits) as
+        a ``Stream`` made where they are consumed (the bank advances past them now), or None
+        where the leap-forward stream does not apply (reversed words, draws wider than 64
+        bits, a subclass with words of its own)."""
+        d = shifts or self.shifts or bits
+        if (self.reverse or d > 64 or d < bits or type(self).words is not LFSR.words
+                or self._lags() is None):
             return None
         return Stream(self, n, d, bits)
+
+    @staticmethod
+    def _fill(stream: Stream, n: int, threads: int | None) -> np.ndarray:
+        """The stream's n words, made in blocks on ``threads``."""
+        out = np.empty(n, np.uint64)
+        parallel.run(lambda a, b: stream.block(a, b).fill(out[a:b]),
+                     parallel.blocks(n, parallel.resolve(threads)))
+        return out
 
     r_bit_words = True  # words() gives r-bit words by construction: no range scan needed
 
@@ -311,10 +321,7 @@ class LFSR:
             return np.array([w >> (d - bits) for w in self.draw(n, d).tolist()], dtype=np.uint64)
         stream = self.stream(n, bits)
         if stream is not None:
-            out = np.empty(n, np.uint64)
-            parallel.run(lambda a, b: stream.block(a, b).fill(out[a:b]),
-                         parallel.blocks(n, parallel.resolve(threads)))
-            return out
+            return self._fill(stream, n, threads)
         words = self.draw(n, d, threads)
         if d > bits:
             words >>= np.uint64(d - bits)

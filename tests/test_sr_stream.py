@@ -19,7 +19,7 @@ from emu import paths
 from emu.codes import SR
 from emu.kernels import fast
 from emu.kernels.lfsr import draw_words, lags_hold
-from emu.lfsr import LFSR, MAXIMAL_POLYS, STREAM_MIN_DRAWS
+from emu.lfsr import LFSR, MAXIMAL_POLYS
 from emu.registers import code_dtype
 
 
@@ -50,7 +50,7 @@ CASES = [  # (width, poly or None for the table's, config, shifts, bits, lanes, 
 
 @pytest.mark.parametrize("width,poly,config,shifts,bits,lanes,invert", CASES)
 def test_stream_words_equal_the_bit_serial_shifts(width, poly, config, shifts, bits, lanes, invert):
-    n = STREAM_MIN_DRAWS * lanes * 3 + 77  # several chunks, and a partial group at the end
+    n = 1024 * lanes * 3 + 77  # several chunks, and a partial group at the end
     lf = LFSR(width, poly, config, shifts, seed=0x1D % (1 << width) or 1, lanes=lanes,
               invert=invert)
     assert lf.stream(n, bits) is not None  # the stream applies (and then advances a copy)
@@ -60,13 +60,16 @@ def test_stream_words_equal_the_bit_serial_shifts(width, poly, config, shifts, b
         got = c.words(n, bits, threads=threads)
         assert np.array_equal(got, want), (threads, np.flatnonzero(got != want)[:5])
         assert c.states == end
+        d = lf.shifts or bits  # draw() takes the stream too: its words, unshifted
+        raw = lf.copy().draw(n, threads=2) if lf.shifts else lf.copy().draw(n, d, threads=2)
+        assert np.array_equal(raw >> np.uint64(d - bits), want)
 
 
 def test_stream_blocks_start_mid_lane():
     """A block's words begin at its own element, whatever lane that is: every split of one
     call gives the call's words."""
     lf = LFSR(seed=9, lanes=5)
-    n = STREAM_MIN_DRAWS * 5 * 2
+    n = 1024 * 5 * 2
     want, _ = bit_serial_words(lf, n, 8)
     stream = lf.copy().stream(n, 8)
     for a, b in ((0, 1), (1, 4098), (4097, 9000), (9000, n), (3, 3)):
@@ -78,7 +81,6 @@ def test_stream_blocks_start_mid_lane():
 def test_stream_declines_where_it_does_not_apply():
     assert LFSR(seed=1, reverse=True).stream(1 << 20, 8) is None  # reversed words
     assert LFSR(seed=1, shifts=65).stream(1 << 20, 8) is None  # draws beyond 64 bits
-    assert LFSR(seed=1, lanes=4).stream(STREAM_MIN_DRAWS * 4 - 1, 8) is None  # too few per lane
 
     class Custom(LFSR):
         def words(self, n, bits, threads=None):

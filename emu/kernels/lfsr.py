@@ -262,14 +262,15 @@ def lags_hold(width, poly, galois, lags):
     from M**(n - W) of that state at n = W."""
     for i in range(width):
         s = U1 << np.uint64(i)
-        b = np.zeros(width + 1, np.uint8)
-        for k in range(width + 1):
+        early = U0  # output bits 0..W-1 (bit k: shift k), no array: np.zeros costs a second
+        for k in range(width):  # of compile time
             s, fb = step(s, width, poly, galois)
-            b[k] = np.uint8(fb)
-        x = np.uint8(0)
+            early |= fb << np.uint64(k)
+        s, last = step(s, width, poly, galois)  # output bit W
+        x = U0
         for lag in lags:
-            x ^= b[width - lag]
-        if x != b[width]:
+            x ^= (early >> np.uint64(width - lag)) & U1
+        if x != last:
             return False
     return True
 

@@ -33,14 +33,19 @@ ZERO4 = (U0, U0, U0, U0)
 PROXY = 0      # status: out holds the proxy (or the special / zero result)
 EXACT = 1      # status: no float64 proxy; the caller rounds the exact value
 
+# The helpers below are separate compiled functions, not numba-inlined (inline="always"): IR
+# inlining of these 256-bit helpers made update_proxies take 21 s to compile on a cold cache
+# (half of a cold `emu demo`) against 8 s now, for an update about 1.5x slower per element
+# (25 against 30-47 Melem/s on this VM), a small part of a training step.
 
-@njit(cache=True, inline="always")
+
+@njit(cache=True, nogil=True)
 def _nbits(x):
     """Bit length of a uint64 (0 for 0)."""
     return 64 - np.int64(leading_zeros(x)) if x != U0 else np.int64(0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _mul128(a, b):
     """Exact a*b of two uint64 as (low, high) words."""
     a0, a1 = a & M32, a >> np.uint64(32)
@@ -52,12 +57,12 @@ def _mul128(a, b):
     return lo, hi
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _limb(a, j):
     return a[j] if 0 <= j < 4 else U0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _shl(a, s):
     """a << s for a 256-bit a (4 little-endian words), 0 <= s < 256, bits past 2**256 dropped."""
     k = s >> 6
@@ -74,7 +79,7 @@ def _shl(a, s):
     return (r0, r1, r2, r3)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _shr(a, s):
     """(a >> s, whether nonzero bits were shifted out) for a 256-bit a, s >= 0."""
     if s >= 256:
@@ -98,7 +103,7 @@ def _shr(a, s):
     return (r0, r1, r2, r3), lost
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _bitlen(a):
     for j in range(3, -1, -1):
         if a[j] != U0:
@@ -106,7 +111,7 @@ def _bitlen(a):
     return np.int64(0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _less(a, b):
     for j in range(3, -1, -1):
         if a[j] != b[j]:
@@ -114,7 +119,7 @@ def _less(a, b):
     return False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _add(a, b):
     r0 = a[0] + b[0]
     c = np.uint64(r0 < a[0])
@@ -127,7 +132,7 @@ def _add(a, b):
     return (r0, r1, r2, a[3] + b[3] + c)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _sub(a, b):
     """a - b for a >= b."""
     r0 = a[0] - b[0]
@@ -141,7 +146,7 @@ def _sub(a, b):
     return (r0, r1, r2, a[3] - b[3] - br)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _top2(lo, hi):
     """(top 64 bits with the leading one at bit 63, bit length, nonzero bits below them) of a
     nonzero 128-bit value."""
@@ -155,7 +160,7 @@ def _top2(lo, hi):
             (lo & ((U1 << np.uint64(sh)) - U1)) != U0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _top4(r):
     """``_top2`` of a nonzero 256-bit value."""
     n = _bitlen(r)
@@ -165,7 +170,7 @@ def _top4(r):
     return r[0] << np.uint64(64 - n), n, False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _shl2(lo, hi, s):
     """(lo, hi) << s for 0 <= s < 128, the result known to fit 128 bits."""
     if s == 0:
@@ -175,7 +180,7 @@ def _shl2(lo, hi, s):
     return U0, lo << np.uint64(s - 64)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def exact_difference(nx, sx, ex, nt, st, et, ng, sg, eg):
     """x - t*g of finite operands (-1)**n * s * 2**e as its top 64 bits.
 
@@ -238,7 +243,7 @@ def exact_difference(nx, sx, ex, nt, st, et, ng, sg, eg):
     return nbig, top, ebig - 64 + n - 1, True
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _float64_bits(neg, s, ev):
     """Bits of the float64 (-1)**neg * s * 2**(ev - 63) (leading one of s at bit 63), known to
     be exact: normal for ev >= -1022, else subnormal."""
@@ -249,7 +254,7 @@ def _float64_bits(neg, s, ev):
     return bits | (SIGN if neg else U0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def proxy(neg, s, ev, below, dst, gbits):
     """The bits of a float64 that rounds into ``dst`` like the exact (-1)**neg * (s + f) *
     2**(ev - 63) (``exact_difference``'s form) under every mode with at most ``gbits`` random

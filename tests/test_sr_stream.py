@@ -123,12 +123,12 @@ def test_fused_sr_equals_core(src, dst_name, rbits, compare, monkeypatch):
 
     monkeypatch.setattr(fast, "sr_hi16_stream", counted)
     for ovf in FLOAT_OVF:
-        for lanes in (1, 8):
-            lf = LFSR(seed=0xACE1, lanes=lanes)
+        for lanes, invert in ((1, False), (8, False), (1, True)):  # one lane, r = 8: the bytes
+            lf = LFSR(seed=0xACE1, lanes=lanes, invert=invert)
             words, end = bit_serial_words(lf, codes.size, rbits)
             want, bad = core(codes, desc, dst.descriptor, SR, ovf, rbits, words, compare)
             for threads in (1, 2, 4):
-                what = (src, dst_name, rbits, compare, ovf, lanes, threads)
+                what = (src, dst_name, rbits, compare, ovf, lanes, invert, threads)
                 c = lf.copy()
                 calls.clear()
                 try:

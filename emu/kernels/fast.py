@@ -13,7 +13,7 @@ from ..jitcache import njit
 from .arith import OP_ADD, OP_SUB
 from .convert import split_code
 from .core import target_lsb, value_exponent
-from .lfsr import stream_words
+from .lfsr import stream_bytes, stream_words
 
 U0 = np.uint64(0)
 U1 = np.uint64(1)
@@ -187,6 +187,15 @@ def sr_hi16_stream(src_codes, out, pairs, half, shift_t, sighi_t, low_bits, rbit
     is ``chunk_size(L)``; the words are those emu.LFSR.words gives."""
     n = src_codes.size
     lanes = made.size
+    if lanes == 1 and d == 8 and rbits == 8:  # the words are the stream's bytes
+        octets = np.empty(min(chunk, n), np.uint8)
+        for c0 in range(0, n, chunk):
+            c1 = min(c0 + chunk, n)
+            b = octets[:c1 - c0]
+            stream_bytes(ring, made, pos, lags, c1 - c0, invert_mask, b)
+            sr_hi16(src_codes[c0:c1], out[c0:c1], pairs, half, shift_t, sighi_t, low_bits, b,
+                    rbits, compare)
+        return
     words = np.empty(min(chunk, n), np.uint64)
     for c0 in range(0, n, chunk):
         c1 = min(c0 + chunk, n)

@@ -365,3 +365,25 @@ def stream_words(ring, made, pos, lags, d, lane0, n, invert_mask, drop, chunk, o
                 k += m * lanes
                 p += m * d
             pos[lane], made[lane] = p, g
+
+
+@njit(cache=True, nogil=True)
+def stream_bytes(ring, made, pos, lags, n, invert_mask, out):
+    """One lane drawing D = 8 bits: out[k] = draw k as uint8 for k < n, i.e. the stream's bytes
+    in order, each 64-bit word stored big-endian (its first draw is its top byte), 8 draws per
+    word made. Starts at a word boundary (pos a multiple of 64, as at every chunk of
+    ``chunk_size``); ``made``/``pos`` advance in place."""
+    p, g = pos[0], made[0]
+    invert_all = invert_mask * np.uint64(0x0101010101010101)  # the 8-bit mask in every byte
+    k = 0
+    while k < n:
+        base = p >> 6
+        g = stream_make(ring, 0, g, base + 1, lags)
+        w = ring[0, base & RING_MASK] ^ invert_all
+        m = min(8, n - k)
+        for j in range(8):  # unrolled: the shifts and byte stores merge into one swap and store
+            if j < m:
+                out[k + j] = np.uint8(w >> np.uint64(56 - 8 * j))
+        k += m
+        p += 8 * m
+    pos[0], made[0] = p, g

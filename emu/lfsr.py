@@ -283,10 +283,12 @@ class LFSR:
         """The next n draws of ``words(n, bits)`` (D = shifts, else self.shifts, else bits) as
         a ``Stream`` made where they are consumed (the bank advances past them now), or None
         where the leap-forward stream does not apply (reversed words, draws wider than 64
-        bits, a subclass with words of its own)."""
-        d = shifts or self.shifts or bits
+        bits, a subclass with words or draws of its own)."""
+        n = integer(n, "n", 0, MAX_DRAWS)
+        bits = integer(bits, "bits", 1, 128)  # draw() asks for its D-bit draws
+        d = optional_integer(shifts, "shifts", 1, 128) or self.shifts or bits
         if (self.reverse or d > 64 or d < bits or type(self).words is not LFSR.words
-                or self._lags() is None):
+                or type(self).draw is not LFSR.draw or self._lags() is None):
             return None
         return Stream(self, n, d, bits)
 

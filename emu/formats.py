@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 
 from .codes import (
     FAM_FINITE,
@@ -260,7 +261,7 @@ class FloatFormat:
         """Number of distinct finite values (+0 and -0 are one value)."""
         return 2 * self.max_code + 1
 
-    @property
+    @cached_property  # a frozen value: computed once (every kernel call passes it)
     def descriptor(self) -> tuple:
         nan = -1 if self.nan_code is None else self.nan_code
         inf = -1 if self.inf_code is None else self.inf_code

@@ -3,7 +3,8 @@
 Paths add speed, never semantics: each is a table *built by* the core, or host arithmetic that is
 exact on the inputs it takes, and tests/test_paths.py runs each against its core bit for bit
 (docs/semantics.md §4-6 define what the core computes). Table paths need ``MIN_TABLE_SIZE``
-elements (below that the core beats building a 2**17-entry table).
+elements (below that the core beats building a 2**17-entry table), except a source of at most 8
+bits, whose 256-entry table is as cheap as converting 256 elements.
 
 | path       | operation, modes          | applies when                    | why it is exact                |
 |------------|---------------------------|---------------------------------|--------------------------------|
@@ -255,6 +256,8 @@ def convert_path(n: int, src: tuple, dst: tuple, mode: int, overflow: int, rbits
     values are available as a host float array)."""
     if mode == RNE and overflow in (0, 1) and dst == F32 and src in (F32, F64):
         return HOST_F32
+    if src[1] <= PAIR_BITS and mode <= RTO:  # a 256-entry table is built by one small core call
+        return LUT_DIRECT  # and cached: any n takes it (a training step's operands, say)
     if n < MIN_TABLE_SIZE:
         return CORE
     if mode == SR:

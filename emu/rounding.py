@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from fractions import Fraction
+from functools import lru_cache
 from typing import NamedTuple
 
 from . import codes as core
@@ -313,7 +314,23 @@ def as_rounding(rounding=None, *, saturate=None, overflow=None, sr_bits=None, ep
     the context's in arithmetic) else rne. Keyword options given explicitly override and must
     apply (``sr_bits`` with rne is an error); options of ``defaults`` carry over where they apply
     to the mode. With ``fmt`` given, ``saturate`` on a fixed target and ``overflow`` on a float
-    target are errors (they would be ignored)."""
+    target are errors (they would be ignored).
+
+    A Rounding is a frozen value, so the answer for the same (hashable) arguments is built once
+    and shared: a small matmul otherwise spent a third of its time validating its roundings."""
+    args = (rounding, saturate, overflow, sr_bits, eps, form, fmt, defaults)
+    try:
+        return _as_rounding_cached(*args)
+    except TypeError:  # an unhashable argument (or a wrong type: reported by the plain call)
+        return _as_rounding(*args)
+
+
+@lru_cache(maxsize=1024, typed=True)  # typed: 1 and True, 0 and 0.0 are told apart
+def _as_rounding_cached(*args) -> Rounding:
+    return _as_rounding(*args)
+
+
+def _as_rounding(rounding, saturate, overflow, sr_bits, eps, form, fmt, defaults) -> Rounding:
     if fmt is not None:
         check_target_options(fmt, saturate, overflow)
     explicit = {k: v for k, v in (("saturate", saturate), ("overflow", overflow), ("bits", sr_bits),

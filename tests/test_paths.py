@@ -341,6 +341,9 @@ def d(name):
     (4096, F64, d("e3m4"), RNE, 0, 1, False, paths.CORE),
     (4096, d("e4m3"), d("bf16"), RTO, 0, 1, False, paths.LUT_DIRECT),
     (4096, d("s16.8"), F64, RNE, 0, 1, False, paths.LUT_DIRECT),
+    (4095, d("s16.8"), F64, RNE, 0, 1, False, paths.CORE),  # a 2**16-entry table: too few
+    (1, d("e4m3"), F32, RNE, 0, 1, False, paths.LUT_DIRECT),  # 8 bits: the table at any size
+    (5, d("s8.4"), d("e2m1"), RTO, 0, 1, False, paths.LUT_DIRECT),
     (4096, d("e4m3"), d("e5m2"), SR, 0, 8, False, paths.CORE),  # sr: only from wide floats
     (4096, F64, d("s8.4"), RUP, OVF_SAT, 1, True, paths.FPU_FIXED),
     (4096, F64, d("s8.4"), RUP, OVF_SAT, 1, False, paths.CORE),  # no host floats

@@ -257,11 +257,14 @@ class LFSR:
             _POWERS[key] = matrix_powers(cols, 64)
         return _POWERS[key]
 
-    def _leap(self, d: int):
-        key = (self.width, self.poly, self.config, d, self.reverse)
+    def _leap(self, d: int, reverse: bool | None = None):
+        """Per-byte tables of the D-shift map (``reverse``: folded into the words; default the
+        bank's own)."""
+        reverse = self.reverse if reverse is None else reverse
+        key = (self.width, self.poly, self.config, d, reverse)
         if key not in _LEAP:
             _LEAP[key] = leap_tables(self.width, np.uint64(self.poly), self.config == "galois", d,
-                                     self.reverse)
+                                     reverse)
         return _LEAP[key]
 
     def _lags(self) -> np.ndarray | None:
@@ -339,32 +342,27 @@ class LFSR:
 
 class Stream:
     """One call's draws from an LFSR, made block by block where they are consumed by the
-    leap-forward stream (emu.kernels.lfsr, "the bit stream"): ``at(a)`` is the generator state
-    at element a of the call, every lane jumped exactly to its draw there (Part B's lane rule),
-    so a block's words never depend on how the call is split. The words are those
-    ``LFSR.words(n, bits)`` gives: R = (draw ^ invert) >> (D - r)."""
+    leap-forward stream (emu.kernels.lfsr, "the bit stream"): ``block(a, b).at()`` is the
+    generator state at element a of the call, every lane jumped exactly to its draw there
+    (Part B's lane rule), so a block's words never depend on how the call is split. The words
+    are those ``LFSR.words(n, bits)`` gives: R = (draw ^ invert) >> (D - r)."""
 
     def __init__(self, lfsr: LFSR, n: int, d: int, bits: int):
         self.d, self.drop, self.width = d, d - bits, lfsr.width
         self.lags = lfsr._lags()
         self.invert = np.uint64((1 << d) - 1 if lfsr.invert else 0)
-        key = (lfsr.width, lfsr.poly, lfsr.config, 64, False)  # 64 stream bits per leap
-        if key not in _LEAP:
-            _LEAP[key] = leap_tables(lfsr.width, np.uint64(lfsr.poly), lfsr.config == "galois",
-                                     64, False)
-        self._leap64 = _LEAP[key]
+        self._leap64 = lfsr._leap(64, reverse=False)  # 64 stream bits per leap
         self._powers = lfsr._powers(d)
         self._start = lfsr._states.copy()
         self._served = lfsr._served
         self.chunk = chunk_size(lfsr.lanes)
-        self.first = n
-        lfsr._states = self._jumped()
         self.first = 0
+        lfsr._states = self._jumped(n)
 
-    def _jumped(self) -> np.ndarray:
-        """The lane states at element ``first`` of the call."""
+    def _jumped(self, a: int) -> np.ndarray:
+        """The lane states at element a of the call."""
         states = self._start.copy()
-        jump(states, self._served(self.first), self._powers)
+        jump(states, self._served(a), self._powers)
         return states
 
     def block(self, a: int, b: int) -> Stream:
@@ -378,7 +376,7 @@ class Stream:
         state at element ``first`` of the call."""
         lanes = self._start.size
         ring = np.empty((lanes, RING), np.uint64)
-        stream_init(self._jumped(), *self._leap64, self.width, ring)
+        stream_init(self._jumped(self.first), *self._leap64, self.width, ring)
         return (ring, np.full(lanes, self.width, np.int64), np.zeros(lanes, np.int64),
                 self.first % lanes)
 

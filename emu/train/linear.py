@@ -315,21 +315,6 @@ def grads64(link: str, params: list[np.ndarray], X: np.ndarray, t: np.ndarray) -
             dz.sum(axis=0, keepdims=True)]
 
 
-class StepWords(Recorder):
-    """The models' random source: an emu.sources.Recorder whose every word is drawn through
-    ``words`` and so recorded (a step's words are its trace's r.hex). It offers no lazy stream
-    (``stream``: None, which the protocol allows): a call that took the LFSR's stream, which
-    Recorder would hand on from its source, would draw words the record never sees."""
-
-    def stream(self, n: int, bits: int) -> None:
-        return None
-
-    def copy(self) -> StepWords:
-        twin = StepWords(self.source.copy())
-        twin._words = list(self._words)
-        return twin
-
-
 class _Model:
     """Shared datapath: formats, the operands and accumulator of each product; the update is the
     engine's. A role of a block format (emu.train.operands) quantizes its high-precision tensor
@@ -342,7 +327,7 @@ class _Model:
         self.wf, self.af, self.gf, self.pf = cfg.formats()
         check_data(data, cfg)
         self.c = data.n_classes if self.link == "softmax" else 1
-        self.rng = StepWords(LFSR(seed=cfg.seed if cfg.rng_seed is None else cfg.rng_seed))
+        self.rng = Recorder(LFSR(seed=cfg.seed if cfg.rng_seed is None else cfg.rng_seed))
         self.policy = cfg.policy  # the update rule (emu.train.engine)
         # products' outputs: into the activation / gradient format, or for a block format the
         # accumulator's (the high-precision tensor the next product quantizes)

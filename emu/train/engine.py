@@ -39,7 +39,7 @@ def training_rounding(mode: str, eps: float = 0.0, sr_bits: int = 8) -> Rounding
     with r and eps where the mode takes them. (A Rounding is a frozen value: one is built per
     distinct argument triple and shared, not rebuilt every step.)"""
     try:
-        return _training_rounding(mode, type(eps), eps, type(sr_bits), sr_bits)
+        return _training_rounding(mode, eps, sr_bits)
     except TypeError:  # an unhashable argument: built (and checked) as it is
         return _build_rounding(mode, eps, sr_bits)
 
@@ -48,10 +48,8 @@ def _build_rounding(mode, eps, sr_bits) -> Rounding:
     return Rounding(mode, **fitting(mode, saturate=True, overflow="sat", bits=sr_bits, eps=eps))
 
 
-@lru_cache(maxsize=256)
-def _training_rounding(mode, eps_type, eps, bits_type, sr_bits) -> Rounding:
-    # keyed by the arguments' types too: 0 and 0.0 (or 8 and True) hash alike but are kept apart
-    return _build_rounding(mode, eps, sr_bits)
+# typed: 0 and 0.0 (or 8 and True) hash alike but are kept apart
+_training_rounding = lru_cache(maxsize=256, typed=True)(_build_rounding)
 
 
 TABLE_BITS = 16  # formats of up to this many bits decode through a table of every code's value
